@@ -1,0 +1,1 @@
+//! Zero-copy views over frame bytes (filled in by the wire work).
