@@ -1,0 +1,275 @@
+//! Forwarding information: routing tables and the rules that choose among them.
+//!
+//! Like Linux, an instance holds several tables identified by a 32-bit id (`local` 255, `main`
+//! 254 and `default` 253 always exist) and walks a list of rules in priority order; each rule
+//! names a table, and a lookup that finds nothing (or a `throw` route) falls through to the next
+//! rule. Rule selectors beyond the table (from, to, tos, iif, fwmark, ...) arrive with policy
+//! routing; the walk is already shaped for them.
+//!
+//! A [`Table`] keeps every route (several per prefix, ordered by metric) and compiles the best
+//! per prefix into an [`lpm::Lpm`] whose values index a deduplicated next-hop array, so the
+//! per-packet lookup touches the LPM and one small array.
+
+pub mod lpm;
+mod syntax;
+mod table;
+
+pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_table};
+pub use table::{Route, RouteError, Table};
+
+use std::net::Ipv4Addr;
+
+use super::iface::IfaceId;
+
+/// Routing table id.
+pub type TableId = u32;
+
+/// Linux's `local` table: addresses of this instance and their broadcasts.
+pub const TABLE_LOCAL: TableId = 255;
+/// Linux's `main` table: connected and configured routes.
+pub const TABLE_MAIN: TableId = 254;
+/// Linux's `default` table, empty unless configured.
+pub const TABLE_DEFAULT: TableId = 253;
+
+/// What a route does with a matching packet (iproute2's route type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteKind {
+    /// Forward to a gateway or a directly connected destination.
+    Unicast,
+    /// Deliver locally: one of this instance's addresses.
+    Local,
+    /// A directed broadcast address of one of our subnets: deliver locally.
+    Broadcast,
+    /// Drop silently.
+    Blackhole,
+    /// Drop and answer ICMP host unreachable.
+    Unreachable,
+    /// Drop and answer ICMP communication administratively prohibited.
+    Prohibit,
+    /// Continue with the next rule, as if this table had no route.
+    Throw,
+}
+
+impl RouteKind {
+    /// iproute2's keyword for the kind.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Local => "local",
+            RouteKind::Broadcast => "broadcast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Prohibit => "prohibit",
+            RouteKind::Throw => "throw",
+        }
+    }
+}
+
+/// Where a route sends a packet. Routes share next hops, so a table of a million prefixes
+/// pointing at a handful of gateways stores a handful of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NextHop {
+    /// The route's kind.
+    pub kind: RouteKind,
+    /// Gateway, or `None` when the destination is on the link.
+    pub gateway: Option<Ipv4Addr>,
+    /// Egress interface (always set for unicast, local and broadcast routes).
+    pub dev: Option<IfaceId>,
+    /// Preferred source address for locally originated packets.
+    pub src: Option<Ipv4Addr>,
+}
+
+impl NextHop {
+    /// A next hop of a kind that carries no gateway or device.
+    pub const fn of_kind(kind: RouteKind) -> NextHop {
+        NextHop {
+            kind,
+            gateway: None,
+            dev: None,
+            src: None,
+        }
+    }
+}
+
+/// A rule: at this priority, look in this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Lower runs first.
+    pub priority: u32,
+    /// Table to consult.
+    pub table: TableId,
+}
+
+/// The tables of one instance and the rules over them.
+#[derive(Debug)]
+pub struct Fib {
+    tables: Vec<(TableId, Table)>,
+    /// Rules with the index of their table in `tables` (None until that table exists).
+    rules: Vec<(Rule, Option<usize>)>,
+}
+
+impl Default for Fib {
+    fn default() -> Fib {
+        Fib::new()
+    }
+}
+
+impl Fib {
+    /// The Linux start state: tables local and main, rules 0 local, 32766 main, 32767 default.
+    pub fn new() -> Fib {
+        let mut fib = Fib {
+            tables: Vec::with_capacity(2),
+            rules: Vec::with_capacity(3),
+        };
+        fib.table_mut(TABLE_LOCAL);
+        fib.table_mut(TABLE_MAIN);
+        for (priority, table) in [
+            (0, TABLE_LOCAL),
+            (32766, TABLE_MAIN),
+            (32767, TABLE_DEFAULT),
+        ] {
+            fib.add_rule(Rule { priority, table });
+        }
+        fib
+    }
+
+    /// A table, if it exists.
+    pub fn table(&self, id: TableId) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|(t, _)| *t == id)
+            .map(|(_, table)| table)
+    }
+
+    /// A table, created empty if missing.
+    pub fn table_mut(&mut self, id: TableId) -> &mut Table {
+        let index = match self.tables.iter().position(|(t, _)| *t == id) {
+            Some(i) => i,
+            None => {
+                self.tables.push((id, Table::new()));
+                let i = self.tables.len() - 1;
+                for (rule, slot) in &mut self.rules {
+                    if rule.table == id {
+                        *slot = Some(i);
+                    }
+                }
+                i
+            }
+        };
+        &mut self.tables[index].1
+    }
+
+    /// Add a rule; rules of equal priority keep insertion order, like `ip rule add`.
+    pub fn add_rule(&mut self, rule: Rule) {
+        let slot = self.tables.iter().position(|(t, _)| *t == rule.table);
+        let at = self
+            .rules
+            .partition_point(|(r, _)| r.priority <= rule.priority);
+        self.rules.insert(at, (rule, slot));
+    }
+
+    /// The rules, in evaluation order.
+    pub fn rules(&self) -> impl Iterator<Item = Rule> + '_ {
+        self.rules.iter().map(|(r, _)| *r)
+    }
+
+    /// Every table with its id.
+    pub fn tables(&self) -> impl Iterator<Item = (TableId, &Table)> {
+        self.tables.iter().map(|(id, t)| (*id, t))
+    }
+
+    /// Route `dst` through the rules: the first table with a non-throw route answers.
+    #[inline]
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
+        let dst = u32::from(dst);
+        for (_, slot) in &self.rules {
+            let Some(index) = *slot else { continue };
+            match self.tables[index].1.lookup(dst) {
+                Some(nh) if nh.kind != RouteKind::Throw => return Some(nh),
+                _ => continue,
+            }
+        }
+        None
+    }
+
+    /// Heap bytes of every table and the rule list.
+    pub fn mem_bytes(&self) -> usize {
+        self.tables.capacity() * size_of::<(TableId, Table)>()
+            + self.rules.capacity() * size_of::<(Rule, Option<usize>)>()
+            + self
+                .tables
+                .iter()
+                .map(|(_, t)| t.mem_bytes())
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(prefix: [u8; 4], len: u8, kind: RouteKind, dev: u16) -> Route {
+        Route {
+            prefix: Ipv4Addr::from(prefix),
+            len,
+            metric: 0,
+            nexthop: NextHop {
+                kind,
+                gateway: None,
+                dev: Some(IfaceId(dev)),
+                src: None,
+            },
+        }
+    }
+
+    #[test]
+    fn throw_falls_through_to_the_next_rule() {
+        let mut fib = Fib::new();
+        fib.table_mut(TABLE_MAIN)
+            .insert(route([10, 0, 0, 0], 8, RouteKind::Throw, 0))
+            .unwrap();
+        fib.table_mut(TABLE_DEFAULT)
+            .insert(route([0, 0, 0, 0], 0, RouteKind::Unicast, 1))
+            .unwrap();
+        let nh = fib.lookup(Ipv4Addr::new(10, 1, 1, 1)).unwrap();
+        assert_eq!(nh.dev, Some(IfaceId(1)));
+    }
+
+    #[test]
+    fn local_table_wins_over_main() {
+        let mut fib = Fib::new();
+        fib.table_mut(TABLE_MAIN)
+            .insert(route([10, 0, 0, 0], 24, RouteKind::Unicast, 0))
+            .unwrap();
+        fib.table_mut(TABLE_LOCAL)
+            .insert(route([10, 0, 0, 1], 32, RouteKind::Local, 0))
+            .unwrap();
+        assert_eq!(
+            fib.lookup(Ipv4Addr::new(10, 0, 0, 1)).unwrap().kind,
+            RouteKind::Local
+        );
+        assert_eq!(
+            fib.lookup(Ipv4Addr::new(10, 0, 0, 2)).unwrap().kind,
+            RouteKind::Unicast
+        );
+        assert!(fib.lookup(Ipv4Addr::new(11, 0, 0, 2)).is_none());
+    }
+
+    #[test]
+    fn rules_sort_by_priority_and_bind_late_tables() {
+        let mut fib = Fib::new();
+        fib.add_rule(Rule {
+            priority: 100,
+            table: 7,
+        });
+        let order: Vec<u32> = fib.rules().map(|r| r.priority).collect();
+        assert_eq!(order, [0, 100, 32766, 32767]);
+        fib.table_mut(7)
+            .insert(route([0, 0, 0, 0], 0, RouteKind::Prohibit, 0))
+            .unwrap();
+        assert_eq!(
+            fib.lookup(Ipv4Addr::new(1, 2, 3, 4)).unwrap().kind,
+            RouteKind::Prohibit
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! One routing table: every route, and the compiled best route per prefix.
+
+use std::net::Ipv4Addr;
+
+use rustc_hash::FxHashMap;
+
+use super::NextHop;
+use super::lpm::Lpm;
+use crate::router::iface::mask;
+
+/// A route as configured: prefix, metric and next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Destination prefix (host bits are ignored).
+    pub prefix: Ipv4Addr,
+    /// Prefix length, 0..=32.
+    pub len: u8,
+    /// Lower is preferred among routes to the same prefix.
+    pub metric: u32,
+    /// Where matching packets go.
+    pub nexthop: NextHop,
+}
+
+/// Why a route was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// Prefix length above 32.
+    #[error("prefix length {0} is longer than 32")]
+    BadPrefixLen(u8),
+    /// A unicast route needs a device or a gateway.
+    #[error("a unicast route needs a gateway or a device")]
+    NoNextHop,
+    /// The gateway is not on any connected subnet (of the named device, if one is named).
+    #[error("gateway {0} is not on a connected subnet")]
+    GatewayNotConnected(Ipv4Addr),
+    /// The named device does not exist.
+    #[error("no such device")]
+    NoSuchDevice,
+    /// More distinct next hops than the compiled table can index.
+    #[error("table already holds the maximum of 65536 distinct next hops")]
+    TooManyNextHops,
+}
+
+/// `(metric, next-hop id)` pairs for one prefix, best (lowest metric) first. Nearly every prefix
+/// has one route, kept inline so a table costs no allocation per prefix.
+#[derive(Debug, Clone)]
+enum Slot {
+    One((u32, u16)),
+    Many(Vec<(u32, u16)>),
+}
+
+impl Slot {
+    fn as_slice(&self) -> &[(u32, u16)] {
+        match self {
+            Slot::One(pair) => core::slice::from_ref(pair),
+            Slot::Many(v) => v,
+        }
+    }
+
+    fn best(&self) -> (u32, u16) {
+        match self {
+            Slot::One(pair) => *pair,
+            // Many always holds at least two entries (see `remove_metric`).
+            Slot::Many(v) => v.first().copied().unwrap_or((0, 0)),
+        }
+    }
+
+    /// Insert or replace the route with this metric; returns the replaced next-hop id.
+    fn upsert(&mut self, metric: u32, nh: u16) -> Option<u16> {
+        match self {
+            Slot::One((m, old)) if *m == metric => Some(core::mem::replace(old, nh)),
+            Slot::One(pair) => {
+                let mut v = vec![*pair, (metric, nh)];
+                v.sort_by_key(|&(m, _)| m);
+                *self = Slot::Many(v);
+                None
+            }
+            Slot::Many(v) => match v.binary_search_by_key(&metric, |&(m, _)| m) {
+                Ok(i) => Some(core::mem::replace(&mut v[i].1, nh)),
+                Err(i) => {
+                    v.insert(i, (metric, nh));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Remove the route with this metric (the best if `None`); returns its id and whether the
+    /// slot is now empty.
+    fn remove_metric(&mut self, metric: Option<u32>) -> Option<(u32, u16, bool)> {
+        match self {
+            Slot::One((m, nh)) => {
+                (metric.is_none() || metric == Some(*m)).then_some((*m, *nh, true))
+            }
+            Slot::Many(v) => {
+                let i = match metric {
+                    None => 0,
+                    Some(metric) => v.binary_search_by_key(&metric, |&(m, _)| m).ok()?,
+                };
+                let (m, nh) = v.remove(i);
+                if let [only] = v.as_slice() {
+                    *self = Slot::One(*only);
+                }
+                Some((m, nh, false))
+            }
+        }
+    }
+}
+
+/// A routing table.
+#[derive(Default)]
+pub struct Table {
+    lpm: Lpm,
+    routes: FxHashMap<(u32, u8), Slot>,
+    /// Distinct next hops with their reference counts; a count of 0 marks a free id.
+    nexthops: Vec<(NextHop, u32)>,
+    nexthop_ids: FxHashMap<NextHop, u16>,
+    free_ids: Vec<u16>,
+}
+
+impl core::fmt::Debug for Table {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Table")
+            .field("routes", &self.len())
+            .field("nexthops", &self.nexthop_ids.len())
+            .finish()
+    }
+}
+
+impl Table {
+    /// An empty table; allocates nothing.
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// Number of routes, all metrics counted.
+    pub fn len(&self) -> usize {
+        self.routes.values().map(|s| s.as_slice().len()).sum()
+    }
+
+    /// True when the table holds no route.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Add a route, replacing one with the same prefix, length and metric.
+    pub fn insert(&mut self, route: Route) -> Result<(), RouteError> {
+        if route.len > 32 {
+            return Err(RouteError::BadPrefixLen(route.len));
+        }
+        let key = (u32::from(route.prefix) & mask(route.len), route.len);
+        let id = self.intern(route.nexthop)?;
+        let replaced = match self.routes.get_mut(&key) {
+            Some(slot) => slot.upsert(route.metric, id),
+            None => {
+                self.routes.insert(key, Slot::One((route.metric, id)));
+                None
+            }
+        };
+        if let Some(old) = replaced {
+            self.release(old);
+        }
+        self.recompile(key);
+        Ok(())
+    }
+
+    /// Remove the route to `prefix/len` with `metric` (the preferred one if `None`).
+    pub fn remove(&mut self, prefix: Ipv4Addr, len: u8, metric: Option<u32>) -> Option<Route> {
+        let key = (u32::from(prefix) & mask(len), len);
+        let slot = self.routes.get_mut(&key)?;
+        let (metric, id, empty) = slot.remove_metric(metric)?;
+        if empty {
+            self.routes.remove(&key);
+        }
+        let nexthop = self.nexthops[usize::from(id)].0;
+        self.release(id);
+        self.recompile(key);
+        Some(Route {
+            prefix: Ipv4Addr::from(key.0),
+            len,
+            metric,
+            nexthop,
+        })
+    }
+
+    /// Remove every route whose next hop matches `pred`; returns how many went.
+    pub fn remove_where(&mut self, pred: impl Fn(&NextHop) -> bool) -> usize {
+        let doomed: Vec<Route> = self.routes().filter(|r| pred(&r.nexthop)).collect();
+        for r in &doomed {
+            self.remove(r.prefix, r.len, Some(r.metric));
+        }
+        doomed.len()
+    }
+
+    /// The preferred next hop for `dst` (host order), by longest prefix.
+    #[inline]
+    pub fn lookup(&self, dst: u32) -> Option<&NextHop> {
+        let id = self.lpm.lookup(dst)?;
+        self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
+    }
+
+    /// Every route, preferred first within a prefix; prefixes in no particular order.
+    pub fn routes(&self) -> impl Iterator<Item = Route> + '_ {
+        self.routes.iter().flat_map(move |(&(prefix, len), slot)| {
+            slot.as_slice().iter().map(move |&(metric, id)| Route {
+                prefix: Ipv4Addr::from(prefix),
+                len,
+                metric,
+                nexthop: self.nexthops[usize::from(id)].0,
+            })
+        })
+    }
+
+    /// Heap bytes held by the table, the compiled LPM included.
+    pub fn mem_bytes(&self) -> usize {
+        let map = |cap: usize, entry: usize| if cap == 0 { 0 } else { cap * (entry + 1) + 16 };
+        let many: usize = self
+            .routes
+            .values()
+            .map(|s| match s {
+                Slot::Many(v) => v.capacity() * size_of::<(u32, u16)>(),
+                Slot::One(_) => 0,
+            })
+            .sum();
+        self.lpm.mem_bytes()
+            + map(self.routes.capacity(), size_of::<((u32, u8), Slot)>())
+            + many
+            + self.nexthops.capacity() * size_of::<(NextHop, u32)>()
+            + map(self.nexthop_ids.capacity(), size_of::<(NextHop, u16)>())
+            + self.free_ids.capacity() * size_of::<u16>()
+    }
+
+    /// Make the LPM agree with the preferred route for `key`.
+    fn recompile(&mut self, key: (u32, u8)) {
+        match self.routes.get(&key) {
+            Some(slot) => {
+                self.lpm.insert(key.0, key.1, slot.best().1);
+            }
+            None => {
+                self.lpm.remove(key.0, key.1);
+            }
+        }
+    }
+
+    fn intern(&mut self, nh: NextHop) -> Result<u16, RouteError> {
+        if let Some(&id) = self.nexthop_ids.get(&nh) {
+            self.nexthops[usize::from(id)].1 += 1;
+            return Ok(id);
+        }
+        let id = match self.free_ids.pop() {
+            Some(id) => {
+                self.nexthops[usize::from(id)] = (nh, 1);
+                id
+            }
+            None => {
+                let id =
+                    u16::try_from(self.nexthops.len()).map_err(|_| RouteError::TooManyNextHops)?;
+                self.nexthops.push((nh, 1));
+                id
+            }
+        };
+        self.nexthop_ids.insert(nh, id);
+        Ok(id)
+    }
+
+    fn release(&mut self, id: u16) {
+        let entry = &mut self.nexthops[usize::from(id)];
+        entry.1 -= 1;
+        if entry.1 == 0 {
+            self.nexthop_ids.remove(&entry.0);
+            self.free_ids.push(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RouteKind;
+    use super::*;
+    use crate::router::iface::IfaceId;
+
+    fn via(gw: [u8; 4]) -> NextHop {
+        NextHop {
+            kind: RouteKind::Unicast,
+            gateway: Some(Ipv4Addr::from(gw)),
+            dev: Some(IfaceId(0)),
+            src: None,
+        }
+    }
+
+    fn route(prefix: [u8; 4], len: u8, metric: u32, nexthop: NextHop) -> Route {
+        Route {
+            prefix: Ipv4Addr::from(prefix),
+            len,
+            metric,
+            nexthop,
+        }
+    }
+
+    #[test]
+    fn lowest_metric_wins_and_removal_restores_the_next() {
+        let mut t = Table::new();
+        t.insert(route([10, 0, 0, 0], 8, 20, via([1, 1, 1, 1])))
+            .unwrap();
+        t.insert(route([10, 0, 0, 0], 8, 10, via([2, 2, 2, 2])))
+            .unwrap();
+        let dst = u32::from(Ipv4Addr::new(10, 9, 9, 9));
+        assert_eq!(
+            t.lookup(dst).unwrap().gateway,
+            Some(Ipv4Addr::new(2, 2, 2, 2))
+        );
+        assert_eq!(t.len(), 2);
+        let gone = t.remove(Ipv4Addr::new(10, 0, 0, 0), 8, None).unwrap();
+        assert_eq!(gone.metric, 10);
+        assert_eq!(
+            t.lookup(dst).unwrap().gateway,
+            Some(Ipv4Addr::new(1, 1, 1, 1))
+        );
+        t.remove(Ipv4Addr::new(10, 0, 0, 0), 8, Some(20)).unwrap();
+        assert!(t.lookup(dst).is_none());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn same_metric_replaces_and_next_hops_are_shared_and_recycled() {
+        let mut t = Table::new();
+        for i in 0..100u8 {
+            t.insert(route([10, i, 0, 0], 16, 0, via([1, 1, 1, 1])))
+                .unwrap();
+        }
+        assert_eq!(t.nexthops.len(), 1);
+        t.insert(route([10, 5, 0, 0], 16, 0, via([3, 3, 3, 3])))
+            .unwrap();
+        assert_eq!(t.len(), 100);
+        assert_eq!(t.nexthop_ids.len(), 2);
+        t.remove(Ipv4Addr::new(10, 5, 0, 0), 16, None).unwrap();
+        assert_eq!(t.nexthop_ids.len(), 1);
+        assert_eq!(t.free_ids, [1]);
+        t.insert(route([10, 5, 0, 0], 16, 0, via([4, 4, 4, 4])))
+            .unwrap();
+        assert_eq!(t.nexthops.len(), 2);
+    }
+
+    #[test]
+    fn host_bits_are_ignored_and_bad_lengths_refused() {
+        let mut t = Table::new();
+        t.insert(route([10, 1, 2, 3], 8, 0, via([1, 1, 1, 1])))
+            .unwrap();
+        assert_eq!(
+            t.routes().next().unwrap().prefix,
+            Ipv4Addr::new(10, 0, 0, 0)
+        );
+        assert_eq!(
+            t.insert(route([10, 0, 0, 0], 33, 0, via([1, 1, 1, 1]))),
+            Err(RouteError::BadPrefixLen(33))
+        );
+        assert_eq!(t.remove_where(|nh| nh.gateway.is_some()), 1);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn ten_route_table_is_small() {
+        let mut t = Table::new();
+        assert_eq!(t.mem_bytes(), 0);
+        for i in 0..10u8 {
+            t.insert(route([10, i, 0, 0], 16, 0, via([1, 1, 1, i % 3])))
+                .unwrap();
+        }
+        assert!(
+            t.mem_bytes() <= 2048,
+            "10-route table costs {} bytes",
+            t.mem_bytes()
+        );
+    }
+}

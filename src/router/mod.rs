@@ -1,0 +1,494 @@
+//! One router instance: interfaces, addresses, ARP cache, routing tables, and the batch
+//! pipeline that turns received frames into actions.
+//!
+//! The instance is sans-IO. It never makes a syscall and never reads a clock: the caller hands
+//! in `now`, a [`Batch`] of frames received on one interface and the [`Pool`] they live in, and
+//! gets back [`Action`]s — transmit this frame on that interface, deliver it to the local
+//! application, or drop it for a [`DropReason`]. Timers (ARP retries, probes, aging) surface as
+//! [`Router::poll_timeout`] / [`Router::handle_timeout`]. The same instance therefore runs on real
+//! ports, in tests and in a virtual-time simulation.
+//!
+//! Forwarding follows RFC 1812 (read sections 4.2.2 and 5.2–5.3) and, where RFC leaves room,
+//! Linux's defaults, so that a Linux host cannot tell a shoal router from a Linux one:
+//! validation and martian filtering, TTL expiry answered from the ingress interface's address,
+//! ICMP errors quoting up to 576 bytes and never about ICMP errors, broadcasts, multicasts or
+//! non-first fragments, Linux's ICMP rate limits, fragmentation when DF is clear.
+//!
+//! Frames are rewritten in place: TTL and checksum (RFC 1624), MAC addresses, and even ICMP
+//! errors, which are built in the headroom in front of the packet they quote.
+
+mod counters;
+pub mod fib;
+mod forward;
+mod icmp;
+mod iface;
+mod input;
+pub mod neigh;
+mod originate;
+mod output;
+
+pub use counters::{Counters, DropReason};
+pub use fib::{Fib, NextHop, Route, RouteError, RouteKind, TableId};
+pub use icmp::IcmpConfig;
+pub use iface::{IfAddr, Iface, IfaceCounters, IfaceId, mask};
+pub use neigh::NeighConfig;
+pub use originate::{SendError, SendOptions};
+
+use std::net::Ipv4Addr;
+
+use crate::frame::{Batch, Frame, Pool};
+use crate::time::Instant;
+use crate::wire::ethernet;
+use icmp::RateLimiter;
+use neigh::{Event, NeighCache};
+
+/// What the router asks its caller to do with a frame.
+#[derive(Debug)]
+pub enum Action {
+    /// Send the frame out of this interface.
+    Transmit {
+        /// Egress interface.
+        iface: IfaceId,
+        /// A complete Ethernet frame.
+        frame: Frame,
+    },
+    /// Hand the frame to the local application (echo replies, ICMP errors, UDP to a port it
+    /// listens on). The frame starts with its Ethernet header.
+    Deliver {
+        /// Interface it arrived on.
+        iface: IfaceId,
+        /// The received frame.
+        frame: Frame,
+    },
+    /// The frame goes no further; return it to the pool.
+    Drop {
+        /// The frame.
+        frame: Frame,
+        /// Why (already counted in [`Counters::drops`]).
+        reason: DropReason,
+    },
+}
+
+/// Behaviour switches and timings of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Forward packets not addressed to us (`net.ipv4.ip_forward`); off makes a host.
+    pub forwarding: bool,
+    /// TTL of packets this instance originates (`net.ipv4.ip_default_ttl`).
+    pub default_ttl: u8,
+    /// ARP timings.
+    pub neigh: NeighConfig,
+    /// ICMP error rate limits.
+    pub icmp: IcmpConfig,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            forwarding: true,
+            default_ttl: 64,
+            neigh: NeighConfig::default(),
+            icmp: IcmpConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// A host: the defaults with forwarding off.
+    pub fn host() -> Config {
+        Config {
+            forwarding: false,
+            ..Config::default()
+        }
+    }
+}
+
+/// Why a configuration change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Another interface has this name.
+    #[error("interface {0} already exists")]
+    DuplicateIface(String),
+    /// No interface has this id or name.
+    #[error("no such interface {0}")]
+    NoSuchIface(String),
+    /// A router has at most 65535 interfaces.
+    #[error("too many interfaces")]
+    TooManyIfaces,
+    /// MTU below the IPv4 minimum of 68 or above what a frame buffer holds.
+    #[error("MTU {0} is outside 68..={max}", max = crate::frame::MAX_DATA - ethernet::HEADER_LEN)]
+    BadMtu(u16),
+    /// Interface MAC must be unicast.
+    #[error("interface address {0} is not unicast")]
+    BadMac(ethernet::Address),
+    /// The address is already configured on this instance.
+    #[error("address {0} is already configured")]
+    DuplicateAddr(IfAddr),
+    /// A route was refused.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A route's text did not parse.
+    #[error(transparent)]
+    Syntax(#[from] fib::ParseError),
+}
+
+/// One isolated IPv4 router (or, with forwarding off, host).
+#[derive(Debug)]
+pub struct Router {
+    config: Config,
+    ifaces: Vec<Iface>,
+    /// Every local address, for the per-packet martian-source check.
+    local_addrs: Vec<Ipv4Addr>,
+    fib: Fib,
+    neigh: NeighCache,
+    limiter: RateLimiter,
+    counters: Counters,
+    udp_ports: Vec<u16>,
+    next_ident: u16,
+    events: Vec<Event>,
+}
+
+/// The pool and the action list, passed down the pipeline together.
+pub(crate) struct Io<'a> {
+    pub(crate) pool: &'a mut Pool,
+    pub(crate) out: &'a mut Vec<Action>,
+}
+
+impl Router {
+    /// An instance with no interfaces and Linux's initial tables and rules.
+    pub fn new(config: Config) -> Router {
+        Router {
+            config,
+            ifaces: Vec::new(),
+            local_addrs: Vec::new(),
+            fib: Fib::new(),
+            neigh: NeighCache::default(),
+            limiter: RateLimiter::default(),
+            counters: Counters::default(),
+            udp_ports: Vec::new(),
+            next_ident: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Add an interface (administratively up, no addresses).
+    pub fn add_iface(
+        &mut self,
+        name: &str,
+        mac: ethernet::Address,
+        mtu: u16,
+    ) -> Result<IfaceId, ConfigError> {
+        if self.iface_by_name(name).is_some() {
+            return Err(ConfigError::DuplicateIface(name.to_owned()));
+        }
+        if !(68..=(crate::frame::MAX_DATA - ethernet::HEADER_LEN) as u16).contains(&mtu) {
+            return Err(ConfigError::BadMtu(mtu));
+        }
+        if !mac.is_unicast() {
+            return Err(ConfigError::BadMac(mac));
+        }
+        let id = u16::try_from(self.ifaces.len()).map_err(|_| ConfigError::TooManyIfaces)?;
+        self.ifaces.push(Iface::new(name, mac, mtu));
+        Ok(IfaceId(id))
+    }
+
+    /// An interface by id.
+    pub fn iface(&self, id: IfaceId) -> Option<&Iface> {
+        self.ifaces.get(usize::from(id.0))
+    }
+
+    /// Every interface; an interface's position is its id.
+    pub fn ifaces(&self) -> &[Iface] {
+        &self.ifaces
+    }
+
+    /// The id of the interface with this name.
+    pub fn iface_by_name(&self, name: &str) -> Option<IfaceId> {
+        self.ifaces
+            .iter()
+            .position(|i| i.name == name)
+            .map(|i| IfaceId(i as u16))
+    }
+
+    /// Add an address, with the routes Linux adds for it: the connected subnet in `main`, and
+    /// the address itself and its subnet broadcast in `local`.
+    pub fn add_addr(&mut self, id: IfaceId, addr: IfAddr) -> Result<(), ConfigError> {
+        let iface = self
+            .ifaces
+            .get(usize::from(id.0))
+            .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
+        if self.local_addrs.contains(&addr.addr) {
+            return Err(ConfigError::DuplicateAddr(addr));
+        }
+        let up = iface.up;
+        self.ifaces[usize::from(id.0)].addrs.push(addr);
+        self.local_addrs.push(addr.addr);
+        if up {
+            self.install_addr_routes(id, addr)?;
+        }
+        Ok(())
+    }
+
+    /// Set an interface administratively up or down. Down removes its connected and local
+    /// routes and forgets its neighbours (their waiting frames are dropped); up restores the
+    /// connected and local routes. Configured routes through the interface stay, and packets
+    /// they match are dropped as [`DropReason::EgressDown`] while it is down.
+    pub fn set_iface_up(
+        &mut self,
+        id: IfaceId,
+        up: bool,
+        pool: &mut Pool,
+    ) -> Result<(), ConfigError> {
+        let iface = self
+            .ifaces
+            .get_mut(usize::from(id.0))
+            .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
+        if iface.up == up {
+            return Ok(());
+        }
+        iface.up = up;
+        let addrs = iface.addrs.clone();
+        if up {
+            for a in addrs {
+                self.install_addr_routes(id, a)?;
+            }
+        } else {
+            let owned = |nh: &NextHop| {
+                nh.dev == Some(id) && matches!(nh.kind, RouteKind::Local | RouteKind::Broadcast)
+            };
+            self.fib.table_mut(fib::TABLE_LOCAL).remove_where(owned);
+            let connected = |nh: &NextHop| {
+                nh.dev == Some(id) && nh.gateway.is_none() && nh.kind == RouteKind::Unicast
+            };
+            self.fib.table_mut(fib::TABLE_MAIN).remove_where(connected);
+            for q in self.neigh.flush_iface(id) {
+                self.counters.drops[DropReason::EgressDown as usize] += 1;
+                pool.free(q.frame);
+            }
+        }
+        Ok(())
+    }
+
+    fn install_addr_routes(&mut self, id: IfaceId, a: IfAddr) -> Result<(), ConfigError> {
+        let on = |kind, src| NextHop {
+            kind,
+            gateway: None,
+            dev: Some(id),
+            src,
+        };
+        let local = self.fib.table_mut(fib::TABLE_LOCAL);
+        local.insert(Route {
+            prefix: a.addr,
+            len: 32,
+            metric: 0,
+            nexthop: on(RouteKind::Local, Some(a.addr)),
+        })?;
+        if let Some(b) = a.broadcast() {
+            local.insert(Route {
+                prefix: b,
+                len: 32,
+                metric: 0,
+                nexthop: on(RouteKind::Broadcast, Some(a.addr)),
+            })?;
+        }
+        let main = self.fib.table_mut(fib::TABLE_MAIN);
+        let connected = Route {
+            prefix: a.network(),
+            len: a.len,
+            metric: 0,
+            nexthop: on(RouteKind::Unicast, Some(a.addr)),
+        };
+        // A second address on the same subnet keeps the first one's connected route, as Linux.
+        if !main
+            .routes()
+            .any(|r| r.prefix == connected.prefix && r.len == connected.len && r.metric == 0)
+        {
+            main.insert(connected)?;
+        }
+        Ok(())
+    }
+
+    /// Add a route to a table. A unicast route's gateway must be on a connected subnet (of its
+    /// device, if one is named); the device is filled in from that subnet when omitted.
+    pub fn add_route(&mut self, table: TableId, mut route: Route) -> Result<(), RouteError> {
+        let nh = &mut route.nexthop;
+        if nh.kind == RouteKind::Unicast {
+            if let Some(dev) = nh.dev {
+                self.ifaces
+                    .get(usize::from(dev.0))
+                    .ok_or(RouteError::NoSuchDevice)?;
+            }
+            match (nh.gateway, nh.dev) {
+                (None, None) => return Err(RouteError::NoNextHop),
+                (Some(gw), dev) => {
+                    let index = self
+                        .ifaces
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| dev.is_none_or(|d| usize::from(d.0) == *i))
+                        .find(|(_, iface)| iface.addrs.iter().any(|a| a.contains(gw)))
+                        .map(|(i, _)| i)
+                        .ok_or(RouteError::GatewayNotConnected(gw))?;
+                    nh.dev = Some(IfaceId(index as u16));
+                }
+                (None, Some(_)) => {}
+            }
+        }
+        self.fib.table_mut(table).insert(route)
+    }
+
+    /// Add a route written in iproute2 syntax (see [`fib::parse_route`]).
+    pub fn add_route_str(&mut self, text: &str) -> Result<(), ConfigError> {
+        let parsed = fib::parse_route(text, |name| self.iface_by_name(name))?;
+        Ok(self.add_route(parsed.table, parsed.route)?)
+    }
+
+    /// Set an interface's IP MTU.
+    pub fn set_mtu(&mut self, id: IfaceId, mtu: u16) -> Result<(), ConfigError> {
+        if !(68..=(crate::frame::MAX_DATA - ethernet::HEADER_LEN) as u16).contains(&mtu) {
+            return Err(ConfigError::BadMtu(mtu));
+        }
+        let iface = self
+            .ifaces
+            .get_mut(usize::from(id.0))
+            .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
+        iface.mtu = mtu;
+        Ok(())
+    }
+
+    /// Remove a route (the preferred one for the prefix if `metric` is `None`).
+    pub fn remove_route(
+        &mut self,
+        table: TableId,
+        prefix: Ipv4Addr,
+        len: u8,
+        metric: Option<u32>,
+    ) -> Option<Route> {
+        self.fib.table_mut(table).remove(prefix, len, metric)
+    }
+
+    /// The tables and rules.
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
+    /// Add a policy rule (selectors beyond the table arrive with policy routing).
+    pub fn add_rule(&mut self, rule: fib::Rule) {
+        self.fib.add_rule(rule);
+    }
+
+    /// Where a packet to `dst` would go.
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
+        self.fib.lookup(dst)
+    }
+
+    /// The ARP cache.
+    pub fn neighbours(&self) -> &NeighCache {
+        &self.neigh
+    }
+
+    /// The tallies.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Deliver UDP datagrams for `port` to the application instead of answering port
+    /// unreachable.
+    pub fn listen_udp(&mut self, port: u16) {
+        if !self.udp_ports.contains(&port) {
+            self.udp_ports.push(port);
+        }
+    }
+
+    /// True when `addr` is one of this instance's addresses.
+    pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
+        self.local_addrs.contains(&addr)
+    }
+
+    /// Heap bytes held by the instance (capacity-based), for the memory budget.
+    pub fn mem_bytes(&self) -> usize {
+        size_of::<Router>()
+            + self.ifaces.capacity() * size_of::<Iface>()
+            + self
+                .ifaces
+                .iter()
+                .map(|i| i.name.capacity() + i.addrs.capacity() * size_of::<IfAddr>())
+                .sum::<usize>()
+            + self.local_addrs.capacity() * size_of::<Ipv4Addr>()
+            + self.fib.mem_bytes()
+            + self.udp_ports.capacity() * 2
+            + self.events.capacity() * size_of::<Event>()
+    }
+
+    /// Process a burst of frames received on `iface`, emptying `batch` and appending one or more
+    /// actions per frame to `out` (a frame waiting for ARP produces its action later).
+    pub fn process(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        batch: &mut Batch,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        let mut io = Io { pool, out };
+        for frame in batch.drain() {
+            self.input(now, iface, frame, &mut io);
+        }
+    }
+
+    /// Process one received frame; see [`Router::process`].
+    pub fn process_frame(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        frame: Frame,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        self.input(now, iface, frame, &mut Io { pool, out });
+    }
+
+    /// When the instance next needs [`Router::handle_timeout`], if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.neigh.poll_timeout()
+    }
+
+    /// Run the timers due at `now`: ARP retries and probes, failed resolutions (answered with
+    /// ICMP host unreachable), cache aging.
+    pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
+        let mut io = Io { pool, out };
+        let mut events = core::mem::take(&mut self.events);
+        self.neigh
+            .handle_timeout(now, &self.config.neigh, &mut events);
+        for event in events.drain(..) {
+            match event {
+                Event::Request { iface, ip, unicast } => {
+                    self.send_arp_request(iface, ip, unicast, &mut io)
+                }
+                Event::Failed { frames, .. } => {
+                    for q in frames {
+                        self.resolution_failed(now, q, &mut io);
+                    }
+                }
+            }
+        }
+        self.events = events;
+    }
+
+    /// Count a drop and hand the frame back.
+    #[inline]
+    pub(crate) fn drop_frame(&mut self, io: &mut Io<'_>, frame: Frame, reason: DropReason) {
+        self.counters.drops[reason as usize] += 1;
+        io.out.push(Action::Drop { frame, reason });
+    }
+
+    pub(crate) fn ident(&mut self) -> u16 {
+        self.next_ident = self.next_ident.wrapping_add(1);
+        self.next_ident
+    }
+}

@@ -1,0 +1,191 @@
+//! Egress: routing locally generated packets, next-hop resolution, Ethernet framing.
+//!
+//! Every packet leaves through [`Router::dispatch`]: a known neighbour gets the Ethernet header
+//! written in place and a transmit action; an unknown one gets the frame queued behind an ARP
+//! request (RFC 826). Locally generated packets (echo replies, ICMP errors, what the application
+//! sends) first go through [`Router::output`], which routes them like Linux's ip_route_output.
+
+use std::net::Ipv4Addr;
+
+use super::icmp::IcmpError;
+use super::input::{Cast, Ipv4Meta};
+use super::neigh::{Enqueued, Queued};
+use super::{Action, DropReason, Io, RouteKind, Router};
+use crate::frame::Frame;
+use crate::router::iface::IfaceId;
+use crate::time::Instant;
+use crate::wire::{arp, ethernet, icmpv4};
+
+const ETH: usize = ethernet::HEADER_LEN;
+
+impl Router {
+    /// Route and send a packet this instance generated. `frame` holds Ethernet header space and
+    /// a complete IPv4 packet addressed to `dst`.
+    pub(crate) fn output(&mut self, now: Instant, frame: Frame, dst: Ipv4Addr, io: &mut Io<'_>) {
+        let Some(&nh) = self.fib.lookup(dst) else {
+            return self.drop_frame(io, frame, DropReason::NoRoute);
+        };
+        match nh.kind {
+            RouteKind::Unicast => {
+                let Some(egress) = nh.dev.filter(|d| self.iface(*d).is_some_and(|i| i.up)) else {
+                    return self.drop_frame(io, frame, DropReason::EgressDown);
+                };
+                let mtu = self.ifaces[usize::from(egress.0)].mtu;
+                let next_hop = nh.gateway.unwrap_or(dst);
+                if frame.len() - ETH > usize::from(mtu) {
+                    let df = Ipv4Meta::parse(io.pool.data(&frame))
+                        .map(|m| m.dont_frag)
+                        .unwrap_or(true);
+                    if df {
+                        return self.drop_frame(io, frame, DropReason::FragNeeded);
+                    }
+                    return self.fragment(now, None, egress, next_hop, frame, io);
+                }
+                self.dispatch(now, None, egress, next_hop, frame, io);
+            }
+            RouteKind::Local | RouteKind::Broadcast => {
+                // Looped back: process as received on the interface owning the address.
+                let id = nh.dev.unwrap_or(IfaceId(0));
+                match Ipv4Meta::parse(io.pool.data(&frame)) {
+                    Ok(meta) => {
+                        let ip_broadcast = nh.kind == RouteKind::Broadcast;
+                        let meta = Ipv4Meta {
+                            cast: Cast {
+                                link_multicast: false,
+                                ip_broadcast,
+                            },
+                            ..meta
+                        };
+                        self.local_input(now, id, frame, meta, io);
+                    }
+                    Err(reason) => self.drop_frame(io, frame, reason),
+                }
+            }
+            RouteKind::Blackhole => self.drop_frame(io, frame, DropReason::Blackhole),
+            RouteKind::Unreachable => self.drop_frame(io, frame, DropReason::Unreachable),
+            RouteKind::Prohibit => self.drop_frame(io, frame, DropReason::Prohibited),
+            RouteKind::Throw => self.drop_frame(io, frame, DropReason::NoRoute),
+        }
+    }
+
+    /// Send `frame` to `next_hop` on `egress`, resolving its Ethernet address first if needed.
+    #[inline]
+    pub(crate) fn dispatch(
+        &mut self,
+        now: Instant,
+        ingress: Option<IfaceId>,
+        egress: IfaceId,
+        next_hop: Ipv4Addr,
+        frame: Frame,
+        io: &mut Io<'_>,
+    ) {
+        if let Some(mac) = self.neigh.lookup(now, &self.config.neigh, egress, next_hop) {
+            return self.transmit(egress, mac, ethernet::EtherType::Ipv4, frame, io);
+        }
+        if next_hop == Ipv4Addr::BROADCAST
+            || self.ifaces[usize::from(egress.0)]
+                .addrs
+                .iter()
+                .any(|a| a.broadcast() == Some(next_hop))
+        {
+            return self.transmit(
+                egress,
+                ethernet::Address::BROADCAST,
+                ethernet::EtherType::Ipv4,
+                frame,
+                io,
+            );
+        }
+        match self.neigh.enqueue(
+            now,
+            &self.config.neigh,
+            egress,
+            next_hop,
+            Queued { frame, ingress },
+        ) {
+            Enqueued::New => self.send_arp_request(egress, next_hop, None, io),
+            Enqueued::Waiting => {}
+            Enqueued::Overflow(old) => self.drop_frame(io, old.frame, DropReason::NeighQueueFull),
+        }
+    }
+
+    /// Write the Ethernet header and emit the transmit action.
+    #[inline]
+    pub(crate) fn transmit(
+        &mut self,
+        egress: IfaceId,
+        dst: ethernet::Address,
+        ethertype: ethernet::EtherType,
+        frame: Frame,
+        io: &mut Io<'_>,
+    ) {
+        let iface = &mut self.ifaces[usize::from(egress.0)];
+        let mut eth = ethernet::Frame::new_unchecked(io.pool.data_mut(&frame));
+        eth.set_dst_addr(dst);
+        eth.set_src_addr(iface.mac);
+        eth.set_ethertype(ethertype);
+        iface.counters.tx_frames += 1;
+        iface.counters.tx_bytes += frame.len() as u64;
+        self.counters.tx_frames += 1;
+        io.out.push(Action::Transmit {
+            iface: egress,
+            frame,
+        });
+    }
+
+    /// Ask who has `target` on `egress`: broadcast, or unicast to a known address when probing.
+    pub(crate) fn send_arp_request(
+        &mut self,
+        egress: IfaceId,
+        target: Ipv4Addr,
+        unicast: Option<ethernet::Address>,
+        io: &mut Io<'_>,
+    ) {
+        let Some(iface) = self.iface(egress) else {
+            return;
+        };
+        let request = arp::Repr {
+            operation: arp::Operation::Request,
+            source_hardware_addr: iface.mac,
+            source_protocol_addr: iface.select_addr(target).unwrap_or(Ipv4Addr::UNSPECIFIED),
+            target_hardware_addr: ethernet::Address::default(),
+            target_protocol_addr: target,
+        };
+        let Some(mut frame) = io.pool.alloc() else {
+            self.counters.drops[DropReason::PoolExhausted as usize] += 1;
+            return;
+        };
+        // A fresh frame always has room for 42 bytes.
+        let _ = frame.set_len(ETH + arp::ETHERNET_IPV4_LEN);
+        request.emit(&mut arp::Packet::new_unchecked(
+            &mut io.pool.data_mut(&frame)[ETH..],
+        ));
+        self.counters.arp_requests += 1;
+        self.transmit(
+            egress,
+            unicast.unwrap_or(ethernet::Address::BROADCAST),
+            ethernet::EtherType::Arp,
+            frame,
+            io,
+        );
+    }
+
+    /// A queued frame's next hop never answered: ICMP host unreachable to its sender if it was
+    /// forwarded (Linux's arp_error_report), a plain drop if we made it.
+    pub(crate) fn resolution_failed(&mut self, now: Instant, q: Queued, io: &mut Io<'_>) {
+        let meta = match (q.ingress, Ipv4Meta::parse(io.pool.data(&q.frame))) {
+            (Some(_), Ok(meta)) => meta,
+            _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
+        };
+        let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
+        self.icmp_error(
+            now,
+            q.ingress,
+            q.frame,
+            &meta,
+            err,
+            DropReason::NeighFailed,
+            io,
+        );
+    }
+}
