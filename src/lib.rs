@@ -1,9 +1,13 @@
 //! shoal: many isolated userspace IPv4 routers in one process.
 //!
 //! The crate is layered (see docs/architecture.md): [`wire`] gives zero-copy views over frame
-//! bytes and [`time`] the caller-supplied clock the sans-IO core runs on.
+//! bytes, [`frame`] owns the preallocated frame pool, [`router`] is one sans-IO router instance
+//! that turns batches of received frames into actions, [`sim`] runs instances over in-memory
+//! links on a virtual clock, and [`rig`] drives one router at full speed for measurements.
+//! [`time`] is the caller-supplied clock the sans-IO core runs on.
 
 pub mod frame;
+pub mod rig;
 pub mod router;
 pub mod sim;
 pub mod time;
