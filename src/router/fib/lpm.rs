@@ -33,7 +33,7 @@ const HAS_NONE: u32 = 1 << 30;
 const BASE_MASK: u32 = HAS_NONE - 1;
 
 /// How many independent lookups `lookup_batch` keeps in flight.
-const LANES: usize = 16;
+const LANES: usize = 8;
 
 /// An IPv4 longest-prefix-match table with `u16` values (next-hop indices, typically).
 pub struct Lpm {
@@ -532,15 +532,15 @@ impl Large {
         &self.long[s.off as usize..(s.off + s.cnt) as usize]
     }
 
-    /// The longest prefix of length <= 16 covering chunk `c`, as `(len, slot)`.
-    fn inherited(&self, c: u32) -> (u32, u32) {
+    /// The answer chunk `c` inherits from the longest prefix of length <= 16 covering it.
+    fn inherited(&self, c: u32) -> u32 {
         for len in (0..=16u32).rev() {
             let key = (1 << len) | (c >> (16 - len));
             if let Ok(i) = self.short.binary_search_by_key(&key, |s| s.key) {
-                return (len, u32::from(self.short[i].value));
+                return u32::from(self.short[i].value);
             }
         }
-        (0, NONE)
+        NONE
     }
 
     fn sweep_chunk(&self, c: u32, default: u32, out: &mut Vec<(u32, u32)>) {
@@ -553,7 +553,7 @@ impl Large {
     }
 
     fn rebuild_chunk(&mut self, c: u32, scratch: &mut Vec<(u32, u32)>) {
-        let (_, default) = self.inherited(c);
+        let default = self.inherited(c);
         self.sweep_chunk(c, default, scratch);
         self.write_chunk(c as usize, scratch);
     }
@@ -725,17 +725,42 @@ impl Large {
         if len > 16 {
             self.rebuild_chunk(prefix >> 16, &mut scratch);
         } else {
-            let first = prefix >> 16;
-            for c in first..first + (1 << (16 - len)) {
-                // A chunk under a longer short prefix does not see this one.
-                let (inner_len, default) = self.inherited(c);
-                if inner_len <= u32::from(len) {
-                    self.sweep_chunk(c, default, &mut scratch);
-                    self.write_chunk(c as usize, &scratch);
-                }
-            }
+            self.refresh_span(prefix >> 16, len, &mut scratch);
         }
         self.maybe_compact();
+    }
+
+    /// Rebuilds the chunks under the short prefix `first << 16 / len`, skipping those a longer
+    /// short prefix covers: their answers cannot have changed.
+    fn refresh_span(&mut self, first: u32, len: u8, scratch: &mut Vec<(u32, u32)>) {
+        let count = 1usize << (16 - len);
+        let last = first + count as u32 - 1;
+        let mut shadowed = vec![false; count];
+        for l in u32::from(len) + 1..=16 {
+            let lo = self
+                .short
+                .partition_point(|s| s.key < (1 << l | first >> (16 - l)));
+            let hi = self
+                .short
+                .partition_point(|s| s.key <= (1 << l | last >> (16 - l)));
+            for s in &self.short[lo..hi] {
+                let (p, l) = short_decode(s.key);
+                let at = ((p >> 16) - first) as usize;
+                shadowed[at..at + (1 << (16 - l))].fill(true);
+            }
+        }
+        let default = (0..=len)
+            .rev()
+            .find_map(|l| {
+                let key = short_key(first << 16, l);
+                let i = self.short.binary_search_by_key(&key, |s| s.key).ok()?;
+                Some(u32::from(self.short[i].value))
+            })
+            .unwrap_or(NONE);
+        for (c, _) in (first..).zip(&shadowed).filter(|(_, s)| !**s) {
+            self.sweep_chunk(c, default, scratch);
+            self.write_chunk(c as usize, scratch);
+        }
     }
 
     #[inline]
@@ -769,8 +794,8 @@ impl Large {
     fn lookup_lanes(&self, addrs: &[u32], out: &mut [Option<u16>]) {
         let mut key = [0u32; LANES];
         let mut d = [LEAF | NONE; LANES];
-        for i in 0..addrs.len().min(LANES) {
-            key[i] = addrs[i];
+        for (k, &a) in key.iter_mut().zip(addrs) {
+            *k = a;
         }
         for i in 0..LANES {
             d[i] = self.direct[(key[i] >> 16) as usize];
@@ -1117,20 +1142,20 @@ mod tests {
     fn value_ffff_coexists_with_no_route_in_one_chunk() {
         // Every value but one is used in a chunk that also has holes, so the alias for "no route"
         // must be that one value.
-        let mut t = Lpm::with_small_max(0);
         let mut routes = BTreeMap::new();
-        for v in 0..=u16::MAX {
-            if v != 1234 && v % 2 == 0 {
-                t.insert(0x0a0a_0000 | u32::from(v), 32, v);
-                routes.insert((0x0a0a_0000 | u32::from(v), 32), v);
-            }
+        for v in (0..=u16::MAX).filter(|&v| v != 1234 && v % 2 == 0) {
+            routes.insert((0x0a0a_0000 | u32::from(v), 32), v);
         }
-        for v in (1..=u16::MAX).step_by(2) {
-            if v != 1235 {
-                t.insert(0x0a0b_0000 | u32::from(v), 32, v);
-                routes.insert((0x0a0b_0000 | u32::from(v), 32), v);
-            }
+        for v in (1..=u16::MAX).step_by(2).filter(|&v| v != 1235) {
+            routes.insert((0x0a0b_0000 | u32::from(v), 32), v);
         }
+        let mut t = Lpm::new();
+        t.extend(routes.iter().map(|(&(p, l), &v)| (p, l, v)));
+        // One more insert and remove rebuild the big chunk incrementally too.
+        t.insert(0x0a0a_0001, 32, 1);
+        routes.insert((0x0a0a_0001, 32), 1);
+        t.remove(0x0a0a_0001, 32);
+        routes.remove(&(0x0a0a_0001, 32));
         let addrs: Vec<u32> = (0..300).map(|i| 0x0a0a_0000 + i * 217).collect();
         check(&t, &routes, &addrs);
         assert_eq!(t.lookup(0x0a0a_0000 | 1234), None);
