@@ -12,7 +12,7 @@ use super::{Action, DropReason, Io, NextHop, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
-use crate::wire::{arp, ethernet, icmpv4, ipv4, udp};
+use crate::wire::{arp, checksum, ethernet, icmpv4, ipv4, udp};
 
 const ETH: usize = ethernet::HEADER_LEN;
 
@@ -37,6 +37,37 @@ impl Ipv4Meta {
     /// Validate the IPv4 packet after the Ethernet header of `frame` (RFC 1812 §5.2.2).
     #[inline]
     pub(crate) fn parse(frame: &[u8]) -> Result<Ipv4Meta, DropReason> {
+        // Nearly every packet has a 20-byte header: check it as a fixed array, one bounds check.
+        if let Some(h) = frame
+            .get(ETH..ETH + ipv4::HEADER_LEN)
+            .and_then(|h| <&[u8; 20]>::try_from(h).ok())
+        {
+            let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            if h[0] == 0x45 && (ipv4::HEADER_LEN..=frame.len() - ETH).contains(&total_len) {
+                if checksum::data_fixed(h) != 0xffff {
+                    return Err(DropReason::Ipv4BadChecksum);
+                }
+                let flags = u16::from_be_bytes([h[6], h[7]]);
+                return Ok(Ipv4Meta {
+                    src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+                    dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+                    header_len: ipv4::HEADER_LEN,
+                    total_len,
+                    ttl: h[8],
+                    tos: h[1],
+                    protocol: ipv4::Protocol::from(h[9]),
+                    dont_frag: flags & 0x4000 != 0,
+                    frag_offset: (flags & 0x1fff) * 8,
+                    more_frags: flags & 0x2000 != 0,
+                    cast: Cast::default(),
+                });
+            }
+        }
+        Self::parse_general(frame)
+    }
+
+    /// Any header, options included, with the precise reason for a malformed one.
+    fn parse_general(frame: &[u8]) -> Result<Ipv4Meta, DropReason> {
         let bytes = frame.get(ETH..).ok_or(DropReason::Ipv4Truncated)?;
         let ip = ipv4::Packet::new_checked(bytes).map_err(|e| match e {
             crate::wire::Error::BadVersion => DropReason::Ipv4BadVersion,

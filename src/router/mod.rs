@@ -261,11 +261,11 @@ impl Router {
             let owned = |nh: &NextHop| {
                 nh.dev == Some(id) && matches!(nh.kind, RouteKind::Local | RouteKind::Broadcast)
             };
-            self.fib.table_mut(fib::TABLE_LOCAL).remove_where(owned);
+            self.fib.remove_where(fib::TABLE_LOCAL, owned);
             let connected = |nh: &NextHop| {
                 nh.dev == Some(id) && nh.gateway.is_none() && nh.kind == RouteKind::Unicast
             };
-            self.fib.table_mut(fib::TABLE_MAIN).remove_where(connected);
+            self.fib.remove_where(fib::TABLE_MAIN, connected);
             for q in self.neigh.flush_iface(id) {
                 self.counters.drops[DropReason::EgressDown as usize] += 1;
                 pool.free(q.frame);
@@ -281,22 +281,18 @@ impl Router {
             dev: Some(id),
             src,
         };
-        let local = self.fib.table_mut(fib::TABLE_LOCAL);
-        local.insert(Route {
-            prefix: a.addr,
+        let host = |prefix, kind| Route {
+            prefix,
             len: 32,
             metric: 0,
-            nexthop: on(RouteKind::Local, Some(a.addr)),
-        })?;
+            nexthop: on(kind, Some(a.addr)),
+        };
+        self.fib
+            .insert(fib::TABLE_LOCAL, host(a.addr, RouteKind::Local))?;
         if let Some(b) = a.broadcast() {
-            local.insert(Route {
-                prefix: b,
-                len: 32,
-                metric: 0,
-                nexthop: on(RouteKind::Broadcast, Some(a.addr)),
-            })?;
+            self.fib
+                .insert(fib::TABLE_LOCAL, host(b, RouteKind::Broadcast))?;
         }
-        let main = self.fib.table_mut(fib::TABLE_MAIN);
         let connected = Route {
             prefix: a.network(),
             len: a.len,
@@ -304,11 +300,12 @@ impl Router {
             nexthop: on(RouteKind::Unicast, Some(a.addr)),
         };
         // A second address on the same subnet keeps the first one's connected route, as Linux.
-        if !main
-            .routes()
-            .any(|r| r.prefix == connected.prefix && r.len == connected.len && r.metric == 0)
-        {
-            main.insert(connected)?;
+        let main = self.fib.table(fib::TABLE_MAIN);
+        if !main.is_some_and(|t| {
+            t.routes()
+                .any(|r| r.prefix == connected.prefix && r.len == connected.len && r.metric == 0)
+        }) {
+            self.fib.insert(fib::TABLE_MAIN, connected)?;
         }
         Ok(())
     }
@@ -339,7 +336,7 @@ impl Router {
                 (None, Some(_)) => {}
             }
         }
-        self.fib.table_mut(table).insert(route)
+        self.fib.insert(table, route)
     }
 
     /// Add a route written in iproute2 syntax (see [`fib::parse_route`]).
@@ -369,7 +366,7 @@ impl Router {
         len: u8,
         metric: Option<u32>,
     ) -> Option<Route> {
-        self.fib.table_mut(table).remove(prefix, len, metric)
+        self.fib.remove(table, prefix, len, metric)
     }
 
     /// The tables and rules.

@@ -118,10 +118,25 @@ struct Entry {
 
 type Key = (IfaceId, u32);
 
+/// Slots of the direct-mapped cache of reachable entries in front of the map.
+const HOT_SLOTS: usize = 8;
+
+/// A reachable entry, cached for the fast path until its reachable time ends.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hot {
+    key: Option<Key>,
+    mac: ethernet::Address,
+    /// Nanoseconds at which the entry stops being reachable.
+    until: u64,
+}
+
 /// The cache of one router instance.
 #[derive(Debug, Default)]
 pub struct NeighCache {
     entries: FxHashMap<Key, Entry>,
+    /// Reachable entries by `(ip ^ iface) % HOT_SLOTS`; emptied by every change to `entries`,
+    /// so a hit is always what the map would answer.
+    hot: [Hot; HOT_SLOTS],
     next_timer: Option<Instant>,
     next_sweep: Option<Instant>,
 }
@@ -166,11 +181,25 @@ impl NeighCache {
         iface: IfaceId,
         ip: Ipv4Addr,
     ) -> Option<ethernet::Address> {
-        let e = self.entries.get_mut(&(iface, u32::from(ip)))?;
+        let key = (iface, u32::from(ip));
+        let slot = (key.1 as usize ^ usize::from(iface.0)) % HOT_SLOTS;
+        let hot = self.hot[slot];
+        if hot.key == Some(key) && now.as_nanos() < hot.until {
+            return Some(hot.mac);
+        }
+        let e = self.entries.get_mut(&key)?;
         e.used = now;
+        if e.state == State::Reachable && now - e.confirmed < cfg.reachable {
+            let until = (e.confirmed + cfg.reachable).as_nanos();
+            self.hot[slot] = Hot {
+                key: Some(key),
+                mac: e.mac,
+                until,
+            };
+            return Some(e.mac);
+        }
         match e.state {
             State::Incomplete => return None,
-            State::Reachable if now - e.confirmed < cfg.reachable => {}
             State::Reachable | State::Stale => {
                 e.state = State::Delay;
                 let at = now + cfg.delay_first_probe;
@@ -191,6 +220,7 @@ impl NeighCache {
         ip: Ipv4Addr,
         q: Queued,
     ) -> Enqueued {
+        self.hot = Default::default();
         let key = (iface, u32::from(ip));
         if let Some(e) = self.entries.get_mut(&key) {
             e.used = now;
@@ -231,6 +261,7 @@ impl NeighCache {
         ip: Ipv4Addr,
         mac: ethernet::Address,
     ) -> Option<Vec<Queued>> {
+        self.hot = Default::default();
         let e = self.entries.get_mut(&(iface, u32::from(ip)))?;
         e.mac = mac;
         e.state = State::Reachable;
@@ -251,6 +282,7 @@ impl NeighCache {
         mac: ethernet::Address,
         create: bool,
     ) -> Vec<Queued> {
+        self.hot = Default::default();
         let key = (iface, u32::from(ip));
         match self.entries.get_mut(&key) {
             Some(e) if e.state == State::Incomplete || e.mac != mac => {
@@ -283,6 +315,7 @@ impl NeighCache {
 
     /// Drop every entry on `iface`, returning their queued frames.
     pub fn flush_iface(&mut self, iface: IfaceId) -> Vec<Queued> {
+        self.hot = Default::default();
         let mut frames = Vec::new();
         self.entries.retain(|&(i, _), e| {
             if i == iface {
@@ -303,6 +336,7 @@ impl NeighCache {
 
     /// Run retries, probes and aging due at `now`, pushing what must be sent onto `events`.
     pub fn handle_timeout(&mut self, now: Instant, cfg: &NeighConfig, events: &mut Vec<Event>) {
+        self.hot = Default::default();
         let sweep = self.next_sweep.is_some_and(|t| t <= now);
         let mut next: Option<Instant> = None;
         self.entries.retain(|&(iface, ip), e| {
@@ -515,6 +549,23 @@ mod tests {
         }
         assert_eq!(requests(&ev), 3);
         assert!(n.is_empty());
+    }
+
+    #[test]
+    fn the_hot_cache_never_disagrees_with_the_map() {
+        let cfg = NeighConfig::default();
+        let mut n = NeighCache::default();
+        n.learn(at(0), IF0, IP, MAC, true);
+        n.confirm(at(0), IF0, IP, MAC).unwrap();
+        assert_eq!(n.lookup(at(1), &cfg, IF0, IP), Some(MAC), "fills the cache");
+        assert_eq!(n.lookup(at(2), &cfg, IF0, IP), Some(MAC), "served from the cache");
+        let moved = ethernet::Address([2, 0, 0, 0, 0, 7]);
+        n.confirm(at(3), IF0, IP, moved).unwrap();
+        assert_eq!(n.lookup(at(4), &cfg, IF0, IP), Some(moved), "a new address is seen at once");
+        assert_eq!(n.lookup(at(20), &cfg, IF0, Ipv4Addr::new(10, 0, 0, 3)), None);
+        // Past the reachable time the cache no longer answers: the map moves the entry on.
+        assert_eq!(n.lookup(at(34), &cfg, IF0, IP), Some(moved));
+        assert_eq!(n.get(IF0, IP).unwrap().0, State::Delay);
     }
 
     #[test]

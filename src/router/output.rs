@@ -120,10 +120,11 @@ impl Router {
         io: &mut Io<'_>,
     ) {
         let iface = &mut self.ifaces[usize::from(egress.0)];
-        let mut eth = ethernet::Frame::new_unchecked(io.pool.data_mut(&frame));
-        eth.set_dst_addr(dst);
-        eth.set_src_addr(iface.mac);
-        eth.set_ethertype(ethertype);
+        if let Some(header) = io.pool.data_mut(&frame).first_chunk_mut::<ETH>() {
+            header[..6].copy_from_slice(dst.as_bytes());
+            header[6..12].copy_from_slice(iface.mac.as_bytes());
+            header[12..].copy_from_slice(&u16::from(ethertype).to_be_bytes());
+        }
         iface.counters.tx_frames += 1;
         iface.counters.tx_bytes += frame.len() as u64;
         self.counters.tx_frames += 1;

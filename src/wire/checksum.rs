@@ -60,6 +60,25 @@ pub fn data(bytes: &[u8]) -> u16 {
     u16::from_be(fold(total))
 }
 
+/// [`data`] over a fixed-size array whose length is a multiple of four, unrolled by the
+/// compiler: the per-packet check of a 20-byte IPv4 header costs a handful of additions.
+#[inline(always)]
+pub fn data_fixed<const N: usize>(bytes: &[u8; N]) -> u16 {
+    const { assert!(N % 4 == 0, "data_fixed takes whole 32-bit words") };
+    let mut acc: u64 = 0;
+    let mut i = 0;
+    while i < N {
+        acc += u64::from(u32::from_ne_bytes([
+            bytes[i],
+            bytes[i + 1],
+            bytes[i + 2],
+            bytes[i + 3],
+        ]));
+        i += 4;
+    }
+    u16::from_be(fold(acc))
+}
+
 /// Ones'-complement sum of partial sums (each as returned by [`data`] or [`pseudo_header`]).
 ///
 /// Partial sums combine directly only when each covers an even number of bytes, except the last.

@@ -106,7 +106,22 @@ pub struct Fib {
     tables: Vec<(TableId, Table)>,
     /// Rules with the index of their table in `tables` (None until that table exists).
     rules: Vec<(Rule, Option<usize>)>,
+    /// The `local` table as a short list of host routes, while that gives the rule walk's
+    /// answer: the rules are Linux's three defaults and `local` holds only a few /32s (what
+    /// addresses put there). Then a lookup is a scan of this list plus one `main` lookup, as
+    /// Linux gets by merging its local and main tries.
+    fast_local: Option<Vec<(u32, NextHop)>>,
 }
+
+/// Most host routes the fast local list holds before lookups take the full rule walk.
+const FAST_LOCAL_MAX: usize = 16;
+
+/// Linux's initial rules.
+const DEFAULT_RULES: [(u32, TableId); 3] = [
+    (0, TABLE_LOCAL),
+    (32766, TABLE_MAIN),
+    (32767, TABLE_DEFAULT),
+];
 
 impl Default for Fib {
     fn default() -> Fib {
@@ -120,14 +135,11 @@ impl Fib {
         let mut fib = Fib {
             tables: Vec::with_capacity(2),
             rules: Vec::with_capacity(3),
+            fast_local: None,
         };
         fib.table_mut(TABLE_LOCAL);
         fib.table_mut(TABLE_MAIN);
-        for (priority, table) in [
-            (0, TABLE_LOCAL),
-            (32766, TABLE_MAIN),
-            (32767, TABLE_DEFAULT),
-        ] {
+        for (priority, table) in DEFAULT_RULES {
             fib.add_rule(Rule { priority, table });
         }
         fib
@@ -141,8 +153,63 @@ impl Fib {
             .map(|(_, table)| table)
     }
 
+    /// Add a route to a table (created if missing); see [`Table::insert`].
+    pub fn insert(&mut self, table: TableId, route: Route) -> Result<(), RouteError> {
+        let result = self.table_mut(table).insert(route);
+        self.refresh(table);
+        result
+    }
+
+    /// Remove a route from a table; see [`Table::remove`].
+    pub fn remove(
+        &mut self,
+        table: TableId,
+        prefix: Ipv4Addr,
+        len: u8,
+        metric: Option<u32>,
+    ) -> Option<Route> {
+        let gone = self.table_mut(table).remove(prefix, len, metric);
+        self.refresh(table);
+        gone
+    }
+
+    /// Remove every route of a table whose next hop matches `pred`.
+    pub fn remove_where(&mut self, table: TableId, pred: impl Fn(&NextHop) -> bool) -> usize {
+        let n = self.table_mut(table).remove_where(pred);
+        self.refresh(table);
+        n
+    }
+
+    /// Recompute the fast local list after `table` or the rules changed.
+    fn refresh(&mut self, table: TableId) {
+        if table != TABLE_LOCAL && table != TABLE_DEFAULT {
+            return;
+        }
+        let default_rules = self.rules.len() == DEFAULT_RULES.len()
+            && self
+                .rules
+                .iter()
+                .zip(DEFAULT_RULES)
+                .all(|((r, _), (p, t))| r.priority == p && r.table == t);
+        let local = self.table(TABLE_LOCAL);
+        self.fast_local = match local {
+            Some(t)
+                if default_rules
+                    && t.len() <= FAST_LOCAL_MAX
+                    && t.routes().all(|r| r.len == 32) =>
+            {
+                Some(
+                    t.routes()
+                        .map(|r| (u32::from(r.prefix), r.nexthop))
+                        .collect(),
+                )
+            }
+            _ => None,
+        };
+    }
+
     /// A table, created empty if missing.
-    pub fn table_mut(&mut self, id: TableId) -> &mut Table {
+    fn table_mut(&mut self, id: TableId) -> &mut Table {
         let index = match self.tables.iter().position(|(t, _)| *t == id) {
             Some(i) => i,
             None => {
@@ -182,6 +249,23 @@ impl Fib {
     #[inline]
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         let dst = u32::from(dst);
+        if let Some(local) = &self.fast_local {
+            if let Some((_, nh)) = local.iter().find(|(a, _)| *a == dst) {
+                return Some(nh);
+            }
+            // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
+            let main = self.tables[1]
+                .1
+                .lookup(dst)
+                .filter(|nh| nh.kind != RouteKind::Throw);
+            return main.or_else(|| {
+                let default = self.rules[2].1?;
+                self.tables[default]
+                    .1
+                    .lookup(dst)
+                    .filter(|nh| nh.kind != RouteKind::Throw)
+            });
+        }
         for (_, slot) in &self.rules {
             let Some(index) = *slot else { continue };
             match self.tables[index].1.lookup(dst) {
