@@ -616,3 +616,39 @@ fn arp_entries_age_out_when_unused() {
         "an idle router has no timer"
     );
 }
+
+#[test]
+fn record_route_collects_each_routers_egress_address() {
+    let mut n = two_routers();
+    n.sim
+        .ping(n.h1, ip("10.0.2.2"), 1, 8, SendOptions::default(), SECOND)
+        .unwrap();
+    n.sim.router_mut(n.h2).listen_udp(7);
+    let r1_mac = n.sim.router(n.r1).ifaces()[0].mac();
+    let h1_mac = n.sim.router(n.h1).ifaces()[0].mac();
+    let mut plain = Vec::new();
+    etherparse::PacketBuilder::ethernet2(h1_mac.0, r1_mac.0)
+        .ipv4([10, 0, 1, 2], [10, 0, 2, 2], 64)
+        .udp(7, 7)
+        .write(&mut plain, b"rr")
+        .unwrap();
+    // NOP, then Record Route with room for two addresses: IHL 8.
+    let mut f = plain[..34].to_vec();
+    f.extend_from_slice(&[1, 7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&plain[34..]);
+    f[14] = 0x48;
+    let total = (f.len() - 14) as u16;
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let sum = !shoal::wire::checksum::data(&f[14..46]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    n.sim.inject((n.r1, IfaceId(0)), &f);
+    let got = n
+        .sim
+        .run_until_delivered(n.h2, SECOND, |_| true)
+        .expect("delivered");
+    let ip4 = ipv4::Packet::new_checked(&got.bytes[14..]).unwrap();
+    assert!(ip4.verify_checksum());
+    assert_eq!(ip4.options(), &[1, 7, 11, 12, 10, 0, 12, 1, 10, 0, 2, 1]);
+    assert_eq!(ip4.ttl(), 62);
+}

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::icmp::IcmpError;
 use super::input::Ipv4Meta;
-use super::{DropReason, Io, NextHop, Router};
+use super::{DropReason, Io, NextHop, Router, options};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
@@ -68,10 +68,19 @@ impl Router {
                 io,
             );
         }
-        let bytes = io.pool.data_mut(&frame);
-        ipv4::Packet::new_unchecked(&mut bytes[ETH..]).decrement_ttl();
-        self.counters.forwarded += 1;
         let next_hop = nh.gateway.unwrap_or(meta.dst);
+        let stamp_from = (meta.header_len > ipv4::HEADER_LEN)
+            .then(|| out.select_addr(next_hop))
+            .flatten();
+        let bytes = io.pool.data_mut(&frame);
+        let mut ip = ipv4::Packet::new_unchecked(&mut bytes[ETH..]);
+        ip.decrement_ttl();
+        if let Some(addr) = stamp_from {
+            if options::stamp(ip.options_mut(), addr, now.as_nanos() / 1_000_000) {
+                ip.fill_checksum();
+            }
+        }
+        self.counters.forwarded += 1;
         if meta.total_len > usize::from(mtu) {
             frame.truncate(ETH + meta.total_len);
             return self.fragment(now, Some(ingress), egress, next_hop, frame, io);

@@ -24,6 +24,7 @@ mod icmp;
 mod iface;
 mod input;
 pub mod neigh;
+mod options;
 mod originate;
 mod output;
 

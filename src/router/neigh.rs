@@ -558,11 +558,22 @@ mod tests {
         n.learn(at(0), IF0, IP, MAC, true);
         n.confirm(at(0), IF0, IP, MAC).unwrap();
         assert_eq!(n.lookup(at(1), &cfg, IF0, IP), Some(MAC), "fills the cache");
-        assert_eq!(n.lookup(at(2), &cfg, IF0, IP), Some(MAC), "served from the cache");
+        assert_eq!(
+            n.lookup(at(2), &cfg, IF0, IP),
+            Some(MAC),
+            "served from the cache"
+        );
         let moved = ethernet::Address([2, 0, 0, 0, 0, 7]);
         n.confirm(at(3), IF0, IP, moved).unwrap();
-        assert_eq!(n.lookup(at(4), &cfg, IF0, IP), Some(moved), "a new address is seen at once");
-        assert_eq!(n.lookup(at(20), &cfg, IF0, Ipv4Addr::new(10, 0, 0, 3)), None);
+        assert_eq!(
+            n.lookup(at(4), &cfg, IF0, IP),
+            Some(moved),
+            "a new address is seen at once"
+        );
+        assert_eq!(
+            n.lookup(at(20), &cfg, IF0, Ipv4Addr::new(10, 0, 0, 3)),
+            None
+        );
         // Past the reachable time the cache no longer answers: the map moves the entry on.
         assert_eq!(n.lookup(at(34), &cfg, IF0, IP), Some(moved));
         assert_eq!(n.get(IF0, IP).unwrap().0, State::Delay);
