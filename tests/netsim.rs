@@ -220,8 +220,11 @@ fn df_packets_too_big_get_frag_needed_with_the_next_hop_mtu() {
     assert!(matches!(reply, PingReply::Echo { .. }), "{reply:?}");
 }
 
+/// Per fragment: offset, total length, more-fragments.
+type Layout = Vec<(u16, u16, bool)>;
+
 /// Fragments seen on r1 → r2 must reassemble, by offset, into the original payload.
-fn reassemble(frames: &[Traced]) -> (Vec<(u16, u16, bool)>, Vec<u8>) {
+fn reassemble(frames: &[Traced]) -> (Layout, Vec<u8>) {
     let mut layout = Vec::new();
     let mut data = vec![0u8; 0];
     for f in frames {
@@ -238,16 +241,22 @@ fn reassemble(frames: &[Traced]) -> (Vec<(u16, u16, bool)>, Vec<u8>) {
     (layout, data)
 }
 
-#[test]
-fn df_clear_packets_are_fragmented_correctly() {
-    let mut n = two_routers();
-    // Warm ARP so the trace holds only the fragmented datagram.
+/// Warm ARP, set the MTUs, send `len` bytes of UDP from h1 to h2 and return the fragment
+/// layout and reassembled payload seen leaving `from`, with the payload that was sent.
+fn fragments_seen(
+    n: &mut common::Net,
+    mtus: &[(shoal::sim::NodeId, u16)],
+    len: u32,
+    from: shoal::sim::NodeId,
+) -> (Layout, Vec<u8>, Vec<u8>) {
     n.sim
         .ping(n.h1, ip("10.0.2.2"), 1, 8, SendOptions::default(), SECOND)
         .unwrap();
-    n.sim.router_mut(n.r1).set_mtu(IfaceId(1), 576).unwrap();
+    for &(node, mtu) in mtus {
+        n.sim.router_mut(node).set_mtu(IfaceId(1), mtu).unwrap();
+    }
     n.sim.start_trace();
-    let payload: Vec<u8> = (0..1400u32).map(|i| (i * 7) as u8).collect();
+    let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
     n.sim
         .send_udp(
             n.h1,
@@ -258,13 +267,21 @@ fn df_clear_packets_are_fragmented_correctly() {
         )
         .unwrap();
     n.sim.run_for(SECOND);
-    let r1_out: Vec<Traced> = n
+    let out: Vec<Traced> = n
         .sim
         .take_trace()
         .into_iter()
-        .filter(|t| t.from == (n.r1, IfaceId(1)))
+        .filter(|t| t.from == (from, IfaceId(1)))
         .collect();
-    let (layout, data) = reassemble(&r1_out);
+    let (layout, data) = reassemble(&out);
+    (layout, data, payload)
+}
+
+#[test]
+fn df_clear_packets_are_fragmented_correctly() {
+    let mut n = two_routers();
+    let r1 = n.r1;
+    let (layout, data, payload) = fragments_seen(&mut n, &[(r1, 576)], 1400, r1);
     // 1408 bytes of UDP in 552-byte pieces (576 - 20, rounded down to 8): 552 + 552 + 304.
     assert_eq!(
         layout,
@@ -285,31 +302,9 @@ fn df_clear_packets_are_fragmented_correctly() {
 #[test]
 fn fragmenting_a_fragment_keeps_offsets_and_more_fragments() {
     let mut n = two_routers();
-    n.sim
-        .ping(n.h1, ip("10.0.2.2"), 1, 8, SendOptions::default(), SECOND)
-        .unwrap();
-    n.sim.router_mut(n.r1).set_mtu(IfaceId(1), 1000).unwrap();
-    n.sim.router_mut(n.r2).set_mtu(IfaceId(1), 400).unwrap();
-    n.sim.start_trace();
+    let (r1, r2) = (n.r1, n.r2);
     // h1 fragments for its own 1500-byte MTU, r1 again for 1000, r2 again for 400.
-    let payload: Vec<u8> = (0..1700u32).map(|i| (i * 13) as u8).collect();
-    n.sim
-        .send_udp(
-            n.h1,
-            ip("10.0.2.2"),
-            (5000, 6000),
-            &payload,
-            SendOptions::default(),
-        )
-        .unwrap();
-    n.sim.run_for(SECOND);
-    let r2_out: Vec<Traced> = n
-        .sim
-        .take_trace()
-        .into_iter()
-        .filter(|t| t.from == (n.r2, IfaceId(1)))
-        .collect();
-    let (layout, data) = reassemble(&r2_out);
+    let (layout, data, payload) = fragments_seen(&mut n, &[(r1, 1000), (r2, 400)], 1700, r2);
     assert!(
         layout
             .iter()
@@ -321,9 +316,8 @@ fn fragmenting_a_fragment_keeps_offsets_and_more_fragments() {
         "exactly one last fragment"
     );
     assert_eq!(&data[8..], &payload[..]);
-    assert!(
-        n.sim.router(n.h1).counters().fragments == 2 && n.sim.router(n.r2).counters().fragments > 4
-    );
+    assert_eq!(n.sim.router(n.h1).counters().fragments, 2);
+    assert!(n.sim.router(n.r2).counters().fragments > 4);
 }
 
 #[test]
