@@ -18,6 +18,7 @@
 //! errors, which are built in the headroom in front of the packet they quote.
 
 mod counters;
+mod fast;
 pub mod fib;
 mod forward;
 mod icmp;
@@ -147,6 +148,8 @@ pub struct Router {
     udp_ports: Vec<u16>,
     next_ident: u16,
     events: Vec<Event>,
+    /// Whether `process` may take the fast path (off only to test it against the general one).
+    fast_path: bool,
 }
 
 /// The pool and the action list, passed down the pipeline together.
@@ -169,6 +172,7 @@ impl Router {
             udp_ports: Vec::new(),
             next_ident: 0,
             events: Vec::new(),
+            fast_path: true,
         }
     }
 
@@ -434,8 +438,20 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let mut io = Io { pool, out };
+        let Some(mac) = self
+            .iface(iface)
+            .filter(|i| i.up && self.fast_path)
+            .map(|i| i.mac)
+        else {
+            for frame in batch.drain() {
+                self.input(now, iface, frame, &mut io);
+            }
+            return;
+        };
         for frame in batch.drain() {
-            self.input(now, iface, frame, &mut io);
+            if let Some(frame) = self.forward_fast(now, iface, mac, frame, &mut io) {
+                self.input(now, iface, frame, &mut io);
+            }
         }
     }
 
@@ -448,9 +464,19 @@ impl Router {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
-        self.input(now, iface, frame, &mut Io { pool, out });
+        let mut io = Io { pool, out };
+        let frame = match self
+            .iface(iface)
+            .filter(|i| i.up && self.fast_path)
+            .map(|i| i.mac)
+        {
+            Some(mac) => self.forward_fast(now, iface, mac, frame, &mut io),
+            None => Some(frame),
+        };
+        if let Some(frame) = frame {
+            self.input(now, iface, frame, &mut io);
+        }
     }
-
     /// When the instance next needs [`Router::handle_timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.neigh.poll_timeout()
