@@ -83,10 +83,8 @@ impl Router {
         };
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
-        let old = u16::from_be_bytes([ttl, h[23]]);
         h[22] = ttl - 1;
-        let new = u16::from_be_bytes([ttl - 1, h[23]]);
-        let sum = checksum::update(u16::from_be_bytes([h[24], h[25]]), old, new);
+        let sum = checksum::ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
         h[24..26].copy_from_slice(&sum.to_be_bytes());
         h[..6].copy_from_slice(&mac.0);
         h[6..12].copy_from_slice(&out_mac.0);

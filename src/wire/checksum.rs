@@ -60,6 +60,14 @@ pub fn data(bytes: &[u8]) -> u16 {
     u16::from_be(fold(total))
 }
 
+/// The checksum after the TTL (the high byte of the TTL/protocol word) drops by one: RFC 1624
+/// eqn. 3 with `m' = m - 0x0100`, where `~m + m'` is the constant `0xfeff`.
+#[inline(always)]
+pub fn ttl_decremented(checksum: u16) -> u16 {
+    let sum = u32::from(!checksum) + 0xfeff;
+    !(((sum & 0xffff) + (sum >> 16)) as u16)
+}
+
 /// [`data`] over a fixed-size array whose length is a multiple of four, unrolled by the
 /// compiler: the per-packet check of a 20-byte IPv4 header costs a handful of additions.
 #[inline(always)]
@@ -192,6 +200,21 @@ mod tests {
             0x0010,
         );
         assert_eq!(p, naive(&[10, 0, 0, 1, 10, 0, 0, 2, 0, 17, 0x00, 0x10]));
+    }
+
+    #[test]
+    fn ttl_decrement_shortcut_matches_the_general_update() {
+        for checksum in (0..=u16::MAX).step_by(7).chain([0, 0xffff, 0xfeff, 0x0100]) {
+            for ttl in [1u8, 2, 64, 255] {
+                let old = u16::from_be_bytes([ttl, 17]);
+                let new = u16::from_be_bytes([ttl - 1, 17]);
+                assert_eq!(
+                    ttl_decremented(checksum),
+                    update(checksum, old, new),
+                    "{checksum:#x} ttl {ttl}"
+                );
+            }
+        }
     }
 
     proptest! {

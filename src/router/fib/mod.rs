@@ -110,7 +110,15 @@ pub struct Fib {
     /// answer: the rules are Linux's three defaults and `local` holds only a few /32s (what
     /// addresses put there). Then a lookup is a scan of this list plus one `main` lookup, as
     /// Linux gets by merging its local and main tries.
-    fast_local: Option<Vec<(u32, NextHop)>>,
+    fast_local: Option<FastLocal>,
+}
+
+/// `local`'s host routes, addresses apart from next hops so the per-packet scan reads one
+/// contiguous run of `u32`s.
+#[derive(Debug)]
+struct FastLocal {
+    addrs: Vec<u32>,
+    nexthops: Vec<NextHop>,
 }
 
 /// Most host routes the fast local list holds before lookups take the full rule walk.
@@ -198,11 +206,9 @@ impl Fib {
                     && t.len() <= FAST_LOCAL_MAX
                     && t.routes().all(|r| r.len == 32) =>
             {
-                Some(
-                    t.routes()
-                        .map(|r| (u32::from(r.prefix), r.nexthop))
-                        .collect(),
-                )
+                let (addrs, nexthops) =
+                    t.routes().map(|r| (u32::from(r.prefix), r.nexthop)).unzip();
+                Some(FastLocal { addrs, nexthops })
             }
             _ => None,
         };
@@ -250,8 +256,8 @@ impl Fib {
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         let dst = u32::from(dst);
         if let Some(local) = &self.fast_local {
-            if let Some((_, nh)) = local.iter().find(|(a, _)| *a == dst) {
-                return Some(nh);
+            if let Some(i) = local.addrs.iter().position(|&a| a == dst) {
+                return local.nexthops.get(i);
             }
             // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
             let main = self.tables[1]
