@@ -204,7 +204,7 @@ impl Lpm {
 
     /// `out[i] = self.lookup(addrs[i])` for every `i` below `min(addrs.len(), out.len())`.
     ///
-    /// The large form walks [`LANES`] lookups in lock step, so their cache misses overlap
+    /// The large form walks `LANES` (8) lookups in lock step, so their cache misses overlap
     /// instead of queueing behind one another.
     pub fn lookup_batch(&self, addrs: &[u32], out: &mut [Option<u16>]) {
         let n = addrs.len().min(out.len());
