@@ -6,6 +6,7 @@
 //! links on a virtual clock, and [`rig`] drives one router at full speed for measurements.
 //! [`time`] is the caller-supplied clock the sans-IO core runs on.
 
+pub mod engine;
 pub mod frame;
 pub mod rig;
 pub mod router;

@@ -1,6 +1,7 @@
 //! Subcommands of the `shoal` binary.
 
 mod demo;
+pub mod sys;
 
 use clap::{Parser, Subcommand};
 

@@ -5,16 +5,103 @@
 //! ```
 //! h1's link is 10.0.0.0/24, h2's 10.2.0.0/24, and the link between routers i and i+1 is
 //! 10.1.i.0/24 (router i is .1, router i+1 is .2). Each router routes h1's subnet to its left
-//! neighbour and everything else to its right one, which is all ping and traceroute between
-//! the hosts need.
+//! neighbour and everything else to its right one, which is all ping, traceroute and flows
+//! between the hosts need. [`plan`] builds the instances and links as data, for the simulator
+//! ([`chain`]) or the engine to run.
 
 use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use super::{NodeId, Sim, SimError};
-use crate::router::{Config, IfAddr};
+use crate::router::{Config, ConfigError, IfAddr, IfaceId, Router};
+use crate::wire::ethernet;
 
-/// A built chain and the names of its parts.
+/// Most routers a chain can have with this addressing plan.
+pub const MAX_ROUTERS: usize = 255;
+
+/// A chain as data: instances in order h1, r1..rN, h2, and the links between them.
+pub struct Plan {
+    /// Name and configured instance, left to right.
+    pub nodes: Vec<(String, Router)>,
+    /// Links as (node index, interface) pairs.
+    pub links: Vec<((usize, IfaceId), (usize, IfaceId))>,
+    /// h1's address.
+    pub h1_addr: Ipv4Addr,
+    /// h2's address.
+    pub h2_addr: Ipv4Addr,
+}
+
+/// Build the instances of a chain of `routers` routers (1..=255).
+pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
+    let n = routers.clamp(1, MAX_ROUTERS);
+    let mut nodes = Vec::with_capacity(n + 2);
+    let mut links = Vec::with_capacity(n + 1);
+    let node = |index: usize, name: &str, config, ifaces: &[(&str, [u8; 4])], routes: &[String]| {
+        let wrap = |e| (name.to_owned(), e);
+        let mut r = Router::new(config);
+        for (k, (ifname, addr)) in ifaces.iter().enumerate() {
+            let mac = ethernet::Address([0x02, 0, (index >> 8) as u8, index as u8, k as u8, 0]);
+            let id = r.add_iface(ifname, mac, 1500).map_err(wrap)?;
+            let a = IfAddr::new(Ipv4Addr::from(*addr), 24).expect("24 is a valid prefix length");
+            r.add_addr(id, a).map_err(wrap)?;
+        }
+        for route in routes {
+            r.add_route_str(route).map_err(wrap)?;
+        }
+        Ok::<_, (String, ConfigError)>((name.to_owned(), r))
+    };
+    nodes.push(node(
+        0,
+        "h1",
+        Config::host(),
+        &[("eth0", [10, 0, 0, 2])],
+        &["default via 10.0.0.1".into()],
+    )?);
+    for i in 0..n {
+        let west = if i == 0 {
+            [10, 0, 0, 1]
+        } else {
+            [10, 1, (i - 1) as u8, 2]
+        };
+        let (east, right_gw) = if i + 1 == n {
+            ([10, 2, 0, 1], [10, 2, 0, 2])
+        } else {
+            ([10, 1, i as u8, 1], [10, 1, i as u8, 2])
+        };
+        let mut routes = vec![format!("default via {}", Ipv4Addr::from(right_gw))];
+        if i > 0 {
+            routes.push(format!(
+                "10.0.0.0/24 via {}",
+                Ipv4Addr::new(10, 1, (i - 1) as u8, 1)
+            ));
+        }
+        nodes.push(node(
+            i + 1,
+            &format!("r{}", i + 1),
+            Config::default(),
+            &[("west", west), ("east", east)],
+            &routes,
+        )?);
+        let left_iface = if i == 0 { IfaceId(0) } else { IfaceId(1) };
+        links.push(((i, left_iface), (i + 1, IfaceId(0))));
+    }
+    nodes.push(node(
+        n + 1,
+        "h2",
+        Config::host(),
+        &[("eth0", [10, 2, 0, 2])],
+        &["default via 10.2.0.1".into()],
+    )?);
+    links.push(((n, IfaceId(1)), (n + 1, IfaceId(0))));
+    Ok(Plan {
+        nodes,
+        links,
+        h1_addr: Ipv4Addr::new(10, 0, 0, 2),
+        h2_addr: Ipv4Addr::new(10, 2, 0, 2),
+    })
+}
+
+/// A built chain in the simulator and the names of its parts.
 pub struct Chain {
     /// The network.
     pub sim: Sim,
@@ -28,68 +115,25 @@ pub struct Chain {
     pub h2_addr: Ipv4Addr,
 }
 
-/// Most routers a chain can have with this addressing plan.
-pub const MAX_ROUTERS: usize = 255;
-
-/// Build a chain of `routers` routers (1..=255) with links of one-way `delay`.
+/// Build a chain of `routers` routers (1..=255) in a simulator with links of one-way `delay`.
 pub fn chain(routers: usize, delay: Duration, frames: usize) -> Result<Chain, SimError> {
-    let n = routers.clamp(1, MAX_ROUTERS);
+    let p = plan(routers).map_err(|(node, source)| SimError::Config { node, source })?;
     let mut sim = Sim::new(frames)?;
-    let a = |x: [u8; 4], len| IfAddr::new(Ipv4Addr::from(x), len);
-    let h1 = sim.add_node("h1", Config::host());
-    let h1e = sim.add_iface(h1, "eth0", a([10, 0, 0, 2], 24))?;
-    sim.router_mut(h1)
-        .add_route_str("default via 10.0.0.1")
-        .map_err(|source| config("h1", source))?;
-    let mut left = (h1, h1e);
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let name = format!("r{}", i + 1);
-        let r = sim.add_node(&name, Config::default());
-        // Router i's left link: h1's subnet for the first, else 10.1.(i-1).0/24.
-        let (left_addr, left_gw) = if i == 0 {
-            ([10, 0, 0, 1], None)
-        } else {
-            ([10, 1, (i - 1) as u8, 2], Some([10, 1, (i - 1) as u8, 1]))
-        };
-        let (right_addr, right_gw) = if i + 1 == n {
-            ([10, 2, 0, 1], [10, 2, 0, 2])
-        } else {
-            ([10, 1, i as u8, 1], [10, 1, i as u8, 2])
-        };
-        let west = sim.add_iface(r, "west", a(left_addr, 24))?;
-        let east = sim.add_iface(r, "east", a(right_addr, 24))?;
-        sim.link(left, (r, west), delay)?;
-        let router = sim.router_mut(r);
-        if let Some(gw) = left_gw {
-            router
-                .add_route_str(&format!("10.0.0.0/24 via {}", Ipv4Addr::from(gw)))
-                .map_err(|source| config(&name, source))?;
-        }
-        router
-            .add_route_str(&format!("default via {}", Ipv4Addr::from(right_gw)))
-            .map_err(|source| config(&name, source))?;
-        left = (r, east);
-        ids.push(r);
+    let ids: Vec<NodeId> = p
+        .nodes
+        .into_iter()
+        .map(|(name, r)| sim.add_router(&name, r))
+        .collect();
+    for ((a, ai), (b, bi)) in p.links {
+        sim.link((ids[a], ai), (ids[b], bi), delay)?;
     }
-    let h2 = sim.add_node("h2", Config::host());
-    let h2e = sim.add_iface(h2, "eth0", a([10, 2, 0, 2], 24))?;
-    sim.router_mut(h2)
-        .add_route_str("default via 10.2.0.1")
-        .map_err(|source| config("h2", source))?;
-    sim.link(left, (h2, h2e), delay)?;
+    let (h1, h2) = (ids[0], ids[ids.len() - 1]);
+    let routers = ids[1..ids.len() - 1].to_vec();
     Ok(Chain {
         sim,
         h1,
         h2,
-        routers: ids,
-        h2_addr: Ipv4Addr::new(10, 2, 0, 2),
+        routers,
+        h2_addr: p.h2_addr,
     })
-}
-
-fn config(node: &str, source: crate::router::ConfigError) -> SimError {
-    SimError::Config {
-        node: node.to_owned(),
-        source,
-    }
 }

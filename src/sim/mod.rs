@@ -24,7 +24,7 @@ mod probe;
 use crate::router::{Action, Config, ConfigError, IfAddr, IfaceId, Router, SendError, SendOptions};
 use crate::time::Instant;
 use crate::wire::ethernet;
-pub use chain::{Chain, chain};
+pub use chain::{Chain, Plan, chain, plan};
 pub use probe::{Hop, PingReply, TRACEROUTE_PORT};
 
 /// Index of a node in a [`Sim`].
@@ -148,12 +148,18 @@ impl Sim {
 
     /// Add a node.
     pub fn add_node(&mut self, name: &str, config: Config) -> NodeId {
+        self.add_router(name, Router::new(config))
+    }
+
+    /// Add a node around an already configured instance.
+    pub fn add_router(&mut self, name: &str, router: Router) -> NodeId {
+        let ifaces = router.ifaces().len();
         self.nodes.push(Node {
             name: name.to_owned(),
-            router: Router::new(config),
+            router,
             inbox: Vec::new(),
         });
-        self.peers.push(Vec::new());
+        self.peers.push(vec![None; ifaces]);
         NodeId(self.nodes.len() - 1)
     }
 

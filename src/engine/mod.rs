@@ -1,0 +1,441 @@
+//! The engine: router instances on worker threads pinned to cores.
+//!
+//! A [`Network`] lists instances (routers and hosts, each a [`Router`]), the links between
+//! their interfaces, the flows hosts send and the ports they sink. [`Engine::start`] places the
+//! instances on workers — an instance's `core` if the topology pins it, otherwise contiguous
+//! blocks of a breadth-first walk, so chains and meshes keep most links inside one worker — and
+//! starts one thread per worker, pinned to its core. Each worker owns its frame pool and its
+//! instances; nothing is shared on the fast path. [`Engine::stats`] reads running totals the
+//! workers publish; [`Engine::stop`] joins them and returns every instance's counters and every
+//! sink's tallies.
+
+mod flow;
+mod histogram;
+mod worker;
+
+pub use flow::{FlowSpec, MIN_FRAME, Sink};
+pub use histogram::Histogram;
+pub use worker::{RX_QUEUE, WorkerStats};
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use crate::frame::{Batch, Pool, PoolError};
+use crate::router::{Counters, IfaceId, Router};
+use crate::time::Instant;
+use flow::Generator;
+use worker::{Finished, Node, Peer, Worker};
+
+/// Index of an instance in a [`Network`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// Why a network could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No such instance or interface.
+    #[error("no interface {iface} on {node}")]
+    NoSuchIface {
+        /// Instance name.
+        node: String,
+        /// Interface index.
+        iface: u16,
+    },
+    /// The interface already has a link.
+    #[error("{node} interface {iface} is already linked")]
+    AlreadyLinked {
+        /// Instance name.
+        node: String,
+        /// Interface index.
+        iface: u16,
+    },
+    /// A link joins instances placed on different workers; cross-worker links need the
+    /// shared-memory link.
+    #[error("link {a} — {b} crosses workers; place both on one core")]
+    CrossWorker {
+        /// One end.
+        a: String,
+        /// The other end.
+        b: String,
+    },
+    /// A worker's pool could not be mapped.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Spawn(std::io::Error),
+    /// A worker thread panicked.
+    #[error("worker {0} panicked")]
+    WorkerPanicked(usize),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Worker threads (at least 1).
+    pub workers: usize,
+    /// Spin when idle instead of sleeping.
+    pub busy_poll: bool,
+    /// Frame buffers per worker.
+    pub pool_frames: usize,
+    /// Pin worker `i` to core `i`.
+    pub pin: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        EngineConfig {
+            workers: cores,
+            busy_poll: false,
+            pool_frames: 16_384,
+            pin: true,
+        }
+    }
+}
+
+struct NodeSpec {
+    name: String,
+    router: Router,
+    core: Option<usize>,
+    peers: Vec<Option<(NodeId, IfaceId)>>,
+    flows: Vec<FlowSpec>,
+    sink: bool,
+}
+
+/// Instances, links and traffic, before they run.
+#[derive(Default)]
+pub struct Network {
+    nodes: Vec<NodeSpec>,
+}
+
+impl Network {
+    /// An empty network.
+    pub fn new() -> Network {
+        Network::default()
+    }
+
+    /// Add an instance (its interfaces already configured).
+    pub fn add(&mut self, name: &str, router: Router) -> NodeId {
+        let peers = vec![None; router.ifaces().len()];
+        self.nodes.push(NodeSpec {
+            name: name.to_owned(),
+            router,
+            core: None,
+            peers,
+            flows: Vec::new(),
+            sink: false,
+        });
+        NodeId(self.nodes.len() as u32 - 1)
+    }
+
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when there are no instances.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Pin an instance to a core (worker `core % workers`).
+    pub fn pin(&mut self, node: NodeId, core: usize) {
+        if let Some(n) = self.nodes.get_mut(node.0 as usize) {
+            n.core = Some(core);
+        }
+    }
+
+    /// Connect two interfaces point to point.
+    pub fn link(&mut self, a: (NodeId, IfaceId), b: (NodeId, IfaceId)) -> Result<(), EngineError> {
+        for (x, other) in [(a, b), (b, a)] {
+            let spec = self
+                .nodes
+                .get_mut(x.0.0 as usize)
+                .ok_or(EngineError::NoSuchIface {
+                    node: format!("#{}", x.0.0),
+                    iface: x.1.0,
+                })?;
+            let slot =
+                spec.peers
+                    .get_mut(usize::from(x.1.0))
+                    .ok_or_else(|| EngineError::NoSuchIface {
+                        node: spec.name.clone(),
+                        iface: x.1.0,
+                    })?;
+            if slot.is_some() && *slot != Some(other) {
+                return Err(EngineError::AlreadyLinked {
+                    node: spec.name.clone(),
+                    iface: x.1.0,
+                });
+            }
+            *slot = Some(other);
+        }
+        Ok(())
+    }
+
+    /// Let a host send a flow.
+    pub fn add_flow(&mut self, from: NodeId, spec: FlowSpec) {
+        if let Some(n) = self.nodes.get_mut(from.0 as usize) {
+            n.flows.push(spec);
+        }
+    }
+
+    /// Let a host count the flows arriving on `port`.
+    pub fn add_sink(&mut self, node: NodeId, port: u16) {
+        if let Some(n) = self.nodes.get_mut(node.0 as usize) {
+            n.router.listen_udp(port);
+            n.sink = true;
+        }
+    }
+
+    /// Worker of each instance: pinned ones by their core, the rest in contiguous blocks of a
+    /// breadth-first walk (so a chain splits into a few long runs).
+    fn place(&self, workers: usize) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        for start in 0..n {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut queue = VecDeque::from([start]);
+            while let Some(i) = queue.pop_front() {
+                order.push(i);
+                for &(p, _) in self.nodes[i].peers.iter().flatten() {
+                    let p = p.0 as usize;
+                    if !seen[p] {
+                        seen[p] = true;
+                        queue.push_back(p);
+                    }
+                }
+            }
+        }
+        let free: Vec<usize> = order
+            .into_iter()
+            .filter(|&i| self.nodes[i].core.is_none())
+            .collect();
+        let mut placement = vec![0; n];
+        let per = free.len().div_ceil(workers.max(1)).max(1);
+        for (k, &i) in free.iter().enumerate() {
+            placement[i] = (k / per).min(workers - 1);
+        }
+        for (i, spec) in self.nodes.iter().enumerate() {
+            if let Some(core) = spec.core {
+                placement[i] = core % workers;
+            }
+        }
+        placement
+    }
+}
+
+/// Running workers.
+pub struct Engine {
+    handles: Vec<(JoinHandle<Finished>, std::thread::Thread)>,
+    stats: Vec<Arc<WorkerStats>>,
+    stop: Arc<AtomicBool>,
+    placement: Vec<(usize, u32)>,
+    started: std::time::Instant,
+}
+
+/// Totals over all workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Frames handed to instances (router hops).
+    pub frames: u64,
+    /// Frames dropped.
+    pub drops: u64,
+    /// Datagrams generated.
+    pub generated: u64,
+    /// Datagrams received by sinks.
+    pub received: u64,
+}
+
+/// What a stopped engine reports.
+pub struct Report {
+    /// Each instance's name and counters, in network order.
+    pub nodes: Vec<(String, Counters)>,
+    /// All sinks folded together.
+    pub sink: Sink,
+    /// Datagrams generated.
+    pub generated: u64,
+    /// Datagrams a router refused to originate.
+    pub send_errors: u64,
+    /// Frames dropped because a receive queue was full.
+    pub queue_drops: u64,
+    /// Wall-clock time from start to stop.
+    pub elapsed: std::time::Duration,
+}
+
+impl Engine {
+    /// Place the network on workers and start them.
+    pub fn start(net: Network, cfg: EngineConfig) -> Result<Engine, EngineError> {
+        let workers = cfg.workers.max(1);
+        let placement = net.place(workers);
+        // Index of each node inside its worker.
+        let mut local = vec![0u32; net.nodes.len()];
+        let mut counts = vec![0u32; workers];
+        for (i, &w) in placement.iter().enumerate() {
+            local[i] = counts[w];
+            counts[w] += 1;
+        }
+        for (i, spec) in net.nodes.iter().enumerate() {
+            for &(p, _) in spec.peers.iter().flatten() {
+                if placement[p.0 as usize] != placement[i] {
+                    return Err(EngineError::CrossWorker {
+                        a: spec.name.clone(),
+                        b: net.nodes[p.0 as usize].name.clone(),
+                    });
+                }
+            }
+        }
+        let epoch = std::time::Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut per_worker: Vec<Vec<Node>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); workers];
+        for (i, spec) in net.nodes.into_iter().enumerate() {
+            let w = placement[i];
+            let peers = spec
+                .peers
+                .iter()
+                .map(|p| {
+                    p.map_or(Peer::None, |(n, iface)| {
+                        Peer::Local(local[n.0 as usize], iface)
+                    })
+                })
+                .collect();
+            let generators: Vec<Generator> = spec
+                .flows
+                .iter()
+                .enumerate()
+                .map(|(k, f)| Generator::new(*f, (i * 16 + k) as u16, Instant::ZERO))
+                .collect();
+            if !generators.is_empty() || spec.sink {
+                hosts[w].push(local[i]);
+            }
+            let rx = (0..spec.router.ifaces().len())
+                .map(|_| VecDeque::with_capacity(worker::RX_QUEUE))
+                .collect();
+            per_worker[w].push(Node {
+                name: spec.name,
+                router: spec.router,
+                rx,
+                peers,
+                queued: false,
+                timer: None,
+                generators,
+                sink: spec.sink.then(Sink::default),
+            });
+        }
+        let cores = if cfg.pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut handles = Vec::with_capacity(workers);
+        let mut stats = Vec::with_capacity(workers);
+        for (w, (nodes, hosts)) in per_worker.into_iter().zip(hosts).enumerate() {
+            let s = Arc::new(WorkerStats::default());
+            stats.push(s.clone());
+            let worker = Worker {
+                pool: Pool::new(cfg.pool_frames)?,
+                nodes,
+                hosts,
+                ready: Vec::new(),
+                timers: Default::default(),
+                actions: Vec::with_capacity(4 * crate::frame::BATCH_MAX),
+                batch: Batch::new(),
+                stats: s,
+                stop: stop.clone(),
+                epoch,
+                busy_poll: cfg.busy_poll,
+                frames: 0,
+                drops: 0,
+                queue_drops: 0,
+            };
+            let core = cores.get(w).copied();
+            let handle = std::thread::Builder::new()
+                .name(format!("shoal-w{w}"))
+                .spawn(move || {
+                    if let Some(core) = core {
+                        // Pinning is best effort: a restricted cpuset leaves the thread floating.
+                        core_affinity::set_for_current(core);
+                    }
+                    worker.run()
+                })
+                .map_err(EngineError::Spawn)?;
+            let thread = handle.thread().clone();
+            handles.push((handle, thread));
+        }
+        let placement = placement
+            .iter()
+            .zip(&local)
+            .map(|(&w, &l)| (w, l))
+            .collect();
+        Ok(Engine {
+            handles,
+            stats,
+            stop,
+            placement,
+            started: epoch,
+        })
+    }
+
+    /// Running totals over all workers.
+    pub fn stats(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in &self.stats {
+            t.frames += s.frames.load(Ordering::Relaxed);
+            t.drops += s.drops.load(Ordering::Relaxed);
+            t.generated += s.generated.load(Ordering::Relaxed);
+            t.received += s.received.load(Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// Worker of each instance, in network order.
+    pub fn placement(&self) -> Vec<usize> {
+        self.placement.iter().map(|&(w, _)| w).collect()
+    }
+
+    /// Stop every worker and collect the results.
+    pub fn stop(self) -> Result<Report, EngineError> {
+        self.stop.store(true, Ordering::Relaxed);
+        for (_, thread) in &self.handles {
+            thread.unpark();
+        }
+        let mut finished = Vec::with_capacity(self.handles.len());
+        for (w, (handle, _)) in self.handles.into_iter().enumerate() {
+            finished.push(handle.join().map_err(|_| EngineError::WorkerPanicked(w))?);
+        }
+        let elapsed = self.started.elapsed();
+        let mut report = Report {
+            nodes: Vec::new(),
+            sink: Sink::default(),
+            generated: 0,
+            send_errors: 0,
+            queue_drops: 0,
+            elapsed,
+        };
+        for f in &finished {
+            report.queue_drops += f.queue_drops;
+            for n in &f.nodes {
+                report.generated += n.generators.iter().map(Generator::sent).sum::<u64>();
+                report.send_errors += n.generators.iter().map(Generator::send_errors).sum::<u64>();
+                if let Some(s) = &n.sink {
+                    report.sink.merge(s);
+                }
+            }
+        }
+        for &(w, l) in &self.placement {
+            let n = &finished[w].nodes[l as usize];
+            report
+                .nodes
+                .push((n.name.clone(), n.router.counters().clone()));
+        }
+        Ok(report)
+    }
+}
