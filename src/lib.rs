@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod frame;
+pub mod probe;
 pub mod rig;
 pub mod router;
 pub mod sim;

@@ -130,3 +130,36 @@ fn placement_keeps_a_chain_in_contiguous_runs() {
     assert_eq!(engine.placement(), vec![0; nodes]);
     engine.stop().unwrap();
 }
+
+#[test]
+fn ping_and_traceroute_on_running_workers() {
+    let (net, nodes) = chain(10, None);
+    let cfg = EngineConfig {
+        flows_at_start: false,
+        ..one_worker()
+    };
+    let engine = Engine::start(net, cfg).unwrap();
+    let h2 = "10.2.0.2".parse().unwrap();
+    let hops = engine.traceroute(NodeId(0), h2, 30, Duration::from_secs(5));
+    assert_eq!(hops.len(), 11, "{hops:?}");
+    assert!(hops.iter().all(|h| h.from.is_some() && h.rtt.is_some()));
+    assert_eq!(hops[0].from, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(hops[1].from, Some("10.1.0.2".parse().unwrap()));
+    assert!(hops[10].reached);
+    match engine.ping(NodeId(0), h2, 1, Duration::from_secs(5)) {
+        shoal::probe::PingReply::Echo { ttl, .. } => assert_eq!(ttl, 54),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(engine.stats().generated, 0, "flows wait for start");
+    engine.set_flows(true);
+    std::thread::sleep(Duration::from_millis(100));
+    engine.set_flows(false);
+    std::thread::sleep(Duration::from_millis(50));
+    let report = engine.stop().unwrap();
+    assert!(report.generated > 0);
+    assert_eq!(
+        report.generated, report.sink.received,
+        "all delivered after the flows stopped"
+    );
+    assert_eq!(report.nodes.len(), nodes);
+}

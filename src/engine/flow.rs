@@ -8,6 +8,7 @@
 //! exact to the clock's resolution.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use super::histogram::Histogram;
 use crate::frame::Pool;
@@ -42,21 +43,25 @@ pub struct Generator {
     spec: FlowSpec,
     id: u16,
     seq: u32,
-    next_due: Instant,
+    /// When the next datagram is due; `None` until the first poll starts the clock.
+    next_due: Option<Instant>,
     sent: u64,
     send_errors: u64,
     payload: Vec<u8>,
 }
 
+/// The most backlog a paced flow catches up on.
+const MAX_LAG: Duration = Duration::from_millis(1);
+
 impl Generator {
-    /// A generator for flow number `id`, starting at `now`.
-    pub fn new(spec: FlowSpec, id: u16, now: Instant) -> Generator {
+    /// A generator for flow number `id`; it starts at its first poll.
+    pub fn new(spec: FlowSpec, id: u16) -> Generator {
         let len = spec.frame_len.max(MIN_FRAME) - HEADERS;
         Generator {
             spec,
             id,
             seq: 0,
-            next_due: now,
+            next_due: None,
             sent: 0,
             send_errors: 0,
             payload: vec![0; len],
@@ -75,7 +80,7 @@ impl Generator {
 
     /// When the next datagram is due (`None` when flat out: always).
     pub fn next_due(&self) -> Option<Instant> {
-        self.spec.rate.map(|_| self.next_due)
+        self.spec.rate.and(self.next_due)
     }
 
     /// Send what is due at `now`, at most `budget` datagrams, through `router`. Returns how
@@ -88,8 +93,18 @@ impl Generator {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) -> usize {
+        let interval = self
+            .spec
+            .rate
+            .map(|r| Duration::from_nanos(1_000_000_000 / r.max(1)));
+        // A paced flow that fell behind (the worker was busy or asleep) resumes from now rather
+        // than bursting its backlog.
+        let mut due = match self.next_due {
+            Some(t) if t + MAX_LAG >= now => t,
+            _ => now,
+        };
         let mut n = 0;
-        while n < budget && (self.spec.rate.is_none() || self.next_due <= now) {
+        while n < budget && (interval.is_none() || due <= now) {
             self.seq = self.seq.wrapping_add(1);
             stamp(&mut self.payload, self.id, self.seq, now);
             let port = self.spec.port;
@@ -106,12 +121,12 @@ impl Generator {
                 Ok(()) => self.sent += 1,
                 Err(_) => self.send_errors += 1,
             }
-            if let Some(rate) = self.spec.rate {
-                self.next_due =
-                    self.next_due + core::time::Duration::from_nanos(1_000_000_000 / rate.max(1));
+            if let Some(i) = interval {
+                due = due + i;
             }
             n += 1;
         }
+        self.next_due = Some(due);
         n
     }
 }

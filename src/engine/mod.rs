@@ -9,6 +9,7 @@
 //! workers publish; [`Engine::stop`] joins them and returns every instance's counters and every
 //! sink's tallies.
 
+mod control;
 mod flow;
 mod histogram;
 mod worker;
@@ -18,13 +19,17 @@ pub use histogram::Histogram;
 pub use worker::{RX_QUEUE, WorkerStats};
 
 use std::collections::VecDeque;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::frame::{Batch, Pool, PoolError};
+use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
 use crate::router::{Counters, IfaceId, Router};
-use crate::time::Instant;
+use control::Command;
 use flow::Generator;
 use worker::{Finished, Node, Peer, Worker};
 
@@ -82,6 +87,8 @@ pub struct EngineConfig {
     pub pool_frames: usize,
     /// Pin worker `i` to core `i`.
     pub pin: bool,
+    /// Run the hosts' flows from the start (otherwise from [`Engine::start_flows`]).
+    pub flows_at_start: bool,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +99,7 @@ impl Default for EngineConfig {
             busy_poll: false,
             pool_frames: 16_384,
             pin: true,
+            flows_at_start: true,
         }
     }
 }
@@ -235,6 +243,7 @@ impl Network {
 /// Running workers.
 pub struct Engine {
     handles: Vec<(JoinHandle<Finished>, std::thread::Thread)>,
+    commands: Vec<Sender<Command>>,
     stats: Vec<Arc<WorkerStats>>,
     stop: Arc<AtomicBool>,
     placement: Vec<(usize, u32)>,
@@ -311,7 +320,7 @@ impl Engine {
                 .flows
                 .iter()
                 .enumerate()
-                .map(|(k, f)| Generator::new(*f, (i * 16 + k) as u16, Instant::ZERO))
+                .map(|(k, f)| Generator::new(*f, (i * 16 + k) as u16))
                 .collect();
             if !generators.is_empty() || spec.sink {
                 hosts[w].push(local[i]);
@@ -337,9 +346,12 @@ impl Engine {
         };
         let mut handles = Vec::with_capacity(workers);
         let mut stats = Vec::with_capacity(workers);
+        let mut commands = Vec::with_capacity(workers);
         for (w, (nodes, hosts)) in per_worker.into_iter().zip(hosts).enumerate() {
             let s = Arc::new(WorkerStats::default());
             stats.push(s.clone());
+            let (tx, rx) = mpsc::channel();
+            commands.push(tx);
             let worker = Worker {
                 pool: Pool::new(cfg.pool_frames)?,
                 nodes,
@@ -352,6 +364,9 @@ impl Engine {
                 stop: stop.clone(),
                 epoch,
                 busy_poll: cfg.busy_poll,
+                commands: rx,
+                pending: Vec::new(),
+                flows_on: cfg.flows_at_start,
                 frames: 0,
                 drops: 0,
                 queue_drops: 0,
@@ -377,6 +392,7 @@ impl Engine {
             .collect();
         Ok(Engine {
             handles,
+            commands,
             stats,
             stop,
             placement,
@@ -399,6 +415,90 @@ impl Engine {
     /// Worker of each instance, in network order.
     pub fn placement(&self) -> Vec<usize> {
         self.placement.iter().map(|&(w, _)| w).collect()
+    }
+
+    fn tell(&self, worker: usize, cmd: Command) {
+        if let (Some(tx), Some((_, thread))) = (self.commands.get(worker), self.handles.get(worker))
+        {
+            // A worker that has gone away answers nothing; callers time out.
+            let _ = tx.send(cmd);
+            thread.unpark();
+        }
+    }
+
+    /// Start (or stop) every host's flows.
+    pub fn set_flows(&self, on: bool) {
+        for w in 0..self.commands.len() {
+            self.tell(w, Command::Flows(on));
+        }
+    }
+
+    /// Send `probe` from `node` to `dst` with `ttl` and wait up to `timeout` for its answer.
+    fn probe(
+        &self,
+        node: NodeId,
+        dst: Ipv4Addr,
+        probe: Probe,
+        ttl: u8,
+        timeout: Duration,
+    ) -> Option<(crate::probe::Answer, Duration)> {
+        let &(worker, local) = self.placement.get(node.0 as usize)?;
+        let (reply, answers) = mpsc::channel();
+        self.tell(
+            worker,
+            Command::Probe {
+                node: local,
+                dst,
+                probe,
+                ttl,
+                reply,
+            },
+        );
+        answers.recv_timeout(timeout).ok()
+    }
+
+    /// Ping `dst` from `node` once (56 bytes of data, TTL 64).
+    pub fn ping(&self, node: NodeId, dst: Ipv4Addr, seq: u16, timeout: Duration) -> PingReply {
+        match self.probe(
+            node,
+            dst,
+            Probe::Echo {
+                ident: PING_IDENT,
+                seq,
+            },
+            64,
+            timeout,
+        ) {
+            Some((answer, rtt)) => answer.ping(rtt),
+            None => PingReply::Timeout,
+        }
+    }
+
+    /// Trace the path from `node` to `dst` like Linux traceroute (one probe per hop).
+    pub fn traceroute(
+        &self,
+        node: NodeId,
+        dst: Ipv4Addr,
+        max_hops: u8,
+        timeout: Duration,
+    ) -> Vec<Hop> {
+        let mut hops = Vec::new();
+        for ttl in 1..=max_hops {
+            let hop = match self.probe(node, dst, Probe::trace(ttl), ttl, timeout) {
+                Some((answer, rtt)) => answer.hop(ttl, rtt),
+                None => Hop {
+                    ttl,
+                    from: None,
+                    rtt: None,
+                    reached: false,
+                },
+            };
+            hops.push(hop);
+            if hop.reached {
+                break;
+            }
+        }
+        hops
     }
 
     /// Stop every worker and collect the results.

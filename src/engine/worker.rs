@@ -13,9 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::sync::mpsc::Receiver;
+
+use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
-use crate::router::{Action, IfaceId, Router};
+use crate::probe::{PING_IDENT, Probe};
+use crate::router::{Action, IfaceId, Router, SendOptions};
 use crate::time::Instant;
 
 /// Frames an interface's receive queue holds before it tail-drops, as a NIC ring does.
@@ -74,6 +78,9 @@ pub(crate) struct Worker {
     pub stop: Arc<AtomicBool>,
     pub epoch: std::time::Instant,
     pub busy_poll: bool,
+    pub commands: Receiver<Command>,
+    pub pending: Vec<Pending>,
+    pub flows_on: bool,
     pub frames: u64,
     pub drops: u64,
     pub queue_drops: u64,
@@ -91,7 +98,8 @@ impl Worker {
         }
         while !self.stop.load(Ordering::Relaxed) {
             let now = self.now();
-            let mut work = self.generate(now);
+            let mut work = self.control(now);
+            work += self.generate(now);
             work += self.drain(now);
             work += self.run_timers(now);
             self.publish();
@@ -105,8 +113,69 @@ impl Worker {
         }
     }
 
+    /// Carry out the commands that arrived.
+    fn control(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while let Ok(cmd) = self.commands.try_recv() {
+            n += 1;
+            match cmd {
+                Command::Flows(on) => self.flows_on = on,
+                Command::Probe {
+                    node,
+                    dst,
+                    probe,
+                    ttl,
+                    reply,
+                } => {
+                    let Some(target) = self.nodes.get_mut(node as usize) else {
+                        continue;
+                    };
+                    let opts = SendOptions {
+                        ttl,
+                        ..SendOptions::default()
+                    };
+                    let (router, pool, out) =
+                        (&mut target.router, &mut self.pool, &mut self.actions);
+                    let sent = match probe {
+                        Probe::Echo { seq, .. } => router.send_echo_request(
+                            now,
+                            dst,
+                            PING_IDENT,
+                            seq,
+                            &[0xa5; 56],
+                            opts,
+                            pool,
+                            out,
+                        ),
+                        Probe::Udp { sport, dport } => {
+                            router.send_udp(now, dst, sport, dport, &[0; 32], opts, pool, out)
+                        }
+                    };
+                    if sent.is_ok() {
+                        self.pending.push(Pending {
+                            node,
+                            probe,
+                            sent: now,
+                            reply,
+                        });
+                    }
+                    self.apply(node, now);
+                    self.note_timer(node);
+                }
+            }
+        }
+        if !self.pending.is_empty() {
+            self.pending
+                .retain(|p| now.saturating_since(p.sent) < PROBE_MEMORY);
+        }
+        n
+    }
+
     /// Let the hosts' generators send what is due.
     fn generate(&mut self, now: Instant) -> usize {
+        if !self.flows_on {
+            return 0;
+        }
         let mut sent = 0;
         for h in 0..self.hosts.len() {
             let i = self.hosts[h];
@@ -183,8 +252,22 @@ impl Worker {
                     }
                 }
                 Action::Deliver { frame, .. } => {
+                    let bytes = self.pool.data(&frame);
                     if let Some(sink) = &mut self.nodes[i as usize].sink {
-                        sink.on_frame(now, self.pool.data(&frame));
+                        sink.on_frame(now, bytes);
+                    }
+                    if !self.pending.is_empty() {
+                        let answered = self
+                            .pending
+                            .iter()
+                            .position(|p| p.node == i && p.probe.answer(bytes).is_some());
+                        if let Some(k) = answered {
+                            let p = self.pending.swap_remove(k);
+                            if let Some(answer) = p.probe.answer(bytes) {
+                                // The asker may have given up; that is not the worker's problem.
+                                let _ = p.reply.send((answer, now.saturating_since(p.sent)));
+                            }
+                        }
                     }
                     self.pool.free(frame);
                 }

@@ -21,11 +21,11 @@ use crate::frame::{Frame, Pool, PoolError};
 mod chain;
 mod probe;
 
+pub use crate::probe::{Hop, PingReply, TRACEROUTE_PORT};
 use crate::router::{Action, Config, ConfigError, IfAddr, IfaceId, Router, SendError, SendOptions};
 use crate::time::Instant;
 use crate::wire::ethernet;
 pub use chain::{Chain, Plan, chain, plan};
-pub use probe::{Hop, PingReply, TRACEROUTE_PORT};
 
 /// Index of a node in a [`Sim`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
