@@ -1,42 +1,70 @@
 //! `shoal demo`: what shoal does, in half a minute, with no root and no NIC.
+//!
+//! A host, a chain of routers and another host run as real instances on the engine's worker
+//! threads, wired by in-process links. The demo traces the path and pings across it with
+//! wall-clock round trips, then floods 64-byte UDP datagrams end to end and reports what every
+//! router hop cost.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shoal::rig::ForwardRig;
-use shoal::router::SendOptions;
-use shoal::sim::{PingReply, chain};
+use shoal::engine::{Engine, EngineConfig, FlowSpec, Network, NodeId};
+use shoal::probe::PingReply;
+use shoal::sim::plan;
+
+const PORT: u16 = 5001;
 
 /// Options of `shoal demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Routers in the chain (1..=255).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=255))]
+    #[arg(long, default_value_t = 254, value_parser = clap::value_parser!(u16).range(1..=255))]
     routers: u16,
-    /// One-way delay of each simulated link, in microseconds.
-    #[arg(long, default_value_t = 50)]
-    link_delay_us: u64,
-    /// Seconds of wall-clock time for the forwarding measurement.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds of UDP flood.
+    #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Frame length of the flood, bytes (without FCS).
+    #[arg(long, default_value_t = 64)]
+    frame: usize,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n = usize::from(args.routers);
-    let delay = Duration::from_micros(args.link_delay_us);
-    println!(
-        "shoal demo: h1 ─ {n} routers ─ h2, links of {} µs one way, on a virtual clock\n",
-        args.link_delay_us
+    let p = plan(n).map_err(|(node, e)| anyhow::anyhow!("{node}: {e}"))?;
+    let (h2_addr, hosts) = (p.h2_addr, p.nodes.len());
+    let mut net = Network::new();
+    let ids: Vec<NodeId> = p
+        .nodes
+        .into_iter()
+        .map(|(name, r)| net.add(&name, r))
+        .collect();
+    for ((a, ai), (b, bi)) in p.links {
+        net.link((ids[a], ai), (ids[b], bi))
+            .context("wiring the chain")?;
+    }
+    let (h1, h2) = (ids[0], ids[hosts - 1]);
+    net.add_flow(
+        h1,
+        FlowSpec {
+            dst: h2_addr,
+            port: PORT,
+            frame_len: args.frame.max(shoal::engine::MIN_FRAME),
+            rate: None,
+        },
     );
-    let mut c = chain(n, delay, 8192).context("building the chain")?;
+    net.add_sink(h2, PORT);
+    let cfg = EngineConfig {
+        workers: 1,
+        flows_at_start: false,
+        ..EngineConfig::default()
+    };
+    println!(
+        "shoal demo: h1 ─ {n} routers ─ h2, isolated instances on in-process links, 1 worker thread\n"
+    );
+    let engine = Engine::start(net, cfg).context("starting the engine")?;
 
-    println!("traceroute to {} from h1, {} hops max", c.h2_addr, n + 1);
-    let hops = c.sim.traceroute(
-        c.h1,
-        c.h2_addr,
-        (n + 1).min(255) as u8,
-        Duration::from_secs(2),
-    )?;
+    println!("traceroute to {h2_addr} from h1, {} hops max", n + 1);
+    let hops = engine.traceroute(h1, h2_addr, (n + 1).min(255) as u8, Duration::from_secs(2));
     for hop in &hops {
         match (hop.from, hop.rtt) {
             (Some(from), Some(rtt)) => println!("{:>3}  {:<15} {:>9.3} ms", hop.ttl, from, ms(rtt)),
@@ -48,59 +76,75 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "traceroute did not reach h2"
     );
 
-    println!("\nping {} from h1, 56 data bytes", c.h2_addr);
+    println!("\nping {h2_addr} from h1, 56 data bytes");
     for seq in 1..=3 {
-        match c.sim.ping(
-            c.h1,
-            c.h2_addr,
-            seq,
-            56,
-            SendOptions::default(),
-            Duration::from_secs(2),
-        )? {
+        match engine.ping(h1, h2_addr, seq, Duration::from_secs(2)) {
             PingReply::Echo { rtt, ttl } => println!(
-                "64 bytes from {}: icmp_seq={seq} ttl={ttl} time={:.3} ms",
-                c.h2_addr,
+                "64 bytes from {h2_addr}: icmp_seq={seq} ttl={ttl} time={:.3} ms",
                 ms(rtt)
             ),
             other => println!("icmp_seq={seq}: {other:?}"),
         }
     }
-    let forwarded: u64 = c
-        .routers
-        .iter()
-        .map(|&r| c.sim.router(r).counters().forwarded)
-        .sum();
-    let arp: u64 = c
-        .routers
-        .iter()
-        .map(|&r| c.sim.router(r).counters().arp_requests)
-        .sum();
-    println!(
-        "routers forwarded {forwarded} packets and sent {arp} ARP requests; every buffer returned: {}",
-        c.sim.pool().available() == c.sim.pool().capacity()
-    );
 
+    let secs = args.seconds.clamp(0.5, 60.0);
     println!(
-        "\nforwarding pipeline, one router on this core: 64-byte UDP, 10 routes, batches of 32"
+        "\nUDP flood h1 → h2, {}-byte frames, {secs} s, as fast as the worker goes",
+        args.frame
     );
-    let mut rig = ForwardRig::new(10, 32);
-    let start = Instant::now();
-    let budget = Duration::from_secs_f64(args.seconds.clamp(0.1, 60.0));
-    let mut packets = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..1024 {
-            packets += rig.round() as u64;
-        }
+    let start = engine.stats();
+    let t0 = Instant::now();
+    engine.set_flows(true);
+    let mut last = (start, t0);
+    while t0.elapsed().as_secs_f64() < secs {
+        std::thread::sleep(
+            Duration::from_secs(1).min(
+                Duration::from_secs_f64(secs - t0.elapsed().as_secs_f64())
+                    .max(Duration::from_millis(1)),
+            ),
+        );
+        let (now, at) = (engine.stats(), Instant::now());
+        let dt = at.duration_since(last.1).as_secs_f64();
+        println!(
+            "  {:>5.1} s  {:>7.3} Mpps delivered  {:>7.1} M router-hops/s  drops {}",
+            at.duration_since(t0).as_secs_f64(),
+            (now.received - last.0.received) as f64 / dt / 1e6,
+            (now.frames - last.0.frames) as f64 / dt / 1e6,
+            now.drops - start.drops
+        );
+        last = (now, at);
     }
-    let secs = start.elapsed().as_secs_f64();
+    engine.set_flows(false);
+    let flood = t0.elapsed().as_secs_f64();
+    // Let the last datagrams reach h2 before counting.
+    std::thread::sleep(Duration::from_millis(200));
+    let end = engine.stats();
+    let report = engine.stop()?;
+    let s = &report.sink;
+    let hops_per_frame = n as f64 + 2.0;
+    let q = |p| s.latency.quantile(p).map_or(0.0, |v| v as f64 / 1e3);
     println!(
-        "{packets} packets in {secs:.2} s: {:.1} Mpps, {:.1} ns per packet, {:.2} Gbit/s of 64-byte frames",
-        packets as f64 / secs / 1e6,
-        secs * 1e9 / packets as f64,
-        packets as f64 * 64.0 * 8.0 / secs / 1e9
+        "\nsent {} datagrams, received {}, lost {} ({:.3}%), reordered {}",
+        report.generated,
+        s.received,
+        report.generated.saturating_sub(s.received),
+        100.0 * report.generated.saturating_sub(s.received) as f64 / report.generated.max(1) as f64,
+        s.reordered
     );
-    println!("drops: {}", rig.router().counters().total_drops());
+    println!(
+        "{:.3} Mpps end to end, {:.1} M router-hops/s on one core, {:.3} Gbit/s of {}-byte frames",
+        s.received as f64 / flood / 1e6,
+        (end.frames - start.frames) as f64 / flood / 1e6,
+        s.bytes as f64 * 8.0 / flood / 1e9,
+        args.frame
+    );
+    println!(
+        "one-way latency: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs ({hops_per_frame} instances per datagram)",
+        q(0.5),
+        q(0.99),
+        q(0.999),
+        s.latency.max() as f64 / 1e3
+    );
     Ok(())
 }
 

@@ -18,12 +18,13 @@ pub(crate) type ProbeResult = (Answer, Duration);
 
 /// What a worker can be told to do.
 pub(crate) enum Command {
-    /// Send `probe` from the instance with local index `node` to `dst`.
+    /// Send `probe` from the instance with local index `node` to `dst`, with `ttl` or, if `None`,
+    /// the instance's default TTL.
     Probe {
         node: u32,
         dst: Ipv4Addr,
         probe: Probe,
-        ttl: u8,
+        ttl: Option<u8>,
         reply: Sender<ProbeResult>,
     },
     /// Start or stop the hosts' flow generators.

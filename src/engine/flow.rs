@@ -108,13 +108,17 @@ impl Generator {
             self.seq = self.seq.wrapping_add(1);
             stamp(&mut self.payload, self.id, self.seq, now);
             let port = self.spec.port;
+            let opts = SendOptions {
+                ttl: router.config().default_ttl,
+                ..SendOptions::default()
+            };
             match router.send_udp(
                 now,
                 self.spec.dst,
                 port,
                 port,
                 &self.payload,
-                SendOptions::default(),
+                opts,
                 pool,
                 out,
             ) {

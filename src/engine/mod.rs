@@ -439,7 +439,7 @@ impl Engine {
         node: NodeId,
         dst: Ipv4Addr,
         probe: Probe,
-        ttl: u8,
+        ttl: Option<u8>,
         timeout: Duration,
     ) -> Option<(crate::probe::Answer, Duration)> {
         let &(worker, local) = self.placement.get(node.0 as usize)?;
@@ -457,7 +457,7 @@ impl Engine {
         answers.recv_timeout(timeout).ok()
     }
 
-    /// Ping `dst` from `node` once (56 bytes of data, TTL 64).
+    /// Ping `dst` from `node` once (56 bytes of data, the node's default TTL).
     pub fn ping(&self, node: NodeId, dst: Ipv4Addr, seq: u16, timeout: Duration) -> PingReply {
         match self.probe(
             node,
@@ -466,7 +466,7 @@ impl Engine {
                 ident: PING_IDENT,
                 seq,
             },
-            64,
+            None,
             timeout,
         ) {
             Some((answer, rtt)) => answer.ping(rtt),
@@ -484,7 +484,7 @@ impl Engine {
     ) -> Vec<Hop> {
         let mut hops = Vec::new();
         for ttl in 1..=max_hops {
-            let hop = match self.probe(node, dst, Probe::trace(ttl), ttl, timeout) {
+            let hop = match self.probe(node, dst, Probe::trace(ttl), Some(ttl), timeout) {
                 Some((answer, rtt)) => answer.hop(ttl, rtt),
                 None => Hop {
                     ttl,

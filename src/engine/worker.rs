@@ -130,6 +130,7 @@ impl Worker {
                     let Some(target) = self.nodes.get_mut(node as usize) else {
                         continue;
                     };
+                    let ttl = ttl.unwrap_or(target.router.config().default_ttl);
                     let opts = SendOptions {
                         ttl,
                         ..SendOptions::default()
@@ -159,7 +160,7 @@ impl Worker {
                             reply,
                         });
                     }
-                    self.apply(node, now);
+                    self.apply(node);
                     self.note_timer(node);
                 }
             }
@@ -192,7 +193,7 @@ impl Worker {
                     &mut self.actions,
                 );
             }
-            self.apply(i, now);
+            self.apply(i);
         }
         if sent != 0 {
             self.stats
@@ -228,7 +229,7 @@ impl Worker {
                         &mut self.pool,
                         &mut self.actions,
                     );
-                    self.apply(i, now);
+                    self.apply(i);
                 }
             }
             self.note_timer(i);
@@ -238,7 +239,7 @@ impl Worker {
     }
 
     /// Carry out what node `i` asked for.
-    fn apply(&mut self, i: u32, now: Instant) {
+    fn apply(&mut self, i: u32) {
         let mut actions = core::mem::take(&mut self.actions);
         for action in actions.drain(..) {
             match action {
@@ -252,6 +253,9 @@ impl Worker {
                     }
                 }
                 Action::Deliver { frame, .. } => {
+                    // The loop's `now` is as old as this iteration, and a datagram can cross a
+                    // whole chain within one: read the clock for what applications measure.
+                    let now = self.now();
                     let bytes = self.pool.data(&frame);
                     if let Some(sink) = &mut self.nodes[i as usize].sink {
                         sink.on_frame(now, bytes);
@@ -324,7 +328,7 @@ impl Worker {
             node.timer = None;
             node.router
                 .handle_timeout(now, &mut self.pool, &mut self.actions);
-            self.apply(i, now);
+            self.apply(i);
             self.note_timer(i);
             ran += 1;
         }

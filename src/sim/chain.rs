@@ -6,7 +6,9 @@
 //! h1's link is 10.0.0.0/24, h2's 10.2.0.0/24, and the link between routers i and i+1 is
 //! 10.1.i.0/24 (router i is .1, router i+1 is .2). Each router routes h1's subnet to its left
 //! neighbour and everything else to its right one, which is all ping, traceroute and flows
-//! between the hosts need. [`plan`] builds the instances and links as data, for the simulator
+//! between the hosts need. Every node originates with TTL 255 (Linux's `ip_default_ttl=255`):
+//! with the default 64, answers from routers more than 64 hops away would expire on the way
+//! back, on Linux as here. [`plan`] builds the instances and links as data, for the simulator
 //! ([`chain`]) or the engine to run.
 
 use core::time::Duration;
@@ -36,6 +38,14 @@ pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
     let n = routers.clamp(1, MAX_ROUTERS);
     let mut nodes = Vec::with_capacity(n + 2);
     let mut links = Vec::with_capacity(n + 1);
+    let router = Config {
+        default_ttl: 255,
+        ..Config::default()
+    };
+    let host = Config {
+        forwarding: false,
+        ..router
+    };
     let node = |index: usize, name: &str, config, ifaces: &[(&str, [u8; 4])], routes: &[String]| {
         let wrap = |e| (name.to_owned(), e);
         let mut r = Router::new(config);
@@ -53,7 +63,7 @@ pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
     nodes.push(node(
         0,
         "h1",
-        Config::host(),
+        host,
         &[("eth0", [10, 0, 0, 2])],
         &["default via 10.0.0.1".into()],
     )?);
@@ -78,7 +88,7 @@ pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
         nodes.push(node(
             i + 1,
             &format!("r{}", i + 1),
-            Config::default(),
+            router,
             &[("west", west), ("east", east)],
             &routes,
         )?);
@@ -88,7 +98,7 @@ pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
     nodes.push(node(
         n + 1,
         "h2",
-        Config::host(),
+        host,
         &[("eth0", [10, 2, 0, 2])],
         &["default via 10.2.0.1".into()],
     )?);
