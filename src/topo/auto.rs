@@ -131,3 +131,85 @@ fn neighbours(n: usize, nodes: &[Node], links: &[Link]) -> Vec<Adj> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::topo::Topology;
+
+    /// A square r1–r2–r3–r4–r1 (link k joins r(k+1) "a" as .1 and the next router's "b" as .2),
+    /// with a stub subnet on r3.
+    fn square() -> String {
+        let mut text = String::from("[settings]\nroutes = \"auto\"\n");
+        for r in 1..=4usize {
+            let stub = if r == 3 {
+                ", { name = \"s\", addr = \"10.9.0.1/24\" }"
+            } else {
+                ""
+            };
+            text += &format!(
+                "[[router]]\nname = \"r{r}\"\niface = [{{ name = \"a\", addr = \"10.0.{}.1/24\" }}, \
+                 {{ name = \"b\", addr = \"10.0.{}.2/24\" }}{stub}]\n",
+                r - 1,
+                (r + 2) % 4
+            );
+        }
+        for k in 0..4 {
+            text += &format!(
+                "[[link]]\nends = [\"r{}:a\", \"r{}:b\"]\n",
+                k + 1,
+                (k + 1) % 4 + 1
+            );
+        }
+        text
+    }
+
+    /// Each subnet goes to its nearest attached router; r3's stub is two hops away both ways
+    /// round, and the tie goes to r1's first interface.
+    #[test]
+    fn shortest_paths_and_ties() {
+        let t = Topology::parse("square.toml", &square()).unwrap();
+        assert_eq!(t.warnings.len(), 1, "the stub is on no link");
+        assert_eq!(
+            t.nodes[0].routes,
+            [
+                "10.0.1.0/24 via 10.0.0.2 dev a",
+                "10.0.2.0/24 via 10.0.3.1 dev b",
+                "10.9.0.0/24 via 10.0.0.2 dev a"
+            ]
+        );
+        // Every router reaches the stub.
+        for n in &t.nodes[..4] {
+            if n.name != "r3" {
+                assert!(
+                    n.routes.iter().any(|r| r.starts_with("10.9.0.0/24 ")),
+                    "{}",
+                    n.name
+                );
+            }
+        }
+    }
+
+    /// A subnet reachable only through hosts gets no route; nothing panics.
+    #[test]
+    fn host_only_subnets_are_skipped() {
+        let text = r#"
+[settings]
+routes = "auto"
+[[router]]
+name = "r"
+iface = { name = "eth0", addr = "10.0.0.1/24" }
+[[host]]
+name = "a"
+iface = [{ name = "eth0", addr = "10.0.0.2/24" }, { name = "eth1", addr = "10.9.0.1/24" }]
+[[host]]
+name = "b"
+iface = { name = "eth0", addr = "10.9.0.2/24" }
+[[link]]
+ends = ["r:eth0", "a:eth0"]
+[[link]]
+ends = ["a:eth1", "b:eth0"]
+"#;
+        let t = Topology::parse("t.toml", text).unwrap();
+        assert!(t.nodes[0].routes.is_empty());
+    }
+}

@@ -191,3 +191,27 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
         d.deserialize_any(V(core::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_or_many() {
+        let inline: Doc = toml::from_str(
+            "[[host]]\nname = \"h\"\niface = { name = \"eth0\", addr = \"10.0.0.1/24\" }\n",
+        )
+        .unwrap();
+        let array: Doc = toml::from_str(
+            "[[host]]\nname = \"h\"\n[[host.iface]]\nname = \"eth0\"\naddr = [\"10.0.0.1/24\"]\n",
+        )
+        .unwrap();
+        assert_eq!(inline, array);
+        // Unknown keys are refused inside an inline table too.
+        let e = toml::from_str::<Doc>(
+            "[[host]]\nname = \"h\"\niface = { name = \"eth0\", addr = \"10.0.0.1/24\", x = 1 }\n",
+        )
+        .unwrap_err();
+        assert!(e.message().contains("unknown field `x`"), "{e}");
+    }
+}

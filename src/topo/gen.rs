@@ -222,3 +222,50 @@ impl Plan {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_address_plan() {
+        let t = chain(1).unwrap();
+        let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["r1", "h1", "h2"]);
+        assert_eq!(t.nodes[1].gateway, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(t.first_addr(1), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(t.nodes[2].gateway, Some(Ipv4Addr::new(10, 0, 0, 5)));
+        assert!(
+            t.nodes[0].routes.is_empty(),
+            "r1 is connected to both subnets"
+        );
+    }
+
+    #[test]
+    fn shapes() {
+        let g = grid(3, 4).unwrap();
+        assert_eq!(g.nodes.len(), 12 + 4);
+        assert_eq!(g.links.len(), 3 * 3 + 2 * 4 + 4);
+        assert_eq!(grid(1, 1).unwrap().hosts().count(), 1);
+        let h = hypercube(3, 3).unwrap();
+        assert_eq!(h.links.len(), 3 * 2 * 9 + 8);
+        assert_eq!(h.node_index("r2_2_2"), Some(26));
+        assert_eq!(h.hosts().count(), 8);
+        // h1 and h8 sit on opposite corners.
+        let corner = |host: &str| {
+            let i = h.node_index(host).unwrap();
+            let l = h.nodes[i].ifaces[0].link.unwrap();
+            h.nodes[h.links[l].ends[0].0].name.clone()
+        };
+        assert_eq!(
+            (corner("h1"), corner("h8")),
+            ("r0_0_0".into(), "r2_2_2".into())
+        );
+    }
+
+    #[test]
+    fn too_big_is_an_error() {
+        assert!(hypercube(1000, 1000).is_err());
+        assert!(grid(usize::MAX, 2).is_err());
+    }
+}

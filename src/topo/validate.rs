@@ -452,3 +452,43 @@ fn check_subnets(
 fn overlap(a: Subnet, b: Subnet) -> bool {
     u64::from(a.0) <= last(b) && u64::from(b.0) <= last(a)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_addresses() {
+        let a = parse_ifaddr("10.0.0.1/24").unwrap();
+        assert_eq!((a.addr, a.len), (Ipv4Addr::new(10, 0, 0, 1), 24));
+        // /31 and /32 have no network or broadcast address to refuse.
+        assert!(parse_ifaddr("10.0.0.0/31").is_ok());
+        assert!(parse_ifaddr("10.0.0.255/32").is_ok());
+        assert!(parse_ifaddr("10.0.0.0/30").is_err());
+        assert!(parse_ifaddr("10.0.0.3/30").is_err());
+        assert!(parse_ifaddr("10.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!(
+            parse_mac("02:00:0a:ff:00:01"),
+            Some(ethernet::Address([2, 0, 10, 255, 0, 1]))
+        );
+        for bad in [
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+            "02:00:00:00:00",
+            "2:0:0:0:0:1",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn subnets_nest_or_not() {
+        assert!(overlap((0x0a00_0000, 8), (0x0a01_0000, 16)));
+        assert!(!overlap((0x0a00_0000, 24), (0x0a00_0100, 24)));
+        assert_eq!(last((0, 0)), u64::from(u32::MAX));
+    }
+}
