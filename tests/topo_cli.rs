@@ -31,7 +31,7 @@ fn gen_then_ping_and_traceroute() {
     assert!(text.contains(" 4  r4 (10.0.0.14)"), "{text}");
     assert!(text.contains(" 5  h2 (10.0.0.18)"), "{text}");
 
-    std::fs::write(&file, "[[link]]\nends = [\"a:eth0\", \"b:eth0\"]\n").unwrap();
+    std::fs::write(file, "[[link]]\nends = [\"a:eth0\", \"b:eth0\"]\n").unwrap();
     let out = shoal(&["ping", file, "a", "10.0.0.1"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
