@@ -2,8 +2,9 @@
 //!
 //! Nodes are [`Router`]s (hosts are routers with forwarding off) wired by point-to-point links
 //! or hubs (a bus: a frame sent by one member reaches every other member, like a shmif bus
-//! file or an old coaxial segment), each with a fixed one-way delay. Frames in flight wait in a time-ordered queue; the clock jumps
-//! straight to the next delivery or timer, so a simulated minute of ARP aging costs microseconds.
+//! file or an old coaxial segment), each with a fixed one-way delay. Frames in flight wait in
+//! a time-ordered queue; the clock jumps straight to the next delivery or timer, so a simulated
+//! minute of ARP aging costs microseconds.
 //! Everything shares one [`Pool`], and a link hands over the frame reference itself: the same
 //! zero-copy hand-off an engine does between instances on one worker.
 //!

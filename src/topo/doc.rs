@@ -1,8 +1,8 @@
 //! The topology file as written: serde structures that mirror the TOML one to one.
 //!
-//! Nothing here is validated beyond TOML's own types; [`super::validate`] turns a [`Doc`] into a
-//! [`super::Topology`]. Every table denies unknown keys, so a typo is an error with a line number
-//! rather than a silently ignored setting. Fields that validation complains about are
+//! Nothing here is validated beyond TOML's own types; validation (`validate.rs`) turns a [`Doc`]
+//! into a [`super::Topology`]. Every table denies unknown keys, so a typo is an error with a line
+//! number rather than a silently ignored setting. Fields that validation complains about are
 //! [`Spanned`], which keeps their byte range in the file for the error's line. The same
 //! structures serialize, which is how generators write files.
 

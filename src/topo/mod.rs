@@ -1,9 +1,9 @@
 //! Topology files: routers, hosts and the links between them, parsed once into a validated model.
 //!
 //! A TOML file (format and rules in docs/topology.md) is read into [`doc::Doc`], the file as
-//! written, and then checked as a whole by [`validate`]: names resolve, every link's ends share
+//! written, and then checked as a whole by `validate.rs`: names resolve, every link's ends share
 //! a subnet, no two links' subnets overlap, gateways and routes are reachable, and
-//! `routes = "auto"` is expanded into shortest-path static routes ([`auto`]). What comes out, a
+//! `routes = "auto"` is expanded into shortest-path static routes (`auto.rs`). What comes out, a
 //! [`Topology`], is the only thing the simulator ([`Topology::build_sim`]) and later the engine
 //! see: "parse, don't validate". Every error names the file, the line and the key, because a
 //! topology of a thousand routers is written by scripts and debugged by people.
