@@ -13,4 +13,5 @@ pub mod rig;
 pub mod router;
 pub mod sim;
 pub mod time;
+pub mod topo;
 pub mod wire;

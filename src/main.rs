@@ -13,7 +13,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shoal: {e:#}");
-            ExitCode::FAILURE
+            // A topology error is the user's file, not a failed run: status 2, like a usage error.
+            if e.downcast_ref::<cli::TopoError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

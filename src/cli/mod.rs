@@ -1,7 +1,11 @@
 //! Subcommands of the `shoal` binary.
 
 mod demo;
+mod r#gen;
+mod probe;
 pub mod sys;
+
+pub use shoal::topo::TopoError;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +22,20 @@ enum Command {
     /// Build a chain of routers between two hosts on simulated links, trace and ping across it,
     /// then measure the forwarding pipeline of one router on this core. No root, no NIC.
     Demo(demo::DemoArgs),
+    /// Write a generated topology (chain, grid, hypercube) as TOML.
+    Gen(r#gen::GenArgs),
+    /// Ping from a node of a topology file, run in the simulator (virtual time).
+    Ping(probe::PingArgs),
+    /// Traceroute from a node of a topology file, run in the simulator (virtual time).
+    Traceroute(probe::TracerouteArgs),
 }
 
 /// Run the chosen subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Demo(a) => demo::run(a),
+        Command::Gen(a) => r#gen::run(a),
+        Command::Ping(a) => probe::ping(a),
+        Command::Traceroute(a) => probe::traceroute(a),
     }
 }

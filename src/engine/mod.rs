@@ -87,7 +87,7 @@ pub struct EngineConfig {
     pub pool_frames: usize,
     /// Pin worker `i` to core `i`.
     pub pin: bool,
-    /// Run the hosts' flows from the start (otherwise from [`Engine::start_flows`]).
+    /// Run the hosts' flows from the start (otherwise from [`Engine::set_flows`]).
     pub flows_at_start: bool,
 }
 

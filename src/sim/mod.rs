@@ -1,8 +1,10 @@
 //! A deterministic network of router instances on a virtual clock.
 //!
 //! Nodes are [`Router`]s (hosts are routers with forwarding off) wired by point-to-point links
-//! with a fixed one-way delay. Frames in flight wait in a time-ordered queue; the clock jumps
-//! straight to the next delivery or timer, so a simulated minute of ARP aging costs microseconds.
+//! or hubs (a bus: a frame sent by one member reaches every other member, like a shmif bus
+//! file or an old coaxial segment), each with a fixed one-way delay. Frames in flight wait in
+//! a time-ordered queue; the clock jumps straight to the next delivery or timer, so a simulated
+//! minute of ARP aging costs microseconds.
 //! Everything shares one [`Pool`], and a link hands over the frame reference itself: the same
 //! zero-copy hand-off an engine does between instances on one worker.
 //!
@@ -108,12 +110,23 @@ pub enum SimError {
     NoSuchNode(String),
 }
 
+/// What an endpoint is plugged into.
+#[derive(Debug, Clone, Copy)]
+enum Wire {
+    /// A point-to-point link to this peer.
+    Peer(Endpoint, Duration),
+    /// The hub with this index.
+    Hub(usize),
+}
+
 /// The simulated network.
 pub struct Sim {
     pool: Pool,
     nodes: Vec<Node>,
-    /// Peer of each endpoint, indexed by node then interface.
-    peers: Vec<Vec<Option<(Endpoint, Duration)>>>,
+    /// What each endpoint is plugged into, indexed by node then interface.
+    peers: Vec<Vec<Option<Wire>>>,
+    /// Members of each hub and its one-way delay.
+    hubs: Vec<(Vec<Endpoint>, Duration)>,
     in_flight: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     now: Instant,
@@ -128,6 +141,7 @@ impl Sim {
             pool: Pool::new(frames)?,
             nodes: Vec::new(),
             peers: Vec::new(),
+            hubs: Vec::new(),
             in_flight: BinaryHeap::new(),
             seq: 0,
             now: Instant::ZERO,
@@ -195,16 +209,12 @@ impl Sim {
         name: &str,
         addr: Option<IfAddr>,
     ) -> Result<IfaceId, SimError> {
-        let n = &mut self.nodes[node.0];
-        let index = n.router.ifaces().len();
+        let index = self.nodes[node.0].router.ifaces().len();
         let [hi, lo] = (node.0 as u16).to_be_bytes();
         let mac = ethernet::Address([0x02, 0, hi, lo, index as u8, 0]);
-        let wrap = |source| SimError::Config {
-            node: n.name.clone(),
-            source,
-        };
-        let id = n.router.add_iface(name, mac, 1500).map_err(wrap)?;
+        let id = self.add_iface_with(node, name, mac, 1500)?;
         if let Some(a) = addr {
+            let n = &mut self.nodes[node.0];
             n.router
                 .add_addr(id, a)
                 .map_err(|source| SimError::Config {
@@ -212,26 +222,64 @@ impl Sim {
                     source,
                 })?;
         }
+        Ok(id)
+    }
+
+    /// Add an interface with the given MAC and MTU and no address (a topology file's interface;
+    /// addresses follow through [`router_mut`](Self::router_mut)).
+    pub fn add_iface_with(
+        &mut self,
+        node: NodeId,
+        name: &str,
+        mac: ethernet::Address,
+        mtu: u16,
+    ) -> Result<IfaceId, SimError> {
+        let n = &mut self.nodes[node.0];
+        let id = n
+            .router
+            .add_iface(name, mac, mtu)
+            .map_err(|source| SimError::Config {
+                node: n.name.clone(),
+                source,
+            })?;
         self.peers[node.0].push(None);
         Ok(id)
     }
 
     /// Connect two interfaces with a link of one-way `delay`.
     pub fn link(&mut self, a: Endpoint, b: Endpoint, delay: Duration) -> Result<(), SimError> {
-        for e in [a, b] {
-            if self.peer(e).is_some() {
+        self.check_unlinked(&[a, b])?;
+        self.peers[a.0.0][usize::from(a.1.0)] = Some(Wire::Peer(b, delay));
+        self.peers[b.0.0][usize::from(b.1.0)] = Some(Wire::Peer(a, delay));
+        Ok(())
+    }
+
+    /// Connect interfaces to one hub of one-way `delay`: a frame any member sends reaches every
+    /// other member (each gets its own copy; a copy the pool has no room for is lost, as on a
+    /// congested segment).
+    pub fn hub(&mut self, members: &[Endpoint], delay: Duration) -> Result<(), SimError> {
+        self.check_unlinked(members)?;
+        let index = self.hubs.len();
+        for e in members {
+            self.peers[e.0.0][usize::from(e.1.0)] = Some(Wire::Hub(index));
+        }
+        self.hubs.push((members.to_vec(), delay));
+        Ok(())
+    }
+
+    fn check_unlinked(&self, ends: &[Endpoint]) -> Result<(), SimError> {
+        for (i, &e) in ends.iter().enumerate() {
+            if self.peer(e).is_some() || ends[..i].contains(&e) {
                 return Err(SimError::AlreadyLinked(format!(
                     "{}:{}",
                     self.nodes[e.0.0].name, e.1.0
                 )));
             }
         }
-        self.peers[a.0.0][usize::from(a.1.0)] = Some((b, delay));
-        self.peers[b.0.0][usize::from(b.1.0)] = Some((a, delay));
         Ok(())
     }
 
-    fn peer(&self, e: Endpoint) -> Option<(Endpoint, Duration)> {
+    fn peer(&self, e: Endpoint) -> Option<Wire> {
         self.peers
             .get(e.0.0)?
             .get(usize::from(e.1.0))
@@ -407,19 +455,24 @@ impl Sim {
         let mut actions = core::mem::take(&mut self.actions);
         for action in actions.drain(..) {
             match action {
-                Action::Transmit { iface, frame } => match self.peer((node, iface)) {
-                    Some((to, delay)) => {
-                        if let Some(trace) = &mut self.trace {
-                            trace.push(Traced {
-                                at: self.now,
-                                from: (node, iface),
-                                bytes: self.pool.data(&frame).to_vec(),
-                            });
-                        }
-                        self.schedule(self.now + delay, to, frame);
+                Action::Transmit { iface, frame } => {
+                    let from = (node, iface);
+                    let wire = self.peer(from);
+                    if wire.is_some()
+                        && let Some(trace) = &mut self.trace
+                    {
+                        trace.push(Traced {
+                            at: self.now,
+                            from,
+                            bytes: self.pool.data(&frame).to_vec(),
+                        });
                     }
-                    None => self.pool.free(frame),
-                },
+                    match wire {
+                        Some(Wire::Peer(to, delay)) => self.schedule(self.now + delay, to, frame),
+                        Some(Wire::Hub(h)) => self.broadcast(h, from, frame),
+                        None => self.pool.free(frame),
+                    }
+                }
                 Action::Deliver { iface, frame } => {
                     let bytes = self.pool.data(&frame).to_vec();
                     self.nodes[node.0].inbox.push(Delivered {
@@ -433,6 +486,27 @@ impl Sim {
             }
         }
         self.actions = actions;
+    }
+
+    /// Hand `frame` to every member of hub `h` but its sender: copies for all but the last.
+    fn broadcast(&mut self, h: usize, from: Endpoint, frame: Frame) {
+        let (members, delay) = &self.hubs[h];
+        let (delay, others): (Duration, Vec<Endpoint>) = (
+            *delay,
+            members.iter().copied().filter(|&m| m != from).collect(),
+        );
+        let at = self.now + delay;
+        let Some((&last, rest)) = others.split_last() else {
+            self.pool.free(frame);
+            return;
+        };
+        for &to in rest {
+            let bytes = self.pool.data(&frame).to_vec();
+            if let Some(copy) = self.pool.alloc_from(&bytes) {
+                self.schedule(at, to, copy);
+            }
+        }
+        self.schedule(at, last, frame);
     }
 
     fn schedule(&mut self, at: Instant, to: Endpoint, frame: Frame) {

@@ -612,7 +612,7 @@ impl Large {
         }
         if self.long_garbage > self.long.len() / 2 {
             let mut fresh = Vec::with_capacity(self.long.len() - self.long_garbage);
-            for s in self.long_dir.iter_mut() {
+            for s in self.long_dir.iter_mut().filter(|s| s.cnt != 0) {
                 let off = fresh.len() as u32;
                 fresh.extend_from_slice(&self.long[s.off as usize..(s.off + s.cnt) as usize]);
                 s.off = off;
@@ -712,7 +712,14 @@ impl Large {
                 self.long.copy_within(off + i + 1..off + cnt, off + i);
                 self.long_garbage += 1;
             }
-            self.long_dir[c].cnt -= 1;
+            let slot = &mut self.long_dir[c];
+            slot.cnt -= 1;
+            if slot.cnt == 0 {
+                // An empty slot must not keep an offset: a later removal from the arena's last
+                // slice can shrink the arena below it, and even an empty slice past the end
+                // cannot be taken.
+                slot.off = 0;
+            }
             old
         };
         self.refresh(prefix, len);

@@ -1,0 +1,66 @@
+//! `shoal gen`: write a generated topology as TOML.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use shoal::topo::{Topology, generate};
+
+/// Options of `shoal gen`.
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    #[command(subcommand)]
+    shape: Shape,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, global = true)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Shape {
+    /// N routers in a line with a host at each end (rump's startrouters.sh).
+    Chain {
+        /// Number of routers.
+        routers: usize,
+    },
+    /// An M×N grid of routers with a host on each corner.
+    Grid {
+        /// Rows and columns, as MxN (e.g. 4x5).
+        #[arg(value_parser = parse_grid)]
+        size: (usize, usize),
+    },
+    /// The M^N hyper-matrix: M routers along each of N dimensions, a host on each corner.
+    Hypercube {
+        /// Routers per dimension.
+        m: usize,
+        /// Dimensions.
+        n: usize,
+    },
+}
+
+fn parse_grid(s: &str) -> Result<(usize, usize), String> {
+    let (m, n) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not MxN"))?;
+    let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((num(m)?, num(n)?))
+}
+
+pub fn run(args: GenArgs) -> anyhow::Result<()> {
+    let topo: Topology = match args.shape {
+        Shape::Chain { routers } => generate::chain(routers)?,
+        Shape::Grid { size: (m, n) } => generate::grid(m, n)?,
+        Shape::Hypercube { m, n } => generate::hypercube(m, n)?,
+    };
+    let text = topo.to_toml()?;
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing standard output")?,
+    }
+    Ok(())
+}

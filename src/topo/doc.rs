@@ -1,0 +1,217 @@
+//! The topology file as written: serde structures that mirror the TOML one to one.
+//!
+//! Nothing here is validated beyond TOML's own types; validation (`validate.rs`) turns a [`Doc`]
+//! into a [`super::Topology`]. Every table denies unknown keys, so a typo is an error with a line
+//! number rather than a silently ignored setting. Fields that validation complains about are
+//! [`Spanned`], which keeps their byte range in the file for the error's line. The same
+//! structures serialize, which is how generators write files.
+
+use core::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use toml::Spanned;
+
+/// A whole topology file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Doc {
+    /// Defaults for every node.
+    #[serde(default, skip_serializing_if = "Settings::is_default")]
+    pub settings: Settings,
+    /// `[[router]]` tables.
+    #[serde(default, rename = "router", skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<NodeDoc>,
+    /// `[[host]]` tables.
+    #[serde(default, rename = "host", skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<NodeDoc>,
+    /// `[[link]]` tables.
+    #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkDoc>,
+}
+
+/// `[settings]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Routes of routers that give none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Spanned<Routes>>,
+    /// One-way delay of links that give none, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+}
+
+impl Settings {
+    fn is_default(&self) -> bool {
+        *self == Settings::default()
+    }
+}
+
+/// A `[[router]]` or `[[host]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDoc {
+    /// Unique among all nodes.
+    pub name: Spanned<String>,
+    /// Worker core to pin the node to (kept for the engine; the simulator ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<u32>,
+    /// Default route via this address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Spanned<String>>,
+    /// Routes in iproute2 syntax, or "auto" (routers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Spanned<Routes>>,
+    /// Interfaces: an array of tables, or one inline table.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub iface: OneOrMany<IfaceDoc>,
+}
+
+/// An interface table.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IfaceDoc {
+    /// Unique within its node.
+    pub name: Spanned<String>,
+    /// One address ("10.0.0.1/24") or several. The span covers the whole value: TOML hands a
+    /// lone string over without one.
+    pub addr: Spanned<OneOrMany<String>>,
+    /// IP MTU, 1500 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Spanned<u16>>,
+    /// MAC address, generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Spanned<String>>,
+}
+
+/// A `[[link]]` table.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDoc {
+    /// "node:iface" for each end; two ends make a point-to-point link, more a bus.
+    pub ends: Vec<Spanned<String>>,
+    /// One-way delay in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+}
+
+/// `routes = "auto"` or a list of routes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routes {
+    /// Computed shortest-path routes.
+    Auto,
+    /// These routes, in iproute2 syntax.
+    List(Vec<Spanned<String>>),
+}
+
+impl Serialize for Routes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Routes::Auto => s.serialize_str("auto"),
+            Routes::List(l) => l.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Routes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Routes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""auto" or a list of routes"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Routes, E> {
+                match v {
+                    "auto" => Ok(Routes::Auto),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Routes, A::Error> {
+                let mut routes = Vec::new();
+                while let Some(r) = seq.next_element()? {
+                    routes.push(r);
+                }
+                Ok(Routes::List(routes))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One value or an array of them: `addr = "10.0.0.1/24"` and `addr = ["10.0.0.1/24"]` both
+/// work, and so do `iface = { … }` and `[[host.iface]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        OneOrMany(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T: Serialize> Serialize for OneOrMany<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(core::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or an array of values")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all = Vec::new();
+                while let Some(v) = seq.next_element()? {
+                    all.push(v);
+                }
+                Ok(OneOrMany(all))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let one = T::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(OneOrMany(vec![one]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let d: de::value::StrDeserializer<'_, E> =
+                    de::IntoDeserializer::into_deserializer(v);
+                Ok(OneOrMany(vec![T::deserialize(d)?]))
+            }
+        }
+        d.deserialize_any(V(core::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_or_many() {
+        let inline: Doc = toml::from_str(
+            "[[host]]\nname = \"h\"\niface = { name = \"eth0\", addr = \"10.0.0.1/24\" }\n",
+        )
+        .unwrap();
+        let array: Doc = toml::from_str(
+            "[[host]]\nname = \"h\"\n[[host.iface]]\nname = \"eth0\"\naddr = [\"10.0.0.1/24\"]\n",
+        )
+        .unwrap();
+        assert_eq!(inline, array);
+        // Unknown keys are refused inside an inline table too.
+        let e = toml::from_str::<Doc>(
+            "[[host]]\nname = \"h\"\niface = { name = \"eth0\", addr = \"10.0.0.1/24\", x = 1 }\n",
+        )
+        .unwrap_err();
+        assert!(e.message().contains("unknown field `x`"), "{e}");
+    }
+}

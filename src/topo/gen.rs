@@ -1,0 +1,271 @@
+//! Generated topologies: a chain (rump's startrouters.sh), a grid and a hyper-matrix.
+//!
+//! All share one address plan that scales to millions of links: link `k`, in the order the
+//! generator creates them, is the /30 `10.0.0.0 + 4k` of 10.0.0.0/8, its first end `.1` and its
+//! second `.2` (on a router–host link the router is first, so hosts' gateways are `.1`). All
+//! routers use `routes = "auto"`; each host has one interface, `eth0`, and a gateway.
+
+use std::net::Ipv4Addr;
+
+use toml::Spanned;
+
+use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, Routes, Settings};
+use super::{TopoError, Topology};
+
+/// Most links the address plan holds: the /30s of 10.0.0.0/8.
+pub const MAX_LINKS: usize = 1 << 22;
+
+/// A line of `routers` routers `r1`…`rN` (eth0 towards r1's side, eth1 towards rN's) with host
+/// `h1` on r1 and `h2` on rN.
+pub fn chain(routers: usize) -> Result<Topology, TopoError> {
+    let mut p = Plan::new();
+    let rs: Vec<usize> = (1..=routers.max(1))
+        .map(|i| p.router(format!("r{i}")))
+        .collect();
+    let (first, last) = (rs[0], rs[rs.len() - 1]);
+    p.host_on("h1", first, "eth0")?;
+    for w in rs.windows(2) {
+        p.link((w[0], "eth1"), (w[1], "eth0"))?;
+    }
+    p.host_on("h2", last, "eth1")?;
+    Topology::from_doc(p.doc)
+}
+
+/// `rows` × `cols` routers `r{row}_{col}` (1-based), each linked to its east and south neighbour
+/// (interfaces `east`/`west`, `south`/`north`), with a host `h1`… on each corner router
+/// (interface `lan`), in the order top-left, top-right, bottom-left, bottom-right.
+pub fn grid(rows: usize, cols: usize) -> Result<Topology, TopoError> {
+    let (rows, cols) = (rows.max(1), cols.max(1));
+    check_size(rows.checked_mul(cols))?;
+    let mut p = Plan::new();
+    let mut id = vec![0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            id[r * cols + c] = p.router(format!("r{}_{}", r + 1, c + 1));
+        }
+    }
+    for r in 0..rows {
+        for c in 0..cols {
+            if c + 1 < cols {
+                p.link((id[r * cols + c], "east"), (id[r * cols + c + 1], "west"))?;
+            }
+            if r + 1 < rows {
+                p.link(
+                    (id[r * cols + c], "south"),
+                    (id[(r + 1) * cols + c], "north"),
+                )?;
+            }
+        }
+    }
+    let mut corners = Vec::new();
+    for (r, c) in [(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1)] {
+        if !corners.contains(&id[r * cols + c]) {
+            corners.push(id[r * cols + c]);
+        }
+    }
+    for (k, &router) in corners.iter().enumerate() {
+        p.host_on(&format!("h{}", k + 1), router, "lan")?;
+    }
+    Topology::from_doc(p.doc)
+}
+
+/// The `m`^`n` hyper-matrix: routers at every point of {0..m}^n, named `r` and their
+/// coordinates (`r0_2_1`), each linked to its neighbours along every dimension `d` — a line per
+/// dimension, not a ring, so opposite corners are n(m−1) hops apart (interfaces `up{d}` towards
+/// the higher coordinate, `dn{d}` towards the lower). A host `h1`… (interface `lan`) sits on every
+/// corner, {0, m−1}^n, in counting order, so h1 and the last host are opposite.
+pub fn hypercube(m: usize, n: usize) -> Result<Topology, TopoError> {
+    let (m, n) = (m.max(1), n.max(1));
+    let count = u32::try_from(n).ok().and_then(|n| m.checked_pow(n));
+    let count = check_size(count.and_then(|c| c.checked_mul(n)))? / n;
+    let coords = |mut i: usize| {
+        let mut c = vec![0; n];
+        for d in (0..n).rev() {
+            c[d] = i % m;
+            i /= m;
+        }
+        c
+    };
+    let mut p = Plan::new();
+    let ids: Vec<usize> = (0..count)
+        .map(|i| {
+            let c: Vec<String> = coords(i).iter().map(usize::to_string).collect();
+            p.router(format!("r{}", c.join("_")))
+        })
+        .collect();
+    for (i, &me) in ids.iter().enumerate() {
+        let c = coords(i);
+        let mut stride = 1;
+        for d in (0..n).rev() {
+            if c[d] + 1 < m {
+                p.link(
+                    (me, &format!("up{d}")),
+                    (ids[i + stride], &format!("dn{d}")),
+                )?;
+            }
+            stride *= m;
+        }
+    }
+    let mut corners = Vec::new();
+    for bits in 0..(1usize << n.min(20)) {
+        let index = (0..n).fold(0, |acc, d| {
+            let high = bits >> (n - 1 - d) & 1 == 1;
+            acc * m + if high { m - 1 } else { 0 }
+        });
+        if !corners.contains(&ids[index]) {
+            corners.push(ids[index]);
+        }
+    }
+    for (k, &router) in corners.iter().enumerate() {
+        p.host_on(&format!("h{}", k + 1), router, "lan")?;
+    }
+    Topology::from_doc(p.doc)
+}
+
+fn check_size(links: Option<usize>) -> Result<usize, TopoError> {
+    links.filter(|&l| l <= MAX_LINKS).ok_or_else(too_many)
+}
+
+fn too_many() -> TopoError {
+    TopoError::Invalid {
+        file: "<generated>".into(),
+        line: 1,
+        key: "link".into(),
+        message: format!("more than {MAX_LINKS} links do not fit the 10.0.0.0/8 plan of /30s"),
+    }
+}
+
+fn spanned<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+
+/// A document under construction and the next free /30.
+struct Plan {
+    doc: Doc,
+    links: usize,
+}
+
+impl Plan {
+    fn new() -> Plan {
+        Plan {
+            doc: Doc {
+                settings: Settings {
+                    routes: Some(spanned(Routes::Auto)),
+                    delay_us: None,
+                },
+                ..Doc::default()
+            },
+            links: 0,
+        }
+    }
+
+    fn node(name: String) -> NodeDoc {
+        NodeDoc {
+            name: spanned(name),
+            core: None,
+            gateway: None,
+            routes: None,
+            iface: OneOrMany(Vec::new()),
+        }
+    }
+
+    fn router(&mut self, name: String) -> usize {
+        self.doc.routers.push(Plan::node(name));
+        self.doc.routers.len() - 1
+    }
+
+    /// The next /30's two addresses.
+    fn subnet(&mut self) -> Result<[Ipv4Addr; 2], TopoError> {
+        if self.links >= MAX_LINKS {
+            return Err(too_many());
+        }
+        let base = 0x0a00_0000 + 4 * self.links as u32;
+        self.links += 1;
+        Ok([Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2)])
+    }
+
+    fn iface(node: &mut NodeDoc, name: &str, addr: Ipv4Addr) -> String {
+        node.iface.0.push(IfaceDoc {
+            name: spanned(name.to_owned()),
+            addr: spanned(OneOrMany(vec![format!("{addr}/30")])),
+            mtu: None,
+            mac: None,
+        });
+        format!("{}:{name}", node.name.get_ref())
+    }
+
+    /// Link two routers.
+    fn link(&mut self, a: (usize, &str), b: (usize, &str)) -> Result<(), TopoError> {
+        let [x, y] = self.subnet()?;
+        let ea = Plan::iface(&mut self.doc.routers[a.0], a.1, x);
+        let eb = Plan::iface(&mut self.doc.routers[b.0], b.1, y);
+        self.push_link(ea, eb);
+        Ok(())
+    }
+
+    /// A host `name` on its own link to `router`'s interface `iface`.
+    fn host_on(&mut self, name: &str, router: usize, iface: &str) -> Result<(), TopoError> {
+        let [gw, addr] = self.subnet()?;
+        let ea = Plan::iface(&mut self.doc.routers[router], iface, gw);
+        let mut host = Plan::node(name.to_owned());
+        host.gateway = Some(spanned(gw.to_string()));
+        let eb = Plan::iface(&mut host, "eth0", addr);
+        self.doc.hosts.push(host);
+        self.push_link(ea, eb);
+        Ok(())
+    }
+
+    fn push_link(&mut self, a: String, b: String) {
+        self.doc.links.push(LinkDoc {
+            ends: vec![spanned(a), spanned(b)],
+            delay_us: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_address_plan() {
+        let t = chain(1).unwrap();
+        let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["r1", "h1", "h2"]);
+        assert_eq!(t.nodes[1].gateway, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(t.first_addr(1), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(t.nodes[2].gateway, Some(Ipv4Addr::new(10, 0, 0, 5)));
+        assert!(
+            t.nodes[0].routes.is_empty(),
+            "r1 is connected to both subnets"
+        );
+    }
+
+    #[test]
+    fn shapes() {
+        let g = grid(3, 4).unwrap();
+        assert_eq!(g.nodes.len(), 12 + 4);
+        assert_eq!(g.links.len(), 3 * 3 + 2 * 4 + 4);
+        assert_eq!(grid(1, 1).unwrap().hosts().count(), 1);
+        let h = hypercube(3, 3).unwrap();
+        assert_eq!(h.links.len(), 3 * 2 * 9 + 8);
+        assert_eq!(h.node_index("r2_2_2"), Some(26));
+        assert_eq!(h.hosts().count(), 8);
+        // h1 and h8 sit on opposite corners.
+        let corner = |host: &str| {
+            let i = h.node_index(host).unwrap();
+            let l = h.nodes[i].ifaces[0].link.unwrap();
+            h.nodes[h.links[l].ends[0].0].name.clone()
+        };
+        assert_eq!(
+            (corner("h1"), corner("h8")),
+            ("r0_0_0".into(), "r2_2_2".into())
+        );
+    }
+
+    #[test]
+    fn too_big_is_an_error() {
+        assert!(hypercube(1000, 1000).is_err());
+        assert!(grid(usize::MAX, 2).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Topology files: routers, hosts and the links between them, parsed once into a validated model.
+//!
+//! A TOML file (format and rules in docs/topology.md) is read into [`doc::Doc`], the file as
+//! written, and then checked as a whole by `validate.rs`: names resolve, every link's ends share
+//! a subnet, no two links' subnets overlap, gateways and routes are reachable, and
+//! `routes = "auto"` is expanded into shortest-path static routes (`auto.rs`). What comes out, a
+//! [`Topology`], is the only thing the simulator ([`Topology::build_sim`]) and later the engine
+//! see: "parse, don't validate". Every error names the file, the line and the key, because a
+//! topology of a thousand routers is written by scripts and debugged by people.
+//!
+//! [`generate`] writes the classic test topologies (a chain, a grid, a hyper-matrix) as the same
+//! model, which serializes back to TOML.
+
+mod auto;
+mod build;
+pub mod doc;
+#[path = "gen.rs"]
+pub mod generate; // `gen` is a reserved word in edition 2024
+mod validate;
+
+use core::time::Duration;
+use std::net::Ipv4Addr;
+
+use crate::router::IfAddr;
+use crate::sim::SimError;
+use crate::wire::ethernet;
+pub use doc::Doc;
+
+/// Why a topology could not be read, validated or built.
+#[derive(Debug, thiserror::Error)]
+pub enum TopoError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The path.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid topology.
+    #[error("{file}:{line}: {}{message}", key_prefix(.key))]
+    Invalid {
+        /// The path (or `<generated>`).
+        file: String,
+        /// 1-based line of the offending value.
+        line: usize,
+        /// The key at fault, dotted as in the file (`link.ends`); empty for TOML syntax errors,
+        /// whose message names it.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The model could not be written as TOML.
+    #[error("writing TOML: {0}")]
+    Serialize(#[from] toml::ser::Error),
+    /// The simulator refused the model (a bug: validation should have caught it).
+    #[error("building the simulation: {0}")]
+    Build(#[from] SimError),
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}: ")
+    }
+}
+
+/// A router or a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Forwards packets.
+    Router,
+    /// Does not forward; reaches the world through its gateway.
+    Host,
+}
+
+/// A validated node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Unique name.
+    pub name: String,
+    /// Router or host.
+    pub kind: Kind,
+    /// Worker core to pin to, if the file asks (the engine's business).
+    pub core: Option<u32>,
+    /// Interfaces, in file order.
+    pub ifaces: Vec<Iface>,
+    /// Every route to install, iproute2 syntax: the file's routes (or the computed ones for
+    /// `routes = "auto"`), then `default via GATEWAY` when a gateway is given.
+    pub routes: Vec<String>,
+    /// Routes were computed (`routes = "auto"`).
+    pub auto_routes: bool,
+    /// Default gateway.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// A validated interface.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Iface {
+    /// Unique within its node.
+    pub name: String,
+    /// Addresses with prefix lengths; at least one.
+    pub addrs: Vec<IfAddr>,
+    /// IP MTU.
+    pub mtu: u16,
+    /// MAC address (given, or generated as 02:nn:nn:nn:ii:00 from the node and interface index).
+    pub mac: ethernet::Address,
+    /// Index of the link it is on, if any.
+    pub link: Option<usize>,
+}
+
+/// A validated link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// (node index, interface index) of each end; two for point-to-point, more for a bus.
+    pub ends: Vec<(usize, usize)>,
+    /// One-way delay.
+    pub delay: Duration,
+}
+
+/// A warning: the topology is usable but probably not what was meant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// 1-based line.
+    pub line: usize,
+    /// The key.
+    pub key: String,
+    /// What is odd.
+    pub message: String,
+}
+
+/// A validated topology.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Routers first, then hosts, each in file order; a node's index is its simulator NodeId.
+    pub nodes: Vec<Node>,
+    /// Links in file order.
+    pub links: Vec<Link>,
+    /// Things worth telling the user (interfaces on no link).
+    pub warnings: Vec<Warning>,
+    doc: Doc,
+}
+
+/// Default one-way link delay when neither the link nor `[settings]` gives one.
+pub const DEFAULT_DELAY_US: u64 = 100;
+
+impl Topology {
+    /// Parse and validate TOML text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Topology, TopoError> {
+        let doc: Doc = toml::from_str(text).map_err(|e| TopoError::Invalid {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |s| line_of(text, s.start)),
+            key: String::new(),
+            message: e.message().trim_end().to_owned(),
+        })?;
+        validate::validate(doc, file, text)
+    }
+
+    /// Read, parse and validate a file.
+    pub fn load(path: &str) -> Result<Topology, TopoError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TopoError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Topology::parse(path, &text)
+    }
+
+    /// Validate a document built in code (generators); errors name the file `<generated>`.
+    pub fn from_doc(doc: Doc) -> Result<Topology, TopoError> {
+        validate::validate(doc, "<generated>", "")
+    }
+
+    /// The document this topology was made from.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
+    /// The topology as TOML (as written or generated: `routes = "auto"` stays "auto").
+    pub fn to_toml(&self) -> Result<String, TopoError> {
+        Ok(toml::to_string(&self.doc)?)
+    }
+
+    /// Index of the node with this name.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// A node's first address.
+    pub fn first_addr(&self, node: usize) -> Option<Ipv4Addr> {
+        let n = self.nodes.get(node)?;
+        n.ifaces
+            .iter()
+            .flat_map(|i| &i.addrs)
+            .map(|a| a.addr)
+            .next()
+    }
+
+    /// The node that owns an address.
+    pub fn owner(&self, addr: Ipv4Addr) -> Option<&Node> {
+        self.nodes.iter().find(|n| {
+            n.ifaces
+                .iter()
+                .flat_map(|i| &i.addrs)
+                .any(|a| a.addr == addr)
+        })
+    }
+
+    /// Indices of the hosts.
+    pub fn hosts(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].kind == Kind::Host)
+    }
+}
+
+impl serde::Serialize for Topology {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.doc.serialize(s)
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}

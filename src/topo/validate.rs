@@ -1,0 +1,494 @@
+//! From the file as written ([`Doc`]) to a [`Topology`], checking everything the simulator and
+//! the engine rely on. Each rule is documented in docs/topology.md; each error points at the
+//! value at fault through the span TOML kept for it.
+
+use core::time::Duration;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use toml::Spanned;
+
+use super::auto;
+use super::doc::{Doc, NodeDoc, Routes};
+use super::{DEFAULT_DELAY_US, Iface, Kind, Link, Node, TopoError, Topology, Warning, line_of};
+use crate::frame::MAX_DATA;
+use crate::router::fib::parse_route;
+use crate::router::{IfAddr, IfaceId, RouteKind};
+use crate::wire::ethernet;
+
+/// Error construction with the file's name and text at hand.
+struct Cx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    fn err(&self, span: core::ops::Range<usize>, key: &str, message: String) -> TopoError {
+        TopoError::Invalid {
+            file: self.file.to_owned(),
+            line: self.line(span),
+            key: key.to_owned(),
+            message,
+        }
+    }
+
+    fn line(&self, span: core::ops::Range<usize>) -> usize {
+        line_of(self.text, span.start)
+    }
+}
+
+pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, TopoError> {
+    let cx = Cx { file, text };
+    let mut nodes = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
+    let mut macs: HashMap<ethernet::Address, usize> = HashMap::new();
+    let kinds = doc.routers.iter().map(|n| (n, Kind::Router));
+    for (nd, kind) in kinds.chain(doc.hosts.iter().map(|n| (n, Kind::Host))) {
+        let key = |k: &str| format!("{}.{k}", section(kind));
+        let name = nd.name.get_ref();
+        if name.is_empty() || name.contains(':') || name.contains(char::is_whitespace) {
+            let msg = format!("{name:?} is not a node name (no ':' or spaces, not empty)");
+            return Err(cx.err(nd.name.span(), &key("name"), msg));
+        }
+        if let Some(&first) = names.get(name.as_str()) {
+            let msg = format!("duplicate node name {name:?} (first at line {first})");
+            return Err(cx.err(nd.name.span(), &key("name"), msg));
+        }
+        names.insert(name, cx.line(nd.name.span()));
+        let index = nodes.len();
+        let ifaces = ifaces(&cx, nd, kind, index, &mut owners, &mut macs)?;
+        let gateway = match &nd.gateway {
+            None => None,
+            Some(g) => Some(gateway(&cx, g, &ifaces, name, &key("gateway"))?),
+        };
+        let routes = nd.routes.as_ref().or(match kind {
+            Kind::Router => doc.settings.routes.as_ref(),
+            Kind::Host => None,
+        });
+        let (mut list, auto) = match routes.map(|r| (r, r.get_ref())) {
+            None => (Vec::new(), false),
+            Some((r, Routes::Auto)) if kind == Kind::Host => {
+                let msg = "\"auto\" is for routers; a host routes through its gateway".into();
+                return Err(cx.err(r.span(), &key("routes"), msg));
+            }
+            Some((_, Routes::Auto)) => (Vec::new(), true),
+            Some((_, Routes::List(l))) => (route_list(&cx, l, &ifaces, &key("routes"))?, false),
+        };
+        if let Some(g) = gateway {
+            list.push(format!("default via {g}"));
+        }
+        nodes.push(Node {
+            name: name.clone(),
+            kind,
+            core: nd.core,
+            ifaces,
+            routes: list,
+            auto_routes: auto,
+            gateway,
+        });
+    }
+    let links = links(&cx, &doc, &mut nodes)?;
+    let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
+    let computed = auto::compute(&nodes, &links);
+    for (node, routes) in nodes.iter_mut().zip(computed) {
+        if node.auto_routes {
+            // Computed routes go first: a gateway's default route is the fallback after them.
+            node.routes.splice(0..0, routes);
+        }
+    }
+    Ok(Topology {
+        nodes,
+        links,
+        warnings,
+        doc,
+    })
+}
+
+fn section(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Router => "router",
+        Kind::Host => "host",
+    }
+}
+
+fn ifaces(
+    cx: &Cx,
+    nd: &NodeDoc,
+    kind: Kind,
+    node: usize,
+    owners: &mut HashMap<Ipv4Addr, usize>,
+    macs: &mut HashMap<ethernet::Address, usize>,
+) -> Result<Vec<Iface>, TopoError> {
+    let key = |k: &str| format!("{}.iface.{k}", section(kind));
+    let mut out: Vec<Iface> = Vec::new();
+    for (i, id) in nd.iface.0.iter().enumerate() {
+        let name = id.name.get_ref();
+        if out.iter().any(|o| o.name == *name) {
+            let msg = format!("duplicate interface {name:?} in {}", nd.name.get_ref());
+            return Err(cx.err(id.name.span(), &key("name"), msg));
+        }
+        if name.is_empty() || name.contains(':') || name.len() > 15 {
+            let msg = format!("{name:?} is not an interface name (1 to 15 bytes, no ':')");
+            return Err(cx.err(id.name.span(), &key("name"), msg));
+        }
+        let addr_err = |m: String| cx.err(id.addr.span(), &key("addr"), m);
+        let mut addrs = Vec::new();
+        for text in &id.addr.get_ref().0 {
+            let a = parse_ifaddr(text).map_err(|m| addr_err(format!("{text:?}: {m}")))?;
+            if let Some(&line) = owners.get(&a.addr) {
+                return Err(addr_err(format!(
+                    "{} is already used at line {line}",
+                    a.addr
+                )));
+            }
+            owners.insert(a.addr, cx.line(id.addr.span()));
+            addrs.push(a);
+        }
+        if addrs.is_empty() {
+            return Err(addr_err("an interface needs at least one address".into()));
+        }
+        let max_mtu = (MAX_DATA - ethernet::HEADER_LEN) as u16;
+        let mtu = match &id.mtu {
+            None => 1500,
+            Some(m) if (68..=max_mtu).contains(m.get_ref()) => *m.get_ref(),
+            Some(m) => {
+                let msg = format!("{} is outside 68..={max_mtu}", m.get_ref());
+                return Err(cx.err(m.span(), &key("mtu"), msg));
+            }
+        };
+        let mac = match &id.mac {
+            None => {
+                let [_, a, b, c] = (node as u32).to_be_bytes();
+                ethernet::Address([0x02, a, b, c, i as u8, 0])
+            }
+            Some(m) => parse_mac(m.get_ref()).ok_or_else(|| {
+                cx.err(
+                    m.span(),
+                    &key("mac"),
+                    format!("{:?} is not a unicast MAC address", m.get_ref()),
+                )
+            })?,
+        };
+        let span = id.mac.as_ref().map_or(id.name.span(), Spanned::span);
+        if let Some(&line) = macs.get(&mac) {
+            return Err(cx.err(
+                span,
+                &key("mac"),
+                format!("MAC {mac} is already used at line {line}"),
+            ));
+        }
+        macs.insert(mac, cx.line(span));
+        out.push(Iface {
+            name: name.clone(),
+            addrs,
+            mtu,
+            mac,
+            link: None,
+        });
+    }
+    Ok(out)
+}
+
+/// `10.0.0.1/24`: an address with a prefix length, not the subnet's network or broadcast address
+/// (below /31, where those exist).
+pub(super) fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
+    let (a, l) = text
+        .split_once('/')
+        .ok_or("missing prefix length (write ADDR/LEN)")?;
+    let addr: Ipv4Addr = a.parse().map_err(|_| "bad IPv4 address")?;
+    let a = l
+        .parse::<u8>()
+        .ok()
+        .and_then(|l| IfAddr::new(addr, l))
+        .ok_or("bad prefix length (0..=32)")?;
+    if a.len < 31 && a.addr == a.network() {
+        return Err("that is the subnet's network address".into());
+    }
+    if a.len < 31 && a.broadcast() == Some(a.addr) {
+        return Err("that is the subnet's broadcast address".into());
+    }
+    Ok(a)
+}
+
+fn parse_mac(text: &str) -> Option<ethernet::Address> {
+    let mut out = [0u8; 6];
+    let mut parts = text.split(':');
+    for b in &mut out {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    let mac = ethernet::Address(out);
+    (parts.next().is_none() && mac.is_unicast() && out != [0; 6]).then_some(mac)
+}
+
+fn gateway(
+    cx: &Cx,
+    g: &Spanned<String>,
+    ifaces: &[Iface],
+    node: &str,
+    key: &str,
+) -> Result<Ipv4Addr, TopoError> {
+    let addr: Ipv4Addr = g.get_ref().parse().map_err(|_| {
+        cx.err(
+            g.span(),
+            key,
+            format!("{:?} is not an IPv4 address", g.get_ref()),
+        )
+    })?;
+    let all = || ifaces.iter().flat_map(|i| &i.addrs);
+    if all().any(|a| a.addr == addr) {
+        return Err(cx.err(g.span(), key, format!("{addr} is {node}'s own address")));
+    }
+    if !all().any(|a| a.contains(addr)) {
+        let msg = format!("{addr} is on no subnet connected to {node}");
+        return Err(cx.err(g.span(), key, msg));
+    }
+    Ok(addr)
+}
+
+fn route_list(
+    cx: &Cx,
+    list: &[Spanned<String>],
+    ifaces: &[Iface],
+    key: &str,
+) -> Result<Vec<String>, TopoError> {
+    let dev = |name: &str| {
+        ifaces
+            .iter()
+            .position(|i| i.name == name)
+            .map(|i| IfaceId(i as u16))
+    };
+    let mut out = Vec::new();
+    for text in list {
+        let fail = |m: String| cx.err(text.span(), key, format!("{:?}: {m}", text.get_ref()));
+        let r = parse_route(text.get_ref(), dev).map_err(|e| fail(e.to_string()))?;
+        let nh = r.route.nexthop;
+        if let (RouteKind::Unicast, Some(gw)) = (nh.kind, nh.gateway) {
+            let on = ifaces
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| nh.dev.is_none_or(|d| usize::from(d.0) == *i))
+                .any(|(_, f)| f.addrs.iter().any(|a| a.contains(gw)));
+            if !on {
+                return Err(fail(format!("gateway {gw} is on no connected subnet")));
+            }
+        }
+        out.push(text.get_ref().clone());
+    }
+    Ok(out)
+}
+
+fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError> {
+    let default_delay = doc.settings.delay_us.unwrap_or(DEFAULT_DELAY_US);
+    let mut out = Vec::new();
+    for (index, ld) in doc.links.iter().enumerate() {
+        let mut ends = Vec::new();
+        for e in &ld.ends {
+            let fail = |m: String| cx.err(e.span(), "link.ends", m);
+            let (n, i) = e
+                .get_ref()
+                .split_once(':')
+                .ok_or_else(|| fail(format!("{:?} is not NODE:IFACE", e.get_ref())))?;
+            let node = nodes
+                .iter()
+                .position(|x| x.name == n)
+                .ok_or_else(|| fail(format!("no node named {n:?}")))?;
+            let iface = nodes[node]
+                .ifaces
+                .iter()
+                .position(|x| x.name == i)
+                .ok_or_else(|| fail(format!("{n} has no interface {i:?}")))?;
+            if let Some(other) = nodes[node].ifaces[iface].link {
+                let line = doc.links[other]
+                    .ends
+                    .first()
+                    .map_or(1, |s| cx.line(s.span()));
+                return Err(fail(format!(
+                    "{n}:{i} is already on the link at line {line}"
+                )));
+            }
+            nodes[node].ifaces[iface].link = Some(index);
+            ends.push((node, iface));
+        }
+        if ends.len() < 2 {
+            let span = ld.ends.first().map_or(0..0, Spanned::span);
+            let msg = "a link needs at least two ends".into();
+            return Err(cx.err(span, "link.ends", msg));
+        }
+        out.push(Link {
+            ends,
+            delay: Duration::from_micros(ld.delay_us.unwrap_or(default_delay)),
+        });
+    }
+    Ok(out)
+}
+
+/// A subnet as (network, prefix length).
+pub(super) type Subnet = (u32, u8);
+
+pub(super) fn subnet(a: &IfAddr) -> Subnet {
+    (u32::from(a.network()), a.len)
+}
+
+/// The subnets of a link's ends (or a lone interface's), each once, in order.
+pub(super) fn subnets_of(ends: &[(usize, usize)], nodes: &[Node]) -> Vec<Subnet> {
+    let mut out = Vec::new();
+    for &(n, i) in ends {
+        for s in nodes[n].ifaces[i].addrs.iter().map(subnet) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+fn show((net, len): Subnet) -> String {
+    format!("{}/{len}", Ipv4Addr::from(net))
+}
+
+fn last((net, len): Subnet) -> u64 {
+    u64::from(net) + (1u64 << (32 - len)) - 1
+}
+
+/// Ends of a link share a subnet; subnets of one link are equal or disjoint; subnets of
+/// different links (and of interfaces on no link, which also earn a warning) are disjoint.
+fn check_subnets(
+    cx: &Cx,
+    doc: &Doc,
+    nodes: &[Node],
+    links: &[Link],
+) -> Result<Vec<Warning>, TopoError> {
+    let mut warnings = Vec::new();
+    // (subnet, owner, line, key): the owner is a link index, or links.len() + n for stubs.
+    let mut all: Vec<(Subnet, usize, usize, &str)> = Vec::new();
+    for (l, link) in links.iter().enumerate() {
+        let span = doc.links[l].ends.first().map_or(0..0, Spanned::span);
+        let line = cx.line(span.clone());
+        let subnets = subnets_of(&link.ends, nodes);
+        let shared = subnets.iter().any(|s| {
+            link.ends
+                .iter()
+                .all(|&(n, i)| nodes[n].ifaces[i].addrs.iter().any(|a| subnet(a) == *s))
+        });
+        if !shared {
+            let names: Vec<String> = link
+                .ends
+                .iter()
+                .map(|&(n, i)| format!("{}:{}", nodes[n].name, nodes[n].ifaces[i].name))
+                .collect();
+            let msg = format!("{} share no subnet", names.join(", "));
+            return Err(cx.err(span, "link.ends", msg));
+        }
+        for (j, &a) in subnets.iter().enumerate() {
+            if let Some(&b) = subnets[..j].iter().find(|&&b| overlap(a, b)) {
+                let msg = format!("subnets {} and {} overlap on one link", show(b), show(a));
+                return Err(cx.err(span, "link.ends", msg));
+            }
+        }
+        all.extend(subnets.into_iter().map(|s| (s, l, line, "link.ends")));
+    }
+    let mut stub = links.len();
+    for (n, nd) in doc.routers.iter().chain(&doc.hosts).enumerate() {
+        for (i, f) in nodes[n].ifaces.iter().enumerate() {
+            if f.link.is_some() {
+                continue;
+            }
+            let span = nd.iface.0[i].name.span();
+            let key = match nodes[n].kind {
+                Kind::Router => "router.iface.name",
+                Kind::Host => "host.iface.name",
+            };
+            warnings.push(Warning {
+                line: cx.line(span.clone()),
+                key: key.into(),
+                message: format!("{}:{} is on no link", nodes[n].name, f.name),
+            });
+            all.extend(
+                subnets_of(&[(n, i)], nodes)
+                    .into_iter()
+                    .map(|s| (s, stub, cx.line(span.clone()), key)),
+            );
+            stub += 1;
+        }
+    }
+    // Prefixes nest or are disjoint, so sorted by start, one overlaps an earlier one exactly when
+    // it starts before the furthest end seen so far.
+    all.sort_by_key(|&(s, _, line, _)| (s.0, s.1, line));
+    let mut reach: Option<(u64, Subnet, usize, usize)> = None;
+    for &(s, owner, line, key) in &all {
+        if let Some((end, prev, prev_owner, prev_line)) = reach {
+            if u64::from(s.0) <= end && prev_owner != owner {
+                let (first, second, at) = if prev_line <= line {
+                    (prev, s, line)
+                } else {
+                    (s, prev, prev_line)
+                };
+                let msg = format!(
+                    "subnet {} overlaps {} of another link (line {})",
+                    show(second),
+                    show(first),
+                    prev_line.min(line)
+                );
+                return Err(TopoError::Invalid {
+                    file: cx.file.to_owned(),
+                    line: at,
+                    key: key.to_owned(),
+                    message: msg,
+                });
+            }
+        }
+        if reach.is_none_or(|r| last(s) > r.0) {
+            reach = Some((last(s), s, owner, line));
+        }
+    }
+    Ok(warnings)
+}
+
+fn overlap(a: Subnet, b: Subnet) -> bool {
+    u64::from(a.0) <= last(b) && u64::from(b.0) <= last(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_addresses() {
+        let a = parse_ifaddr("10.0.0.1/24").unwrap();
+        assert_eq!((a.addr, a.len), (Ipv4Addr::new(10, 0, 0, 1), 24));
+        // /31 and /32 have no network or broadcast address to refuse.
+        assert!(parse_ifaddr("10.0.0.0/31").is_ok());
+        assert!(parse_ifaddr("10.0.0.255/32").is_ok());
+        assert!(parse_ifaddr("10.0.0.0/30").is_err());
+        assert!(parse_ifaddr("10.0.0.3/30").is_err());
+        assert!(parse_ifaddr("10.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!(
+            parse_mac("02:00:0a:ff:00:01"),
+            Some(ethernet::Address([2, 0, 10, 255, 0, 1]))
+        );
+        for bad in [
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+            "02:00:00:00:00",
+            "2:0:0:0:0:1",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn subnets_nest_or_not() {
+        assert!(overlap((0x0a00_0000, 8), (0x0a01_0000, 16)));
+        assert!(!overlap((0x0a00_0000, 24), (0x0a00_0100, 24)));
+        assert_eq!(last((0, 0)), u64::from(u32::MAX));
+    }
+}

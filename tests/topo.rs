@@ -1,0 +1,379 @@
+//! Topology files: every validation error class names file, line and key; generators round-trip
+//! through TOML; generated and hand-written topologies work in the simulator.
+
+use core::time::Duration;
+use std::net::Ipv4Addr;
+
+use shoal::router::SendOptions;
+use shoal::sim::{NodeId, PingReply, Sim};
+use shoal::topo::{Topology, generate};
+
+const GOOD: &str = r#"
+[settings]
+routes = "auto"
+
+[[router]]
+name = "r1"
+core = 0
+[[router.iface]]
+name = "eth0"
+addr = "10.0.1.1/24"
+[[router.iface]]
+name = "eth1"
+addr = ["10.0.12.1/30"]
+mtu = 1400
+mac = "02:aa:00:00:00:01"
+
+[[router]]
+name = "r2"
+routes = ["10.0.1.0/24 via 10.0.12.1", "default via 10.0.12.1 dev eth1"]
+[[router.iface]]
+name = "eth1"
+addr = "10.0.12.2/30"
+[[router.iface]]
+name = "eth0"
+addr = "10.0.2.1/24"
+
+[[host]]
+name = "h1"
+iface = { name = "eth0", addr = "10.0.1.2/24" }
+gateway = "10.0.1.1"
+
+[[host]]
+name = "h2"
+iface = { name = "eth0", addr = "10.0.2.2/24" }
+gateway = "10.0.2.1"
+
+[[link]]
+ends = ["r1:eth0", "h1:eth0"]
+delay_us = 50
+
+[[link]]
+ends = ["r1:eth1", "r2:eth1"]
+
+[[link]]
+ends = ["r2:eth0", "h2:eth0"]
+"#;
+
+/// The error text for `GOOD` with `from` replaced by `to`.
+fn error_after(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    let text = GOOD.replacen(from, to, 1);
+    match Topology::parse("t.toml", &text) {
+        Ok(_) => panic!("{to:?} was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn ping(sim: &mut Sim, from: NodeId, to: Ipv4Addr) -> PingReply {
+    sim.ping(
+        from,
+        to,
+        1,
+        56,
+        SendOptions::default(),
+        Duration::from_secs(2),
+    )
+    .unwrap()
+}
+
+/// Every host pings every other host.
+fn all_hosts_ping(t: &Topology) {
+    let mut sim = t.build_sim().unwrap();
+    let hosts: Vec<usize> = t.hosts().collect();
+    assert!(hosts.len() >= 2);
+    for &a in &hosts {
+        for &b in &hosts {
+            if a != b {
+                let dst = t.first_addr(b).unwrap();
+                let got = ping(&mut sim, NodeId(a), dst);
+                assert!(
+                    matches!(got, PingReply::Echo { .. }),
+                    "{} -> {}: {got:?}",
+                    t.nodes[a].name,
+                    t.nodes[b].name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn good_file_parses_and_pings() {
+    let t = Topology::parse("t.toml", GOOD).unwrap();
+    assert_eq!(t.nodes.len(), 4);
+    assert!(t.warnings.is_empty());
+    let r1 = &t.nodes[0];
+    assert!(r1.auto_routes);
+    assert_eq!(r1.core, Some(0));
+    assert_eq!(r1.ifaces[1].mtu, 1400);
+    assert_eq!(r1.routes, ["10.0.2.0/24 via 10.0.12.2 dev eth1"]);
+    assert!(!t.nodes[1].auto_routes);
+    assert_eq!(t.links[0].delay, Duration::from_micros(50));
+    assert_eq!(t.links[1].delay, Duration::from_micros(100));
+    all_hosts_ping(&t);
+}
+
+#[test]
+fn syntax_error_names_line() {
+    let e = error_after("delay_us = 50", "delay_us = 50 50");
+    assert!(e.starts_with("t.toml:39: "), "{e}");
+}
+
+#[test]
+fn unknown_key() {
+    let e = error_after("mtu = 1400", "mtu = 1400\ncolour = \"red\"");
+    assert!(e.starts_with("t.toml:15:"), "{e}");
+    assert!(e.contains("unknown field `colour`"), "{e}");
+}
+
+#[test]
+fn duplicate_node_name() {
+    let e = error_after("name = \"r2\"", "name = \"r1\"");
+    assert!(
+        e.starts_with("t.toml:18: router.name: duplicate node name \"r1\" (first at line 6)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_iface_name() {
+    let e = error_after("name = \"eth1\"\naddr = [", "name = \"eth0\"\naddr = [");
+    assert_eq!(
+        e,
+        "t.toml:12: router.iface.name: duplicate interface \"eth0\" in r1"
+    );
+}
+
+#[test]
+fn iface_on_two_links() {
+    let e = error_after(
+        "ends = [\"r2:eth0\", \"h2:eth0\"]",
+        "ends = [\"r1:eth0\", \"h2:eth0\"]",
+    );
+    assert!(
+        e.starts_with("t.toml:45: link.ends: r1:eth0 is already on the link at line 38"),
+        "{e}"
+    );
+}
+
+#[test]
+fn iface_on_no_link_warns() {
+    let text = GOOD.replace(
+        "mtu = 1400",
+        "mtu = 1400\n[[router.iface]]\nname = \"stub\"\naddr = \"10.9.0.1/24\"",
+    );
+    let t = Topology::parse("t.toml", &text).unwrap();
+    assert_eq!(t.warnings.len(), 1);
+    let w = &t.warnings[0];
+    assert_eq!((w.line, w.key.as_str()), (16, "router.iface.name"));
+    assert_eq!(w.message, "r1:stub is on no link");
+    // r1 is connected to the stub subnet, so auto routes add nothing for it.
+    assert_eq!(t.nodes[0].routes, ["10.0.2.0/24 via 10.0.12.2 dev eth1"]);
+}
+
+#[test]
+fn link_to_missing_node_or_iface() {
+    let e = error_after("\"r1:eth0\", \"h1:eth0\"", "\"r9:eth0\", \"h1:eth0\"");
+    assert_eq!(e, "t.toml:38: link.ends: no node named \"r9\"");
+    let e = error_after("\"r1:eth0\", \"h1:eth0\"", "\"r1:eth7\", \"h1:eth0\"");
+    assert_eq!(e, "t.toml:38: link.ends: r1 has no interface \"eth7\"");
+    let e = error_after("\"r1:eth0\", \"h1:eth0\"", "\"r1eth0\", \"h1:eth0\"");
+    assert_eq!(e, "t.toml:38: link.ends: \"r1eth0\" is not NODE:IFACE");
+    let e = error_after("\"r1:eth0\", \"h1:eth0\"", "\"r1:eth0\"");
+    assert_eq!(e, "t.toml:38: link.ends: a link needs at least two ends");
+}
+
+#[test]
+fn ends_share_no_subnet() {
+    let e = error_after("addr = \"10.0.1.1/24\"", "addr = \"10.0.3.1/24\"");
+    assert_eq!(e, "t.toml:38: link.ends: r1:eth0, h1:eth0 share no subnet");
+}
+
+#[test]
+fn overlapping_subnets_on_two_links() {
+    let text = GOOD
+        .replace("10.0.2.1/24", "10.0.2.1/16")
+        .replace("10.0.2.2/24", "10.0.2.2/16");
+    let e = Topology::parse("t.toml", &text).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "t.toml:45: link.ends: subnet 10.0.0.0/16 overlaps 10.0.1.0/24 of another link (line 38)"
+    );
+}
+
+#[test]
+fn overlapping_subnets_on_one_link() {
+    let e = error_after(
+        "addr = \"10.0.2.1/24\"",
+        "addr = [\"10.0.2.1/24\", \"10.0.2.129/25\"]",
+    );
+    assert!(
+        e.contains("link.ends: subnets 10.0.2.0/24 and 10.0.2.128/25 overlap on one link"),
+        "{e}"
+    );
+}
+
+#[test]
+fn gateway_not_connected() {
+    let e = error_after("gateway = \"10.0.1.1\"", "gateway = \"10.0.7.1\"");
+    assert_eq!(
+        e,
+        "t.toml:30: host.gateway: 10.0.7.1 is on no subnet connected to h1"
+    );
+    let e = error_after("gateway = \"10.0.1.1\"", "gateway = \"10.0.1\"");
+    assert_eq!(
+        e,
+        "t.toml:30: host.gateway: \"10.0.1\" is not an IPv4 address"
+    );
+}
+
+#[test]
+fn bad_addresses() {
+    for (bad, why) in [
+        ("10.0.1.300/24", "bad IPv4 address"),
+        ("10.0.1.1/33", "bad prefix length (0..=32)"),
+        ("10.0.1.1", "missing prefix length (write ADDR/LEN)"),
+        ("10.0.1.0/24", "that is the subnet's network address"),
+        ("10.0.1.255/24", "that is the subnet's broadcast address"),
+    ] {
+        let e = error_after("addr = \"10.0.1.1/24\"", &format!("addr = \"{bad}\""));
+        assert_eq!(e, format!("t.toml:10: router.iface.addr: \"{bad}\": {why}"));
+    }
+    let e = error_after("addr = \"10.0.12.2/30\"", "addr = \"10.0.1.1/24\"");
+    assert_eq!(
+        e,
+        "t.toml:22: router.iface.addr: 10.0.1.1 is already used at line 10"
+    );
+    let e = error_after("mac = \"02:aa:00:00:00:01\"", "mac = \"03:aa:00:00:00:01\"");
+    assert_eq!(
+        e,
+        "t.toml:15: router.iface.mac: \"03:aa:00:00:00:01\" is not a unicast MAC address"
+    );
+    let e = error_after("mtu = 1400", "mtu = 40");
+    assert!(
+        e.starts_with("t.toml:14: router.iface.mtu: 40 is outside 68..="),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_routes() {
+    let e = error_after(
+        "\"10.0.1.0/24 via 10.0.12.1\"",
+        "\"10.0.1.0/24 via 10.0.12.1 mtu 9\"",
+    );
+    assert_eq!(
+        e,
+        "t.toml:19: router.routes: \"10.0.1.0/24 via 10.0.12.1 mtu 9\": unknown keyword at \"mtu\""
+    );
+    let e = error_after(
+        "\"10.0.1.0/24 via 10.0.12.1\"",
+        "\"10.0.1.0/24 via 10.0.99.1\"",
+    );
+    assert_eq!(
+        e,
+        "t.toml:19: router.routes: \"10.0.1.0/24 via 10.0.99.1\": gateway 10.0.99.1 is on no connected subnet"
+    );
+    let e = error_after("routes = \"auto\"", "routes = \"manual\"");
+    assert!(e.starts_with("t.toml:3: "), "{e}");
+    let e = error_after(
+        "gateway = \"10.0.2.1\"",
+        "gateway = \"10.0.2.1\"\nroutes = \"auto\"",
+    );
+    assert!(
+        e.starts_with("t.toml:36: host.routes: \"auto\" is for routers"),
+        "{e}"
+    );
+}
+
+fn round_trip(t: &Topology) {
+    let text = t.to_toml().unwrap();
+    let back = Topology::parse("gen.toml", &text).unwrap();
+    assert_eq!(back.nodes, t.nodes);
+    assert_eq!(back.links, t.links);
+    assert_eq!(back.to_toml().unwrap(), text);
+}
+
+#[test]
+fn generators_round_trip() {
+    round_trip(&generate::chain(5).unwrap());
+    round_trip(&generate::grid(3, 4).unwrap());
+    round_trip(&generate::hypercube(3, 3).unwrap());
+    round_trip(&generate::hypercube(2, 4).unwrap());
+}
+
+#[test]
+fn hypercube_every_host_pings_every_host() {
+    let t = generate::hypercube(3, 3).unwrap();
+    assert_eq!(t.nodes.len(), 27 + 8);
+    all_hosts_ping(&t);
+}
+
+#[test]
+fn grid_every_host_pings_every_host() {
+    all_hosts_ping(&generate::grid(4, 5).unwrap());
+}
+
+#[test]
+fn chain_ping_and_traceroute() {
+    let t = generate::chain(10).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    let (h1, h2) = (sim.node("h1").unwrap(), sim.node("h2").unwrap());
+    let dst = t.first_addr(h2.0).unwrap();
+    match ping(&mut sim, h1, dst) {
+        // 11 links each way of 100 µs; TTL 64 less 10 routers.
+        PingReply::Echo { rtt, ttl } => {
+            assert_eq!(ttl, 54);
+            assert!(rtt >= Duration::from_micros(2200), "{rtt:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let hops = sim.traceroute(h1, dst, 30, Duration::from_secs(2)).unwrap();
+    assert_eq!(hops.len(), 11);
+    for (i, hop) in hops.iter().enumerate() {
+        let owner = t.owner(hop.from.unwrap()).unwrap();
+        let want = if i < 10 {
+            format!("r{}", i + 1)
+        } else {
+            "h2".into()
+        };
+        assert_eq!(owner.name, want);
+    }
+    assert!(hops[10].reached);
+}
+
+#[test]
+fn long_chain_builds() {
+    let t = generate::chain(1000).unwrap();
+    assert_eq!(t.nodes.len(), 1002);
+    assert_eq!(t.nodes[0].routes.len(), 1001 - 2);
+    // It builds, and TTL 64 carries a ping 60 routers down the line (59 routers back).
+    let mut sim = t.build_sim().unwrap();
+    let r60 = t.node_index("r60").unwrap();
+    let dst = t.first_addr(r60).unwrap();
+    let h1 = sim.node("h1").unwrap();
+    assert!(matches!(
+        ping(&mut sim, h1, dst),
+        PingReply::Echo { ttl: 5, .. }
+    ));
+}
+
+#[test]
+fn bus_of_three_pings() {
+    let text = r#"
+[[host]]
+name = "a"
+iface = { name = "eth0", addr = "192.168.0.1/24" }
+[[host]]
+name = "b"
+iface = { name = "eth0", addr = "192.168.0.2/24" }
+[[host]]
+name = "c"
+iface = { name = "eth0", addr = "192.168.0.3/24" }
+[[link]]
+ends = ["a:eth0", "b:eth0", "c:eth0"]
+"#;
+    let t = Topology::parse("bus.toml", text).unwrap();
+    all_hosts_ping(&t);
+}

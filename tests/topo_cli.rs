@@ -1,0 +1,52 @@
+//! The `shoal` binary over topology files: generate, ping, traceroute, and status 2 on a bad file.
+
+use std::process::Command;
+
+fn shoal(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn gen_then_ping_and_traceroute() {
+    let dir = std::env::temp_dir().join(format!("shoal-topo-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chain.toml");
+    let file = file.to_str().unwrap();
+    assert!(shoal(&["gen", "chain", "4", "-o", file]).status.success());
+    let out = shoal(&["ping", file, "h1", "h2", "-c", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("virtual"), "{text}");
+    assert!(text.contains("icmp_seq=2 ttl=60"), "{text}");
+    assert!(
+        text.contains("2 packets transmitted, 2 received, 0% packet loss"),
+        "{text}"
+    );
+    let out = shoal(&["traceroute", file, "h1", "h2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains(" 4  r4 (10.0.0.14)"), "{text}");
+    assert!(text.contains(" 5  h2 (10.0.0.18)"), "{text}");
+
+    std::fs::write(file, "[[link]]\nends = [\"a:eth0\", \"b:eth0\"]\n").unwrap();
+    let out = shoal(&["ping", file, "a", "10.0.0.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chain.toml:2: link.ends: no node named \"a\""),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn gen_writes_toml_to_stdout() {
+    let out = shoal(&["gen", "grid", "2x2"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("routes = \"auto\""));
+    assert_eq!(shoal(&["gen", "grid", "2by2"]).status.code(), Some(2));
+}
