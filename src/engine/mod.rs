@@ -104,11 +104,19 @@ impl Default for EngineConfig {
     }
 }
 
+/// What an interface is wired to, before placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    None,
+    Peer(NodeId, IfaceId),
+    Hub(usize),
+}
+
 struct NodeSpec {
     name: String,
     router: Router,
     core: Option<usize>,
-    peers: Vec<Option<(NodeId, IfaceId)>>,
+    peers: Vec<Wire>,
     flows: Vec<FlowSpec>,
     sink: bool,
 }
@@ -117,6 +125,7 @@ struct NodeSpec {
 #[derive(Default)]
 pub struct Network {
     nodes: Vec<NodeSpec>,
+    hubs: Vec<Vec<(NodeId, IfaceId)>>,
 }
 
 impl Network {
@@ -127,7 +136,7 @@ impl Network {
 
     /// Add an instance (its interfaces already configured).
     pub fn add(&mut self, name: &str, router: Router) -> NodeId {
-        let peers = vec![None; router.ifaces().len()];
+        let peers = vec![Wire::None; router.ifaces().len()];
         self.nodes.push(NodeSpec {
             name: name.to_owned(),
             router,
@@ -158,30 +167,43 @@ impl Network {
 
     /// Connect two interfaces point to point.
     pub fn link(&mut self, a: (NodeId, IfaceId), b: (NodeId, IfaceId)) -> Result<(), EngineError> {
-        for (x, other) in [(a, b), (b, a)] {
-            let spec = self
-                .nodes
-                .get_mut(x.0.0 as usize)
-                .ok_or(EngineError::NoSuchIface {
-                    node: format!("#{}", x.0.0),
-                    iface: x.1.0,
-                })?;
-            let slot =
-                spec.peers
-                    .get_mut(usize::from(x.1.0))
-                    .ok_or_else(|| EngineError::NoSuchIface {
-                        node: spec.name.clone(),
-                        iface: x.1.0,
-                    })?;
-            if slot.is_some() && *slot != Some(other) {
-                return Err(EngineError::AlreadyLinked {
-                    node: spec.name.clone(),
-                    iface: x.1.0,
-                });
+        self.wire(&[a, b], |x| if x == a { Wire::Peer(b.0, b.1) } else { Wire::Peer(a.0, a.1) })
+    }
+
+    /// Connect several interfaces to one hub: what one sends, every other receives.
+    pub fn hub(&mut self, members: &[(NodeId, IfaceId)]) -> Result<(), EngineError> {
+        let index = self.hubs.len();
+        self.wire(members, |_| Wire::Hub(index))?;
+        self.hubs.push(members.to_vec());
+        Ok(())
+    }
+
+    /// Set each end's wire, after checking every end exists and is free.
+    fn wire(&mut self, ends: &[(NodeId, IfaceId)], to: impl Fn((NodeId, IfaceId)) -> Wire) -> Result<(), EngineError> {
+        for (k, &(node, iface)) in ends.iter().enumerate() {
+            let missing = || EngineError::NoSuchIface { node: format!("#{}", node.0), iface: iface.0 };
+            let spec = self.nodes.get(node.0 as usize).ok_or_else(missing)?;
+            let slot = spec.peers.get(usize::from(iface.0)).ok_or_else(|| EngineError::NoSuchIface { node: spec.name.clone(), iface: iface.0 })?;
+            if *slot != Wire::None || ends[..k].contains(&(node, iface)) {
+                return Err(EngineError::AlreadyLinked { node: spec.name.clone(), iface: iface.0 });
             }
-            *slot = Some(other);
+        }
+        for &end in ends {
+            self.nodes[end.0.0 as usize].peers[usize::from(end.1.0)] = to(end);
         }
         Ok(())
+    }
+
+    /// The instances an interface's wire reaches.
+    fn neighbours(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.nodes[i].peers.iter().flat_map(move |w| {
+            let (one, hub) = match *w {
+                Wire::Peer(n, _) => (Some(n.0 as usize), None),
+                Wire::Hub(h) => (None, self.hubs.get(h)),
+                Wire::None => (None, None),
+            };
+            one.into_iter().chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))
+        })
     }
 
     /// Let a host send a flow.
@@ -213,8 +235,7 @@ impl Network {
             let mut queue = VecDeque::from([start]);
             while let Some(i) = queue.pop_front() {
                 order.push(i);
-                for &(p, _) in self.nodes[i].peers.iter().flatten() {
-                    let p = p.0 as usize;
+                for p in self.neighbours(i) {
                     if !seen[p] {
                         seen[p] = true;
                         queue.push_back(p);
@@ -291,15 +312,18 @@ impl Engine {
             local[i] = counts[w];
             counts[w] += 1;
         }
-        for (i, spec) in net.nodes.iter().enumerate() {
-            for &(p, _) in spec.peers.iter().flatten() {
-                if placement[p.0 as usize] != placement[i] {
-                    return Err(EngineError::CrossWorker {
-                        a: spec.name.clone(),
-                        b: net.nodes[p.0 as usize].name.clone(),
-                    });
-                }
+        for i in 0..net.nodes.len() {
+            if let Some(p) = net.neighbours(i).find(|&p| placement[p] != placement[i]) {
+                return Err(EngineError::CrossWorker { a: net.nodes[i].name.clone(), b: net.nodes[p].name.clone() });
             }
+        }
+        // Hubs live on the worker of their members (all on one, as just checked).
+        let mut hubs: Vec<Vec<Vec<(u32, IfaceId)>>> = vec![Vec::new(); workers];
+        let mut hub_index = Vec::with_capacity(net.hubs.len());
+        for members in &net.hubs {
+            let w = members.first().map_or(0, |m| placement[m.0.0 as usize]);
+            hub_index.push(hubs[w].len());
+            hubs[w].push(members.iter().map(|&(n, iface)| (local[n.0 as usize], iface)).collect());
         }
         let epoch = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
@@ -310,10 +334,10 @@ impl Engine {
             let peers = spec
                 .peers
                 .iter()
-                .map(|p| {
-                    p.map_or(Peer::None, |(n, iface)| {
-                        Peer::Local(local[n.0 as usize], iface)
-                    })
+                .map(|wire| match *wire {
+                    Wire::None => Peer::None,
+                    Wire::Peer(n, iface) => Peer::Local(local[n.0 as usize], iface),
+                    Wire::Hub(h) => Peer::Hub(hub_index[h] as u32),
                 })
                 .collect();
             let generators: Vec<Generator> = spec
@@ -355,6 +379,7 @@ impl Engine {
             let worker = Worker {
                 pool: Pool::new(cfg.pool_frames)?,
                 nodes,
+                hubs: core::mem::take(&mut hubs[w]),
                 hosts,
                 ready: Vec::new(),
                 timers: Default::default(),

@@ -32,6 +32,8 @@ pub(crate) enum Peer {
     None,
     /// An instance on this worker: node index and interface.
     Local(u32, IfaceId),
+    /// A hub of this worker: every other member gets a copy.
+    Hub(u32),
 }
 
 /// An instance as a worker holds it.
@@ -68,6 +70,8 @@ pub(crate) struct Finished {
 pub(crate) struct Worker {
     pub pool: Pool,
     pub nodes: Vec<Node>,
+    /// Members of each hub, as (node, interface).
+    pub hubs: Vec<Vec<(u32, IfaceId)>>,
     /// Nodes with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     pub ready: Vec<u32>,
@@ -246,6 +250,7 @@ impl Worker {
                 Action::Transmit { iface, frame } => {
                     match self.nodes[i as usize].peers.get(usize::from(iface.0)) {
                         Some(&Peer::Local(p, pi)) => self.enqueue(p, pi, frame),
+                        Some(&Peer::Hub(h)) => self.broadcast(h, (i, iface), frame),
                         _ => {
                             self.drops += 1;
                             self.pool.free(frame);
@@ -282,6 +287,29 @@ impl Worker {
             }
         }
         self.actions = actions;
+    }
+
+    /// Give every member of hub `h` but the sender a copy of `frame` (the last gets the frame
+    /// itself). A copy the pool has no room for is lost, as on a congested hub.
+    fn broadcast(&mut self, h: u32, from: (u32, IfaceId), frame: Frame) {
+        let members = core::mem::take(&mut self.hubs[h as usize]);
+        let mut to = members.iter().filter(|&&m| m != from).peekable();
+        let mut frame = Some(frame);
+        while let Some(&(node, iface)) = to.next() {
+            let copy = if to.peek().is_some() {
+                frame.as_ref().and_then(|f| self.pool.duplicate(f))
+            } else {
+                frame.take()
+            };
+            match copy {
+                Some(c) => self.enqueue(node, iface, c),
+                None => self.drops += 1,
+            }
+        }
+        if let Some(f) = frame {
+            self.pool.free(f);
+        }
+        self.hubs[h as usize] = members;
     }
 
     fn enqueue(&mut self, node: u32, iface: IfaceId, frame: Frame) {

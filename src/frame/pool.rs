@@ -100,6 +100,17 @@ impl Pool {
         Some(frame)
     }
 
+    /// A new frame holding a copy of `frame`'s data at the same offset; `None` when the pool
+    /// is exhausted. What a hub does for each listener but the last.
+    pub fn duplicate(&mut self, frame: &Frame) -> Option<Frame> {
+        let mut copy = self.alloc()?;
+        // Same offset and length as a frame of this pool always fit a buffer.
+        let _ = copy.reset_head(frame.offset());
+        let _ = copy.set_len(frame.len());
+        self.copy_between(frame, 0..frame.len(), &copy, 0);
+        Some(copy)
+    }
+
     /// Copy bytes `from` (a range of `src`'s data) to offset `to` of `dst`'s data. Both frames
     /// must hold the bytes named (a violation is a caller bug and panics).
     pub fn copy_between(
@@ -180,6 +191,18 @@ mod tests {
         assert_eq!(pool.buffer_mut(&f)[HEADROOM - 2], 9);
         assert!(pool.alloc_from(&vec![0; MAX_DATA + 1]).is_none());
         assert_eq!(pool.available(), 1);
+    }
+
+    #[test]
+    fn duplicates_are_independent_copies() {
+        let mut pool = Pool::new(2).unwrap();
+        let mut f = pool.alloc_from(&[1, 2, 3]).unwrap();
+        f.pull_head(1).unwrap();
+        let d = pool.duplicate(&f).unwrap();
+        assert_eq!((d.offset(), pool.data(&d)), (f.offset(), &[2u8, 3][..]));
+        pool.data_mut(&d)[0] = 9;
+        assert_eq!(pool.data(&f), &[2, 3]);
+        assert!(pool.duplicate(&f).is_none(), "exhausted");
     }
 
     #[test]

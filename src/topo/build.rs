@@ -1,46 +1,53 @@
-//! Instantiating a [`Topology`] in the simulator.
+//! Instantiating a [`Topology`]: configured router instances, then the simulator or the engine
+//! around them.
 //!
-//! Node `i` of the model becomes `NodeId(i)` of the [`Sim`]; interfaces keep their order, so
-//! interface `j` is `IfaceId(j)`. Two-ended links become point-to-point links, longer ones hubs.
+//! Node `i` of the model becomes node `i` of the simulator or the engine network; interfaces
+//! keep their order, so interface `j` is `IfaceId(j)`. Two-ended links become point-to-point
+//! links, longer ones hubs.
 
-use crate::router::{Config, ConfigError};
+use crate::engine::Network;
+use crate::router::{Config, ConfigError, IfaceId, Router};
 use crate::sim::{NodeId, Sim, SimError};
 
-use super::{Kind, TopoError, Topology};
+use super::{Kind, Link, TopoError, Topology};
 
 impl Topology {
+    /// Every node as a configured instance, in model order.
+    pub fn routers(&self) -> Result<Vec<Router>, TopoError> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                let config = match node.kind {
+                    Kind::Router => Config::default(),
+                    Kind::Host => Config::host(),
+                };
+                let wrap = |source: ConfigError| TopoError::from(SimError::Config { node: node.name.clone(), source });
+                let mut r = Router::new(config);
+                for f in &node.ifaces {
+                    let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
+                    for &a in &f.addrs {
+                        r.add_addr(i, a).map_err(wrap)?;
+                    }
+                }
+                for route in &node.routes {
+                    r.add_route_str(route).map_err(wrap)?;
+                }
+                Ok(r)
+            })
+            .collect()
+    }
+
     /// Build the topology in a fresh simulator. Node `i` of [`Topology::nodes`] is `NodeId(i)`,
     /// and [`Sim::node`] finds nodes by name.
     pub fn build_sim(&self) -> Result<Sim, TopoError> {
         let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
         // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
         let mut sim = Sim::new((ifaces * 16).max(8192))?;
-        for node in &self.nodes {
-            let config = match node.kind {
-                Kind::Router => Config::default(),
-                Kind::Host => Config::host(),
-            };
-            let id = sim.add_node(&node.name, config);
-            let wrap = |source: ConfigError| SimError::Config {
-                node: node.name.clone(),
-                source,
-            };
-            for f in &node.ifaces {
-                let i = sim.add_iface_with(id, &f.name, f.mac, f.mtu)?;
-                for &a in &f.addrs {
-                    sim.router_mut(id).add_addr(i, a).map_err(wrap)?;
-                }
-            }
-            for r in &node.routes {
-                sim.router_mut(id).add_route_str(r).map_err(wrap)?;
-            }
+        for (node, router) in self.nodes.iter().zip(self.routers()?) {
+            sim.add_router(&node.name, router);
         }
         for link in &self.links {
-            let ends: Vec<_> = link
-                .ends
-                .iter()
-                .map(|&(n, i)| (NodeId(n), crate::router::IfaceId(i as u16)))
-                .collect();
+            let ends: Vec<_> = ends(link).map(|(n, i)| (NodeId(n), i)).collect();
             match ends[..] {
                 [a, b] => sim.link(a, b, link.delay)?,
                 _ => sim.hub(&ends, link.delay)?,
@@ -48,4 +55,28 @@ impl Topology {
         }
         Ok(sim)
     }
+
+    /// Build the topology as an engine network (link delays do not apply: engine links are as
+    /// fast as the workers). Nodes with `core` are pinned to it.
+    pub fn build_network(&self) -> Result<Network, TopoError> {
+        let mut net = Network::new();
+        for (node, router) in self.nodes.iter().zip(self.routers()?) {
+            let id = net.add(&node.name, router);
+            if let Some(core) = node.core {
+                net.pin(id, core as usize);
+            }
+        }
+        for link in &self.links {
+            let ends: Vec<_> = ends(link).map(|(n, i)| (crate::engine::NodeId(n as u32), i)).collect();
+            match ends[..] {
+                [a, b] => net.link(a, b)?,
+                _ => net.hub(&ends)?,
+            }
+        }
+        Ok(net)
+    }
+}
+
+fn ends(link: &Link) -> impl Iterator<Item = (usize, IfaceId)> + '_ {
+    link.ends.iter().map(|&(n, i)| (n, IfaceId(i as u16)))
 }

@@ -56,6 +56,9 @@ pub enum TopoError {
     /// The simulator refused the model (a bug: validation should have caught it).
     #[error("building the simulation: {0}")]
     Build(#[from] SimError),
+    /// The engine refused the model.
+    #[error("building the network: {0}")]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 fn key_prefix(key: &str) -> String {
