@@ -3,10 +3,11 @@
 //! The crate is layered (see docs/architecture.md): [`wire`] gives zero-copy views over frame
 //! bytes, [`frame`] owns the preallocated frame pool, [`router`] is one sans-IO router instance
 //! that turns batches of received frames into actions, [`sim`] runs instances over in-memory
-//! links on a virtual clock, and [`rig`] drives one router at full speed for measurements.
+//! links on a virtual clock, [`link`] carries frames between processes over shared memory, and [`rig`] drives one router at full speed for measurements.
 //! [`time`] is the caller-supplied clock the sans-IO core runs on.
 
 pub mod frame;
+pub mod link;
 pub mod rig;
 pub mod router;
 pub mod sim;
