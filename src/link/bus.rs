@@ -29,7 +29,8 @@ pub struct BusStats {
     pub oversize: u64,
 }
 
-/// One member of a bus.
+/// One member of a bus (aligned like [`super::Endpoint`], for the same reason).
+#[repr(align(128))]
 pub struct Member {
     shared: Shared,
     me: u32,

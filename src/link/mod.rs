@@ -20,6 +20,7 @@ mod sys;
 pub use bus::{BusStats, Member};
 pub use layout::{LinkConfig, Side};
 pub use shm::{Doorbell, Endpoint, Stats};
+pub use sys::pin_current_thread;
 
 use std::path::PathBuf;
 

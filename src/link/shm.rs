@@ -77,6 +77,11 @@ impl<'a> Doorbell<'a> {
 }
 
 /// One side of a point-to-point link.
+///
+/// Aligned to 128 bytes so that the indices it updates on every batch never share a cache line
+/// with data another thread reads (measured: unaligned, the consumer's endpoint could land beside
+/// the shared `Arc` and cost the two-thread case a factor of 3-10).
+#[repr(align(128))]
 pub struct Endpoint {
     shared: Arc<Shared>,
     me: u32,

@@ -187,3 +187,24 @@ pub fn futex_wake(word: &AtomicU32) {
         );
     }
 }
+
+/// Pin the calling thread to one CPU (benches and tools; the engine will own pinning later).
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cpu out of range",
+        ));
+    }
+    // SAFETY: cpu_set_t is plain bits, valid when zeroed; CPU_SET is given an index below
+    // CPU_SETSIZE (checked above); pid 0 means the calling thread; the set outlives the call.
+    let r = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
