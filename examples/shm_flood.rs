@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use shoal::link::{Endpoint, LinkConfig, Side, pin_current_thread};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ fn main() -> Result<()> {
     result
 }
 
-fn flood(path: &PathBuf, total: u64) -> Result<()> {
+fn flood(path: &Path, total: u64) -> Result<()> {
     // One core each: unpinned, both processes can land on one vCPU and spin in turn.
     pin_current_thread(0).context("pin producer to cpu 0")?;
     let mut tx = Endpoint::open(path, Side::A, LinkConfig::default())?;
@@ -51,7 +51,7 @@ fn flood(path: &PathBuf, total: u64) -> Result<()> {
     Ok(())
 }
 
-fn consume(path: &PathBuf, total: u64) -> Result<()> {
+fn consume(path: &Path, total: u64) -> Result<()> {
     pin_current_thread(1).context("pin consumer to cpu 1")?;
     let mut rx = Endpoint::open(path, Side::B, LinkConfig::default())?;
     let mut got = 0u64;
