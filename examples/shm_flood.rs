@@ -54,6 +54,9 @@ fn flood(path: &Path, total: u64) -> Result<()> {
 fn consume(path: &Path, total: u64) -> Result<()> {
     pin_current_thread(1).context("pin consumer to cpu 1")?;
     let mut rx = Endpoint::open(path, Side::B, LinkConfig::default())?;
+    // Both ends are mapped now; the name is no longer needed, and unlinking it here leaves
+    // nothing behind however either process ends.
+    let _ = std::fs::remove_file(path);
     let mut got = 0u64;
     let mut sum = 0u64;
     let mut start = None;

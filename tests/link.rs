@@ -19,6 +19,8 @@ const SMALL: LinkConfig = LinkConfig {
 const CHILD_ENV: &str = "SHOAL_LINK_TEST_CHILD";
 /// Env var: how many frames the child sends before exiting cleanly (absent: forever).
 const CHILD_COUNT_ENV: &str = "SHOAL_LINK_TEST_COUNT";
+/// Env var naming the bus file a re-run of this binary should join (see `child_bus_member`).
+const CHILD_BUS_ENV: &str = "SHOAL_LINK_TEST_BUS";
 
 fn fnv(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c9dc5u32, |h, &b| {
@@ -233,6 +235,20 @@ fn spawn_producer(path: &Path, count: Option<u32>) -> Child {
     cmd.spawn().unwrap()
 }
 
+/// Not a test on its own: when re-run with `CHILD_BUS_ENV` set, joins that bus, says hello and
+/// keeps its member block until killed.
+#[test]
+fn child_bus_member() {
+    let Ok(path) = std::env::var(CHILD_BUS_ENV) else {
+        return;
+    };
+    let mut m = Member::open(Path::new(&path), 4, SMALL).unwrap();
+    m.send(&[b"hello from the child"]);
+    loop {
+        thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// Kills the child on drop, so a failing assertion does not leave a flooding process behind.
 struct Reap(Child);
 impl Drop for Reap {
@@ -357,4 +373,43 @@ fn bus_reader_that_falls_behind_loses_oldest_frames_only() {
     while b.recv(|_, f| got.push(u32::from_le_bytes(f.try_into().unwrap()))) > 0 {}
     assert_eq!(got, (136..200).collect::<Vec<_>>());
     assert_eq!(b.stats().lost, 136);
+}
+
+#[test]
+fn bus_member_killed_is_reclaimed_by_the_next_joiner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dead");
+    let mut me = Member::open(&path, 4, SMALL).unwrap();
+    let mut child = Reap(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_bus_member", "--test-threads=1"])
+            .env(CHILD_BUS_ENV, &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut from = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while from.is_none() && Instant::now() < deadline {
+        if me.recv(|m, f| {
+            assert_eq!(f, b"hello from the child");
+            from = Some(m);
+        }) == 0
+        {
+            me.wait(Duration::from_millis(10));
+        }
+    }
+    assert_eq!(from, Some(1), "the child joined as member 1 and said hello");
+    // While the child lives, its block is busy: the next joiner gets member 2.
+    assert_eq!(Member::open(&path, 4, SMALL).unwrap().index(), 2);
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let mut heir = Member::open(&path, 4, SMALL).unwrap();
+    assert_eq!(heir.index(), 1, "the dead member's block is taken over");
+    assert_eq!(heir.generation(), 2);
+    heir.send(&[b"heir"]);
+    let mut got = Vec::new();
+    me.recv(|m, f| got.push((m, f.to_vec())));
+    assert_eq!(got, vec![(1, b"heir".to_vec())]);
 }

@@ -372,3 +372,32 @@ fn validate(file: &File, path: &Path, want: Layout) -> Result<(), LinkError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_point_to_point_layout_matches_the_documented_offsets() {
+        let l = Layout::new(KIND_P2P, 2, LinkConfig::default()).unwrap();
+        assert_eq!((l.header_len, l.desc_len), (4096, 8192));
+        assert_eq!(l.ring_len, 8192 + 1024 * 2048);
+        assert_eq!(l.file_len, 4_214_784);
+        assert_eq!(l.desc_off(1, 3), 4096 + l.ring_len + 24);
+        assert_eq!(l.frame_off(0, 1), 4096 + 8192 + 2048);
+        let bus = Layout::new(KIND_BUS, 16, LinkConfig::default()).unwrap();
+        assert_eq!(bus.header_len, 12288);
+    }
+
+    #[test]
+    fn bad_sizes_are_refused() {
+        for (slots, frame_size) in [(1000, 2048), (1, 2048), (1 << 21, 2048), (64, 100), (64, 0)] {
+            let cfg = LinkConfig { slots, frame_size };
+            assert!(matches!(
+                Layout::new(KIND_P2P, 2, cfg),
+                Err(LinkError::Config(_))
+            ));
+        }
+        assert!(Layout::new(KIND_BUS, 65, LinkConfig::default()).is_err());
+    }
+}
