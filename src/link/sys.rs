@@ -53,6 +53,7 @@ impl Mapping {
         Ok(Mapping { ptr, len })
     }
 
+    #[inline(always)]
     fn check(&self, off: usize, len: usize, align: usize) {
         // The link code computes every offset from a validated layout; a failure here is a bug
         // in that code, not something a file or a peer can cause.
