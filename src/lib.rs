@@ -2,12 +2,16 @@
 //!
 //! The crate is layered (see docs/architecture.md): [`wire`] gives zero-copy views over frame
 //! bytes, [`frame`] owns the preallocated frame pool, [`router`] is one sans-IO router instance
-//! that turns batches of received frames into actions, [`sim`] runs instances over in-memory
-//! links on a virtual clock, and [`rig`] drives one router at full speed for measurements.
-//! [`time`] is the caller-supplied clock the sans-IO core runs on.
+//! that turns batches of received frames into actions, [`engine`] runs instances on pinned
+//! worker threads, [`link`] carries frames between workers and processes over shared memory,
+//! [`topo`] reads, validates and generates topology files, [`sim`] runs instances over
+//! in-memory links on a virtual clock, [`probe`] matches ping and traceroute answers, and
+//! [`rig`] drives one router at full speed for measurements. [`time`] is the caller-supplied
+//! clock the sans-IO core runs on.
 
 pub mod engine;
 pub mod frame;
+pub mod link;
 pub mod probe;
 pub mod rig;
 pub mod router;

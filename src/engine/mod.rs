@@ -167,7 +167,13 @@ impl Network {
 
     /// Connect two interfaces point to point.
     pub fn link(&mut self, a: (NodeId, IfaceId), b: (NodeId, IfaceId)) -> Result<(), EngineError> {
-        self.wire(&[a, b], |x| if x == a { Wire::Peer(b.0, b.1) } else { Wire::Peer(a.0, a.1) })
+        self.wire(&[a, b], |x| {
+            if x == a {
+                Wire::Peer(b.0, b.1)
+            } else {
+                Wire::Peer(a.0, a.1)
+            }
+        })
     }
 
     /// Connect several interfaces to one hub: what one sends, every other receives.
@@ -179,13 +185,29 @@ impl Network {
     }
 
     /// Set each end's wire, after checking every end exists and is free.
-    fn wire(&mut self, ends: &[(NodeId, IfaceId)], to: impl Fn((NodeId, IfaceId)) -> Wire) -> Result<(), EngineError> {
+    fn wire(
+        &mut self,
+        ends: &[(NodeId, IfaceId)],
+        to: impl Fn((NodeId, IfaceId)) -> Wire,
+    ) -> Result<(), EngineError> {
         for (k, &(node, iface)) in ends.iter().enumerate() {
-            let missing = || EngineError::NoSuchIface { node: format!("#{}", node.0), iface: iface.0 };
+            let missing = || EngineError::NoSuchIface {
+                node: format!("#{}", node.0),
+                iface: iface.0,
+            };
             let spec = self.nodes.get(node.0 as usize).ok_or_else(missing)?;
-            let slot = spec.peers.get(usize::from(iface.0)).ok_or_else(|| EngineError::NoSuchIface { node: spec.name.clone(), iface: iface.0 })?;
+            let slot =
+                spec.peers
+                    .get(usize::from(iface.0))
+                    .ok_or_else(|| EngineError::NoSuchIface {
+                        node: spec.name.clone(),
+                        iface: iface.0,
+                    })?;
             if *slot != Wire::None || ends[..k].contains(&(node, iface)) {
-                return Err(EngineError::AlreadyLinked { node: spec.name.clone(), iface: iface.0 });
+                return Err(EngineError::AlreadyLinked {
+                    node: spec.name.clone(),
+                    iface: iface.0,
+                });
             }
         }
         for &end in ends {
@@ -202,7 +224,8 @@ impl Network {
                 Wire::Hub(h) => (None, self.hubs.get(h)),
                 Wire::None => (None, None),
             };
-            one.into_iter().chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))
+            one.into_iter()
+                .chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))
         })
     }
 
@@ -314,7 +337,10 @@ impl Engine {
         }
         for i in 0..net.nodes.len() {
             if let Some(p) = net.neighbours(i).find(|&p| placement[p] != placement[i]) {
-                return Err(EngineError::CrossWorker { a: net.nodes[i].name.clone(), b: net.nodes[p].name.clone() });
+                return Err(EngineError::CrossWorker {
+                    a: net.nodes[i].name.clone(),
+                    b: net.nodes[p].name.clone(),
+                });
             }
         }
         // Hubs live on the worker of their members (all on one, as just checked).
@@ -323,7 +349,12 @@ impl Engine {
         for members in &net.hubs {
             let w = members.first().map_or(0, |m| placement[m.0.0 as usize]);
             hub_index.push(hubs[w].len());
-            hubs[w].push(members.iter().map(|&(n, iface)| (local[n.0 as usize], iface)).collect());
+            hubs[w].push(
+                members
+                    .iter()
+                    .map(|&(n, iface)| (local[n.0 as usize], iface))
+                    .collect(),
+            );
         }
         let epoch = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));

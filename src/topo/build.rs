@@ -21,7 +21,12 @@ impl Topology {
                     Kind::Router => Config::default(),
                     Kind::Host => Config::host(),
                 };
-                let wrap = |source: ConfigError| TopoError::from(SimError::Config { node: node.name.clone(), source });
+                let wrap = |source: ConfigError| {
+                    TopoError::from(SimError::Config {
+                        node: node.name.clone(),
+                        source,
+                    })
+                };
                 let mut r = Router::new(config);
                 for f in &node.ifaces {
                     let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
@@ -67,7 +72,9 @@ impl Topology {
             }
         }
         for link in &self.links {
-            let ends: Vec<_> = ends(link).map(|(n, i)| (crate::engine::NodeId(n as u32), i)).collect();
+            let ends: Vec<_> = ends(link)
+                .map(|(n, i)| (crate::engine::NodeId(n as u32), i))
+                .collect();
             match ends[..] {
                 [a, b] => net.link(a, b)?,
                 _ => net.hub(&ends)?,
