@@ -165,3 +165,40 @@ fn ping_and_traceroute_on_running_workers() {
     );
     assert_eq!(report.nodes.len(), nodes);
 }
+
+#[test]
+fn a_chain_split_across_two_workers_crosses_shared_memory() {
+    let (net, nodes) = chain(12, Some(20_000));
+    let cfg = EngineConfig {
+        workers: 2,
+        pin: false,
+        flows_at_start: false,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(net, cfg).unwrap();
+    let placement = engine.placement();
+    assert!(
+        placement.contains(&0) && placement.contains(&1),
+        "{placement:?}"
+    );
+    let h2 = "10.2.0.2".parse().unwrap();
+    let hops = engine.traceroute(NodeId(0), h2, 30, Duration::from_secs(5));
+    assert_eq!(hops.len(), 13);
+    assert!(hops.last().is_some_and(|h| h.reached), "{hops:?}");
+    assert!(matches!(
+        engine.ping(NodeId(0), h2, 1, Duration::from_secs(5)),
+        shoal::probe::PingReply::Echo { .. }
+    ));
+    engine.set_flows(true);
+    std::thread::sleep(Duration::from_millis(300));
+    engine.set_flows(false);
+    std::thread::sleep(Duration::from_millis(100));
+    let report = engine.stop().unwrap();
+    assert!(report.generated > 1000, "generated {}", report.generated);
+    assert_eq!(
+        report.generated, report.sink.received,
+        "nothing lost between workers"
+    );
+    assert_eq!(report.sink.reordered, 0);
+    assert_eq!(report.nodes.len(), nodes);
+}

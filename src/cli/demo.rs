@@ -54,13 +54,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     net.add_sink(h2, PORT);
     let cfg = EngineConfig {
-        workers: 1,
         flows_at_start: false,
         ..EngineConfig::default()
     };
     println!(
-        "shoal demo: h1 ─ {n} routers ─ h2, isolated instances on in-process links, 1 worker thread\n"
+        "shoal demo: h1 ─ {n} routers ─ h2, isolated instances on {} pinned worker thread(s); links inside a \
+         worker pass frame handles, links between workers are shared-memory rings\n",
+        cfg.workers
     );
+    let workers = cfg.workers;
     let engine = Engine::start(net, cfg).context("starting the engine")?;
 
     println!("traceroute to {h2_addr} from h1, {} hops max", n + 1);
@@ -132,9 +134,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         s.reordered
     );
     println!(
-        "{:.3} Mpps end to end, {:.1} M router-hops/s on one core, {:.3} Gbit/s of {}-byte frames",
+        "{:.3} Mpps end to end, {:.1} M router-hops/s on {} core(s), {:.3} Gbit/s of {}-byte frames",
         s.received as f64 / flood / 1e6,
         (end.frames - start.frames) as f64 / flood / 1e6,
+        workers,
         s.bytes as f64 * 8.0 / flood / 1e9,
         args.frame
     );

@@ -20,18 +20,19 @@ pub use worker::{RX_QUEUE, WorkerStats};
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::frame::{Batch, Pool, PoolError};
+use crate::link::{Endpoint, LinkConfig, LinkError};
 use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
 use crate::router::{Counters, IfaceId, Router};
 use control::Command;
 use flow::Generator;
-use worker::{Finished, Node, Peer, Worker};
+use worker::{Finished, Node, Peer, Remote, Worker};
 
 /// Index of an instance in a [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,15 +57,17 @@ pub enum EngineError {
         /// Interface index.
         iface: u16,
     },
-    /// A link joins instances placed on different workers; cross-worker links need the
-    /// shared-memory link.
-    #[error("link {a} — {b} crosses workers; place both on one core")]
+    /// A hub joins instances placed on different workers (hubs are in-worker only).
+    #[error("hub {a} — {b} crosses workers; place its members on one core")]
     CrossWorker {
         /// One end.
         a: String,
         /// The other end.
         b: String,
     },
+    /// A shared-memory link between workers could not be made.
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// A worker's pool could not be mapped.
     #[error(transparent)]
     Pool(#[from] PoolError),
@@ -335,12 +338,45 @@ impl Engine {
             local[i] = counts[w];
             counts[w] += 1;
         }
-        for i in 0..net.nodes.len() {
-            if let Some(p) = net.neighbours(i).find(|&p| placement[p] != placement[i]) {
+        for members in &net.hubs {
+            if let Some((a, b)) = members
+                .windows(2)
+                .map(|m| (m[0].0.0 as usize, m[1].0.0 as usize))
+                .find(|&(a, b)| placement[a] != placement[b])
+            {
                 return Err(EngineError::CrossWorker {
-                    a: net.nodes[i].name.clone(),
-                    b: net.nodes[p].name.clone(),
+                    a: net.nodes[a].name.clone(),
+                    b: net.nodes[b].name.clone(),
                 });
+            }
+        }
+        // A point-to-point link between workers becomes a shared-memory pair; each worker gets
+        // its end, the local interface it feeds and a handle to wake the other worker.
+        let wakers: Vec<Arc<OnceLock<std::thread::Thread>>> =
+            (0..workers).map(|_| Arc::default()).collect();
+        let mut remotes: Vec<Vec<Remote>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut remote_of = std::collections::HashMap::new();
+        for (i, spec) in net.nodes.iter().enumerate() {
+            for (k, wire) in spec.peers.iter().enumerate() {
+                let Wire::Peer(n, iface) = *wire else {
+                    continue;
+                };
+                let (a, b) = ((i, IfaceId(k as u16)), (n.0 as usize, iface));
+                if placement[a.0] == placement[b.0] || remote_of.contains_key(&a) {
+                    continue;
+                }
+                let (ea, eb) = Endpoint::pair_in_memory(LinkConfig::default())?;
+                for (end, ep, other) in [(a, ea, b), (b, eb, a)] {
+                    let w = placement[end.0];
+                    remote_of.insert(end, remotes[w].len() as u32);
+                    remotes[w].push(Remote {
+                        ep,
+                        node: local[end.0],
+                        iface: end.1,
+                        staged: Vec::with_capacity(crate::frame::BATCH_MAX),
+                        peer: wakers[placement[other.0]].clone(),
+                    });
+                }
             }
         }
         // Hubs live on the worker of their members (all on one, as just checked).
@@ -365,9 +401,15 @@ impl Engine {
             let peers = spec
                 .peers
                 .iter()
-                .map(|wire| match *wire {
+                .enumerate()
+                .map(|(k, wire)| match *wire {
                     Wire::None => Peer::None,
-                    Wire::Peer(n, iface) => Peer::Local(local[n.0 as usize], iface),
+                    Wire::Peer(n, iface) if placement[n.0 as usize] == w => {
+                        Peer::Local(local[n.0 as usize], iface)
+                    }
+                    Wire::Peer(..) => remote_of
+                        .get(&(i, IfaceId(k as u16)))
+                        .map_or(Peer::None, |&r| Peer::Remote(r)),
                     Wire::Hub(h) => Peer::Hub(hub_index[h] as u32),
                 })
                 .collect();
@@ -411,6 +453,8 @@ impl Engine {
                 pool: Pool::new(cfg.pool_frames)?,
                 nodes,
                 hubs: core::mem::take(&mut hubs[w]),
+                remotes: core::mem::take(&mut remotes[w]),
+                arrivals: Vec::with_capacity(crate::frame::BATCH_MAX),
                 hosts,
                 ready: Vec::new(),
                 timers: Default::default(),
@@ -439,6 +483,8 @@ impl Engine {
                 })
                 .map_err(EngineError::Spawn)?;
             let thread = handle.thread().clone();
+            // Set once, right after the spawn; peers only read it.
+            let _ = wakers[w].set(thread.clone());
             handles.push((handle, thread));
         }
         let placement = placement

@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::sync::OnceLock;
 use std::sync::mpsc::Receiver;
+use std::thread::Thread;
 
 use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
+use crate::link::Endpoint;
 use crate::probe::{PING_IDENT, Probe};
 use crate::router::{Action, IfaceId, Router, SendOptions};
 use crate::time::Instant;
@@ -34,6 +37,20 @@ pub(crate) enum Peer {
     Local(u32, IfaceId),
     /// A hub of this worker: every other member gets a copy.
     Hub(u32),
+    /// A shared-memory link to an instance on another worker: index into the remotes.
+    Remote(u32),
+}
+
+/// This worker's end of a link to another worker.
+pub(crate) struct Remote {
+    pub ep: Endpoint,
+    /// The local end: received frames go to this node's interface.
+    pub node: u32,
+    pub iface: IfaceId,
+    /// Frames waiting for the next flush (one publish per batch).
+    pub staged: Vec<Frame>,
+    /// The worker at the other end, woken after a flush.
+    pub peer: Arc<OnceLock<Thread>>,
 }
 
 /// An instance as a worker holds it.
@@ -72,6 +89,10 @@ pub(crate) struct Worker {
     pub nodes: Vec<Node>,
     /// Members of each hub, as (node, interface).
     pub hubs: Vec<Vec<(u32, IfaceId)>>,
+    /// Links to instances on other workers.
+    pub remotes: Vec<Remote>,
+    /// Frames just received from remotes, before they are queued.
+    pub arrivals: Vec<Frame>,
     /// Nodes with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     pub ready: Vec<u32>,
@@ -103,9 +124,11 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let now = self.now();
             let mut work = self.control(now);
+            work += self.receive();
             work += self.generate(now);
             work += self.drain(now);
             work += self.run_timers(now);
+            self.flush();
             self.publish();
             if work == 0 {
                 self.idle(now);
@@ -251,6 +274,7 @@ impl Worker {
                     match self.nodes[i as usize].peers.get(usize::from(iface.0)) {
                         Some(&Peer::Local(p, pi)) => self.enqueue(p, pi, frame),
                         Some(&Peer::Hub(h)) => self.broadcast(h, (i, iface), frame),
+                        Some(&Peer::Remote(r)) => self.stage(r, frame),
                         _ => {
                             self.drops += 1;
                             self.pool.free(frame);
@@ -287,6 +311,70 @@ impl Worker {
             }
         }
         self.actions = actions;
+    }
+
+    /// Hold a frame for remote `r`, flushing when a batch is full.
+    fn stage(&mut self, r: u32, frame: Frame) {
+        self.remotes[r as usize].staged.push(frame);
+        if self.remotes[r as usize].staged.len() >= BATCH_MAX {
+            self.flush_one(r as usize);
+        }
+    }
+
+    /// Publish every remote's staged frames.
+    fn flush(&mut self) {
+        for r in 0..self.remotes.len() {
+            if !self.remotes[r].staged.is_empty() {
+                self.flush_one(r);
+            }
+        }
+    }
+
+    /// Copy remote `r`'s staged frames into its ring (one publish), free them, wake the peer.
+    fn flush_one(&mut self, r: usize) {
+        let remote = &mut self.remotes[r];
+        let mut slices: [&[u8]; BATCH_MAX] = [&[]; BATCH_MAX];
+        let n = remote.staged.len().min(BATCH_MAX);
+        for (slot, frame) in slices.iter_mut().zip(&remote.staged) {
+            *slot = self.pool.data(frame);
+        }
+        let sent = remote.ep.send(&slices[..n]);
+        // What the ring had no room for is lost, as on a full NIC queue.
+        self.drops += (remote.staged.len() - sent) as u64;
+        for frame in remote.staged.drain(..) {
+            self.pool.free(frame);
+        }
+        if sent != 0 {
+            if let Some(t) = remote.peer.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// Take in what other workers sent, a batch per link, copying it into this worker's pool.
+    fn receive(&mut self) -> usize {
+        let mut total = 0;
+        for r in 0..self.remotes.len() {
+            let Worker {
+                remotes,
+                pool,
+                arrivals,
+                drops,
+                ..
+            } = self;
+            let remote = &mut remotes[r];
+            total += remote.ep.recv(|bytes| match pool.alloc_from(bytes) {
+                Some(f) => arrivals.push(f),
+                None => *drops += 1,
+            });
+            let (node, iface) = (remote.node, remote.iface);
+            let mut arrived = core::mem::take(&mut self.arrivals);
+            for f in arrived.drain(..) {
+                self.enqueue(node, iface, f);
+            }
+            self.arrivals = arrived;
+        }
+        total
     }
 
     /// Give every member of hub `h` but the sender a copy of `frame` (the last gets the frame
