@@ -50,3 +50,37 @@ fn gen_writes_toml_to_stdout() {
     assert!(text.contains("routes = \"auto\""));
     assert_eq!(shoal(&["gen", "grid", "2by2"]).status.code(), Some(2));
 }
+
+#[test]
+fn run_a_generated_chain_with_a_flow_on_the_engine() {
+    let dir = std::env::temp_dir().join(format!("shoal-run-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chain.toml");
+    let file = file.to_str().unwrap();
+    assert!(shoal(&["gen", "chain", "6", "-o", file]).status.success());
+    let out = shoal(&[
+        "run",
+        file,
+        "--seconds",
+        "1.5",
+        "--workers",
+        "2",
+        "--flow",
+        "h1:h2:20000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("8 instances on 2 worker(s)"), "{text}");
+    assert!(text.contains("lost 0, reordered 0"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("r6 ")), "{text}");
+    let out = shoal(&["run", file, "--seconds", "0.1", "--flow", "h1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected FROM:TO[:PPS]"));
+    let out = shoal(&["run", file, "--seconds", "0.1", "--flow", "h1:nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node \"nope\""));
+    std::fs::remove_dir_all(&dir).ok();
+}

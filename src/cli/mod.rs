@@ -3,6 +3,7 @@
 mod demo;
 mod r#gen;
 mod probe;
+mod run;
 pub mod sys;
 
 pub use shoal::topo::TopoError;
@@ -19,9 +20,11 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build a chain of routers between two hosts on simulated links, trace and ping across it,
-    /// then measure the forwarding pipeline of one router on this core. No root, no NIC.
+    /// Run a 254-router chain between two hosts on every core, trace and ping across it, then
+    /// flood it with UDP and report rates, loss and latency. No root, no NIC.
     Demo(demo::DemoArgs),
+    /// Run a topology file on the engine until Ctrl-C, with live totals.
+    Run(run::RunArgs),
     /// Write a generated topology (chain, grid, hypercube) as TOML.
     Gen(r#gen::GenArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
@@ -34,6 +37,7 @@ enum Command {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Demo(a) => demo::run(a),
+        Command::Run(a) => run::run(a),
         Command::Gen(a) => r#gen::run(a),
         Command::Ping(a) => probe::ping(a),
         Command::Traceroute(a) => probe::traceroute(a),

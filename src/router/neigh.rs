@@ -38,7 +38,8 @@ pub struct NeighConfig {
     pub delay_first_probe: Duration,
     /// Stale entries unused this long are removed (gc_stale_time).
     pub gc_stale: Duration,
-    /// Frames held per unresolved next hop (Linux bounds it in bytes; we count frames).
+    /// Frames held per unresolved next hop. Linux bounds it in bytes (unres_qlen_bytes,
+    /// 212,992: about 100 small packets); we count frames.
     pub queue_len: usize,
 }
 
@@ -51,7 +52,7 @@ impl Default for NeighConfig {
             reachable: Duration::from_secs(30),
             delay_first_probe: Duration::from_secs(5),
             gc_stale: Duration::from_secs(60),
-            queue_len: 8,
+            queue_len: 64,
         }
     }
 }

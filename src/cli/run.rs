@@ -1,0 +1,154 @@
+//! `shoal run`: run a topology file on the engine until Ctrl-C (or for a set time), with a
+//! live line of totals, and print every instance's counters at the end.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use shoal::engine::{Engine, EngineConfig, FlowSpec, NodeId, Totals};
+use shoal::topo::Topology;
+
+use super::sys;
+
+const FLOW_PORT: u16 = 5001;
+
+/// Options of `shoal run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Topology file.
+    topo: String,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Spin when idle instead of sleeping.
+    #[arg(long)]
+    busy_poll: bool,
+    /// Stop after this many seconds instead of waiting for Ctrl-C.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// A UDP flow FROM:TO[:PPS] between nodes (flat out without PPS); may repeat.
+    #[arg(long = "flow", value_name = "FROM:TO[:PPS]")]
+    flows: Vec<String>,
+    /// Frame length of the flows, bytes (without FCS).
+    #[arg(long, default_value_t = 64)]
+    frame: usize,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let topo = Topology::load(&args.topo)?;
+    for w in &topo.warnings {
+        eprintln!(
+            "{}:{}: warning: {}: {}",
+            args.topo, w.line, w.key, w.message
+        );
+    }
+    let mut net = topo.build_network()?;
+    for flow in &args.flows {
+        let (from, to, rate) = parse_flow(flow)?;
+        let node = |name: &str| {
+            topo.node_index(name)
+                .with_context(|| format!("--flow {flow}: no node {name:?} in {}", args.topo))
+        };
+        let (src, dst) = (node(from)?, node(to)?);
+        let addr = topo
+            .first_addr(dst)
+            .with_context(|| format!("--flow {flow}: {to} has no address"))?;
+        net.add_flow(
+            NodeId(src as u32),
+            FlowSpec {
+                dst: addr,
+                port: FLOW_PORT,
+                frame_len: args.frame.max(shoal::engine::MIN_FRAME),
+                rate,
+            },
+        );
+        net.add_sink(NodeId(dst as u32), FLOW_PORT);
+    }
+    let defaults = EngineConfig::default();
+    let cfg = EngineConfig {
+        workers: args.workers.unwrap_or(defaults.workers).max(1),
+        busy_poll: args.busy_poll,
+        ..defaults
+    };
+    sys::catch_interrupts();
+    let engine = Engine::start(net, cfg).context("starting the engine")?;
+    println!(
+        "{}: {} instances on {} worker(s); Ctrl-C stops",
+        args.topo,
+        topo.nodes.len(),
+        cfg.workers
+    );
+    let t0 = Instant::now();
+    let deadline = args
+        .seconds
+        .map(|s| t0 + Duration::from_secs_f64(s.max(0.0)));
+    let mut last = (Totals::default(), t0);
+    while !sys::interrupted() && deadline.is_none_or(|d| Instant::now() < d) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = Instant::now();
+        if now.duration_since(last.1) >= Duration::from_secs(1) {
+            let t = engine.stats();
+            let dt = now.duration_since(last.1).as_secs_f64();
+            println!(
+                "{:>6.1} s  frames {:>12}  {:>8.3} Mpps  drops {:>8}  flows: sent {} received {}",
+                now.duration_since(t0).as_secs_f64(),
+                t.frames,
+                (t.frames - last.0.frames) as f64 / dt / 1e6,
+                t.drops,
+                t.generated,
+                t.received
+            );
+            last = (t, now);
+        }
+    }
+    engine.set_flows(false);
+    std::thread::sleep(Duration::from_millis(100));
+    let report = engine.stop()?;
+    println!(
+        "\n{:<16} {:>12} {:>12} {:>12} {:>10}  drops by reason",
+        "instance", "received", "forwarded", "sent", "dropped"
+    );
+    for (name, c) in &report.nodes {
+        let reasons: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "{name:<16} {:>12} {:>12} {:>12} {:>10}  {}",
+            c.rx_frames,
+            c.forwarded,
+            c.tx_frames,
+            c.total_drops(),
+            reasons.join(", ")
+        );
+    }
+    if report.generated != 0 {
+        let s = &report.sink;
+        let lost = report.generated.saturating_sub(s.received);
+        println!(
+            "flows: sent {}, received {}, lost {lost}, reordered {}, latency p50 {} µs p99 {} µs",
+            report.generated,
+            s.received,
+            s.reordered,
+            s.latency.quantile(0.5).unwrap_or(0) / 1000,
+            s.latency.quantile(0.99).unwrap_or(0) / 1000
+        );
+    }
+    Ok(())
+}
+
+/// `FROM:TO[:PPS]`.
+fn parse_flow(text: &str) -> anyhow::Result<(&str, &str, Option<u64>)> {
+    let mut parts = text.split(':');
+    let (Some(from), Some(to)) = (parts.next(), parts.next()) else {
+        anyhow::bail!("--flow {text}: expected FROM:TO[:PPS]");
+    };
+    let rate = parts
+        .next()
+        .map(|r| {
+            r.parse::<u64>()
+                .with_context(|| format!("--flow {text}: bad rate {r:?}"))
+        })
+        .transpose()?;
+    anyhow::ensure!(
+        parts.next().is_none(),
+        "--flow {text}: expected FROM:TO[:PPS]"
+    );
+    Ok((from, to, rate))
+}
