@@ -3,35 +3,17 @@
 
 use std::time::Duration;
 
-use shoal::engine::{Engine, EngineConfig, FlowSpec, Network, NodeId};
+use shoal::engine::{Engine, EngineConfig, Network, NodeId};
 use shoal::sim::plan;
 
-const PORT: u16 = 5001;
-
-/// A chain of `routers` as an engine network, h1 sending `spec`-like flows to h2.
+/// A chain of `routers` as an engine network, h1 sending a flow to h2; and its node count.
 fn chain(routers: usize, rate: Option<u64>) -> (Network, usize) {
-    let p = plan(routers).expect("valid chain");
-    let mut net = Network::new();
-    let ids: Vec<NodeId> = p
-        .nodes
-        .into_iter()
-        .map(|(name, r)| net.add(&name, r))
-        .collect();
-    for ((a, ai), (b, bi)) in p.links {
-        net.link((ids[a], ai), (ids[b], bi)).unwrap();
-    }
-    let (h1, h2) = (ids[0], ids[ids.len() - 1]);
-    net.add_flow(
-        h1,
-        FlowSpec {
-            dst: p.h2_addr,
-            port: PORT,
-            frame_len: 64,
-            rate,
-        },
-    );
-    net.add_sink(h2, PORT);
-    (net, ids.len())
+    let net = plan(routers)
+        .expect("valid chain")
+        .network(64, rate)
+        .unwrap();
+    let nodes = net.len();
+    (net, nodes)
 }
 
 fn one_worker() -> EngineConfig {

@@ -8,11 +8,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shoal::engine::{Engine, EngineConfig, FlowSpec, Network, NodeId};
+use shoal::engine::{Engine, EngineConfig, NodeId};
 use shoal::probe::PingReply;
 use shoal::sim::plan;
-
-const PORT: u16 = 5001;
 
 /// Options of `shoal demo`.
 #[derive(Debug, clap::Args)]
@@ -31,28 +29,10 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n = usize::from(args.routers);
     let p = plan(n).map_err(|(node, e)| anyhow::anyhow!("{node}: {e}"))?;
-    let (h2_addr, hosts) = (p.h2_addr, p.nodes.len());
-    let mut net = Network::new();
-    let ids: Vec<NodeId> = p
-        .nodes
-        .into_iter()
-        .map(|(name, r)| net.add(&name, r))
-        .collect();
-    for ((a, ai), (b, bi)) in p.links {
-        net.link((ids[a], ai), (ids[b], bi))
-            .context("wiring the chain")?;
-    }
-    let (h1, h2) = (ids[0], ids[hosts - 1]);
-    net.add_flow(
-        h1,
-        FlowSpec {
-            dst: h2_addr,
-            port: PORT,
-            frame_len: args.frame.max(shoal::engine::MIN_FRAME),
-            rate: None,
-        },
-    );
-    net.add_sink(h2, PORT);
+    let h2_addr = p.h2_addr;
+    let frame = args.frame.max(shoal::engine::MIN_FRAME);
+    let net = p.network(frame, None).context("wiring the chain")?;
+    let h1 = NodeId(0);
     let cfg = EngineConfig {
         flows_at_start: false,
         ..EngineConfig::default()

@@ -15,6 +15,7 @@ use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use super::{NodeId, Sim, SimError};
+use crate::engine::{EngineError, FlowSpec, Network, NodeId as EngineNode};
 use crate::router::{Config, ConfigError, IfAddr, IfaceId, Router};
 use crate::wire::ethernet;
 
@@ -109,6 +110,34 @@ pub fn plan(routers: usize) -> Result<Plan, (String, ConfigError)> {
         h1_addr: Ipv4Addr::new(10, 0, 0, 2),
         h2_addr: Ipv4Addr::new(10, 2, 0, 2),
     })
+}
+
+impl Plan {
+    /// The chain as an engine network: nodes in plan order (h1 is `NodeId(0)`, h2 the last),
+    /// with a UDP flow from h1 to h2 at `rate` datagrams per second (flat out if `None`) of
+    /// `frame_len`-byte frames, sunk at h2.
+    pub fn network(self, frame_len: usize, rate: Option<u64>) -> Result<Network, EngineError> {
+        const PORT: u16 = 5001;
+        let mut net = Network::new();
+        let last = self.nodes.len() as u32 - 1;
+        for (name, router) in self.nodes {
+            net.add(&name, router);
+        }
+        for ((a, ai), (b, bi)) in self.links {
+            net.link((EngineNode(a as u32), ai), (EngineNode(b as u32), bi))?;
+        }
+        net.add_flow(
+            EngineNode(0),
+            FlowSpec {
+                dst: self.h2_addr,
+                port: PORT,
+                frame_len,
+                rate,
+            },
+        );
+        net.add_sink(EngineNode(last), PORT);
+        Ok(net)
+    }
 }
 
 /// A built chain in the simulator and the names of its parts.

@@ -1,0 +1,54 @@
+//! Router hops per second on the engine: a chain of routers between two hosts, a flat-out flood
+//! of 64-byte UDP datagrams from one host to the other, run on 1 and then 2 workers. Prints a
+//! table; `harness = false`. The same setup as `shoal demo`.
+
+use std::time::{Duration, Instant};
+
+use shoal::engine::{Engine, EngineConfig};
+use shoal::sim::plan;
+
+fn main() {
+    let secs = 3.0;
+    println!("chain: h1 - N routers - h2, flat-out 64-byte UDP for {secs} s per row");
+    println!(
+        "{:>8} {:>8} {:>14} {:>18} {:>16} {:>8}",
+        "routers", "workers", "Mpps e2e", "M router-hops/s", "per core", "loss %"
+    );
+    for (routers, workers) in [(254usize, 1usize), (254, 2), (16, 1)] {
+        let net = plan(routers)
+            .expect("valid chain")
+            .network(64, None)
+            .expect("wired");
+        let cfg = EngineConfig {
+            workers,
+            flows_at_start: false,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(net, cfg).expect("engine starts");
+        // Resolve ARP along the path before measuring.
+        let _ = engine.ping(
+            shoal::engine::NodeId(0),
+            "10.2.0.2".parse().expect("address"),
+            1,
+            Duration::from_secs(2),
+        );
+        let start = engine.stats();
+        let t0 = Instant::now();
+        engine.set_flows(true);
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        engine.set_flows(false);
+        let elapsed = t0.elapsed().as_secs_f64();
+        let end = engine.stats();
+        std::thread::sleep(Duration::from_millis(200));
+        let report = engine.stop().expect("engine stops");
+        let hops = (end.frames - start.frames) as f64 / elapsed / 1e6;
+        let lost = report.generated.saturating_sub(report.sink.received) as f64
+            / report.generated.max(1) as f64;
+        println!(
+            "{routers:>8} {workers:>8} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}",
+            (end.received - start.received) as f64 / elapsed / 1e6,
+            hops / workers as f64,
+            100.0 * lost
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Start-up cost of many routers: build N instances with 4 interfaces and 10 routes each,
+//! start them on one engine worker, and report the wall time and the resident memory they
+//! added (from /proc/self/statm, so allocator overhead and page rounding are included). Then
+//! check the idle engine's CPU use over one second. Prints a table; `harness = false`.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use shoal::engine::{Engine, EngineConfig, Network};
+use shoal::router::{Config, IfAddr, Router};
+use shoal::wire::ethernet;
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    fields.iter().sum()
+}
+
+/// Router `i`: four interfaces (10.k.0.1/24 on eth k — instances are isolated, so every
+/// router may use the same plan), ten routes through neighbours on those subnets.
+fn router(i: u32) -> Router {
+    let mut r = Router::new(Config::default());
+    let [_, a, b, c] = i.to_be_bytes();
+    for k in 0..4u8 {
+        let id = r
+            .add_iface(
+                &format!("eth{k}"),
+                ethernet::Address([2, a, b, c, k, 0]),
+                1500,
+            )
+            .expect("valid interface");
+        r.add_addr(
+            id,
+            IfAddr::new(Ipv4Addr::new(10, k, 0, 1), 24).expect("valid prefix"),
+        )
+        .expect("fresh address");
+    }
+    for k in 0..10u8 {
+        r.add_route_str(&format!("172.16.{k}.0/24 via 10.{}.0.2", k % 4))
+            .expect("valid route");
+    }
+    r
+}
+
+fn main() {
+    // Criterion passes its own flags; this bench takes none.
+    println!("startup: N routers, 4 interfaces and 10 routes each, one worker");
+    println!(
+        "{:>8} {:>12} {:>14} {:>16} {:>14}",
+        "routers", "build+start", "RSS added", "per router", "idle CPU/1 s"
+    );
+    for n in [1_000u32, 10_000, 100_000] {
+        let rss0 = rss_bytes();
+        let t0 = Instant::now();
+        let mut net = Network::new();
+        for i in 0..n {
+            net.add(&format!("r{i}"), router(i));
+        }
+        let engine = Engine::start(
+            net,
+            EngineConfig {
+                workers: 1,
+                pin: false,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("engine starts");
+        let started = t0.elapsed();
+        std::thread::sleep(Duration::from_millis(200));
+        let rss = rss_bytes().saturating_sub(rss0);
+        let ticks = cpu_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let idle = cpu_ticks() - ticks;
+        engine.stop().expect("engine stops");
+        println!(
+            "{n:>8} {:>10.3} s {:>11.1} MiB {:>13.1} KiB {:>11} ms",
+            started.as_secs_f64(),
+            rss as f64 / (1 << 20) as f64,
+            rss as f64 / n as f64 / 1024.0,
+            idle * 10
+        );
+    }
+}
