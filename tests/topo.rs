@@ -377,3 +377,30 @@ ends = ["a:eth0", "b:eth0", "c:eth0"]
     let t = Topology::parse("bus.toml", text).unwrap();
     all_hosts_ping(&t);
 }
+
+#[test]
+fn link_files_replace_links_and_need_no_warning() {
+    let text = GOOD.replace(
+        "mtu = 1400",
+        "mtu = 1400\n[[router.iface]]\nname = \"wan\"\naddr = \"10.9.0.1/24\"\nlink_file = \"/dev/shm/x.link\"",
+    );
+    let t = Topology::parse("t.toml", &text).unwrap();
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    let iface = t
+        .nodes
+        .iter()
+        .flat_map(|n| &n.ifaces)
+        .find(|f| f.name == "wan")
+        .unwrap();
+    assert_eq!(
+        iface.link_file.as_deref(),
+        Some(std::path::Path::new("/dev/shm/x.link"))
+    );
+    // An interface cannot be both on a link file and on a link.
+    let text = GOOD.replace("mtu = 1400", "mtu = 1400\nlink_file = \"/dev/shm/x.link\"");
+    let e = Topology::parse("t.toml", &text).unwrap_err().to_string();
+    assert!(
+        e.contains("has a link_file and cannot also be on a link"),
+        "{e}"
+    );
+}

@@ -84,3 +84,109 @@ fn run_a_generated_chain_with_a_flow_on_the_engine() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no node \"nope\""));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Half of a two-process topology: a router with one side on a link file, a host on the other.
+fn half(
+    router: &str,
+    host: &str,
+    ours: [&str; 2],
+    link_addr: &str,
+    route: &str,
+    file: &str,
+) -> String {
+    format!(
+        "[[router]]\nname = \"{router}\"\nroutes = [\"{route}\"]\n\
+         [[router.iface]]\nname = \"lan\"\naddr = \"{}\"\n\
+         [[router.iface]]\nname = \"wan\"\naddr = \"{link_addr}\"\nlink_file = \"{file}\"\n\
+         [[host]]\nname = \"{host}\"\ngateway = \"{}\"\niface = {{ name = \"eth0\", addr = \"{}\" }}\n\
+         [[link]]\nends = [\"{router}:lan\", \"{host}:eth0\"]\n",
+        ours[0],
+        ours[0].split('/').next().unwrap(),
+        ours[1]
+    )
+}
+
+#[test]
+fn two_processes_joined_by_a_link_file() {
+    let dir = std::env::temp_dir().join(format!("shoal-two-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = format!("/dev/shm/shoal-test-{}.link", std::process::id());
+    let _ = std::fs::remove_file(&link);
+    let (a, b) = (dir.join("a.toml"), dir.join("b.toml"));
+    std::fs::write(
+        &a,
+        half(
+            "r1",
+            "h1",
+            ["10.0.1.1/24", "10.0.1.2/24"],
+            "10.0.12.1/24",
+            "10.0.2.0/24 via 10.0.12.2",
+            &link,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        half(
+            "r2",
+            "h2",
+            ["10.0.2.1/24", "10.0.2.2/24"],
+            "10.0.12.2/24",
+            "10.0.1.0/24 via 10.0.12.1",
+            &link,
+        ),
+    )
+    .unwrap();
+    let receiver = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args([
+            "run",
+            b.to_str().unwrap(),
+            "--seconds",
+            "3",
+            "--sink",
+            "h2",
+            "--workers",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sender = shoal(&[
+        "run",
+        a.to_str().unwrap(),
+        "--seconds",
+        "1.5",
+        "--workers",
+        "1",
+        "--flow",
+        "h1:10.0.2.2:5000",
+    ]);
+    let sent_text = String::from_utf8_lossy(&sender.stdout).to_string();
+    let received = receiver.wait_with_output().unwrap();
+    let got_text = String::from_utf8_lossy(&received.stdout).to_string();
+    let mode = std::fs::metadata(&link)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    std::fs::remove_file(&link).ok();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        sender.status.success() && received.status.success(),
+        "{sent_text}\n{got_text}"
+    );
+    assert_eq!(mode.ok(), Some(0o600));
+    let number = |text: &str, before: &str| -> u64 {
+        let at = text
+            .find(before)
+            .unwrap_or_else(|| panic!("{before:?} in {text}"))
+            + before.len();
+        text[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let sent = number(&sent_text, "\nflows: sent ");
+    assert!(sent > 1000, "{sent_text}");
+    assert_eq!(number(&got_text, "\nreceived "), sent, "{got_text}");
+}

@@ -25,9 +25,14 @@ pub struct RunArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long)]
     seconds: Option<f64>,
-    /// A UDP flow FROM:TO[:PPS] between nodes (flat out without PPS); may repeat.
+    /// A UDP flow FROM:TO[:PPS] from a node to a node or an address (flat out without PPS);
+    /// may repeat.
     #[arg(long = "flow", value_name = "FROM:TO[:PPS]")]
     flows: Vec<String>,
+    /// Count the flows arriving at this node (flows between nodes of the file are counted
+    /// anyway); may repeat.
+    #[arg(long = "sink", value_name = "NODE")]
+    sinks: Vec<String>,
     /// Frame length of the flows, bytes (without FCS).
     #[arg(long, default_value_t = 64)]
     frame: usize,
@@ -42,26 +47,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let mut net = topo.build_network()?;
+    let node = |name: &str, what: &str| {
+        topo.node_index(name)
+            .with_context(|| format!("{what}: no node {name:?} in {}", args.topo))
+    };
+    let mut remote_flows = false;
     for flow in &args.flows {
         let (from, to, rate) = parse_flow(flow)?;
-        let node = |name: &str| {
-            topo.node_index(name)
-                .with_context(|| format!("--flow {flow}: no node {name:?} in {}", args.topo))
+        let src = node(from, &format!("--flow {flow}"))?;
+        // TO is a node of this file (which then sinks the flow) or any address, perhaps in
+        // another process across a link file.
+        let dst = match to.parse() {
+            Ok(addr) => {
+                remote_flows = true;
+                addr
+            }
+            Err(_) => {
+                let d = node(to, &format!("--flow {flow}"))?;
+                net.add_sink(NodeId(d as u32), FLOW_PORT);
+                topo.first_addr(d)
+                    .with_context(|| format!("--flow {flow}: {to} has no address"))?
+            }
         };
-        let (src, dst) = (node(from)?, node(to)?);
-        let addr = topo
-            .first_addr(dst)
-            .with_context(|| format!("--flow {flow}: {to} has no address"))?;
         net.add_flow(
             NodeId(src as u32),
             FlowSpec {
-                dst: addr,
+                dst,
                 port: FLOW_PORT,
                 frame_len: args.frame.max(shoal::engine::MIN_FRAME),
                 rate,
             },
         );
-        net.add_sink(NodeId(dst as u32), FLOW_PORT);
+    }
+    for sink in &args.sinks {
+        net.add_sink(NodeId(node(sink, "--sink")? as u32), FLOW_PORT);
     }
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
@@ -118,16 +137,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             reasons.join(", ")
         );
     }
-    if report.generated != 0 {
-        let s = &report.sink;
+    let s = &report.sink;
+    let latency = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;
+    if report.generated != 0 && !remote_flows {
         let lost = report.generated.saturating_sub(s.received);
         println!(
-            "flows: sent {}, received {}, lost {lost}, reordered {}, latency p50 {} µs p99 {} µs",
-            report.generated,
+            "flows: sent {}, received {}, lost {lost}, reordered {}",
+            report.generated, s.received, s.reordered
+        );
+    } else if report.generated != 0 {
+        println!(
+            "flows: sent {} (to addresses outside this file: their receivers count them)",
+            report.generated
+        );
+    }
+    if s.received != 0 {
+        println!(
+            "received {} datagrams, {} reordered; one-way latency p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
             s.received,
             s.reordered,
-            s.latency.quantile(0.5).unwrap_or(0) / 1000,
-            s.latency.quantile(0.99).unwrap_or(0) / 1000
+            latency(0.5),
+            latency(0.99),
+            s.latency.max() as f64 / 1e3
         );
     }
     Ok(())

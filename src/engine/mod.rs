@@ -12,6 +12,7 @@
 mod control;
 mod flow;
 mod histogram;
+mod sys;
 mod worker;
 
 pub use flow::{FlowSpec, MIN_FRAME, Sink};
@@ -27,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::frame::{Batch, Pool, PoolError};
-use crate::link::{Endpoint, LinkConfig, LinkError};
+use crate::link::{Endpoint, LinkConfig, LinkError, Side};
 use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
 use crate::router::{Counters, IfaceId, Router};
 use control::Command;
@@ -113,6 +114,8 @@ enum Wire {
     None,
     Peer(NodeId, IfaceId),
     Hub(usize),
+    /// A shared-memory link file whose other side belongs to another process.
+    File(usize),
 }
 
 struct NodeSpec {
@@ -129,6 +132,7 @@ struct NodeSpec {
 pub struct Network {
     nodes: Vec<NodeSpec>,
     hubs: Vec<Vec<(NodeId, IfaceId)>>,
+    files: Vec<std::path::PathBuf>,
 }
 
 impl Network {
@@ -187,6 +191,19 @@ impl Network {
         Ok(())
     }
 
+    /// Attach an interface to a shared-memory link file (created if absent, mode 0600), whose
+    /// other side another shoal process attaches to: rump's shmif file, point to point.
+    pub fn attach_file(
+        &mut self,
+        end: (NodeId, IfaceId),
+        path: &std::path::Path,
+    ) -> Result<(), EngineError> {
+        let index = self.files.len();
+        self.wire(&[end], |_| Wire::File(index))?;
+        self.files.push(path.to_path_buf());
+        Ok(())
+    }
+
     /// Set each end's wire, after checking every end exists and is free.
     fn wire(
         &mut self,
@@ -225,7 +242,7 @@ impl Network {
             let (one, hub) = match *w {
                 Wire::Peer(n, _) => (Some(n.0 as usize), None),
                 Wire::Hub(h) => (None, self.hubs.get(h)),
-                Wire::None => (None, None),
+                Wire::None | Wire::File(_) => (None, None),
             };
             one.into_iter()
                 .chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))
@@ -379,6 +396,23 @@ impl Engine {
                 }
             }
         }
+        // Link files: this process's side of a link to another process; nobody to unpark.
+        for (i, spec) in net.nodes.iter().enumerate() {
+            for (k, wire) in spec.peers.iter().enumerate() {
+                let Wire::File(f) = *wire else { continue };
+                let ep = Endpoint::open(&net.files[f], Side::Any, LinkConfig::default())?;
+                let (w, iface) = (placement[i], IfaceId(k as u16));
+                remote_of.insert((i, iface), remotes[w].len() as u32);
+                let staged = Vec::with_capacity(crate::frame::BATCH_MAX);
+                remotes[w].push(Remote {
+                    ep,
+                    node: local[i],
+                    iface,
+                    staged,
+                    peer: Arc::default(),
+                });
+            }
+        }
         // Hubs live on the worker of their members (all on one, as just checked).
         let mut hubs: Vec<Vec<Vec<(u32, IfaceId)>>> = vec![Vec::new(); workers];
         let mut hub_index = Vec::with_capacity(net.hubs.len());
@@ -411,6 +445,9 @@ impl Engine {
                         .get(&(i, IfaceId(k as u16)))
                         .map_or(Peer::None, |&r| Peer::Remote(r)),
                     Wire::Hub(h) => Peer::Hub(hub_index[h] as u32),
+                    Wire::File(_) => remote_of
+                        .get(&(i, IfaceId(k as u16)))
+                        .map_or(Peer::None, |&r| Peer::Remote(r)),
                 })
                 .collect();
             let generators: Vec<Generator> = spec
@@ -463,7 +500,6 @@ impl Engine {
                 batch: Batch::new(),
                 stats: s,
                 stop: stop.clone(),
-                epoch,
                 busy_poll: cfg.busy_poll,
                 commands: rx,
                 pending: Vec::new(),

@@ -25,6 +25,9 @@ use crate::probe::{PING_IDENT, Probe};
 use crate::router::{Action, IfaceId, Router, SendOptions};
 use crate::time::Instant;
 
+/// How often an idle worker looks at links to other processes.
+const EXTERNAL_POLL: Duration = Duration::from_millis(1);
+
 /// Frames an interface's receive queue holds before it tail-drops, as a NIC ring does.
 pub const RX_QUEUE: usize = 256;
 
@@ -101,7 +104,6 @@ pub(crate) struct Worker {
     pub batch: Batch,
     pub stats: Arc<WorkerStats>,
     pub stop: Arc<AtomicBool>,
-    pub epoch: std::time::Instant,
     pub busy_poll: bool,
     pub commands: Receiver<Command>,
     pub pending: Vec<Pending>,
@@ -113,7 +115,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     fn now(&self) -> Instant {
-        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+        super::sys::monotonic()
     }
 
     /// Run until told to stop.
@@ -478,11 +480,16 @@ impl Worker {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // Without a deadline, sleep until woken (stop unparks the thread); cap it anyway so a
-        // lost wake-up costs at most a second.
-        let wait = next
-            .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
-            .min(Duration::from_secs(1));
+        // Without a deadline, sleep until woken (stop, commands and other workers unpark the
+        // thread); cap it anyway so a lost wake-up costs at most a second. A process at the far
+        // end of a link file cannot unpark us: with such links, look every millisecond.
+        let external = self.remotes.iter().any(|r| r.peer.get().is_none());
+        let cap = if external {
+            EXTERNAL_POLL
+        } else {
+            Duration::from_secs(1)
+        };
+        let wait = next.map_or(cap, |t| t.saturating_since(now)).min(cap);
         if !wait.is_zero() {
             std::thread::park_timeout(wait);
         }

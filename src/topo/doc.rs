@@ -83,6 +83,9 @@ pub struct IfaceDoc {
     /// MAC address, generated when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<Spanned<String>>,
+    /// A shared-memory link file shared with another shoal process (instead of a `[[link]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_file: Option<Spanned<String>>,
 }
 
 /// A `[[link]]` table.

@@ -190,6 +190,7 @@ impl Plan {
             addr: spanned(OneOrMany(vec![format!("{addr}/30")])),
             mtu: None,
             mac: None,
+            link_file: None,
         });
         format!("{}:{name}", node.name.get_ref())
     }

@@ -111,6 +111,8 @@ pub struct Iface {
     pub mac: ethernet::Address,
     /// Index of the link it is on, if any.
     pub link: Option<usize>,
+    /// A shared-memory link file joining it to another process, if any.
+    pub link_file: Option<std::path::PathBuf>,
 }
 
 /// A validated link.

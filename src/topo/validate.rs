@@ -185,6 +185,7 @@ fn ifaces(
             mtu,
             mac,
             link: None,
+            link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
         });
     }
     Ok(out)
@@ -302,6 +303,13 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .iter()
                 .position(|x| x.name == i)
                 .ok_or_else(|| fail(format!("{n} has no interface {i:?}")))?;
+            if nodes[node].ifaces[iface].link_file.is_some() {
+                let msg = format!(
+                    "{}:{} has a link_file and cannot also be on a link",
+                    nodes[node].name, nodes[node].ifaces[iface].name
+                );
+                return Err(fail(msg));
+            }
             if let Some(other) = nodes[node].ifaces[iface].link {
                 let line = doc.links[other]
                     .ends
@@ -398,16 +406,19 @@ fn check_subnets(
             if f.link.is_some() {
                 continue;
             }
+            let external = f.link_file.is_some();
             let span = nd.iface.0[i].name.span();
             let key = match nodes[n].kind {
                 Kind::Router => "router.iface.name",
                 Kind::Host => "host.iface.name",
             };
-            warnings.push(Warning {
-                line: cx.line(span.clone()),
-                key: key.into(),
-                message: format!("{}:{} is on no link", nodes[n].name, f.name),
-            });
+            if !external {
+                warnings.push(Warning {
+                    line: cx.line(span.clone()),
+                    key: key.into(),
+                    message: format!("{}:{} is on no link", nodes[n].name, f.name),
+                });
+            }
             all.extend(
                 subnets_of(&[(n, i)], nodes)
                     .into_iter()
