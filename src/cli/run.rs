@@ -1,6 +1,7 @@
 //! `shoal run`: run a topology file on the engine until Ctrl-C (or for a set time), with a
 //! live line of totals, and print every instance's counters at the end.
 
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -101,13 +102,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .seconds
         .map(|s| t0 + Duration::from_secs_f64(s.max(0.0)));
     let mut last = (Totals::default(), t0);
+    let tty = std::io::stdout().is_terminal();
     while !sys::interrupted() && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
         if now.duration_since(last.1) >= Duration::from_secs(1) {
             let t = engine.stats();
             let dt = now.duration_since(last.1).as_secs_f64();
-            println!(
+            let line = format!(
                 "{:>6.1} s  frames {:>12}  {:>8.3} Mpps  drops {:>8}  flows: sent {} received {}",
                 now.duration_since(t0).as_secs_f64(),
                 t.frames,
@@ -116,8 +118,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 t.generated,
                 t.received
             );
+            // On a terminal one line is redrawn in place; into a pipe or file, a line a second.
+            if tty {
+                print!("\r{line}");
+                let _ = std::io::stdout().flush();
+            } else {
+                println!("{line}");
+            }
             last = (t, now);
         }
+    }
+    if tty {
+        println!();
     }
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
