@@ -132,6 +132,32 @@ impl Answer {
     }
 }
 
+/// Trace a path as Linux traceroute does by default: one UDP probe per TTL from 1 up, until the
+/// destination answers port unreachable or `max_hops` is reached. `send` sends the probe for
+/// one TTL and returns its answer with the round-trip time, or `None` after its timeout.
+pub fn trace<E>(
+    max_hops: u8,
+    mut send: impl FnMut(u8, Probe) -> Result<Option<(Answer, Duration)>, E>,
+) -> Result<Vec<Hop>, E> {
+    let mut hops = Vec::new();
+    for ttl in 1..=max_hops {
+        let hop = match send(ttl, Probe::trace(ttl))? {
+            Some((answer, rtt)) => answer.hop(ttl, rtt),
+            None => Hop {
+                ttl,
+                from: None,
+                rtt: None,
+                reached: false,
+            },
+        };
+        hops.push(hop);
+        if hop.reached {
+            break;
+        }
+    }
+    Ok(hops)
+}
+
 /// An ICMP message as a node's application sees it.
 struct IcmpView<'a> {
     src: Ipv4Addr,

@@ -621,23 +621,13 @@ impl Engine {
         max_hops: u8,
         timeout: Duration,
     ) -> Vec<Hop> {
-        let mut hops = Vec::new();
-        for ttl in 1..=max_hops {
-            let hop = match self.probe(node, dst, Probe::trace(ttl), Some(ttl), timeout) {
-                Some((answer, rtt)) => answer.hop(ttl, rtt),
-                None => Hop {
-                    ttl,
-                    from: None,
-                    rtt: None,
-                    reached: false,
-                },
-            };
-            hops.push(hop);
-            if hop.reached {
-                break;
-            }
+        let probe = |ttl, p| {
+            Ok::<_, core::convert::Infallible>(self.probe(node, dst, p, Some(ttl), timeout))
+        };
+        match crate::probe::trace(max_hops, probe) {
+            Ok(hops) => hops,
+            Err(never) => match never {},
         }
-        hops
     }
 
     /// Stop every worker and collect the results.

@@ -43,35 +43,15 @@ impl Sim {
         max_hops: u8,
         timeout: Duration,
     ) -> Result<Vec<Hop>, SendError> {
-        let mut hops = Vec::new();
-        for ttl in 1..=max_hops {
-            let probe = Probe::trace(ttl);
+        crate::probe::trace(max_hops, |ttl, probe| {
             let sent = self.now;
-            self.send_udp(
-                node,
-                dst,
-                probe.ports(),
-                &[0u8; 32],
-                SendOptions {
-                    ttl,
-                    ..SendOptions::default()
-                },
-            )?;
-            let got = self.run_until_delivered(node, timeout, |d| probe.answer(&d.bytes).is_some());
-            let hop = match got.and_then(|d| probe.answer(&d.bytes).map(|a| (d.at, a))) {
-                Some((at, answer)) => answer.hop(ttl, at - sent),
-                None => Hop {
-                    ttl,
-                    from: None,
-                    rtt: None,
-                    reached: false,
-                },
+            let opts = SendOptions {
+                ttl,
+                ..SendOptions::default()
             };
-            hops.push(hop);
-            if hop.reached {
-                break;
-            }
-        }
-        Ok(hops)
+            self.send_udp(node, dst, probe.ports(), &[0u8; 32], opts)?;
+            let got = self.run_until_delivered(node, timeout, |d| probe.answer(&d.bytes).is_some());
+            Ok(got.and_then(|d| probe.answer(&d.bytes).map(|a| (a, d.at - sent))))
+        })
     }
 }
