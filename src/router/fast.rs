@@ -37,7 +37,19 @@ impl Router {
         let Some(h) = bytes.first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
-        if h[..6] != our_mac.0 || h[12..14] != [0x08, 0x00] || h[14] != 0x45 {
+        // Destination MAC, EtherType and version/IHL compared as integers.
+        let mac = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
+        let ours = u64::from_be_bytes([
+            0,
+            0,
+            our_mac.0[0],
+            our_mac.0[1],
+            our_mac.0[2],
+            our_mac.0[3],
+            our_mac.0[4],
+            our_mac.0[5],
+        ]);
+        if mac != ours || u32::from_be_bytes([h[12], h[13], h[14], 0]) != 0x0800_4500 {
             return Some(frame);
         }
         let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
