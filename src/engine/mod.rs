@@ -13,6 +13,7 @@ mod control;
 mod flow;
 mod histogram;
 mod sys;
+mod wake;
 mod worker;
 
 pub use flow::{FlowSpec, MIN_FRAME, Sink};
@@ -21,9 +22,9 @@ pub use worker::{RX_QUEUE, WorkerStats};
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
 use crate::router::{Counters, IfaceId, Router};
 use control::Command;
 use flow::Generator;
+use wake::Waker;
 use worker::{Finished, Node, Peer, Remote, Worker};
 
 /// Index of an instance in a [`Network`].
@@ -306,7 +308,7 @@ impl Network {
 
 /// Running workers.
 pub struct Engine {
-    handles: Vec<(JoinHandle<Finished>, std::thread::Thread)>,
+    handles: Vec<(JoinHandle<Finished>, Arc<Waker>)>,
     commands: Vec<Sender<Command>>,
     stats: Vec<Arc<WorkerStats>>,
     stop: Arc<AtomicBool>,
@@ -369,8 +371,7 @@ impl Engine {
         }
         // A point-to-point link between workers becomes a shared-memory pair; each worker gets
         // its end, the local interface it feeds and a handle to wake the other worker.
-        let wakers: Vec<Arc<OnceLock<std::thread::Thread>>> =
-            (0..workers).map(|_| Arc::default()).collect();
+        let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
         let mut remotes: Vec<Vec<Remote>> = (0..workers).map(|_| Vec::new()).collect();
         let mut remote_of = std::collections::HashMap::new();
         for (i, spec) in net.nodes.iter().enumerate() {
@@ -391,7 +392,7 @@ impl Engine {
                         node: local[end.0],
                         iface: end.1,
                         staged: Vec::with_capacity(crate::frame::BATCH_MAX),
-                        peer: wakers[placement[other.0]].clone(),
+                        peer: Some(wakers[placement[other.0]].clone()),
                     });
                 }
             }
@@ -409,7 +410,7 @@ impl Engine {
                     node: local[i],
                     iface,
                     staged,
-                    peer: Arc::default(),
+                    peer: None,
                 });
             }
         }
@@ -493,6 +494,10 @@ impl Engine {
                 hubs: core::mem::take(&mut hubs[w]),
                 remotes: core::mem::take(&mut remotes[w]),
                 arrivals: Vec::with_capacity(crate::frame::BATCH_MAX),
+                waker: wakers[w].clone(),
+                // Where io_uring is unavailable the worker parks instead.
+                sleeper: sys::Sleeper::new().ok(),
+                waits: Vec::new(),
                 hosts,
                 ready: Vec::new(),
                 timers: Default::default(),
@@ -519,10 +524,9 @@ impl Engine {
                     worker.run()
                 })
                 .map_err(EngineError::Spawn)?;
-            let thread = handle.thread().clone();
-            // Set once, right after the spawn; peers only read it.
-            let _ = wakers[w].set(thread.clone());
-            handles.push((handle, thread));
+            // Set once, right after the spawn; wakers only read it.
+            let _ = wakers[w].thread.set(handle.thread().clone());
+            handles.push((handle, wakers[w].clone()));
         }
         let placement = placement
             .iter()
@@ -557,11 +561,11 @@ impl Engine {
     }
 
     fn tell(&self, worker: usize, cmd: Command) {
-        if let (Some(tx), Some((_, thread))) = (self.commands.get(worker), self.handles.get(worker))
+        if let (Some(tx), Some((_, waker))) = (self.commands.get(worker), self.handles.get(worker))
         {
             // A worker that has gone away answers nothing; callers time out.
             let _ = tx.send(cmd);
-            thread.unpark();
+            waker.wake();
         }
     }
 
@@ -633,8 +637,8 @@ impl Engine {
     /// Stop every worker and collect the results.
     pub fn stop(self) -> Result<Report, EngineError> {
         self.stop.store(true, Ordering::Relaxed);
-        for (_, thread) in &self.handles {
-            thread.unpark();
+        for (_, waker) in &self.handles {
+            waker.wake();
         }
         let mut finished = Vec::with_capacity(self.handles.len());
         for (w, (handle, _)) in self.handles.into_iter().enumerate() {

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::sync::OnceLock;
 use std::sync::mpsc::Receiver;
-use std::thread::Thread;
 
 use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
+use super::sys::{Sleeper, WAIT_MAX, WaitOn};
+use super::wake::Waker;
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
 use crate::link::Endpoint;
 use crate::probe::{PING_IDENT, Probe};
@@ -52,8 +52,9 @@ pub(crate) struct Remote {
     pub iface: IfaceId,
     /// Frames waiting for the next flush (one publish per batch).
     pub staged: Vec<Frame>,
-    /// The worker at the other end, woken after a flush.
-    pub peer: Arc<OnceLock<Thread>>,
+    /// The worker at the other end, woken after a flush; `None` for a link file (another
+    /// process: the link's own doorbell wakes it).
+    pub peer: Option<Arc<Waker>>,
 }
 
 /// An instance as a worker holds it.
@@ -96,6 +97,12 @@ pub(crate) struct Worker {
     pub remotes: Vec<Remote>,
     /// Frames just received from remotes, before they are queued.
     pub arrivals: Vec<Frame>,
+    /// This worker's wake word.
+    pub waker: Arc<Waker>,
+    /// The io_uring it sleeps in, or `None` to park instead.
+    pub sleeper: Option<Sleeper>,
+    /// Scratch list of futexes to sleep on.
+    pub waits: Vec<WaitOn>,
     /// Nodes with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     pub ready: Vec<u32>,
@@ -124,6 +131,8 @@ impl Worker {
             self.note_timer(i as u32);
         }
         while !self.stop.load(Ordering::Relaxed) {
+            // Read before looking for work: a wake-up after this read makes the sleep return.
+            let seen = self.waker.word.load(Ordering::Acquire);
             let now = self.now();
             let mut work = self.control(now);
             work += self.receive();
@@ -133,7 +142,7 @@ impl Worker {
             self.flush();
             self.publish();
             if work == 0 {
-                self.idle(now);
+                self.idle(now, seen);
             }
         }
         Finished {
@@ -347,8 +356,8 @@ impl Worker {
             self.pool.free(frame);
         }
         if sent != 0 {
-            if let Some(t) = remote.peer.get() {
-                t.unpark();
+            if let Some(w) = &remote.peer {
+                w.wake();
             }
         }
     }
@@ -465,7 +474,7 @@ impl Worker {
     }
 
     /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up.
-    fn idle(&mut self, now: Instant) {
+    fn idle(&mut self, now: Instant, seen: u32) {
         if self.busy_poll {
             std::hint::spin_loop();
             return;
@@ -475,23 +484,56 @@ impl Worker {
             .hosts
             .iter()
             .flat_map(|&i| &self.nodes[i as usize].generators);
-        let due = generators.filter_map(Generator::next_due).min();
+        let due = if self.flows_on {
+            generators.filter_map(Generator::next_due).min()
+        } else {
+            None
+        };
         let next = match (timer, due) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // Without a deadline, sleep until woken (stop, commands and other workers unpark the
-        // thread); cap it anyway so a lost wake-up costs at most a second. A process at the far
-        // end of a link file cannot unpark us: with such links, look every millisecond.
-        let external = self.remotes.iter().any(|r| r.peer.get().is_none());
-        let cap = if external {
+        // Sleep until the next deadline or a wake-up; cap it so that even a lost wake-up would
+        // cost at most a second. Without io_uring, a process at the far end of a link file
+        // cannot wake us: then look every millisecond.
+        let external = self.remotes.iter().any(|r| r.peer.is_none());
+        let cap = if external && self.sleeper.is_none() {
             EXTERNAL_POLL
         } else {
             Duration::from_secs(1)
         };
         let wait = next.map_or(cap, |t| t.saturating_since(now)).min(cap);
-        if !wait.is_zero() {
-            std::thread::park_timeout(wait);
+        if wait.is_zero() {
+            return;
         }
+        self.waker.arm();
+        self.waits.clear();
+        self.waits.push(WaitOn::new(&self.waker.word, seen, false));
+        let mut pending = false;
+        for r in self.remotes.iter_mut() {
+            if r.peer.is_none() && self.waits.len() < WAIT_MAX {
+                let bell = r.ep.doorbell();
+                let armed = bell.arm();
+                self.waits.push(WaitOn::new(bell.word(), armed, true));
+            }
+            // Re-check after arming: what arrived before is seen here, what arrives after
+            // changes a word we wait on.
+            pending |= r.ep.pending();
+        }
+        if !pending {
+            match &mut self.sleeper {
+                Some(s) => {
+                    if s.wait(&self.waits, wait).is_err() {
+                        // io_uring refused (seccomp, a disabled sysctl): park from now on.
+                        self.sleeper = None;
+                    }
+                }
+                None => std::thread::park_timeout(wait),
+            }
+        }
+        for r in self.remotes.iter().filter(|r| r.peer.is_none()) {
+            r.ep.doorbell().disarm();
+        }
+        self.waker.disarm();
     }
 }
