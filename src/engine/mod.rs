@@ -462,7 +462,7 @@ impl Engine {
             }
             // Receive queues grow on first use (up to RX_QUEUE): idle interfaces cost nothing.
             let rx = (0..spec.router.ifaces().len())
-                .map(|_| VecDeque::new())
+                .map(|_| Vec::new())
                 .collect();
             per_worker[w].push(Node {
                 name: spec.name,

@@ -8,7 +8,7 @@
 //! work is found through a ready list and a timer heap, never by scanning every instance.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub(crate) struct Remote {
 pub(crate) struct Node {
     pub name: String,
     pub router: Router,
-    pub rx: Vec<VecDeque<Frame>>,
+    pub rx: Vec<Vec<Frame>>,
     pub peers: Vec<Peer>,
     pub queued: bool,
     pub timer: Option<Instant>,
@@ -254,12 +254,7 @@ impl Worker {
                     if queue.is_empty() {
                         break;
                     }
-                    let n = queue.len().min(BATCH_MAX);
-                    for frame in queue.drain(..n) {
-                        // At most BATCH_MAX frames were taken, so the batch has room.
-                        let _ = self.batch.push(frame);
-                    }
-                    processed += n;
+                    processed += self.batch.take_from(queue);
                     node.router.process(
                         now,
                         IfaceId(iface as u16),
@@ -411,11 +406,12 @@ impl Worker {
         self.hubs[h as usize] = members;
     }
 
+    #[inline]
     fn enqueue(&mut self, node: u32, iface: IfaceId, frame: Frame) {
         let n = &mut self.nodes[node as usize];
         match n.rx.get_mut(usize::from(iface.0)) {
             Some(q) if q.len() < RX_QUEUE => {
-                q.push_back(frame);
+                q.push(frame);
                 if !n.queued {
                     n.queued = true;
                     self.ready.push(node);

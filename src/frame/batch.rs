@@ -52,6 +52,20 @@ impl Batch {
         &self.frames
     }
 
+    /// Fill this empty batch with up to [`BATCH_MAX`] frames from the front of `queue`. A queue
+    /// that fits is swapped in whole — its storage for the batch's — so handing a burst from one
+    /// instance to the next costs no work per frame. Storage moves between queues and batches
+    /// this way, so capacities settle after warm-up rather than at construction.
+    pub fn take_from(&mut self, queue: &mut Vec<Frame>) -> usize {
+        if self.frames.is_empty() && queue.len() <= BATCH_MAX {
+            core::mem::swap(&mut self.frames, queue);
+            return self.frames.len();
+        }
+        let n = queue.len().min(BATCH_MAX - self.frames.len());
+        self.frames.extend(queue.drain(..n));
+        n
+    }
+
     /// Take every frame out, in order, leaving the batch empty with its storage kept.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Frame> {
         self.frames.drain(..)
