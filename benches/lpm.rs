@@ -8,6 +8,9 @@
 //! memory are printed to stderr: ours from `mem_bytes`, the crates' from the resident-set growth
 //! (/proc/self/statm) across their construction. Everything is seeded, so runs are comparable.
 
+#[path = "common/procfs.rs"]
+mod procfs;
+
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use ip_network_table_deps_treebitmap::IpLookupTable;
 use prefix_trie::PrefixMap;
@@ -74,17 +77,6 @@ fn routes(n: usize, seed: u64, len: fn(&mut Rng) -> u8) -> Vec<(u32, u8, u16)> {
 fn destinations(seed: u64) -> Vec<u32> {
     let mut r = Rng(seed);
     (0..BATCH).map(|_| r.next() as u32).collect()
-}
-
-/// Resident set size in bytes; assumes 4 KiB pages, which is what this VM uses.
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -225,7 +217,7 @@ fn main() {
         g.finish();
     }
     {
-        let before = rss_bytes();
+        let before = procfs::rss_bytes();
         let t0 = Instant::now();
         let mut trie: PrefixMap<(u32, u8), u16> = PrefixMap::new();
         for &(p, l, v) in &bgp {
@@ -235,7 +227,7 @@ fn main() {
         eprintln!(
             "prefix-trie 1M bgp-like: built in {:.0} ms, RSS growth {:.2} MiB",
             took.as_secs_f64() * 1e3,
-            mib(rss_bytes().saturating_sub(before)),
+            mib(procfs::rss_bytes().saturating_sub(before) as usize),
         );
         let mut g = big_group(&mut c, "prefix_trie_1m_bgp");
         bench_table(
@@ -247,7 +239,7 @@ fn main() {
         g.finish();
     }
     {
-        let before = rss_bytes();
+        let before = procfs::rss_bytes();
         let t0 = Instant::now();
         let mut tbm: IpLookupTable<Ipv4Addr, u16> = IpLookupTable::new();
         for &(p, l, v) in &bgp {
@@ -258,7 +250,7 @@ fn main() {
         eprintln!(
             "treebitmap 1M bgp-like: built in {:.0} ms, RSS growth {:.2} MiB, mem_usage {:.2} MiB",
             took.as_secs_f64() * 1e3,
-            mib(rss_bytes().saturating_sub(before)),
+            mib(procfs::rss_bytes().saturating_sub(before) as usize),
             mib(nodes + results),
         );
         let mut g = big_group(&mut c, "treebitmap_1m_bgp");

@@ -3,36 +3,15 @@
 //! added (from /proc/self/statm, so allocator overhead and page rounding are included). Then
 //! check the idle engine's CPU use over one second. Prints a table; `harness = false`.
 
+#[path = "common/procfs.rs"]
+mod procfs;
+
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use shoal::engine::{Engine, EngineConfig, Network};
 use shoal::router::{Config, IfAddr, Router};
 use shoal::wire::ethernet;
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    fields.iter().sum()
-}
 
 /// Router `i`: four interfaces (10.k.0.1/24 on eth k — instances are isolated, so every
 /// router may use the same plan), ten routes through neighbours on those subnets.
@@ -74,7 +53,7 @@ fn main() {
         "routers", "build+start", "RSS added", "per router", "idle CPU/1 s"
     );
     for &n in sizes {
-        let rss0 = rss_bytes();
+        let rss0 = procfs::rss_bytes();
         let t0 = Instant::now();
         let mut net = Network::new();
         for i in 0..n {
@@ -91,10 +70,10 @@ fn main() {
         .expect("engine starts");
         let started = t0.elapsed();
         std::thread::sleep(Duration::from_millis(200));
-        let rss = rss_bytes().saturating_sub(rss0);
-        let ticks = cpu_ticks();
+        let rss = procfs::rss_bytes().saturating_sub(rss0);
+        let ticks = procfs::cpu_ticks();
         std::thread::sleep(Duration::from_secs(1));
-        let idle = cpu_ticks() - ticks;
+        let idle = procfs::cpu_ticks() - ticks;
         engine.stop().expect("engine stops");
         println!(
             "{n:>8} {:>10.3} s {:>11.1} MiB {:>13.1} KiB {:>11} ms",

@@ -1,6 +1,9 @@
 //! The engine on real threads: flows across a chain of routers, idle instances that cost no
 //! CPU, placement. Assertions are about what arrives, never about how fast.
 
+#[path = "../benches/common/procfs.rs"]
+mod procfs;
+
 use std::time::Duration;
 
 use shoal::engine::{Engine, EngineConfig, Network, NodeId};
@@ -75,23 +78,10 @@ fn ten_thousand_idle_routers_sleep() {
         net.add(&format!("r{i}"), r);
     }
     let engine = Engine::start(net, one_worker()).unwrap();
-    let cpu = || {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let f: Vec<u64> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(|x| x.parse().unwrap())
-            .collect();
-        f[0] + f[1]
-    };
     std::thread::sleep(Duration::from_millis(200));
-    let before = cpu();
+    let before = procfs::cpu_ticks();
     std::thread::sleep(Duration::from_secs(1));
-    let ticks = cpu() - before;
+    let ticks = procfs::cpu_ticks() - before;
     engine.stop().unwrap();
     // Clock ticks are 10 ms: a busy worker would burn ~100 in this second.
     assert!(

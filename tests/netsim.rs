@@ -120,21 +120,25 @@ fn traceroute_lists_each_routers_ingress_address_like_linux() {
     );
 }
 
-#[test]
-fn time_exceeded_quotes_the_datagram_as_received() {
-    let mut n = two_routers();
-    n.sim.run_for(SECOND);
+/// Send `len` bytes of UDP from h1 towards h2 with TTL 1 and return the ICMP error r1 answers.
+fn expire_at_r1(n: &mut common::Net, len: usize) -> shoal::sim::Delivered {
     let opts = SendOptions {
         ttl: 1,
         ..SendOptions::default()
     };
     n.sim
-        .send_udp(n.h1, ip("10.0.2.2"), (1234, 33434), &[7; 100], opts)
+        .send_udp(n.h1, ip("10.0.2.2"), (1234, 33434), &vec![7; len], opts)
         .unwrap();
-    let got = n
-        .sim
+    n.sim
         .run_until_delivered(n.h1, SECOND, |_| true)
-        .expect("an ICMP error");
+        .expect("an ICMP error")
+}
+
+#[test]
+fn time_exceeded_quotes_the_datagram_as_received() {
+    let mut n = two_routers();
+    n.sim.run_for(SECOND);
+    let got = expire_at_r1(&mut n, 100);
     let frame = &got.bytes;
     let outer = ipv4::Packet::new_checked(&frame[14..]).unwrap();
     assert!(outer.verify_checksum());
@@ -165,17 +169,7 @@ fn time_exceeded_quotes_the_datagram_as_received() {
 #[test]
 fn large_datagrams_are_quoted_up_to_576_bytes() {
     let mut n = two_routers();
-    let opts = SendOptions {
-        ttl: 1,
-        ..SendOptions::default()
-    };
-    n.sim
-        .send_udp(n.h1, ip("10.0.2.2"), (1234, 33434), &[7; 1400], opts)
-        .unwrap();
-    let got = n
-        .sim
-        .run_until_delivered(n.h1, SECOND, |_| true)
-        .expect("an ICMP error");
+    let got = expire_at_r1(&mut n, 1400);
     assert_eq!(got.bytes.len(), 14 + 576);
 }
 

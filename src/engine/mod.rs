@@ -1,10 +1,9 @@
 //! The engine: router instances on worker threads pinned to cores.
 //!
-//! A [`Network`] lists instances (routers and hosts, each a [`Router`]), the links between
-//! their interfaces, the flows hosts send and the ports they sink. [`Engine::start`] places the
-//! instances on workers — an instance's `core` if the topology pins it, otherwise contiguous
-//! blocks of a breadth-first walk, so chains and meshes keep most links inside one worker — and
-//! starts one thread per worker, pinned to its core. Each worker owns its frame pool and its
+//! A [`Network`] lists instances (routers and hosts, each a [`Router`](crate::router::Router)),
+//! the links between their interfaces, the flows hosts send and the ports they sink.
+//! [`Engine::start`] places the instances on workers (see `network.rs`) and starts one thread
+//! per worker, pinned to its core. Each worker owns its frame pool and its
 //! instances; nothing is shared on the fast path. [`Engine::stats`] reads running totals the
 //! workers publish; [`Engine::stop`] joins them and returns every instance's counters and every
 //! sink's tallies.
@@ -12,15 +11,16 @@
 mod control;
 mod flow;
 mod histogram;
+mod network;
 mod sys;
 mod wake;
 mod worker;
 
 pub use flow::{FlowSpec, MIN_FRAME, Sink};
 pub use histogram::Histogram;
+pub use network::Network;
 pub use worker::{RX_QUEUE, WorkerStats};
 
-use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,9 +31,10 @@ use std::time::Duration;
 use crate::frame::{Batch, Pool, PoolError};
 use crate::link::{Endpoint, LinkConfig, LinkError, Side};
 use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
-use crate::router::{Counters, IfaceId, Router};
+use crate::router::{Counters, IfaceId};
 use control::Command;
 use flow::Generator;
+use network::Wire;
 use wake::Waker;
 use worker::{Finished, Node, Peer, Remote, Worker};
 
@@ -107,202 +108,6 @@ impl Default for EngineConfig {
             pin: true,
             flows_at_start: true,
         }
-    }
-}
-
-/// What an interface is wired to, before placement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wire {
-    None,
-    Peer(NodeId, IfaceId),
-    Hub(usize),
-    /// A shared-memory link file whose other side belongs to another process.
-    File(usize),
-}
-
-struct NodeSpec {
-    name: String,
-    router: Router,
-    core: Option<usize>,
-    peers: Vec<Wire>,
-    flows: Vec<FlowSpec>,
-    sink: bool,
-}
-
-/// Instances, links and traffic, before they run.
-#[derive(Default)]
-pub struct Network {
-    nodes: Vec<NodeSpec>,
-    hubs: Vec<Vec<(NodeId, IfaceId)>>,
-    files: Vec<std::path::PathBuf>,
-}
-
-impl Network {
-    /// An empty network.
-    pub fn new() -> Network {
-        Network::default()
-    }
-
-    /// Add an instance (its interfaces already configured).
-    pub fn add(&mut self, name: &str, router: Router) -> NodeId {
-        let peers = vec![Wire::None; router.ifaces().len()];
-        self.nodes.push(NodeSpec {
-            name: name.to_owned(),
-            router,
-            core: None,
-            peers,
-            flows: Vec::new(),
-            sink: false,
-        });
-        NodeId(self.nodes.len() as u32 - 1)
-    }
-
-    /// Number of instances.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// True when there are no instances.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// Pin an instance to a core (worker `core % workers`).
-    pub fn pin(&mut self, node: NodeId, core: usize) {
-        if let Some(n) = self.nodes.get_mut(node.0 as usize) {
-            n.core = Some(core);
-        }
-    }
-
-    /// Connect two interfaces point to point.
-    pub fn link(&mut self, a: (NodeId, IfaceId), b: (NodeId, IfaceId)) -> Result<(), EngineError> {
-        self.wire(&[a, b], |x| {
-            if x == a {
-                Wire::Peer(b.0, b.1)
-            } else {
-                Wire::Peer(a.0, a.1)
-            }
-        })
-    }
-
-    /// Connect several interfaces to one hub: what one sends, every other receives.
-    pub fn hub(&mut self, members: &[(NodeId, IfaceId)]) -> Result<(), EngineError> {
-        let index = self.hubs.len();
-        self.wire(members, |_| Wire::Hub(index))?;
-        self.hubs.push(members.to_vec());
-        Ok(())
-    }
-
-    /// Attach an interface to a shared-memory link file (created if absent, mode 0600), whose
-    /// other side another shoal process attaches to: rump's shmif file, point to point.
-    pub fn attach_file(
-        &mut self,
-        end: (NodeId, IfaceId),
-        path: &std::path::Path,
-    ) -> Result<(), EngineError> {
-        let index = self.files.len();
-        self.wire(&[end], |_| Wire::File(index))?;
-        self.files.push(path.to_path_buf());
-        Ok(())
-    }
-
-    /// Set each end's wire, after checking every end exists and is free.
-    fn wire(
-        &mut self,
-        ends: &[(NodeId, IfaceId)],
-        to: impl Fn((NodeId, IfaceId)) -> Wire,
-    ) -> Result<(), EngineError> {
-        for (k, &(node, iface)) in ends.iter().enumerate() {
-            let missing = || EngineError::NoSuchIface {
-                node: format!("#{}", node.0),
-                iface: iface.0,
-            };
-            let spec = self.nodes.get(node.0 as usize).ok_or_else(missing)?;
-            let slot =
-                spec.peers
-                    .get(usize::from(iface.0))
-                    .ok_or_else(|| EngineError::NoSuchIface {
-                        node: spec.name.clone(),
-                        iface: iface.0,
-                    })?;
-            if *slot != Wire::None || ends[..k].contains(&(node, iface)) {
-                return Err(EngineError::AlreadyLinked {
-                    node: spec.name.clone(),
-                    iface: iface.0,
-                });
-            }
-        }
-        for &end in ends {
-            self.nodes[end.0.0 as usize].peers[usize::from(end.1.0)] = to(end);
-        }
-        Ok(())
-    }
-
-    /// The instances an interface's wire reaches.
-    fn neighbours(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.nodes[i].peers.iter().flat_map(move |w| {
-            let (one, hub) = match *w {
-                Wire::Peer(n, _) => (Some(n.0 as usize), None),
-                Wire::Hub(h) => (None, self.hubs.get(h)),
-                Wire::None | Wire::File(_) => (None, None),
-            };
-            one.into_iter()
-                .chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))
-        })
-    }
-
-    /// Let a host send a flow.
-    pub fn add_flow(&mut self, from: NodeId, spec: FlowSpec) {
-        if let Some(n) = self.nodes.get_mut(from.0 as usize) {
-            n.flows.push(spec);
-        }
-    }
-
-    /// Let a host count the flows arriving on `port`.
-    pub fn add_sink(&mut self, node: NodeId, port: u16) {
-        if let Some(n) = self.nodes.get_mut(node.0 as usize) {
-            n.router.listen_udp(port);
-            n.sink = true;
-        }
-    }
-
-    /// Worker of each instance: pinned ones by their core, the rest in contiguous blocks of a
-    /// breadth-first walk (so a chain splits into a few long runs).
-    fn place(&self, workers: usize) -> Vec<usize> {
-        let n = self.nodes.len();
-        let mut order = Vec::with_capacity(n);
-        let mut seen = vec![false; n];
-        for start in 0..n {
-            if seen[start] {
-                continue;
-            }
-            seen[start] = true;
-            let mut queue = VecDeque::from([start]);
-            while let Some(i) = queue.pop_front() {
-                order.push(i);
-                for p in self.neighbours(i) {
-                    if !seen[p] {
-                        seen[p] = true;
-                        queue.push_back(p);
-                    }
-                }
-            }
-        }
-        let free: Vec<usize> = order
-            .into_iter()
-            .filter(|&i| self.nodes[i].core.is_none())
-            .collect();
-        let mut placement = vec![0; n];
-        let per = free.len().div_ceil(workers.max(1)).max(1);
-        for (k, &i) in free.iter().enumerate() {
-            placement[i] = (k / per).min(workers - 1);
-        }
-        for (i, spec) in self.nodes.iter().enumerate() {
-            if let Some(core) = spec.core {
-                placement[i] = core % workers;
-            }
-        }
-        placement
     }
 }
 

@@ -438,20 +438,9 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let mut io = Io { pool, out };
-        let Some(mac) = self
-            .iface(iface)
-            .filter(|i| i.up && self.fast_path)
-            .map(|i| i.mac)
-        else {
-            for frame in batch.drain() {
-                self.input(now, iface, frame, &mut io);
-            }
-            return;
-        };
+        let fast = self.fast_path_mac(iface);
         for frame in batch.drain() {
-            if let Some(frame) = self.forward_fast(now, iface, mac, frame, &mut io) {
-                self.input(now, iface, frame, &mut io);
-            }
+            self.receive(now, iface, fast, frame, &mut io);
         }
     }
 
@@ -464,19 +453,36 @@ impl Router {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
-        let mut io = Io { pool, out };
-        let frame = match self
-            .iface(iface)
+        let fast = self.fast_path_mac(iface);
+        self.receive(now, iface, fast, frame, &mut Io { pool, out });
+    }
+
+    /// The interface's MAC when frames received on it may take the fast path.
+    fn fast_path_mac(&self, iface: IfaceId) -> Option<ethernet::Address> {
+        self.iface(iface)
             .filter(|i| i.up && self.fast_path)
             .map(|i| i.mac)
-        {
-            Some(mac) => self.forward_fast(now, iface, mac, frame, &mut io),
+    }
+
+    /// One received frame: the fast path if it qualifies, else the general pipeline.
+    #[inline]
+    fn receive(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        fast: Option<ethernet::Address>,
+        frame: Frame,
+        io: &mut Io<'_>,
+    ) {
+        let frame = match fast {
+            Some(mac) => self.forward_fast(now, iface, mac, frame, io),
             None => Some(frame),
         };
         if let Some(frame) = frame {
-            self.input(now, iface, frame, &mut io);
+            self.input(now, iface, frame, io);
         }
     }
+
     /// When the instance next needs [`Router::handle_timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.neigh.poll_timeout()
