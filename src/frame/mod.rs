@@ -52,6 +52,22 @@ impl Frame {
         }
     }
 
+    /// Rebuild the handle of a buffer a device held, from its UMEM address and data length
+    /// (an AF_XDP receive descriptor). `None` if the data would leave the buffer. The caller
+    /// asserts the buffer is its own: it gave it to the device and the device gave it back.
+    pub(crate) fn from_umem(addr: u64, len: usize) -> Option<Frame> {
+        let index = u32::try_from(addr / FRAME_SIZE as u64).ok()?;
+        let offset = (addr % FRAME_SIZE as u64) as usize;
+        if offset + len > FRAME_SIZE {
+            return None;
+        }
+        Some(Frame {
+            index,
+            offset: offset as u16,
+            len: len as u16,
+        })
+    }
+
     /// Index of the buffer in its pool.
     pub const fn index(&self) -> u32 {
         self.index

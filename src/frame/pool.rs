@@ -148,6 +148,14 @@ impl Pool {
         self.region.as_slice()
     }
 
+    /// The region's start and length, for registering it as an AF_XDP UMEM. The kernel then
+    /// writes received frames into buffers the port gave it and reads the ones it sends; the
+    /// pool must outlive every socket registered on it.
+    pub(crate) fn umem_area(&mut self) -> (*mut u8, usize) {
+        let area = self.region.as_mut_slice();
+        (area.as_mut_ptr(), area.len())
+    }
+
     fn start(frame: &Frame) -> usize {
         frame.index as usize * FRAME_SIZE + frame.offset()
     }

@@ -1,0 +1,156 @@
+//! Ports: a router interface bound to a device of the host — a NIC or veth through AF_XDP, or a
+//! TAP device — so shoal's instances talk to Linux hosts and real links.
+//!
+//! A port moves frames between a device and the pool of the worker that serves it, in batches:
+//! [`Port::recv`] fills frames of that pool with what the device received, [`Port::send`] hands
+//! frames of that pool to the device. With AF_XDP the pool *is* the socket's UMEM, so with a
+//! zero-copy driver no byte is copied between the NIC and the router; in copy mode (veth) and
+//! with TAP the kernel copies once each way.
+//!
+//! The modes, what they need and what each fallback costs are in docs/ports.md.
+
+pub mod tap;
+pub mod xdp;
+
+use std::os::fd::RawFd;
+
+use crate::frame::{Frame, Pool};
+use crate::wire::ethernet::Address as Mac;
+
+/// How an interface binds to its device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// AF_XDP if the device and privileges allow it, otherwise a TAP (the reason is logged).
+    #[default]
+    Auto,
+    /// AF_XDP sockets on every receive queue of an existing device.
+    AfXdp,
+    /// A TAP device: attached if it exists, otherwise created (and removed on exit).
+    Tap,
+}
+
+/// What a port binds to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The host device (AF_XDP) or the TAP's name (TAP mode, when `tap` is not given).
+    pub dev: String,
+    pub mode: Mode,
+    /// Name of the TAP to use in TAP mode or as the fallback of `Auto`.
+    pub tap: Option<String>,
+}
+
+/// Why a port could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The process lacks a capability the operation needs.
+    #[error("{what} on {dev} needs {cap} (run as root or grant it: setcap {cap}+ep)")]
+    Permission {
+        /// What was attempted.
+        what: &'static str,
+        dev: String,
+        /// The capability, as `setcap` spells it (e.g. `cap_net_admin`).
+        cap: &'static str,
+    },
+    /// No such device.
+    #[error("no network device {0}")]
+    NoDevice(String),
+    /// The device carries an XDP program shoal did not attach; shoal never replaces it.
+    #[error(
+        "{dev} already has a foreign XDP program ({name}, id {id}); detach it with \
+         `ip link set dev {dev} xdp off` if it is not needed"
+    )]
+    ForeignProgram { dev: String, name: String, id: u32 },
+    /// Anything else the kernel refused, with what was being done.
+    #[error("{what} on {dev}: {source}")]
+    Os {
+        what: &'static str,
+        dev: String,
+        source: std::io::Error,
+    },
+}
+
+/// Running totals of a port.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortStats {
+    /// Frames received from the device.
+    pub rx: u64,
+    /// Frames handed to the device.
+    pub tx: u64,
+    /// Frames the device had no room for (full transmit ring), freed and counted here.
+    pub tx_full: u64,
+    /// Frames the kernel dropped before shoal saw them (AF_XDP: rx ring full or no fill
+    /// buffer; TAP: none), where the kernel reports them.
+    pub rx_dropped: u64,
+}
+
+/// An open port.
+pub enum Port {
+    /// AF_XDP sockets on the device's queues.
+    Xdp(xdp::XdpPort),
+    /// A TAP device.
+    Tap(tap::TapPort),
+}
+
+impl Port {
+    /// Take in what the device received: at most [`crate::frame::BATCH_MAX`] frames, appended
+    /// to `out`, each a frame of `pool`. Never blocks.
+    pub fn recv(&mut self, pool: &mut Pool, out: &mut Vec<Frame>) -> usize {
+        match self {
+            Port::Xdp(p) => p.recv(pool, out),
+            Port::Tap(p) => p.recv(pool, out),
+        }
+    }
+
+    /// Hand `frames` (of `pool`) to the device, draining the vector. What the device has no
+    /// room for is freed and counted in [`PortStats::tx_full`]. Never blocks.
+    pub fn send(&mut self, pool: &mut Pool, frames: &mut Vec<Frame>) {
+        match self {
+            Port::Xdp(p) => p.send(pool, frames),
+            Port::Tap(p) => p.send(pool, frames),
+        }
+    }
+
+    /// Work the port has in flight: reap finished transmissions (their buffers go back to
+    /// `pool`), keep receive buffers posted, kick the kernel. Called once per worker loop.
+    pub fn poll(&mut self, pool: &mut Pool) {
+        match self {
+            Port::Xdp(p) => p.poll(pool),
+            Port::Tap(p) => p.poll(pool),
+        }
+    }
+
+    /// A descriptor that becomes readable when the port has work (a frame received, a
+    /// transmission finished), for an idle worker to sleep on.
+    pub fn wait_fd(&self) -> RawFd {
+        match self {
+            Port::Xdp(p) => p.wait_fd(),
+            Port::Tap(p) => p.wait_fd(),
+        }
+    }
+
+    /// The MAC address the router interface should use on this port: the device's own for
+    /// AF_XDP (a NIC filters other unicast addresses), `None` for a TAP (the router is the far
+    /// end of the TAP's wire and keeps its own).
+    pub fn mac(&self) -> Option<Mac> {
+        match self {
+            Port::Xdp(p) => Some(p.mac()),
+            Port::Tap(_) => None,
+        }
+    }
+
+    /// Running totals.
+    pub fn stats(&self) -> PortStats {
+        match self {
+            Port::Xdp(p) => p.stats(),
+            Port::Tap(p) => p.stats(),
+        }
+    }
+
+    /// Human-readable description: device, mode, queues (e.g. `veth1 afxdp native copy q0-1`).
+    pub fn describe(&self) -> String {
+        match self {
+            Port::Xdp(p) => p.describe(),
+            Port::Tap(p) => p.describe(),
+        }
+    }
+}
