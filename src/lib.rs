@@ -11,7 +11,10 @@
 
 pub mod engine;
 pub mod frame;
+pub mod bench;
 pub mod link;
+pub mod netns;
+pub mod port;
 pub mod probe;
 pub mod rig;
 pub mod router;

@@ -4,6 +4,7 @@
 use core::time::Duration;
 use std::net::Ipv4Addr;
 
+use shoal::port::Mode;
 use shoal::router::SendOptions;
 use shoal::sim::{NodeId, PingReply, Sim};
 use shoal::topo::{Topology, generate};
@@ -401,6 +402,75 @@ fn link_files_replace_links_and_need_no_warning() {
     let e = Topology::parse("t.toml", &text).unwrap_err().to_string();
     assert!(
         e.contains("has a link_file and cannot also be on a link"),
+        "{e}"
+    );
+}
+
+#[test]
+fn attached_interfaces_parse_and_need_no_link() {
+    let wan = |attach: &str| {
+        GOOD.replace(
+            "mtu = 1400",
+            &format!("mtu = 1400\n[[router.iface]]\nname = \"wan\"\naddr = \"10.9.0.1/24\"\nattach = {attach}"),
+        )
+    };
+    let spec = |attach: &str| {
+        let t = Topology::parse("t.toml", &wan(attach)).unwrap();
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        let f = t
+            .nodes
+            .iter()
+            .flat_map(|n| &n.ifaces)
+            .find(|f| f.name == "wan");
+        f.unwrap().attach.clone().unwrap()
+    };
+    let s = spec(r#"{ dev = "eth1" }"#);
+    assert_eq!(
+        (s.dev.as_deref(), s.mode, s.tap),
+        (Some("eth1"), Mode::Auto, None)
+    );
+    let s = spec(r#"{ dev = "eth1", mode = "afxdp" }"#);
+    assert_eq!(s.mode, Mode::AfXdp);
+    let s = spec(r#"{ mode = "tap", tap = "tap7" }"#);
+    assert_eq!(
+        (s.dev, s.mode, s.tap.as_deref()),
+        (None, Mode::Tap, Some("tap7"))
+    );
+    let s = spec(r#"{ mode = "tap" }"#);
+    assert_eq!((s.dev, s.tap), (None, None));
+
+    let err = |attach: &str| match Topology::parse("t.toml", &wan(attach)) {
+        Ok(_) => panic!("{attach} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    let e = err(r#"{ dev = "eth1", mode = "dpdk" }"#);
+    assert!(
+        e.contains("router.iface.attach.mode") && e.contains("\"dpdk\" is not a mode"),
+        "{e}"
+    );
+    let e = err(r#"{ dev = "a-name-far-too-long" }"#);
+    assert!(
+        e.contains("router.iface.attach.dev") && e.contains("1 to 15 bytes"),
+        "{e}"
+    );
+    let e = err(r#"{ tap = "x/y", mode = "tap" }"#);
+    assert!(e.contains("router.iface.attach.tap"), "{e}");
+    let e = err(r#"{ mode = "afxdp" }"#);
+    assert!(
+        e.contains("router.iface.attach.dev") && e.contains("existing device"),
+        "{e}"
+    );
+    let e = err(r#"{ dev = "eth1", speed = 10 }"#);
+    assert!(e.contains("speed"), "{e}");
+    let e = err(r#"{ dev = "eth1" }
+link_file = "/dev/shm/x.link""#);
+    assert!(e.contains("not both"), "{e}");
+    assert!(e.starts_with("t.toml:"), "{e}");
+    // A device-bound interface cannot also be on a link.
+    let text = GOOD.replace("mtu = 1400", "mtu = 1400\nattach = { dev = \"eth1\" }");
+    let e = Topology::parse("t.toml", &text).unwrap_err().to_string();
+    assert!(
+        e.contains("is attached to a device and cannot also be on a link"),
         "{e}"
     );
 }

@@ -20,6 +20,9 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Pin worker 0 to this core, worker 1 to the next, and so on.
+    #[arg(long, default_value_t = 0)]
+    first_core: usize,
     /// Spin when idle instead of sleeping.
     #[arg(long)]
     busy_poll: bool,
@@ -34,6 +37,9 @@ pub struct RunArgs {
     /// anyway); may repeat.
     #[arg(long = "sink", value_name = "NODE")]
     sinks: Vec<String>,
+    /// Source ports each flow cycles through (5-tuples, as separate flows look to a hash).
+    #[arg(long, default_value_t = 1)]
+    sources: u16,
     /// Frame length of the flows, bytes (without FCS).
     #[arg(long, default_value_t = 64)]
     frame: usize,
@@ -77,6 +83,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 port: FLOW_PORT,
                 frame_len: args.frame.max(shoal::engine::MIN_FRAME),
                 rate,
+                sources: args.sources,
             },
         );
     }
@@ -87,6 +94,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = EngineConfig {
         workers: args.workers.unwrap_or(defaults.workers).max(1),
         busy_poll: args.busy_poll,
+        first_core: args.first_core,
         ..defaults
     };
     sys::catch_interrupts();
@@ -148,6 +156,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             c.total_drops(),
             reasons.join(", ")
         );
+    }
+    if !report.ports.is_empty() {
+        println!(
+            "\n{:<24} {:>12} {:>12} {:>10} {:>10}  bound to",
+            "port", "rx", "tx", "tx full", "rx lost"
+        );
+        for p in &report.ports {
+            let st = &p.stats;
+            println!(
+                "{:<24} {:>12} {:>12} {:>10} {:>10}  {}",
+                format!("{}:{}", p.node, p.iface),
+                st.rx,
+                st.tx,
+                st.tx_full,
+                st.rx_dropped,
+                p.describe
+            );
+        }
     }
     let s = &report.sink;
     let latency = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;

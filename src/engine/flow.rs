@@ -35,6 +35,9 @@ pub struct FlowSpec {
     pub frame_len: usize,
     /// Datagrams per second, or `None` for as fast as the worker can.
     pub rate: Option<u64>,
+    /// Distinct source ports the datagrams cycle through (5-tuples, as separate flows look
+    /// to a hash); 0 or 1 for one.
+    pub sources: u16,
 }
 
 /// A flow's sending side.
@@ -108,6 +111,7 @@ impl Generator {
             self.seq = self.seq.wrapping_add(1);
             stamp(&mut self.payload, self.id, self.seq, now);
             let port = self.spec.port;
+            let sport = port.wrapping_add((self.seq % u32::from(self.spec.sources.max(1))) as u16);
             let opts = SendOptions {
                 ttl: router.config().default_ttl,
                 ..SendOptions::default()
@@ -115,7 +119,7 @@ impl Generator {
             match router.send_udp(
                 now,
                 self.spec.dst,
-                port,
+                sport,
                 port,
                 &self.payload,
                 opts,
@@ -149,6 +153,8 @@ fn stamp(payload: &mut [u8], id: u16, seq: u32, now: Instant) {
 pub struct Sink {
     /// Stamped datagrams received.
     pub received: u64,
+    /// UDP datagrams received without a stamp (from another generator, such as trafgen).
+    pub unstamped: u64,
     /// Datagrams that arrived with a lower sequence number than one already seen.
     pub reordered: u64,
     /// Bytes of the frames received.
@@ -168,6 +174,8 @@ impl Sink {
             return;
         };
         if u16::from_be_bytes([s[2], s[3]]) != MAGIC {
+            let udp = frame.get(ethernet::HEADER_LEN + 9) == Some(&17);
+            self.unstamped += u64::from(udp);
             return;
         }
         let id = usize::from(u16::from_be_bytes([s[0], s[1]]));
@@ -189,6 +197,7 @@ impl Sink {
     /// Fold another sink's tallies into this one.
     pub fn merge(&mut self, other: &Sink) {
         self.received += other.received;
+        self.unstamped += other.unstamped;
         self.reordered += other.reordered;
         self.bytes += other.bytes;
         self.latency.merge(&other.latency);
@@ -216,7 +225,11 @@ mod tests {
         }
         s.on_frame(Instant::from_nanos(5000), &frame(1, 1, 4000));
         s.on_frame(Instant::from_nanos(5000), &[0u8; 30]);
-        assert_eq!((s.received, s.reordered), (6, 1));
+        let mut other = frame(2, 1, 0);
+        other[ethernet::HEADER_LEN + 9] = 17;
+        other[HEADERS + 2] = 0;
+        s.on_frame(Instant::from_nanos(5000), &other);
+        assert_eq!((s.received, s.reordered, s.unstamped), (6, 1, 1));
         assert_eq!(s.latency.max(), 1000);
     }
 }

@@ -30,13 +30,14 @@ use std::time::Duration;
 
 use crate::frame::{Batch, Pool, PoolError};
 use crate::link::{Endpoint, LinkConfig, LinkError, Side};
+use crate::port::{Port, PortError, PortSpec, PortStats};
 use crate::probe::{Hop, PING_IDENT, PingReply, Probe};
 use crate::router::{Counters, IfaceId};
 use control::Command;
 use flow::Generator;
 use network::Wire;
 use wake::Waker;
-use worker::{Finished, Node, Peer, Remote, Worker};
+use worker::{Finished, Node, Peer, PortSlot, Remote, Worker};
 
 /// Index of an instance in a [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +79,15 @@ pub enum EngineError {
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Spawn(std::io::Error),
+    /// A host device could not be bound.
+    #[error("{node} {iface}: {source}")]
+    Port {
+        /// Instance name.
+        node: String,
+        /// Interface name.
+        iface: String,
+        source: PortError,
+    },
     /// A worker thread panicked.
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
@@ -92,8 +102,10 @@ pub struct EngineConfig {
     pub busy_poll: bool,
     /// Frame buffers per worker.
     pub pool_frames: usize,
-    /// Pin worker `i` to core `i`.
+    /// Pin worker `i` to core `first_core + i`.
     pub pin: bool,
+    /// The core of worker 0 (so that two processes on one host can split the cores).
+    pub first_core: usize,
     /// Run the hosts' flows from the start (otherwise from [`Engine::set_flows`]).
     pub flows_at_start: bool,
 }
@@ -106,6 +118,7 @@ impl Default for EngineConfig {
             busy_poll: false,
             pool_frames: 16_384,
             pin: true,
+            first_core: 0,
             flows_at_start: true,
         }
     }
@@ -134,6 +147,19 @@ pub struct Totals {
     pub received: u64,
 }
 
+/// A port's totals, as a stopped engine reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortReport {
+    /// Instance name.
+    pub node: String,
+    /// Interface name.
+    pub iface: String,
+    /// Device and mode, e.g. `veth1 afxdp native copy, 1 queue`.
+    pub describe: String,
+    /// Frames in and out, and drops.
+    pub stats: PortStats,
+}
+
 /// What a stopped engine reports.
 pub struct Report {
     /// Each instance's name and counters, in network order.
@@ -146,6 +172,8 @@ pub struct Report {
     pub send_errors: u64,
     /// Frames dropped because a receive queue was full.
     pub queue_drops: u64,
+    /// Every port: instance, interface, what it is bound to, and its totals.
+    pub ports: Vec<PortReport>,
     /// Wall-clock time from start to stop.
     pub elapsed: std::time::Duration,
 }
@@ -234,10 +262,29 @@ impl Engine {
         }
         let epoch = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
+        let mut pools = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            pools.push(Pool::new(cfg.pool_frames)?);
+        }
+        // Declared after the pools so that, should a later step fail, the ports close first.
+        let mut ports: Vec<Vec<PortSlot>> = (0..workers).map(|_| Vec::new()).collect();
         let mut per_worker: Vec<Vec<Node>> = (0..workers).map(|_| Vec::new()).collect();
         let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); workers];
-        for (i, spec) in net.nodes.into_iter().enumerate() {
+        for (i, mut spec) in net.nodes.into_iter().enumerate() {
             let w = placement[i];
+            let mut port_of = Vec::new();
+            for (k, wire) in spec.peers.iter().enumerate() {
+                let Wire::Port(p) = *wire else { continue };
+                let iface = IfaceId(k as u16);
+                let slot = open_port(&spec, iface, &net.ports[p], &mut pools[w], local[i])?;
+                if let Some(mac) = slot.port.mac() {
+                    // Bound to a NIC: answer for the NIC's address, which its filter lets in.
+                    let _ = spec.router.set_mac(iface, mac);
+                }
+                port_of.push((k, ports[w].len() as u32));
+                ports[w].push(slot);
+            }
+            let port_index = |k: usize| port_of.iter().find(|p| p.0 == k).map(|p| p.1);
             let peers = spec
                 .peers
                 .iter()
@@ -254,6 +301,7 @@ impl Engine {
                     Wire::File(_) => remote_of
                         .get(&(i, IfaceId(k as u16)))
                         .map_or(Peer::None, |&r| Peer::Remote(r)),
+                    Wire::Port(_) => port_index(k).map_or(Peer::None, Peer::Port),
                 })
                 .collect();
             let generators: Vec<Generator> = spec
@@ -288,13 +336,19 @@ impl Engine {
         let mut handles = Vec::with_capacity(workers);
         let mut stats = Vec::with_capacity(workers);
         let mut commands = Vec::with_capacity(workers);
+        let mut pools = pools.into_iter();
+        let mut ports = ports.into_iter();
         for (w, (nodes, hosts)) in per_worker.into_iter().zip(hosts).enumerate() {
             let s = Arc::new(WorkerStats::default());
             stats.push(s.clone());
             let (tx, rx) = mpsc::channel();
             commands.push(tx);
             let worker = Worker {
-                pool: Pool::new(cfg.pool_frames)?,
+                ports: ports.next().unwrap_or_default(),
+                // One pool per worker was made above.
+                pool: pools
+                    .next()
+                    .ok_or(EngineError::Spawn(std::io::ErrorKind::Other.into()))?,
                 nodes,
                 hubs: core::mem::take(&mut hubs[w]),
                 remotes: core::mem::take(&mut remotes[w]),
@@ -303,6 +357,7 @@ impl Engine {
                 // Where io_uring is unavailable the worker parks instead.
                 sleeper: sys::Sleeper::new().ok(),
                 waits: Vec::new(),
+                fds: Vec::new(),
                 hosts,
                 ready: Vec::new(),
                 timers: Default::default(),
@@ -318,7 +373,7 @@ impl Engine {
                 drops: 0,
                 queue_drops: 0,
             };
-            let core = cores.get(w).copied();
+            let core = cores.get(cfg.first_core + w).copied();
             let handle = std::thread::Builder::new()
                 .name(format!("shoal-w{w}"))
                 .spawn(move || {
@@ -456,10 +511,23 @@ impl Engine {
             generated: 0,
             send_errors: 0,
             queue_drops: 0,
+            ports: Vec::new(),
             elapsed,
         };
         for f in &finished {
             report.queue_drops += f.queue_drops;
+            for (node, iface, describe, stats) in &f.ports {
+                let n = &f.nodes[*node as usize];
+                report.ports.push(PortReport {
+                    node: n.name.clone(),
+                    iface: n
+                        .router
+                        .iface(*iface)
+                        .map_or_else(String::new, |x| x.name().to_owned()),
+                    describe: describe.clone(),
+                    stats: *stats,
+                });
+            }
             for n in &f.nodes {
                 report.generated += n.generators.iter().map(Generator::sent).sum::<u64>();
                 report.send_errors += n.generators.iter().map(Generator::send_errors).sum::<u64>();
@@ -476,4 +544,32 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// Open the device `spec` binds interface `iface` of instance `node` to, on its worker's pool.
+/// Under [`Mode::Auto`](crate::port::Mode::Auto) a TAP named after the instance and interface
+/// is the fallback.
+fn open_port(
+    node: &network::NodeSpec,
+    iface: IfaceId,
+    spec: &PortSpec,
+    pool: &mut Pool,
+    local: u32,
+) -> Result<PortSlot, EngineError> {
+    let name = node
+        .router
+        .iface(iface)
+        .map_or_else(String::new, |x| x.name().to_owned());
+    let fallback = crate::port::tap_name(&node.name, &name);
+    let port = Port::open(spec, &fallback, pool).map_err(|source| EngineError::Port {
+        node: node.name.clone(),
+        iface: name,
+        source,
+    })?;
+    Ok(PortSlot {
+        port,
+        node: local,
+        iface,
+        staged: Vec::with_capacity(crate::frame::BATCH_MAX),
+    })
 }

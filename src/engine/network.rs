@@ -1,12 +1,13 @@
 //! What the engine runs, before it runs: instances, the wires between their interfaces
-//! (point to point, hubs, link files to other processes), the flows hosts send and the ports
-//! they sink — and where each instance goes: its topology's core if pinned, otherwise
+//! (point to point, hubs, link files to other processes, host devices), the flows hosts send
+//! and the UDP ports they sink — and where each instance goes: its topology's core if pinned, otherwise
 //! contiguous blocks of a breadth-first walk, so chains and meshes keep most links inside one
 //! worker.
 
 use std::collections::VecDeque;
 
 use super::{EngineError, FlowSpec, NodeId};
+use crate::port::PortSpec;
 use crate::router::{IfaceId, Router};
 
 /// What an interface is wired to, before placement.
@@ -17,6 +18,8 @@ pub(super) enum Wire {
     Hub(usize),
     /// A shared-memory link file whose other side belongs to another process.
     File(usize),
+    /// A host device (AF_XDP or TAP).
+    Port(usize),
 }
 
 pub(super) struct NodeSpec {
@@ -34,6 +37,7 @@ pub struct Network {
     pub(super) nodes: Vec<NodeSpec>,
     pub(super) hubs: Vec<Vec<(NodeId, IfaceId)>>,
     pub(super) files: Vec<std::path::PathBuf>,
+    pub(super) ports: Vec<PortSpec>,
 }
 
 impl Network {
@@ -105,6 +109,19 @@ impl Network {
         Ok(())
     }
 
+    /// Bind an interface to a host device: AF_XDP sockets on a NIC or veth, or a TAP device
+    /// (see [`PortSpec`]). The device is opened when the engine starts.
+    pub fn attach_port(
+        &mut self,
+        end: (NodeId, IfaceId),
+        spec: PortSpec,
+    ) -> Result<(), EngineError> {
+        let index = self.ports.len();
+        self.wire(&[end], |_| Wire::Port(index))?;
+        self.ports.push(spec);
+        Ok(())
+    }
+
     /// Set each end's wire, after checking every end exists and is free.
     fn wire(
         &mut self,
@@ -143,7 +160,7 @@ impl Network {
             let (one, hub) = match *w {
                 Wire::Peer(n, _) => (Some(n.0 as usize), None),
                 Wire::Hub(h) => (None, self.hubs.get(h)),
-                Wire::None | Wire::File(_) => (None, None),
+                Wire::None | Wire::File(_) | Wire::Port(_) => (None, None),
             };
             one.into_iter()
                 .chain(hub.into_iter().flatten().map(|m| m.0.0 as usize))

@@ -5,9 +5,11 @@
 //! one shoal process and received in another (across a link file) measures its latency exactly.
 //! An idle worker sleeps in one io_uring FUTEX_WAITV (Linux 6.7+) on its own wake word and on the
 //! doorbell of every link file it reads, linked to a timeout for its next timer: whatever comes
-//! first — a command, a frame from another worker or another process, a timer — wakes it.
+//! first — a command, a frame from another worker or another process, a timer — wakes it. A
+//! worker with ports also polls their descriptors in the same sleep.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
@@ -20,6 +22,13 @@ const FUTEX2_SIZE_U32: u32 = 0x02;
 const FUTEX2_PRIVATE: u32 = 128;
 /// Most futexes one FUTEX_WAITV takes (the kernel's FUTEX_WAITV_MAX).
 pub(crate) const WAIT_MAX: usize = 128;
+
+/// Most descriptors one sleep polls (the rest of a worker's ports are seen on the next wake-up,
+/// at most a second later).
+pub(crate) const POLL_MAX: usize = 32;
+const RING_ENTRIES: u32 = 64;
+const POLL: u64 = 3;
+const CANCEL: u64 = 4;
 
 /// Now, on the host's monotonic clock.
 pub(crate) fn monotonic() -> Instant {
@@ -75,16 +84,23 @@ pub(crate) struct Sleeper {
 }
 
 impl Sleeper {
-    /// A ring of four entries; fails where io_uring is unavailable or disabled.
+    /// A ring with room for the futex wait, its timeout, [`POLL_MAX`] descriptor polls and
+    /// the cancellation of them all; fails where io_uring is unavailable or disabled.
     pub(crate) fn new() -> io::Result<Sleeper> {
         Ok(Sleeper {
-            ring: IoUring::new(4)?,
+            ring: IoUring::new(RING_ENTRIES)?,
         })
     }
 
     /// Sleep until one of `on` is woken while no longer holding its expected value (at once if
-    /// one already differs), or `timeout` passes. May return early; callers re-check.
-    pub(crate) fn wait(&mut self, on: &[WaitOn], timeout: Duration) -> io::Result<()> {
+    /// one already differs), one of `fds` becomes readable, or `timeout` passes. May return
+    /// early; callers re-check.
+    pub(crate) fn wait(
+        &mut self,
+        on: &[WaitOn],
+        fds: &[RawFd],
+        timeout: Duration,
+    ) -> io::Result<()> {
         let n = on.len().min(WAIT_MAX);
         let mut v = [types::FutexWaitV::new(); WAIT_MAX];
         for (slot, w) in v.iter_mut().zip(&on[..n]) {
@@ -100,23 +116,43 @@ impl Sleeper {
             .flags(squeue::Flags::IO_LINK)
             .user_data(1);
         let expire = opcode::LinkTimeout::new(&ts).build().user_data(2);
-        // SAFETY: both entries point at `v` and `ts`, which live until this function returns,
-        // and it returns only after both requests completed (the loop below reaps two
-        // completions; the kernel also copies both at submission).
+        let fds = &fds[..fds.len().min(POLL_MAX)];
+        // SAFETY: the wait and the timeout point at `v` and `ts`, which live until this
+        // function returns, and it returns only after every request completed (the loop below
+        // reaps one completion per request; the kernel also copies both at submission). The
+        // polls refer to descriptors only.
         unsafe {
             let mut sq = self.ring.submission();
             if sq.push(&wait).is_err() || sq.push(&expire).is_err() {
                 return Err(io::Error::other("io_uring submission queue full"));
             }
+            for &fd in fds {
+                let poll = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32).build();
+                if sq.push(&poll.user_data(POLL)).is_err() {
+                    return Err(io::Error::other("io_uring submission queue full"));
+                }
+            }
         }
-        let mut reaped = 0;
-        while reaped < 2 {
-            match self.ring.submit_and_wait(2 - reaped) {
+        let mut outstanding = 2 + fds.len();
+        let mut cancelled = false;
+        while outstanding > 0 {
+            match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            reaped += self.ring.completion().count();
+            outstanding -= self.ring.completion().count();
+            if !cancelled && outstanding > 0 {
+                // One of them fired: call the others off, then reap them all, so nothing the
+                // kernel holds outlives this call.
+                cancelled = true;
+                outstanding += 1;
+                let all = opcode::AsyncCancel2::new(types::CancelBuilder::any()).build();
+                // SAFETY: a cancellation refers to no memory.
+                if unsafe { self.ring.submission().push(&all.user_data(CANCEL)) }.is_err() {
+                    return Err(io::Error::other("io_uring submission queue full"));
+                }
+            }
         }
         Ok(())
     }

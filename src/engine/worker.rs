@@ -17,10 +17,11 @@ use std::sync::mpsc::Receiver;
 
 use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
-use super::sys::{Sleeper, WAIT_MAX, WaitOn};
+use super::sys::{POLL_MAX, Sleeper, WAIT_MAX, WaitOn};
 use super::wake::Waker;
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
 use crate::link::Endpoint;
+use crate::port::{Port, PortStats};
 use crate::probe::{PING_IDENT, Probe};
 use crate::router::{Action, IfaceId, Router, SendOptions};
 use crate::time::Instant;
@@ -42,6 +43,8 @@ pub(crate) enum Peer {
     Hub(u32),
     /// A shared-memory link to an instance on another worker: index into the remotes.
     Remote(u32),
+    /// A host device: index into the ports.
+    Port(u32),
 }
 
 /// This worker's end of a link to another worker.
@@ -55,6 +58,15 @@ pub(crate) struct Remote {
     /// The worker at the other end, woken after a flush; `None` for a link file (another
     /// process: the link's own doorbell wakes it).
     pub peer: Option<Arc<Waker>>,
+}
+
+/// A port of this worker: the device and the interface it feeds.
+pub(crate) struct PortSlot {
+    pub port: Port,
+    pub node: u32,
+    pub iface: IfaceId,
+    /// Frames waiting for the next flush (one kick per batch).
+    pub staged: Vec<Frame>,
 }
 
 /// An instance as a worker holds it.
@@ -86,9 +98,14 @@ pub struct WorkerStats {
 pub(crate) struct Finished {
     pub nodes: Vec<Node>,
     pub queue_drops: u64,
+    /// Each port's node, interface, description and totals.
+    pub ports: Vec<(u32, IfaceId, String, PortStats)>,
 }
 
 pub(crate) struct Worker {
+    /// Declared before the pool so that they are dropped first, also when unwinding: the
+    /// kernel reads and writes the pool's buffers until a port is closed.
+    pub ports: Vec<PortSlot>,
     pub pool: Pool,
     pub nodes: Vec<Node>,
     /// Members of each hub, as (node, interface).
@@ -103,6 +120,8 @@ pub(crate) struct Worker {
     pub sleeper: Option<Sleeper>,
     /// Scratch list of futexes to sleep on.
     pub waits: Vec<WaitOn>,
+    /// Scratch list of port descriptors to sleep on.
+    pub fds: Vec<std::os::fd::RawFd>,
     /// Nodes with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     pub ready: Vec<u32>,
@@ -145,9 +164,15 @@ impl Worker {
                 self.idle(now, seen);
             }
         }
+        let ports = self
+            .ports
+            .drain(..)
+            .map(|p| (p.node, p.iface, p.port.describe(), p.port.stats()))
+            .collect();
         Finished {
             nodes: self.nodes,
             queue_drops: self.queue_drops,
+            ports,
         }
     }
 
@@ -281,6 +306,7 @@ impl Worker {
                         Some(&Peer::Local(p, pi)) => self.enqueue(p, pi, frame),
                         Some(&Peer::Hub(h)) => self.broadcast(h, (i, iface), frame),
                         Some(&Peer::Remote(r)) => self.stage(r, frame),
+                        Some(&Peer::Port(p)) => self.stage_port(p, frame),
                         _ => {
                             self.drops += 1;
                             self.pool.free(frame);
@@ -327,11 +353,25 @@ impl Worker {
         }
     }
 
-    /// Publish every remote's staged frames.
+    /// Hold a frame for port `p`, handing the batch over when full.
+    fn stage_port(&mut self, p: u32, frame: Frame) {
+        let slot = &mut self.ports[p as usize];
+        slot.staged.push(frame);
+        if slot.staged.len() >= BATCH_MAX {
+            slot.port.send(&mut self.pool, &mut slot.staged);
+        }
+    }
+
+    /// Publish every remote's and every port's staged frames.
     fn flush(&mut self) {
         for r in 0..self.remotes.len() {
             if !self.remotes[r].staged.is_empty() {
                 self.flush_one(r);
+            }
+        }
+        for slot in &mut self.ports {
+            if !slot.staged.is_empty() {
+                slot.port.send(&mut self.pool, &mut slot.staged);
             }
         }
     }
@@ -357,7 +397,8 @@ impl Worker {
         }
     }
 
-    /// Take in what other workers sent, a batch per link, copying it into this worker's pool.
+    /// Take in what other workers sent, a batch per link, copying it into this worker's pool,
+    /// and what the ports received.
     fn receive(&mut self) -> usize {
         let mut total = 0;
         for r in 0..self.remotes.len() {
@@ -374,13 +415,25 @@ impl Worker {
                 None => *drops += 1,
             });
             let (node, iface) = (remote.node, remote.iface);
-            let mut arrived = core::mem::take(&mut self.arrivals);
-            for f in arrived.drain(..) {
-                self.enqueue(node, iface, f);
-            }
-            self.arrivals = arrived;
+            self.enqueue_arrivals(node, iface);
+        }
+        for p in 0..self.ports.len() {
+            let slot = &mut self.ports[p];
+            slot.port.poll(&mut self.pool);
+            total += slot.port.recv(&mut self.pool, &mut self.arrivals);
+            let (node, iface) = (slot.node, slot.iface);
+            self.enqueue_arrivals(node, iface);
         }
         total
+    }
+
+    /// Queue what just arrived for `node`'s interface `iface`.
+    fn enqueue_arrivals(&mut self, node: u32, iface: IfaceId) {
+        let mut arrived = core::mem::take(&mut self.arrivals);
+        for f in arrived.drain(..) {
+            self.enqueue(node, iface, f);
+        }
+        self.arrivals = arrived;
     }
 
     /// Give every member of hub `h` but the sender a copy of `frame` (the last gets the frame
@@ -491,9 +544,11 @@ impl Worker {
         };
         // Sleep until the next deadline or a wake-up; cap it so that even a lost wake-up would
         // cost at most a second. Without io_uring, a process at the far end of a link file
-        // cannot wake us: then look every millisecond.
-        let external = self.remotes.iter().any(|r| r.peer.is_none());
-        let cap = if external && self.sleeper.is_none() {
+        // and a device cannot wake us, nor can ports beyond the most one sleep polls: then
+        // look every millisecond.
+        let external = self.remotes.iter().any(|r| r.peer.is_none()) || !self.ports.is_empty();
+        let unseen = self.ports.len() > POLL_MAX || (external && self.sleeper.is_none());
+        let cap = if unseen {
             EXTERNAL_POLL
         } else {
             Duration::from_secs(1)
@@ -517,9 +572,11 @@ impl Worker {
             pending |= r.ep.pending();
         }
         if !pending {
+            self.fds.clear();
+            self.fds.extend(self.ports.iter().map(|p| p.port.wait_fd()));
             match &mut self.sleeper {
                 Some(s) => {
-                    if s.wait(&self.waits, wait).is_err() {
+                    if s.wait(&self.waits, &self.fds, wait).is_err() {
                         // io_uring refused (seccomp, a disabled sysctl): park from now on.
                         self.sleeper = None;
                     }

@@ -29,14 +29,56 @@ pub enum Mode {
     Tap,
 }
 
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "auto" => Ok(Mode::Auto),
+            "afxdp" => Ok(Mode::AfXdp),
+            "tap" => Ok(Mode::Tap),
+            _ => Err(format!("{s:?} is not a mode (auto, afxdp or tap)")),
+        }
+    }
+}
+
 /// What a port binds to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PortSpec {
-    /// The host device (AF_XDP) or the TAP's name (TAP mode, when `tap` is not given).
-    pub dev: String,
+    /// The host device for AF_XDP; in TAP mode, the TAP's name when `tap` is not given.
+    pub dev: Option<String>,
     pub mode: Mode,
-    /// Name of the TAP to use in TAP mode or as the fallback of `Auto`.
+    /// Name of the TAP in TAP mode or for the fallback of `Auto`.
     pub tap: Option<String>,
+}
+
+/// Longest name a network device may have (IFNAMSIZ less the terminating NUL).
+pub const NAME_MAX: usize = 15;
+
+/// Check a device name as the kernel would (`dev_valid_name`), so a bad name in a topology file
+/// is reported there rather than by an ioctl.
+pub fn valid_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > NAME_MAX {
+        return Err(format!("{name:?}: a device name has 1 to {NAME_MAX} bytes"));
+    }
+    if name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
+    {
+        return Err(format!("{name:?} is not a valid device name"));
+    }
+    Ok(())
+}
+
+/// The TAP name used for interface `iface` of instance `node` when none is given:
+/// `node-iface`, cut to [`NAME_MAX`] bytes.
+pub fn tap_name(node: &str, iface: &str) -> String {
+    let mut name = format!("{node}-{iface}");
+    while name.len() > NAME_MAX {
+        name.pop();
+    }
+    name
 }
 
 /// Why a port could not be opened.
@@ -51,6 +93,9 @@ pub enum PortError {
         /// The capability, as `setcap` spells it (e.g. `cap_net_admin`).
         cap: &'static str,
     },
+    /// AF_XDP (and `auto`) bind to an existing device, and none was named.
+    #[error("AF_XDP needs a device to bind to (dev)")]
+    MissingDevice,
     /// No such device.
     #[error("no network device {0}")]
     NoDevice(String),
@@ -92,6 +137,30 @@ pub enum Port {
 }
 
 impl Port {
+    /// Open what `spec` names on `pool`, the pool of the worker that will serve the port (it
+    /// must outlive the port). `default_tap` names the TAP when the spec names none: in TAP
+    /// mode without `dev`, and as the fallback of [`Mode::Auto`], which is logged with its
+    /// reason.
+    pub fn open(spec: &PortSpec, default_tap: &str, pool: &mut Pool) -> Result<Port, PortError> {
+        let tap = spec.tap.as_deref();
+        match (spec.mode, spec.dev.as_deref()) {
+            (Mode::Tap, dev) => {
+                let name = tap.or(dev).unwrap_or(default_tap);
+                tap::TapPort::open(name, pool).map(Port::Tap)
+            }
+            (_, None) => Err(PortError::MissingDevice),
+            (Mode::AfXdp, Some(dev)) => xdp::XdpPort::open(dev, pool).map(Port::Xdp),
+            (Mode::Auto, Some(dev)) => match xdp::XdpPort::open(dev, pool) {
+                Ok(p) => Ok(Port::Xdp(p)),
+                Err(e) => {
+                    let name = tap.unwrap_or(default_tap);
+                    eprintln!("shoal: {dev}: AF_XDP unavailable ({e}); using TAP {name} instead");
+                    tap::TapPort::open(name, pool).map(Port::Tap)
+                }
+            },
+        }
+    }
+
     /// Take in what the device received: at most [`crate::frame::BATCH_MAX`] frames, appended
     /// to `out`, each a frame of `pool`. Never blocks.
     pub fn recv(&mut self, pool: &mut Pool, out: &mut Vec<Frame>) -> usize {

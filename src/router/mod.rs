@@ -363,6 +363,20 @@ impl Router {
         Ok(())
     }
 
+    /// Set an interface's MAC address (e.g. to the NIC's own when the interface is bound to
+    /// one). Multicast addresses are refused.
+    pub fn set_mac(&mut self, id: IfaceId, mac: ethernet::Address) -> Result<(), ConfigError> {
+        if mac.0[0] & 1 != 0 {
+            return Err(ConfigError::BadMac(mac));
+        }
+        let iface = self
+            .ifaces
+            .get_mut(usize::from(id.0))
+            .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
+        iface.mac = mac;
+        Ok(())
+    }
+
     /// Remove a route (the preferred one for the prefix if `metric` is `None`).
     pub fn remove_route(
         &mut self,

@@ -133,6 +133,7 @@ impl Plan {
                 port: PORT,
                 frame_len,
                 rate,
+                sources: 1,
             },
         );
         net.add_sink(EngineNode(last), PORT);

@@ -43,8 +43,8 @@ impl Topology {
     }
 
     /// Build the topology in a fresh simulator. Node `i` of [`Topology::nodes`] is `NodeId(i)`,
-    /// and [`Sim::node`] finds nodes by name. Interfaces on a `link_file` stay unconnected: the
-    /// other process is not part of a simulation.
+    /// and [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a
+    /// device stay unconnected: neither the other process nor the host is part of a simulation.
     pub fn build_sim(&self) -> Result<Sim, TopoError> {
         let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
         // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
@@ -74,9 +74,12 @@ impl Topology {
         }
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
+                let end = (crate::engine::NodeId(n as u32), IfaceId(i as u16));
                 if let Some(path) = &f.link_file {
-                    let end = (crate::engine::NodeId(n as u32), IfaceId(i as u16));
                     net.attach_file(end, path)?;
+                }
+                if let Some(spec) = &f.attach {
+                    net.attach_port(end, spec.clone())?;
                 }
             }
         }

@@ -86,6 +86,24 @@ pub struct IfaceDoc {
     /// A shared-memory link file shared with another shoal process (instead of a `[[link]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_file: Option<Spanned<String>>,
+    /// A host device to bind to (instead of a `[[link]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<Spanned<AttachDoc>>,
+}
+
+/// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachDoc {
+    /// The device (AF_XDP), or the TAP's name in TAP mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<Spanned<String>>,
+    /// "auto" (the default), "afxdp" or "tap".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Spanned<String>>,
+    /// The TAP's name in TAP mode or for the fallback of "auto".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tap: Option<Spanned<String>>,
 }
 
 /// A `[[link]]` table.

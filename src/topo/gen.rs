@@ -191,6 +191,7 @@ impl Plan {
             mtu: None,
             mac: None,
             link_file: None,
+            attach: None,
         });
         format!("{}:{name}", node.name.get_ref())
     }

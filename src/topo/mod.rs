@@ -113,6 +113,8 @@ pub struct Iface {
     pub link: Option<usize>,
     /// A shared-memory link file joining it to another process, if any.
     pub link_file: Option<std::path::PathBuf>,
+    /// The host device it is bound to, if any.
+    pub attach: Option<crate::port::PortSpec>,
 }
 
 /// A validated link.

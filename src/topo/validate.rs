@@ -9,9 +9,10 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::auto;
-use super::doc::{Doc, NodeDoc, Routes};
+use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::{DEFAULT_DELAY_US, Iface, Kind, Link, Node, TopoError, Topology, Warning, line_of};
 use crate::frame::MAX_DATA;
+use crate::port::{self, Mode, PortSpec};
 use crate::router::fib::parse_route;
 use crate::router::{IfAddr, IfaceId, RouteKind};
 use crate::wire::ethernet;
@@ -186,9 +187,53 @@ fn ifaces(
             mac,
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
+            attach: attach(cx, id, &key)?,
         });
     }
     Ok(out)
+}
+
+/// An interface's `attach` table, checked: a known mode, valid device names, a device where
+/// AF_XDP needs one, and no `link_file` besides.
+fn attach(
+    cx: &Cx,
+    id: &IfaceDoc,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<PortSpec>, TopoError> {
+    let Some(doc) = &id.attach else {
+        return Ok(None);
+    };
+    let name = |s: &Option<Spanned<String>>, k: &str| -> Result<Option<String>, TopoError> {
+        s.as_ref()
+            .map(|n| {
+                port::valid_name(n.get_ref())
+                    .map(|()| n.get_ref().clone())
+                    .map_err(|m| cx.err(n.span(), &key(&format!("attach.{k}")), m))
+            })
+            .transpose()
+    };
+    let a = doc.get_ref();
+    let mode = match &a.mode {
+        None => Mode::Auto,
+        Some(m) => m
+            .get_ref()
+            .parse()
+            .map_err(|msg| cx.err(m.span(), &key("attach.mode"), msg))?,
+    };
+    let spec = PortSpec {
+        dev: name(&a.dev, "dev")?,
+        mode,
+        tap: name(&a.tap, "tap")?,
+    };
+    if spec.dev.is_none() && mode != Mode::Tap {
+        let msg = "AF_XDP binds to an existing device: give its name (dev = \"eth1\")".into();
+        return Err(cx.err(doc.span(), &key("attach.dev"), msg));
+    }
+    if id.link_file.is_some() {
+        let msg = "an interface is bound to a device or a link file, not both".into();
+        return Err(cx.err(doc.span(), &key("attach"), msg));
+    }
+    Ok(Some(spec))
 }
 
 /// `10.0.0.1/24`: an address with a prefix length, not the subnet's network or broadcast address
@@ -303,10 +348,16 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .iter()
                 .position(|x| x.name == i)
                 .ok_or_else(|| fail(format!("{n} has no interface {i:?}")))?;
-            if nodes[node].ifaces[iface].link_file.is_some() {
+            let f = &nodes[node].ifaces[iface];
+            if f.link_file.is_some() || f.attach.is_some() {
+                let what = if f.attach.is_some() {
+                    "is attached to a device"
+                } else {
+                    "has a link_file"
+                };
                 let msg = format!(
-                    "{}:{} has a link_file and cannot also be on a link",
-                    nodes[node].name, nodes[node].ifaces[iface].name
+                    "{}:{} {what} and cannot also be on a link",
+                    nodes[node].name, f.name
                 );
                 return Err(fail(msg));
             }
@@ -406,7 +457,7 @@ fn check_subnets(
             if f.link.is_some() {
                 continue;
             }
-            let external = f.link_file.is_some();
+            let external = f.link_file.is_some() || f.attach.is_some();
             let span = nd.iface.0[i].name.span();
             let key = match nodes[n].kind {
                 Kind::Router => "router.iface.name",

@@ -1,0 +1,446 @@
+//! shoal on real devices: Linux hosts in their own network namespaces talk through shoal
+//! routers bound to veth ends by AF_XDP and to TAP devices — ping both ways, traceroute,
+//! iperf3 TCP, ARP — and a killed shoal leaves nothing behind that blocks the next run.
+//!
+//! Needs root (network namespaces); each test builds its own namespaces and removes them, also
+//! on failure. The hosts' veth ends run with transmit checksum offload off: a frame that leaves
+//! Linux through AF_XDP carries whatever its checksum field held, and a veth lets Linux skip
+//! the checksum (docs/ports.md).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::netns::{NetNs, skip_unless_root};
+
+/// One test with traffic at a time: the machine has two cores, and iperf3 wants one.
+static TRAFFIC: Mutex<()> = Mutex::new(());
+
+/// A running `shoal run` inside a namespace; killed (SIGKILL) on drop if still running.
+struct Shoal {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Shoal {
+    /// Start `shoal run` on `topo` in `ns` and wait until its engine runs.
+    fn start(ns: &NetNs, topo: &str, workers: usize) -> Shoal {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("topo.toml");
+        std::fs::write(&path, topo).expect("write topology");
+        let mut child = ns
+            .command(env!("CARGO_BIN_EXE_shoal"))
+            .args(["run", path.to_str().expect("utf-8 path")])
+            .args(["--workers", &workers.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start shoal");
+        let (tx, lines) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    eprintln!("  shoal| {line}");
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut shoal = Shoal {
+            child,
+            lines,
+            _dir: dir,
+        };
+        shoal.wait_for("Ctrl-C stops", Duration::from_secs(30));
+        shoal
+    }
+
+    /// Wait until shoal prints a line containing `text`; panic after `timeout` or if it exits.
+    fn wait_for(&mut self, text: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().expect("wait for shoal");
+                    panic!("shoal exited ({status}) before printing {text:?}: {seen:#?}");
+                }
+            }
+        }
+        panic!("shoal did not print {text:?} within {timeout:?}: {seen:#?}");
+    }
+
+    /// Stop with SIGTERM and return everything it printed afterwards; it must exit cleanly.
+    fn terminate(mut self) -> Vec<String> {
+        // SAFETY: kill on our own child's pid has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for shoal");
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        assert!(status.success(), "shoal exited with {status}: {rest:#?}");
+        rest
+    }
+
+    /// Stop with SIGKILL, as a crash would.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Shoal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Give a host namespace an address on `dev`, a default route, and no checksum offload.
+fn host(ns: &NetNs, dev: &str, addr: &str, gateway: &str) {
+    ns.ip(&["addr", "add", addr, "dev", dev]).expect("ip");
+    ns.ip(&["link", "set", dev, "up"]).expect("ip");
+    ns.ip(&["route", "add", "default", "via", gateway])
+        .expect("ip");
+    ns.run(&["ethtool", "-K", dev, "tx", "off"])
+        .expect("ethtool");
+}
+
+/// The MAC of `dev` in `ns`.
+fn mac_of(ns: &NetNs, dev: &str) -> String {
+    let out = ns
+        .run(&["cat", &format!("/sys/class/net/{dev}/address")])
+        .expect("MAC");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn exists(ns: &NetNs, dev: &str) -> bool {
+    ns.has_device(dev)
+}
+
+/// `ip link show DEV` in `ns`, which names an attached XDP program (`prog/xdp id N`).
+fn link_show(ns: &NetNs, dev: &str) -> String {
+    let out = ns.ip(&["link", "show", dev]).expect("ip link show");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Ping `dst` from `ns`: every reply must arrive with TTL `ttl` (64 less one per router).
+fn ping(ns: &NetNs, dst: &str, ttl: u8) {
+    let out = ns
+        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", dst])
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ping {dst} from {}: {text}", ns.name);
+    let replies: Vec<&str> = text.lines().filter(|l| l.contains("bytes from")).collect();
+    assert_eq!(replies.len(), 3, "{text}");
+    for r in replies {
+        assert!(
+            r.contains(&format!("ttl={ttl} ")),
+            "expected ttl={ttl}: {r}"
+        );
+    }
+}
+
+/// Traceroute from `ns` to `dst`: the hops must be exactly `hops` (numeric, one probe each).
+fn traceroute(ns: &NetNs, dst: &str, hops: &[&str]) {
+    let out = ns
+        .exec(&["traceroute", "-n", "-q", "1", "-w", "2", "-m", "8", dst])
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "traceroute: {text}");
+    let seen: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(seen, hops, "{text}");
+}
+
+/// iperf3 TCP from `client` to `server_addr` (served in `server`) for five seconds: it must
+/// finish without an error and move data.
+fn iperf(client: &NetNs, server: &NetNs, server_addr: &str) {
+    let mut srv = server
+        .command("iperf3")
+        .args(["-s", "-1", "-B", server_addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client
+        .exec(&["iperf3", "-c", server_addr, "-t", "5", "-J"])
+        .expect("run");
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "iperf3 failed: {json}");
+    assert!(
+        !json.contains("\"error\""),
+        "iperf3 reported an error: {json}"
+    );
+    let received = json
+        .split("\"sum_received\"")
+        .nth(1)
+        .and_then(|s| s.split("\"bytes\":").nth(1))
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .expect("iperf3 JSON has end.sum_received.bytes");
+    assert!(received > 1_000_000, "only {received} bytes in 5 s");
+    eprintln!(
+        "  iperf3 {} -> {server_addr}: {:.1} Mbit/s",
+        client.name,
+        received as f64 * 8.0 / 5e6
+    );
+}
+
+/// Linux's ARP entry for `gateway` in `ns` must name `mac`.
+fn arp_resolves(ns: &NetNs, gateway: &str, mac: &str) {
+    let out = ns.ip(&["neigh", "show", gateway]).expect("ip neigh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("lladdr {mac}")),
+        "ARP for {gateway}: {text}"
+    );
+}
+
+/// Everything the hosts check through shoal: ping both ways with the TTL the hop count gives,
+/// traceroute both ways listing exactly these hops, and five seconds of iperf3 TCP.
+fn check_path(h1: &NetNs, h2: &NetNs, hops_to_h2: &[&str], hops_to_h1: &[&str]) {
+    let ttl = 64 - (hops_to_h2.len() - 1) as u8;
+    ping(h1, "10.2.0.2", ttl);
+    ping(h2, "10.1.0.2", ttl);
+    traceroute(h1, "10.2.0.2", hops_to_h2);
+    traceroute(h2, "10.1.0.2", hops_to_h1);
+    iperf(h1, h2, "10.2.0.2");
+}
+
+fn one_router(a: &str, b: &str) -> String {
+    format!(
+        r#"[[router]]
+name = "r1"
+iface = [
+  {{ name = "a", addr = "10.1.0.1/24", mac = "02:5a:00:00:00:01", attach = {a} }},
+  {{ name = "b", addr = "10.2.0.1/24", mac = "02:5a:00:00:00:02", attach = {b} }},
+]
+routes = "auto"
+"#
+    )
+}
+
+/// h1 ─ veth ─ [shoal r1, AF_XDP] ─ veth ─ h2
+#[test]
+fn hosts_talk_through_a_router_on_afxdp() {
+    if skip_unless_root("hosts_talk_through_a_router_on_afxdp") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = (
+        NetNs::new("pa1").expect("namespace"),
+        NetNs::new("pas").expect("namespace"),
+        NetNs::new("pa2").expect("namespace"),
+    );
+    h1.veth("eth0", &sh, "xa").expect("veth");
+    h2.veth("eth0", &sh, "xb").expect("veth");
+    host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
+    host(&h2, "eth0", "10.2.0.2/24", "10.2.0.1");
+    let topo = one_router(
+        r#"{ dev = "xa", mode = "afxdp" }"#,
+        r#"{ dev = "xb", mode = "afxdp" }"#,
+    );
+    let shoal = Shoal::start(&sh, &topo, 1);
+    assert!(
+        link_show(&sh, "xa").contains("xdp"),
+        "{}",
+        link_show(&sh, "xa")
+    );
+    check_path(
+        &h1,
+        &h2,
+        &["10.1.0.1", "10.2.0.2"],
+        &["10.2.0.1", "10.1.0.2"],
+    );
+    // Bound to a device, the interface takes the device's MAC (a NIC filters the rest).
+    arp_resolves(&h1, "10.1.0.1", &mac_of(&sh, "xa"));
+    arp_resolves(&h2, "10.2.0.1", &mac_of(&sh, "xb"));
+    let report = shoal.terminate().join("\n");
+    assert!(report.contains("afxdp"), "{report}");
+    for dev in ["xa", "xb"] {
+        assert!(
+            !link_show(&sh, dev).contains("xdp"),
+            "{dev} keeps XDP after SIGTERM"
+        );
+    }
+}
+
+/// h1 ─ TAP ─ [shoal r1] ─ TAP ─ h2: shoal creates the TAPs, the test moves each into its
+/// host's namespace (the open descriptor stays shoal's).
+#[test]
+fn hosts_talk_through_a_router_on_tap() {
+    if skip_unless_root("hosts_talk_through_a_router_on_tap") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = (
+        NetNs::new("pt1").expect("namespace"),
+        NetNs::new("pts").expect("namespace"),
+        NetNs::new("pt2").expect("namespace"),
+    );
+    let topo = one_router(
+        r#"{ mode = "tap", tap = "ta" }"#,
+        r#"{ mode = "tap", tap = "tb" }"#,
+    );
+    let shoal = Shoal::start(&sh, &topo, 1);
+    for (dev, ns) in [("ta", &h1), ("tb", &h2)] {
+        sh.ip(&["link", "set", dev, "netns", &ns.name]).expect("ip");
+    }
+    host(&h1, "ta", "10.1.0.2/24", "10.1.0.1");
+    host(&h2, "tb", "10.2.0.2/24", "10.2.0.1");
+    check_path(
+        &h1,
+        &h2,
+        &["10.1.0.1", "10.2.0.2"],
+        &["10.2.0.1", "10.1.0.2"],
+    );
+    arp_resolves(&h1, "10.1.0.1", "02:5a:00:00:00:01");
+    arp_resolves(&h2, "10.2.0.1", "02:5a:00:00:00:02");
+    let report = shoal.terminate().join("\n");
+    assert!(report.contains("tap"), "{report}");
+    // shoal created the TAPs, so they went with it, wherever they had been moved.
+    assert!(!exists(&h1, "ta") && !exists(&h2, "tb"), "TAPs left behind");
+}
+
+/// h1 ─ veth ─ [A, AF_XDP] ═ shared-memory ring ═ [B] ─ TAP ─ h2, A and B on two workers.
+#[test]
+fn chain_of_afxdp_shared_memory_and_tap() {
+    if skip_unless_root("chain_of_afxdp_shared_memory_and_tap") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = (
+        NetNs::new("pc1").expect("namespace"),
+        NetNs::new("pcs").expect("namespace"),
+        NetNs::new("pc2").expect("namespace"),
+    );
+    h1.veth("eth0", &sh, "xa").expect("veth");
+    host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
+    let topo = r#"
+[[router]]
+name = "A"
+core = 0
+iface = [
+  { name = "a", addr = "10.1.0.1/24", attach = { dev = "xa", mode = "afxdp" } },
+  { name = "ab", addr = "10.12.0.1/30" },
+]
+routes = "auto"
+
+[[router]]
+name = "B"
+core = 1
+iface = [
+  { name = "ab", addr = "10.12.0.2/30" },
+  { name = "b", addr = "10.2.0.1/24", attach = { mode = "tap", tap = "tb" } },
+]
+routes = "auto"
+
+[[link]]
+ends = ["A:ab", "B:ab"]
+"#;
+    let shoal = Shoal::start(&sh, topo, 2);
+    sh.ip(&["link", "set", "tb", "netns", &h2.name])
+        .expect("ip");
+    host(&h2, "tb", "10.2.0.2/24", "10.2.0.1");
+    check_path(
+        &h1,
+        &h2,
+        &["10.1.0.1", "10.12.0.2", "10.2.0.2"],
+        &["10.2.0.1", "10.12.0.1", "10.1.0.2"],
+    );
+    shoal.terminate();
+    assert!(!link_show(&sh, "xa").contains("xdp"));
+    assert!(!exists(&h2, "tb"));
+}
+
+/// kill -9 leaves nothing that blocks the next run (the XDP program is held by a link that
+/// dies with the process, the TAP by a descriptor); SIGTERM leaves nothing at all.
+#[test]
+fn a_killed_shoal_blocks_no_later_run() {
+    if skip_unless_root("a_killed_shoal_blocks_no_later_run") {
+        return;
+    }
+    let (h1, sh) = (
+        NetNs::new("pk1").expect("namespace"),
+        NetNs::new("pks").expect("namespace"),
+    );
+    h1.veth("eth0", &sh, "xa").expect("veth");
+    host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
+    let topo = r#"
+[[router]]
+name = "r1"
+iface = [
+  { name = "a", addr = "10.1.0.1/24", attach = { dev = "xa", mode = "afxdp" } },
+  { name = "t", addr = "10.3.0.1/24", attach = { mode = "tap", tap = "tk" } },
+]
+"#;
+    let first = Shoal::start(&sh, topo, 1);
+    assert!(link_show(&sh, "xa").contains("xdp") && exists(&sh, "tk"));
+    first.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (link_show(&sh, "xa").contains("xdp") || exists(&sh, "tk")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !link_show(&sh, "xa").contains("xdp"),
+        "{}",
+        link_show(&sh, "xa")
+    );
+    assert!(!exists(&sh, "tk"), "TAP survived kill -9");
+    let second = Shoal::start(&sh, topo, 1);
+    ping(&h1, "10.1.0.1", 64);
+    second.terminate();
+    assert!(!link_show(&sh, "xa").contains("xdp") && !exists(&sh, "tk"));
+}
+
+/// A topology naming a missing device fails with one clear line naming it, and exits non-zero.
+#[test]
+fn a_missing_device_is_a_clear_error() {
+    if skip_unless_root("a_missing_device_is_a_clear_error") {
+        return;
+    }
+    let sh = NetNs::new("pm").expect("namespace");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path: PathBuf = dir.path().join("t.toml");
+    std::fs::write(
+        &path,
+        one_router(
+            r#"{ dev = "nosuch0", mode = "afxdp" }"#,
+            r#"{ dev = "nosuch1", mode = "afxdp" }"#,
+        ),
+    )
+    .expect("write");
+    let out = sh
+        .command(env!("CARGO_BIN_EXE_shoal"))
+        .args(["run", path.to_str().expect("utf-8")])
+        .output()
+        .expect("run shoal");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nosuch0"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
