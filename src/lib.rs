@@ -12,6 +12,7 @@
 pub mod engine;
 pub mod frame;
 pub mod link;
+pub mod port;
 pub mod probe;
 pub mod rig;
 pub mod router;
