@@ -350,3 +350,85 @@ fn missing_devices_are_named() {
         Err(PortError::NoDevice(d)) if d == "nosuchdev0"
     ));
 }
+
+#[test]
+fn a_killed_process_leaves_no_program() {
+    // The child half: open a port in the given namespace and wait to be killed.
+    if let Ok(spec) = std::env::var("SHOAL_XDP_TEST_HOLD") {
+        let (ns, dev) = spec.split_once(':').unwrap();
+        let ns = NetNs {
+            name: ns.to_string(),
+        };
+        ns.enter();
+        let mut pool = Pool::new(64).unwrap();
+        let _port = XdpPort::open(dev, &mut pool).expect("child opens port");
+        std::mem::forget(ns); // the parent owns the namespace
+        std::thread::sleep(Duration::from_secs(30));
+        return;
+    }
+    if skip_unless_root("a_killed_process_leaves_no_program") {
+        return;
+    }
+    let p = pair(&[]);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_process_leaves_no_program",
+            "--test-threads=1",
+        ])
+        .env("SHOAL_XDP_TEST_HOLD", format!("{}:{}", p.a_ns.name, p.a))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !xdp_attached(&p.a_ns, &p.a) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(xdp_attached(&p.a_ns, &p.a), "child attached");
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    let end = Instant::now() + Duration::from_secs(2);
+    while xdp_attached(&p.a_ns, &p.a) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!xdp_attached(&p.a_ns, &p.a), "the kernel detached the link");
+}
+
+#[test]
+fn missing_capabilities_are_named() {
+    // The child half: enter the namespace, become `nobody` (no capabilities), try to open.
+    if let Ok(spec) = std::env::var("SHOAL_XDP_TEST_NOCAPS") {
+        let (ns, dev) = spec.split_once(':').unwrap();
+        let ns = NetNs {
+            name: ns.to_string(),
+        };
+        ns.enter();
+        std::mem::forget(ns);
+        // SAFETY: setgid/setuid have no memory preconditions; glibc applies them to all threads.
+        assert_eq!(unsafe { libc::setgid(65534) + libc::setuid(65534) }, 0);
+        let mut pool = Pool::new(64).unwrap();
+        match XdpPort::open(dev, &mut pool) {
+            Err(e @ PortError::Permission { .. }) => println!("RESULT {e}"),
+            Err(e) => println!("RESULT other error: {e}"),
+            Ok(_) => println!("RESULT opened"),
+        }
+        return;
+    }
+    if skip_unless_root("missing_capabilities_are_named") {
+        return;
+    }
+    let p = pair(&[]);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "missing_capabilities_are_named", "--nocapture"])
+        .env("SHOAL_XDP_TEST_NOCAPS", format!("{}:{}", p.a_ns.name, p.a))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let result = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or("");
+    eprintln!("child: {result}");
+    assert!(
+        result.contains("loading the XDP program") && result.contains("needs cap_bpf"),
+        "{result}"
+    );
+    assert!(!xdp_attached(&p.a_ns, &p.a));
+}

@@ -1,10 +1,10 @@
 //! The AF_XDP port: one AF_XDP socket on every receive queue of a device, all sharing the
-//! worker's [`Pool`] as their UMEM, fed by the XDP program of `bpf/` (see [`prog`]).
+//! worker's [`Pool`] as their UMEM, fed by the XDP program of `bpf/` (see `prog.rs`).
 //!
 //! The pool's buffer `i` is UMEM chunk `i` (2048 bytes); the kernel writes received data at
 //! `XDP_PACKET_HEADROOM` (256) into a chunk, which is the pool's [`crate::frame::HEADROOM`], so a
 //! received descriptor is a [`Frame`] as it stands. Buffers travel as follows (ring protocol in
-//! [`ring`]):
+//! `ring.rs`):
 //!
 //! - receive: [`XdpPort::poll`] and [`XdpPort::recv`] keep each queue's fill ring holding up to
 //!   a quarter of the pool (split between queues, at most one ring's worth) of empty buffers
