@@ -103,7 +103,9 @@ fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
 }
 
 fn mac_of(ns: &NetNs, dev: &str) -> [u8; 6] {
-    let out = ns.exec(&["cat", &format!("/sys/class/net/{dev}/address")]);
+    let out = ns
+        .run(&["cat", &format!("/sys/class/net/{dev}/address")])
+        .expect("MAC");
     let text = String::from_utf8_lossy(&out.stdout);
     let v: Vec<u8> = text
         .trim()
@@ -127,7 +129,7 @@ fn recv_some(port: &mut XdpPort, pool: &mut Pool, want: usize) -> Vec<Frame> {
 }
 
 fn xdp_attached(ns: &NetNs, dev: &str) -> bool {
-    let out = ns.ip(&["link", "show", "dev", dev]);
+    let out = ns.ip(&["link", "show", "dev", dev]).expect("ip link show");
     String::from_utf8_lossy(&out.stdout).contains("xdp")
 }
 
@@ -141,10 +143,10 @@ struct Pair {
 }
 
 fn pair(extra: &[&str]) -> Pair {
-    let a_ns = NetNs::new("xa");
-    let b_ns = NetNs::new("xb");
-    let a = common::netns::unique("xpa");
-    let b = common::netns::unique("xpb");
+    let a_ns = NetNs::new("xa").expect("namespace");
+    let b_ns = NetNs::new("xb").expect("namespace");
+    let a = shoal::netns::unique("xpa");
+    let b = shoal::netns::unique("xpb");
     let mut args = vec!["link", "add", a.as_str()];
     args.extend_from_slice(extra);
     args.extend_from_slice(&[
@@ -156,14 +158,11 @@ fn pair(extra: &[&str]) -> Pair {
         "netns",
         &b_ns.name,
     ]);
-    a_ns.ip(&args);
+    a_ns.ip(&args).expect("veth");
     for (ns, dev) in [(&a_ns, &a), (&b_ns, &b)] {
-        let _ = ns.exec(&[
-            "sysctl",
-            "-qw",
-            &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
-        ]);
-        ns.ip(&["link", "set", dev, "up"]);
+        ns.sysctl(&format!("net.ipv6.conf.{dev}.disable_ipv6=1"))
+            .expect("sysctl");
+        ns.ip(&["link", "set", dev, "up"]).expect("link up");
     }
     Pair { a_ns, b_ns, a, b }
 }
@@ -174,9 +173,9 @@ fn frames_cross_the_port_intact_both_ways() {
         return;
     }
     let p = pair(&[]);
-    p.b_ns.enter();
+    p.b_ns.enter().expect("setns");
     let peer = Raw::open(&p.b);
-    p.a_ns.enter();
+    p.a_ns.enter().expect("setns");
     let mut pool = Pool::new(4096).unwrap();
     let mut port = XdpPort::open(&p.a, &mut pool).expect("open port");
     eprintln!("{}", port.describe());
@@ -232,13 +231,13 @@ fn every_queue_is_served() {
         return;
     }
     let p = pair(&["numrxqueues", "2", "numtxqueues", "2"]);
-    p.a_ns.enter();
+    p.a_ns.enter().expect("setns");
     let mut pool = Pool::new(1024).unwrap();
     let mut port = XdpPort::open(&p.a, &mut pool).expect("open port");
     assert!(port.describe().ends_with("2 queues"), "{}", port.describe());
     assert!(port.wait_fd() >= 0);
     // The peer sends with several source MACs, so veth spreads them over both queues.
-    p.b_ns.enter();
+    p.b_ns.enter().expect("setns");
     let peer = Raw::open(&p.b);
     for i in 0..32u8 {
         peer.send(&frame(port.mac().0, [0x02, 0, 0, 0, 1, i], i));
@@ -303,7 +302,7 @@ fn foreign_programs_are_refused_and_left_alone() {
         return;
     }
     let p = pair(&[]);
-    p.a_ns.enter();
+    p.a_ns.enter().expect("setns");
     attach_legacy(&p.a, "not_shoal");
     let mut pool = Pool::new(256).unwrap();
     match XdpPort::open(&p.a, &mut pool) {
@@ -323,7 +322,7 @@ fn stale_programs_are_replaced_and_live_ones_refused() {
         return;
     }
     let p = pair(&[]);
-    p.a_ns.enter();
+    p.a_ns.enter().expect("setns");
     attach_legacy(&p.a, shoal::port::xdp::PROGRAM_NAME);
     let mut pool = Pool::new(256).unwrap();
     let port = XdpPort::open(&p.a, &mut pool).expect("stale program replaced");
@@ -342,8 +341,8 @@ fn missing_devices_are_named() {
     if skip_unless_root("missing_devices_are_named") {
         return;
     }
-    let ns = NetNs::new("xn");
-    ns.enter();
+    let ns = NetNs::new("xn").expect("namespace");
+    ns.enter().expect("setns");
     let mut pool = Pool::new(16).unwrap();
     assert!(matches!(
         XdpPort::open("nosuchdev0", &mut pool),
@@ -359,7 +358,7 @@ fn a_killed_process_leaves_no_program() {
         let ns = NetNs {
             name: ns.to_string(),
         };
-        ns.enter();
+        ns.enter().expect("setns");
         let mut pool = Pool::new(64).unwrap();
         let _port = XdpPort::open(dev, &mut pool).expect("child opens port");
         std::mem::forget(ns); // the parent owns the namespace
@@ -402,7 +401,7 @@ fn missing_capabilities_are_named() {
         let ns = NetNs {
             name: ns.to_string(),
         };
-        ns.enter();
+        ns.enter().expect("setns");
         std::mem::forget(ns);
         // SAFETY: setgid/setuid have no memory preconditions; glibc applies them to all threads.
         assert_eq!(unsafe { libc::setgid(65534) + libc::setuid(65534) }, 0);
