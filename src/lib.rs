@@ -4,6 +4,7 @@
 //! bytes, [`frame`] owns the preallocated frame pool, [`router`] is one sans-IO router instance
 //! that turns batches of received frames into actions, [`engine`] runs instances on pinned
 //! worker threads, [`link`] carries frames between workers and processes over shared memory,
+//! [`port`] binds router interfaces to devices of the host (TAP, AF_XDP),
 //! [`topo`] reads, validates and generates topology files, [`sim`] runs instances over
 //! in-memory links on a virtual clock, [`probe`] matches ping and traceroute answers, and
 //! [`rig`] drives one router at full speed for measurements. [`time`] is the caller-supplied
