@@ -28,16 +28,19 @@ fn main() {
         return;
     }
     let secs = if full { 3.0 } else { 0.2 };
-    let ns = netns::NetNs::new("tb");
-    ns.enter();
+    let ns = netns::NetNs::new("tb").expect("namespace");
+    ns.enter().expect("setns");
     let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
     let _ = ns.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     let mut a = TapPort::open(&netns::unique("tba"), false).expect("TAP a");
     let mut b = TapPort::open(&netns::unique("tbb"), false).expect("TAP b");
     let (an, bn) = (a.name().to_string(), b.name().to_string());
-    ns.ip(&["link", "set", &an, "address", "02:00:00:00:0a:01"]);
-    ns.ip(&["addr", "add", "10.71.0.1/24", "dev", &an]);
-    ns.ip(&["addr", "add", "10.72.0.1/24", "dev", &bn]);
+    ns.ip(&["link", "set", &an, "address", "02:00:00:00:0a:01"])
+        .expect("ip");
+    ns.ip(&["addr", "add", "10.71.0.1/24", "dev", &an])
+        .expect("ip");
+    ns.ip(&["addr", "add", "10.72.0.1/24", "dev", &bn])
+        .expect("ip");
     ns.ip(&[
         "neigh",
         "add",
@@ -46,7 +49,8 @@ fn main() {
         "02:00:00:00:0b:02",
         "dev",
         &bn,
-    ]);
+    ])
+    .expect("ip");
     let _ = shoal::link::pin_current_thread(0);
 
     let mut template = Vec::with_capacity(FRAME);
@@ -94,10 +98,13 @@ fn main() {
 fn baseline(ns: &netns::NetNs, template: &[u8], secs: f64) {
     let (cn, dn) = (netns::unique("tbc"), netns::unique("tbd"));
     let (c, d) = (raw_tap(&cn), raw_tap(&dn));
-    ns.ip(&["link", "set", &cn, "address", "02:00:00:00:0a:01", "up"]);
-    ns.ip(&["link", "set", &dn, "up"]);
-    ns.ip(&["addr", "add", "10.73.0.1/24", "dev", &cn]);
-    ns.ip(&["addr", "add", "10.74.0.1/24", "dev", &dn]);
+    ns.ip(&["link", "set", &cn, "address", "02:00:00:00:0a:01", "up"])
+        .expect("ip");
+    ns.ip(&["link", "set", &dn, "up"]).expect("ip");
+    ns.ip(&["addr", "add", "10.73.0.1/24", "dev", &cn])
+        .expect("ip");
+    ns.ip(&["addr", "add", "10.74.0.1/24", "dev", &dn])
+        .expect("ip");
     ns.ip(&[
         "neigh",
         "add",
@@ -106,7 +113,8 @@ fn baseline(ns: &netns::NetNs, template: &[u8], secs: f64) {
         "02:00:00:00:0b:02",
         "dev",
         &dn,
-    ]);
+    ])
+    .expect("ip");
     let mut frame = template.to_vec();
     // Re-address 10.71.0.2 -> 10.72.0.2 to 10.73.0.2 -> 10.74.0.2 and redo the checksum.
     frame[14 + 13] = 73;

@@ -10,9 +10,9 @@
 //! [`rig`] drives one router at full speed for measurements. [`time`] is the caller-supplied
 //! clock the sans-IO core runs on.
 
+pub mod bench;
 pub mod engine;
 pub mod frame;
-pub mod bench;
 pub mod link;
 pub mod netns;
 pub mod port;

@@ -19,13 +19,14 @@ const KERNEL_IP: [u8; 4] = [10, 9, 0, 1];
 
 /// A namespace, entered by this thread, with a TAP shoal created and 10.9.0.1/24 on it.
 fn tap_in_netns(prefix: &str) -> (NetNs, TapPort) {
-    let ns = NetNs::new(prefix);
-    ns.enter();
+    let ns = NetNs::new(prefix).expect("namespace");
+    ns.enter().expect("setns");
     // No IPv6 on the TAP from its first moment: no router solicitations or MLD reports.
     let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
     let port = TapPort::open(&unique("tp"), false).expect("open TAP");
     let dev = port.name().to_string();
-    ns.ip(&["addr", "add", "10.9.0.1/24", "dev", &dev]);
+    ns.ip(&["addr", "add", "10.9.0.1/24", "dev", &dev])
+        .expect("ip");
     (ns, port)
 }
 
@@ -101,7 +102,12 @@ fn send_one(port: &mut TapPort, pool: &mut Pool, bytes: &[u8]) {
 fn gone(ns: &NetNs, dev: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        if !ns.exec(&["ip", "link", "show", dev]).status.success() {
+        if !ns
+            .exec(&["ip", "link", "show", dev])
+            .expect("exec")
+            .status
+            .success()
+        {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -133,7 +139,8 @@ fn kernel_arp_request_in_our_reply_and_echo_out_and_back() {
     // Our ARP reply: the kernel's neighbour entry for 10.9.0.2 learns our MAC.
     send_one(&mut port, &mut pool, &arp_reply(&request));
     port.poll(&mut pool);
-    let neigh = String::from_utf8_lossy(&ns.ip(&["neigh", "show", "10.9.0.2"]).stdout).to_string();
+    let neigh = String::from_utf8_lossy(&ns.ip(&["neigh", "show", "10.9.0.2"]).expect("ip").stdout)
+        .to_string();
     assert!(
         neigh.contains("lladdr 02:00:00:00:00:02"),
         "neighbour: {neigh}"
@@ -194,10 +201,11 @@ fn attaching_to_an_existing_tap_leaves_it_in_place() {
     if skip_unless_root("attaching_to_an_existing_tap_leaves_it_in_place") {
         return;
     }
-    let ns = NetNs::new("tpp");
-    ns.enter();
+    let ns = NetNs::new("tpp").expect("namespace");
+    ns.enter().expect("setns");
     let dev = unique("tp");
-    ns.ip(&["tuntap", "add", "dev", &dev, "mode", "tap"]);
+    ns.ip(&["tuntap", "add", "dev", &dev, "mode", "tap"])
+        .expect("ip");
     let port = TapPort::open(&dev, false).expect("attach");
     assert!(!port.created());
     assert_eq!(port.describe(), format!("{dev} tap attached"));
@@ -209,7 +217,12 @@ fn attaching_to_an_existing_tap_leaves_it_in_place() {
     assert!(err.to_string().contains("not a multi-queue TAP"), "{err}");
     drop(port);
     std::thread::sleep(Duration::from_millis(100));
-    assert!(ns.exec(&["ip", "link", "show", &dev]).status.success());
+    assert!(
+        ns.exec(&["ip", "link", "show", &dev])
+            .expect("exec")
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -217,8 +230,8 @@ fn multi_queue_opens_attach_more_queues() {
     if skip_unless_root("multi_queue_opens_attach_more_queues") {
         return;
     }
-    let ns = NetNs::new("tpm");
-    ns.enter();
+    let ns = NetNs::new("tpm").expect("namespace");
+    ns.enter().expect("setns");
     let dev = unique("tp");
     let ports = TapPort::open_queues(&dev, 2).expect("two queues");
     assert!(ports[0].created() && !ports[1].created());
@@ -237,11 +250,12 @@ fn a_veth_of_that_name_is_a_clear_error() {
     if skip_unless_root("a_veth_of_that_name_is_a_clear_error") {
         return;
     }
-    let ns = NetNs::new("tpv");
-    ns.enter();
+    let ns = NetNs::new("tpv").expect("namespace");
+    ns.enter().expect("setns");
     let dev = unique("tp");
     let peer = unique("tq");
-    ns.ip(&["link", "add", &dev, "type", "veth", "peer", "name", &peer]);
+    ns.ip(&["link", "add", &dev, "type", "veth", "peer", "name", &peer])
+        .expect("ip");
     match TapPort::open(&dev, false) {
         Err(e @ PortError::Os { .. }) => {
             let msg = e.to_string();
@@ -252,7 +266,12 @@ fn a_veth_of_that_name_is_a_clear_error() {
         }
         other => panic!("expected an error, got {other:?}"),
     }
-    assert!(ns.exec(&["ip", "link", "show", &dev]).status.success());
+    assert!(
+        ns.exec(&["ip", "link", "show", &dev])
+            .expect("exec")
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -262,7 +281,7 @@ fn frames_larger_than_a_buffer_are_counted_drops() {
     }
     let (ns, mut port) = tap_in_netns("tpo");
     let dev = port.name().to_string();
-    ns.ip(&["link", "set", &dev, "mtu", "4000"]);
+    ns.ip(&["link", "set", &dev, "mtu", "4000"]).expect("ip");
     ns.ip(&[
         "neigh",
         "add",
@@ -271,7 +290,8 @@ fn frames_larger_than_a_buffer_are_counted_drops() {
         "02:00:00:00:00:02",
         "dev",
         &dev,
-    ]);
+    ])
+    .expect("ip");
     let mut pool = Pool::new(512).unwrap();
     port.poll(&mut pool);
     let _ = ping(&ns, &["-c1", "-W1", "-s", "3000", "10.9.0.2"]).wait();

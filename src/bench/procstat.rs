@@ -24,7 +24,10 @@ pub fn process_cpu(pid: u32) -> io::Result<u64> {
 /// Busy ticks from the text of `/proc/stat`.
 pub fn parse_machine_busy(text: &str) -> io::Result<u64> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat");
-    let line = text.lines().find(|l| l.starts_with("cpu ")).ok_or_else(bad)?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(bad)?;
     let fields: Vec<u64> = line
         .split_whitespace()
         .skip(1)
@@ -44,9 +47,8 @@ pub fn parse_process_cpu(text: &str) -> io::Result<u64> {
     // 13th fields after it.
     let rest = text.rsplit_once(')').ok_or_else(bad)?.1;
     let mut fields = rest.split_whitespace().skip(11);
-    let mut next = || -> io::Result<u64> {
-        fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)
-    };
+    let mut next =
+        || -> io::Result<u64> { fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad) };
     Ok(next()? + next()?)
 }
 

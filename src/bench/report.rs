@@ -229,7 +229,11 @@ mod tests {
 
     #[test]
     fn rows_take_medians_and_flag_the_generator_ceiling() {
-        let runs = vec![sample(100.0, 90.0), sample(100.0, 99.0), sample(100.0, 95.0)];
+        let runs = vec![
+            sample(100.0, 90.0),
+            sample(100.0, 99.0),
+            sample(100.0, 95.0),
+        ];
         let r = Row::new("1 router", "kernel", 64, 1, runs, Some(1000.0));
         assert_eq!(r.median.delivered_pps, 95.0);
         assert_eq!(r.delivered_min_max, (90.0, 99.0));
@@ -249,8 +253,22 @@ mod tests {
     fn ratios_pair_rows_of_the_same_scenario() {
         let mut rows = vec![
             Row::new("1 router", "kernel", 64, 1, vec![sample(1e6, 2e5)], None),
-            Row::new("1 router", "shoal afxdp", 64, 1, vec![sample(1e6, 5e5)], None),
-            Row::new("1 router", "shoal afxdp", 1500, 1, vec![sample(1e6, 5e5)], None),
+            Row::new(
+                "1 router",
+                "shoal afxdp",
+                64,
+                1,
+                vec![sample(1e6, 5e5)],
+                None,
+            ),
+            Row::new(
+                "1 router",
+                "shoal afxdp",
+                1500,
+                1,
+                vec![sample(1e6, 5e5)],
+                None,
+            ),
         ];
         compare_to_kernel(&mut rows);
         assert_eq!(rows[1].vs_kernel, Some(2.5));

@@ -22,9 +22,9 @@ use anyhow::{Context, bail};
 use super::procstat;
 use super::report::Sample;
 use crate::engine::{Engine, EngineConfig, FlowSpec, Network, NodeId};
-use crate::probe::PingReply;
 use crate::netns::NetNs;
 use crate::port::{Mode, PortSpec};
+use crate::probe::PingReply;
 use crate::router::{Config, IfAddr, Router};
 use crate::wire::ethernet;
 
@@ -244,14 +244,30 @@ fn kernel_chain(traffic: &NetNs, routers: &[NetNs]) -> anyhow::Result<()> {
         } else {
             (link(i - 1, 2), link(i, 1))
         };
-        let right = if i == n - 1 { "10.2.0.1/24".to_owned() } else { right };
+        let right = if i == n - 1 {
+            "10.2.0.1/24".to_owned()
+        } else {
+            right
+        };
         r.ip(&["addr", "add", &left, "dev", "in"])?;
         r.ip(&["addr", "add", &right, "dev", "out"])?;
         if i > 0 {
-            r.ip(&["route", "add", "10.1.0.0/24", "via", &format!("10.100.{}.1", i - 1)])?;
+            r.ip(&[
+                "route",
+                "add",
+                "10.1.0.0/24",
+                "via",
+                &format!("10.100.{}.1", i - 1),
+            ])?;
         }
         if i < n - 1 {
-            r.ip(&["route", "add", "10.2.0.0/24", "via", &format!("10.100.{i}.2")])?;
+            r.ip(&[
+                "route",
+                "add",
+                "10.2.0.0/24",
+                "via",
+                &format!("10.100.{i}.2"),
+            ])?;
         }
         // Forward on the path's core: a veth delivers on the sender's core unless steered.
         let mask = format!("{:x}", 1u32 << DUT_CORE.min(31));
@@ -339,14 +355,23 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
     let direct = run.path == Path::Direct;
     let hosts = [
         ("h1", "t1", [10, 1, 0, 2], [10, 1, 0, 1]),
-        ("h2", "t2", if direct { [10, 1, 0, 3] } else { [10, 2, 0, 2] }, [10, 2, 0, 1]),
+        (
+            "h2",
+            "t2",
+            if direct { [10, 1, 0, 3] } else { [10, 2, 0, 2] },
+            [10, 2, 0, 1],
+        ),
     ];
     for (k, (name, dev, addr, gw)) in hosts.into_iter().enumerate() {
         let mut r = Router::new(Config {
             forwarding: false,
             ..Config::default()
         });
-        let iface = r.add_iface("eth0", ethernet::Address([2, 0x5c, 0, 0, 0, k as u8 + 1]), 1500)?;
+        let iface = r.add_iface(
+            "eth0",
+            ethernet::Address([2, 0x5c, 0, 0, 0, k as u8 + 1]),
+            1500,
+        )?;
         let a = IfAddr::new(Ipv4Addr::from(addr), 24).context("host address")?;
         r.add_addr(iface, a)?;
         if !direct {
@@ -413,7 +438,11 @@ mod tests {
             let t = Topology::parse("dut.toml", &shoal_chain(n, xdp)).unwrap();
             assert_eq!(t.nodes.len(), n);
             assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-            let ports = t.nodes.iter().flat_map(|x| &x.ifaces).filter(|f| f.attach.is_some());
+            let ports = t
+                .nodes
+                .iter()
+                .flat_map(|x| &x.ifaces)
+                .filter(|f| f.attach.is_some());
             assert_eq!(ports.count(), 2);
         }
     }

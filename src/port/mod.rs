@@ -146,7 +146,7 @@ impl Port {
         match (spec.mode, spec.dev.as_deref()) {
             (Mode::Tap, dev) => {
                 let name = tap.or(dev).unwrap_or(default_tap);
-                tap::TapPort::open(name, pool).map(Port::Tap)
+                tap::TapPort::open(name, false).map(Port::Tap)
             }
             (_, None) => Err(PortError::MissingDevice),
             (Mode::AfXdp, Some(dev)) => xdp::XdpPort::open(dev, pool).map(Port::Xdp),
@@ -155,7 +155,7 @@ impl Port {
                 Err(e) => {
                     let name = tap.unwrap_or(default_tap);
                     eprintln!("shoal: {dev}: AF_XDP unavailable ({e}); using TAP {name} instead");
-                    tap::TapPort::open(name, pool).map(Port::Tap)
+                    tap::TapPort::open(name, false).map(Port::Tap)
                 }
             },
         }

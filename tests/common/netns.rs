@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub use shoal::netns::{NetNs, run};
+pub use shoal::netns::{NetNs, run, unique};
 
 /// True (and says why) when the process may not create namespaces, so the test is skipped.
 pub fn skip_unless_root(test: &str) -> bool {
