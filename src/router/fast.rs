@@ -23,7 +23,7 @@ const HEADERS: usize = ETH + 20;
 
 impl Router {
     /// Forward `frame` if it is the common case; otherwise hand it back untouched.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn forward_fast(
         &mut self,
         now: Instant,
@@ -75,7 +75,7 @@ impl Router {
         {
             return Some(frame);
         }
-        let nh = match self.fib.lookup(dst) {
+        let nh = match self.fib.lookup_main(d) {
             Some(nh) if nh.kind == RouteKind::Unicast => *nh,
             _ => return Some(frame),
         };

@@ -97,10 +97,23 @@ impl NetNs {
     /// solicitations or DAD noise in captures).
     pub fn veth(&self, a: &str, other: &NetNs, b: &str) {
         self.ip(&[
-            "link", "add", a, "type", "veth", "peer", "name", b, "netns", &other.name,
+            "link",
+            "add",
+            a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b,
+            "netns",
+            &other.name,
         ]);
         for (ns, dev) in [(self, a), (other, b)] {
-            let _ = ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")]);
+            let _ = ns.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
+            ]);
             ns.ip(&["link", "set", dev, "up"]);
         }
     }

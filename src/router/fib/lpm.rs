@@ -13,6 +13,7 @@
 //! method panic; prefix lengths above 32 are rejected (`insert` does nothing and returns `None`).
 //! Background: RFC 1812 section 5.2.4.3 (longest match), RFC 4632 (CIDR).
 
+use core::hint::select_unpredictable;
 use std::mem::size_of;
 
 /// Largest table kept in the small form; above it the table switches to the chunked form.
@@ -430,6 +431,12 @@ impl Small {
             .iter()
             .map(|r| (r.prefix, last_addr(r.prefix, r.len), u32::from(r.value)));
         sweep(0, u32::MAX, NONE, prefixes, &mut self.ranges);
+        // Pad to a power of two by repeating the last range, so `lookup` runs a fixed number of
+        // halving steps; a repeated range answers what the original does.
+        if let Some(&last) = self.ranges.last() {
+            self.ranges
+                .resize(self.ranges.len().next_power_of_two(), last);
+        }
     }
 
     #[inline]
@@ -438,16 +445,17 @@ impl Small {
         if r.is_empty() {
             return None;
         }
-        // Branchless search for the last range starting at or below addr; r[0].0 == 0.
-        let (mut lo, mut n) = (0, r.len());
-        while n > 1 {
-            let half = n / 2;
-            if r[lo + half].0 <= addr {
-                lo += half;
-            }
-            n -= half;
+        // The last range starting at or below addr (r[0].0 == 0). `r.len()` is a power of two,
+        // so `lo + step` stays in bounds and every step halves. The step is a conditional move
+        // (LLVM turns a plain `if` here into a branch), so destinations that take different
+        // paths through the ranges cost no mispredictions.
+        let mut lo = 0;
+        let mut step = r.len() / 2;
+        while step > 0 {
+            lo = select_unpredictable(r[lo + step].0 <= addr, lo + step, lo);
+            step /= 2;
         }
-        slot_to_value(r[lo].1)
+        r.get(lo).map_or(None, |&(_, slot)| slot_to_value(slot))
     }
 }
 
@@ -782,9 +790,7 @@ impl Large {
         let (mut lo, mut n) = (base + 1, (header >> 16) as usize + 1);
         while n > 1 {
             let half = n / 2;
-            if self.ranges[lo + half] <= key {
-                lo += half;
-            }
+            lo = select_unpredictable(self.ranges[lo + half] <= key, lo + half, lo);
             n -= half;
         }
         let value = self.ranges[lo] & 0xFFFF;

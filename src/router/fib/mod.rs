@@ -298,6 +298,20 @@ impl Fib {
         None
     }
 
+    /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
+    /// host list, a destination that is not local gets `main`'s answer here — a `throw` or
+    /// other non-unicast kind included, which the caller must not treat as final. `None` means
+    /// "ask [`Fib::lookup`]": the rules differ, the destination is local, or `main` has no route
+    /// (the `default` table may). So a unicast answer is always what `lookup` would give.
+    #[inline]
+    pub(crate) fn lookup_main(&self, dst: u32) -> Option<&NextHop> {
+        let local = self.fast_local.as_ref()?;
+        if local.bloom & bloom_bit(dst) != 0 && local.addrs.contains(&dst) {
+            return None;
+        }
+        self.tables.get(1)?.1.lookup(dst)
+    }
+
     /// Heap bytes of every table and the rule list.
     pub fn mem_bytes(&self) -> usize {
         self.tables.capacity() * size_of::<(TableId, Table)>()
