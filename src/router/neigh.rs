@@ -174,7 +174,7 @@ impl NeighCache {
 
     /// The fast path: the address to send to, if known. Using a stale entry starts the
     /// delay-then-probe cycle.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(
         &mut self,
         now: Instant,

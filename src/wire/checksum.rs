@@ -74,24 +74,13 @@ pub fn ttl_decremented(checksum: u16) -> u16 {
 pub fn data_fixed<const N: usize>(bytes: &[u8; N]) -> u16 {
     const { assert!(N % 4 == 0, "data_fixed takes whole 32-bit words") };
     let mut acc: u128 = 0;
-    let mut i = 0;
-    while i + 8 <= N {
-        let w = [
-            bytes[i],
-            bytes[i + 1],
-            bytes[i + 2],
-            bytes[i + 3],
-            bytes[i + 4],
-            bytes[i + 5],
-            bytes[i + 6],
-            bytes[i + 7],
-        ];
-        acc += u128::from(u64::from_ne_bytes(w));
-        i += 8;
+    let mut rest: &[u8] = bytes;
+    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        acc += u128::from(u64::from_ne_bytes(*w));
+        rest = tail;
     }
-    if i < N {
-        let w = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
-        acc += u128::from(u32::from_ne_bytes(w));
+    if let Some(w) = rest.first_chunk::<4>() {
+        acc += u128::from(u32::from_ne_bytes(*w));
     }
     // The high half counts carries (far below 2^64 for any array that fits in memory); adding it
     // back with its own end-around carry cannot carry again.

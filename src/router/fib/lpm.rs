@@ -195,7 +195,7 @@ impl Lpm {
     }
 
     /// The value of the longest prefix containing `addr` (host byte order).
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, addr: u32) -> Option<u16> {
         match &self.repr {
             Repr::Small(s) => s.lookup(addr),
@@ -439,7 +439,7 @@ impl Small {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, addr: u32) -> Option<u16> {
         let r = &self.ranges;
         if r.is_empty() {

@@ -303,7 +303,7 @@ impl Fib {
     /// other non-unicast kind included, which the caller must not treat as final. `None` means
     /// "ask [`Fib::lookup`]": the rules differ, the destination is local, or `main` has no route
     /// (the `default` table may). So a unicast answer is always what `lookup` would give.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup_main(&self, dst: u32) -> Option<&NextHop> {
         let local = self.fast_local.as_ref()?;
         if local.bloom & bloom_bit(dst) != 0 && local.addrs.contains(&dst) {
