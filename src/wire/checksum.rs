@@ -72,7 +72,7 @@ pub fn ttl_decremented(checksum: u16) -> u16 {
 /// addition (with carry) and a fold.
 #[inline(always)]
 pub fn data_fixed<const N: usize>(bytes: &[u8; N]) -> u16 {
-    const { assert!(N % 4 == 0, "data_fixed takes whole 32-bit words") };
+    const { assert!(N.is_multiple_of(4), "data_fixed takes whole 32-bit words") };
     let mut acc: u128 = 0;
     let mut rest: &[u8] = bytes;
     while let Some((w, tail)) = rest.split_first_chunk::<8>() {

@@ -455,7 +455,7 @@ impl Small {
             lo = select_unpredictable(r[lo + step].0 <= addr, lo + step, lo);
             step /= 2;
         }
-        r.get(lo).map_or(None, |&(_, slot)| slot_to_value(slot))
+        r.get(lo).and_then(|&(_, slot)| slot_to_value(slot))
     }
 }
 

@@ -270,10 +270,10 @@ impl Fib {
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         let dst = u32::from(dst);
         if let Some(local) = &self.fast_local {
-            if local.bloom & bloom_bit(dst) != 0 {
-                if let Some(i) = local.addrs.iter().position(|&a| a == dst) {
-                    return local.nexthops.get(i);
-                }
+            if local.bloom & bloom_bit(dst) != 0
+                && let Some(i) = local.addrs.iter().position(|&a| a == dst)
+            {
+                return local.nexthops.get(i);
             }
             // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
             let main = self.tables[1]
