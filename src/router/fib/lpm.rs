@@ -13,7 +13,6 @@
 //! method panic; prefix lengths above 32 are rejected (`insert` does nothing and returns `None`).
 //! Background: RFC 1812 section 5.2.4.3 (longest match), RFC 4632 (CIDR).
 
-use core::hint::select_unpredictable;
 use std::mem::size_of;
 
 /// Largest table kept in the small form; above it the table switches to the chunked form.
@@ -446,13 +445,15 @@ impl Small {
             return None;
         }
         // The last range starting at or below addr (r[0].0 == 0). `r.len()` is a power of two,
-        // so `lo + step` stays in bounds and every step halves. The step is a conditional move
-        // (LLVM turns a plain `if` here into a branch), so destinations that take different
-        // paths through the ranges cost no mispredictions.
+        // so `lo + step` stays in bounds and every step halves. LLVM compiles the `if` to a
+        // branch; forcing a conditional move (`core::hint::select_unpredictable`) made the
+        // forwarding bench 20% slower, its destinations being predictable (docs/lpm.md).
         let mut lo = 0;
         let mut step = r.len() / 2;
         while step > 0 {
-            lo = select_unpredictable(r[lo + step].0 <= addr, lo + step, lo);
+            if r[lo + step].0 <= addr {
+                lo += step;
+            }
             step /= 2;
         }
         r.get(lo).and_then(|&(_, slot)| slot_to_value(slot))
@@ -790,7 +791,9 @@ impl Large {
         let (mut lo, mut n) = (base + 1, (header >> 16) as usize + 1);
         while n > 1 {
             let half = n / 2;
-            lo = select_unpredictable(self.ranges[lo + half] <= key, lo + half, lo);
+            if self.ranges[lo + half] <= key {
+                lo += half;
+            }
             n -= half;
         }
         let value = self.ranges[lo] & 0xFFFF;
