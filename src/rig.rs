@@ -105,14 +105,13 @@ impl ForwardRig {
         }
         self.router
             .process(self.now, IN, &mut self.batch, &mut self.pool, &mut self.out);
-        let sent = self
-            .out
-            .iter()
-            .filter(|a| matches!(a, Action::Transmit { .. }))
-            .count();
+        let mut sent = 0;
         for action in self.out.drain(..) {
             match action {
-                Action::Transmit { frame, .. } => self.frames.push(frame),
+                Action::Transmit { frame, .. } => {
+                    sent += 1;
+                    self.frames.push(frame);
+                }
                 Action::Deliver { frame, .. } | Action::Drop { frame, .. } => self.pool.free(frame),
             }
         }

@@ -390,10 +390,10 @@ impl Worker {
         for frame in remote.staged.drain(..) {
             self.pool.free(frame);
         }
-        if sent != 0 {
-            if let Some(w) = &remote.peer {
-                w.wake();
-            }
+        if sent != 0
+            && let Some(w) = &remote.peer
+        {
+            w.wake();
         }
     }
 

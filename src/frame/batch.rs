@@ -24,6 +24,7 @@ impl Batch {
     }
 
     /// Append a frame; gives it back when the batch is full.
+    #[inline]
     pub fn push(&mut self, frame: Frame) -> Result<(), Frame> {
         if self.frames.len() == BATCH_MAX {
             return Err(frame);

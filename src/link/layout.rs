@@ -67,7 +67,7 @@ impl LinkConfig {
                 self.slots
             )));
         }
-        if self.frame_size % 64 != 0 || !(64..=65536).contains(&self.frame_size) {
+        if !self.frame_size.is_multiple_of(64) || !(64..=65536).contains(&self.frame_size) {
             return Err(LinkError::Config(format!(
                 "frame_size must be a multiple of 64 from 64 to 65536, not {}",
                 self.frame_size

@@ -58,7 +58,7 @@ impl Mapping {
         // The link code computes every offset from a validated layout; a failure here is a bug
         // in that code, not something a file or a peer can cause.
         assert!(
-            off.checked_add(len).is_some_and(|end| end <= self.len) && off % align == 0,
+            off.checked_add(len).is_some_and(|end| end <= self.len) && off.is_multiple_of(align),
             "link layout bug: access {off}+{len} outside mapping of {} bytes",
             self.len
         );

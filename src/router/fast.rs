@@ -21,51 +21,75 @@ use crate::wire::{checksum, ethernet};
 const ETH: usize = ethernet::HEADER_LEN;
 const HEADERS: usize = ETH + 20;
 
+/// `N` bytes of the headers from `offset` (the bounds are constants the compiler checks away).
+#[inline(always)]
+fn at<const N: usize>(h: &[u8; HEADERS], offset: usize) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&h[offset..offset + N]);
+    out
+}
+
+/// What the fast path forwarded from one interface, counted into the instance and interface
+/// counters once per batch by [`Router::settle`] rather than per frame. (Transmit counters
+/// depend on the egress and are counted per frame.)
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    frames: u64,
+    bytes: u64,
+}
+
 impl Router {
-    /// Forward `frame` if it is the common case; otherwise hand it back untouched.
+    /// Add what the fast path forwarded from `ingress` to the counters: received, forwarded and
+    /// transmitted by the instance, received by the interface. The same sums the general
+    /// pipeline would have added frame by frame.
     #[inline]
+    pub(crate) fn settle(&mut self, ingress: IfaceId, tally: Tally) {
+        if tally.frames == 0 {
+            return;
+        }
+        self.counters.rx_frames += tally.frames;
+        self.counters.forwarded += tally.frames;
+        self.counters.tx_frames += tally.frames;
+        if let Some(i) = self.ifaces.get_mut(usize::from(ingress.0)) {
+            i.counters.rx_frames += tally.frames;
+            i.counters.rx_bytes += tally.bytes;
+        }
+    }
+
+    /// Forward `frame` if it is the common case; otherwise hand it back untouched.
+    #[inline(always)]
     pub(crate) fn forward_fast(
         &mut self,
         now: Instant,
-        ingress: IfaceId,
         our_mac: ethernet::Address,
         mut frame: Frame,
         io: &mut Io<'_>,
+        tally: &mut Tally,
     ) -> Option<Frame> {
         let len = frame.len();
         let bytes = io.pool.data_mut(&frame);
         let Some(h) = bytes.first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
-        // Destination MAC, EtherType and version/IHL compared as integers.
-        let mac = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
-        let ours = u64::from_be_bytes([
-            0,
-            0,
-            our_mac.0[0],
-            our_mac.0[1],
-            our_mac.0[2],
-            our_mac.0[3],
-            our_mac.0[4],
-            our_mac.0[5],
-        ]);
-        if mac != ours || u32::from_be_bytes([h[12], h[13], h[14], 0]) != 0x0800_4500 {
+        // Whole words, loaded once each: the destination MAC, then EtherType and version/IHL,
+        // compared as integers.
+        let mac = u64::from_le_bytes(at::<8>(h, 0)) & 0xffff_ffff_ffff;
+        let o = our_mac.0;
+        let ours = u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], 0, 0]);
+        if mac != ours || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
             return Some(frame);
         }
-        let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+        let total = usize::from(u16::from_be_bytes(at::<2>(h, 16)));
         let ttl = h[22];
         if !(20..=len - ETH).contains(&total) || ttl <= 1 || !self.config.forwarding {
             return Some(frame);
         }
-        let Some(ip) = h.last_chunk::<20>() else {
-            return Some(frame);
-        };
-        if checksum::data_fixed(ip) != 0xffff {
+        if checksum::data_fixed(&at::<20>(h, ETH)) != 0xffff {
             return Some(frame);
         }
-        let src = Ipv4Addr::new(h[26], h[27], h[28], h[29]);
-        let dst = Ipv4Addr::new(h[30], h[31], h[32], h[33]);
-        let d = u32::from(dst);
+        let src = Ipv4Addr::from(u32::from_be_bytes(at::<4>(h, 26)));
+        let d = u32::from_be_bytes(at::<4>(h, 30));
+        let dst = Ipv4Addr::from(d);
         // Limited broadcast, multicast and martian destinations all take the general path.
         if is_martian_source(src)
             || d >> 28 >= 0xe
@@ -75,14 +99,14 @@ impl Router {
         {
             return Some(frame);
         }
-        let nh = match self.fib.lookup(dst) {
+        let nh = match self.fib.lookup_main(d) {
             Some(nh) if nh.kind == RouteKind::Unicast => *nh,
             _ => return Some(frame),
         };
         let Some(egress) = nh.dev else {
             return Some(frame);
         };
-        let Some(out) = self.ifaces.get(usize::from(egress.0)) else {
+        let Some(out) = self.ifaces.get_mut(usize::from(egress.0)) else {
             return Some(frame);
         };
         if !out.up || total > usize::from(out.mtu) {
@@ -101,16 +125,10 @@ impl Router {
         h[..6].copy_from_slice(&mac.0);
         h[6..12].copy_from_slice(&out_mac.0);
         frame.truncate(ETH + total);
-        let sent = frame.len() as u64;
-        self.counters.rx_frames += 1;
-        self.counters.forwarded += 1;
-        self.counters.tx_frames += 1;
-        let rx = &mut self.ifaces[usize::from(ingress.0)].counters;
-        rx.rx_frames += 1;
-        rx.rx_bytes += len as u64;
-        let tx = &mut self.ifaces[usize::from(egress.0)].counters;
-        tx.tx_frames += 1;
-        tx.tx_bytes += sent;
+        out.counters.tx_frames += 1;
+        out.counters.tx_bytes += frame.len() as u64;
+        tally.frames += 1;
+        tally.bytes += len as u64;
         io.out.push(Action::Transmit {
             iface: egress,
             frame,

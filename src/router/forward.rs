@@ -75,10 +75,10 @@ impl Router {
         let bytes = io.pool.data_mut(&frame);
         let mut ip = ipv4::Packet::new_unchecked(&mut bytes[ETH..]);
         ip.decrement_ttl();
-        if let Some(addr) = stamp_from {
-            if options::stamp(ip.options_mut(), addr, now.as_nanos() / 1_000_000) {
-                ip.fill_checksum();
-            }
+        if let Some(addr) = stamp_from
+            && options::stamp(ip.options_mut(), addr, now.as_nanos() / 1_000_000)
+        {
+            ip.fill_checksum();
         }
         self.counters.forwarded += 1;
         if meta.total_len > usize::from(mtu) {

@@ -41,6 +41,7 @@ use std::net::Ipv4Addr;
 use crate::frame::{Batch, Frame, Pool};
 use crate::time::Instant;
 use crate::wire::ethernet;
+use fast::Tally;
 use icmp::RateLimiter;
 use neigh::{Event, NeighCache};
 
@@ -453,9 +454,11 @@ impl Router {
     ) {
         let mut io = Io { pool, out };
         let fast = self.fast_path_mac(iface);
+        let mut tally = Tally::default();
         for frame in batch.drain() {
-            self.receive(now, iface, fast, frame, &mut io);
+            self.receive(now, iface, fast, frame, &mut io, &mut tally);
         }
+        self.settle(iface, tally);
     }
 
     /// Process one received frame; see [`Router::process`].
@@ -468,7 +471,9 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let fast = self.fast_path_mac(iface);
-        self.receive(now, iface, fast, frame, &mut Io { pool, out });
+        let mut tally = Tally::default();
+        self.receive(now, iface, fast, frame, &mut Io { pool, out }, &mut tally);
+        self.settle(iface, tally);
     }
 
     /// The interface's MAC when frames received on it may take the fast path.
@@ -487,9 +492,10 @@ impl Router {
         fast: Option<ethernet::Address>,
         frame: Frame,
         io: &mut Io<'_>,
+        tally: &mut Tally,
     ) {
         let frame = match fast {
-            Some(mac) => self.forward_fast(now, iface, mac, frame, io),
+            Some(mac) => self.forward_fast(now, mac, frame, io, tally),
             None => Some(frame),
         };
         if let Some(frame) = frame {

@@ -174,7 +174,7 @@ impl NeighCache {
 
     /// The fast path: the address to send to, if known. Using a stale entry starts the
     /// delay-then-probe cycle.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(
         &mut self,
         now: Instant,
@@ -184,10 +184,22 @@ impl NeighCache {
     ) -> Option<ethernet::Address> {
         let key = (iface, u32::from(ip));
         let slot = (key.1 as usize ^ usize::from(iface.0)) % HOT_SLOTS;
-        let hot = self.hot[slot];
+        let hot = &self.hot[slot];
         if hot.key == Some(key) && now.as_nanos() < hot.until {
             return Some(hot.mac);
         }
+        self.lookup_map(now, cfg, key, slot)
+    }
+
+    /// [`NeighCache::lookup`] past the hot cache: the map, and the state machine on use.
+    #[inline(never)]
+    fn lookup_map(
+        &mut self,
+        now: Instant,
+        cfg: &NeighConfig,
+        key: Key,
+        slot: usize,
+    ) -> Option<ethernet::Address> {
         let e = self.entries.get_mut(&key)?;
         e.used = now;
         if e.state == State::Reachable && now - e.confirmed < cfg.reachable {

@@ -483,26 +483,27 @@ fn check_subnets(
     all.sort_by_key(|&(s, _, line, _)| (s.0, s.1, line));
     let mut reach: Option<(u64, Subnet, usize, usize)> = None;
     for &(s, owner, line, key) in &all {
-        if let Some((end, prev, prev_owner, prev_line)) = reach {
-            if u64::from(s.0) <= end && prev_owner != owner {
-                let (first, second, at) = if prev_line <= line {
-                    (prev, s, line)
-                } else {
-                    (s, prev, prev_line)
-                };
-                let msg = format!(
-                    "subnet {} overlaps {} of another link (line {})",
-                    show(second),
-                    show(first),
-                    prev_line.min(line)
-                );
-                return Err(TopoError::Invalid {
-                    file: cx.file.to_owned(),
-                    line: at,
-                    key: key.to_owned(),
-                    message: msg,
-                });
-            }
+        if let Some((end, prev, prev_owner, prev_line)) = reach
+            && u64::from(s.0) <= end
+            && prev_owner != owner
+        {
+            let (first, second, at) = if prev_line <= line {
+                (prev, s, line)
+            } else {
+                (s, prev, prev_line)
+            };
+            let msg = format!(
+                "subnet {} overlaps {} of another link (line {})",
+                show(second),
+                show(first),
+                prev_line.min(line)
+            );
+            return Err(TopoError::Invalid {
+                file: cx.file.to_owned(),
+                line: at,
+                key: key.to_owned(),
+                message: msg,
+            });
         }
         if reach.is_none_or(|r| last(s) > r.0) {
             reach = Some((last(s), s, owner, line));

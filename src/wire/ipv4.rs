@@ -255,7 +255,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Set the header length in bytes (a multiple of 4, 20..=60), keeping the version.
     #[inline]
     pub fn set_header_len(&mut self, len: usize) {
-        debug_assert!(len % 4 == 0 && (HEADER_LEN..=MAX_HEADER_LEN).contains(&len));
+        debug_assert!(len.is_multiple_of(4) && (HEADER_LEN..=MAX_HEADER_LEN).contains(&len));
         let b = read_u8(self.buffer.as_ref(), field::VER_IHL);
         let ihl = ((len / 4) & 0x0f) as u8;
         write_u8(self.buffer.as_mut(), field::VER_IHL, (b & 0xf0) | ihl);
@@ -315,7 +315,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     #[inline]
     pub fn set_frag_offset(&mut self, bytes: u16) {
         debug_assert!(
-            bytes % 8 == 0,
+            bytes.is_multiple_of(8),
             "fragment offset {bytes} is not a multiple of 8"
         );
         let word = read_u16(self.buffer.as_ref(), field::FLG_OFF);

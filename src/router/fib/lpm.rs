@@ -194,7 +194,7 @@ impl Lpm {
     }
 
     /// The value of the longest prefix containing `addr` (host byte order).
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, addr: u32) -> Option<u16> {
         match &self.repr {
             Repr::Small(s) => s.lookup(addr),
@@ -430,24 +430,33 @@ impl Small {
             .iter()
             .map(|r| (r.prefix, last_addr(r.prefix, r.len), u32::from(r.value)));
         sweep(0, u32::MAX, NONE, prefixes, &mut self.ranges);
+        // Pad to a power of two by repeating the last range, so `lookup` runs a fixed number of
+        // halving steps; a repeated range answers what the original does.
+        if let Some(&last) = self.ranges.last() {
+            self.ranges
+                .resize(self.ranges.len().next_power_of_two(), last);
+        }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, addr: u32) -> Option<u16> {
         let r = &self.ranges;
         if r.is_empty() {
             return None;
         }
-        // Branchless search for the last range starting at or below addr; r[0].0 == 0.
-        let (mut lo, mut n) = (0, r.len());
-        while n > 1 {
-            let half = n / 2;
-            if r[lo + half].0 <= addr {
-                lo += half;
+        // The last range starting at or below addr (r[0].0 == 0). `r.len()` is a power of two,
+        // so `lo + step` stays in bounds and every step halves. LLVM compiles the `if` to a
+        // branch; forcing a conditional move (`core::hint::select_unpredictable`) made the
+        // forwarding bench 20% slower, its destinations being predictable (docs/lpm.md).
+        let mut lo = 0;
+        let mut step = r.len() / 2;
+        while step > 0 {
+            if r[lo + step].0 <= addr {
+                lo += step;
             }
-            n -= half;
+            step /= 2;
         }
-        slot_to_value(r[lo].1)
+        r.get(lo).and_then(|&(_, slot)| slot_to_value(slot))
     }
 }
 

@@ -270,10 +270,10 @@ impl Fib {
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         let dst = u32::from(dst);
         if let Some(local) = &self.fast_local {
-            if local.bloom & bloom_bit(dst) != 0 {
-                if let Some(i) = local.addrs.iter().position(|&a| a == dst) {
-                    return local.nexthops.get(i);
-                }
+            if local.bloom & bloom_bit(dst) != 0
+                && let Some(i) = local.addrs.iter().position(|&a| a == dst)
+            {
+                return local.nexthops.get(i);
             }
             // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
             let main = self.tables[1]
@@ -296,6 +296,20 @@ impl Fib {
             }
         }
         None
+    }
+
+    /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
+    /// host list, a destination that is not local gets `main`'s answer here — a `throw` or
+    /// other non-unicast kind included, which the caller must not treat as final. `None` means
+    /// "ask [`Fib::lookup`]": the rules differ, the destination is local, or `main` has no route
+    /// (the `default` table may). So a unicast answer is always what `lookup` would give.
+    #[inline(always)]
+    pub(crate) fn lookup_main(&self, dst: u32) -> Option<&NextHop> {
+        let local = self.fast_local.as_ref()?;
+        if local.bloom & bloom_bit(dst) != 0 && local.addrs.contains(&dst) {
+            return None;
+        }
+        self.tables.get(1)?.1.lookup(dst)
     }
 
     /// Heap bytes of every table and the rule list.

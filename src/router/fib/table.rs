@@ -193,7 +193,7 @@ impl Table {
     }
 
     /// The preferred next hop for `dst` (host order), by longest prefix.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, dst: u32) -> Option<&NextHop> {
         let id = self.lpm.lookup(dst)?;
         self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
