@@ -228,10 +228,10 @@ fn scale_in_process(rows: &mut [Row]) {
         .find(|r| r.path == "kernel" && r.scenario == "chain 16")
         .map(|r| r.median.delivered_pps * 16.0);
     for r in rows.iter_mut() {
-        if let (Some(h), Some(k)) = (r.router_hops_pps, kernel_hops) {
-            if k > 0.0 {
-                r.vs_kernel = Some(h / k);
-            }
+        if let (Some(h), Some(k)) = (r.router_hops_pps, kernel_hops)
+            && k > 0.0
+        {
+            r.vs_kernel = Some(h / k);
         }
     }
 }

@@ -54,10 +54,12 @@ impl<T: Copy> Ring<T> {
             return Err(bad());
         }
         let len = off.desc as usize + size as usize * size_of::<T>();
-        let word_ok = |o: u64| o % 4 == 0 && o as usize + 4 <= len;
-        if !(word_ok(off.producer) && word_ok(off.consumer) && word_ok(off.flags))
-            || off.desc as usize % align_of::<T>() != 0
-        {
+        let word_ok = |o: u64| o.is_multiple_of(4) && o as usize + 4 <= len;
+        let layout_ok = word_ok(off.producer)
+            && word_ok(off.consumer)
+            && word_ok(off.flags)
+            && (off.desc as usize).is_multiple_of(align_of::<T>());
+        if !layout_ok {
             return Err(bad());
         }
         let map = Mapping::ring(fd, len, pgoff)?;
