@@ -119,7 +119,7 @@ pub fn run(scenarios: &[Scenario], opts: &Options) -> anyhow::Result<Vec<Row>> {
                             flows,
                             seconds: opts.seconds,
                         };
-                        row.trafgen_pps = Some(trafgen::measure(&r)?);
+                        row.trafgen_pps = Some(trafgen::measure(&r, row.median.offered_pps)?);
                     }
                     rows.push(row);
                 }

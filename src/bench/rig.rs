@@ -109,6 +109,14 @@ pub fn prepare(run: &Run) -> anyhow::Result<Prepared> {
         Ipv4Addr::new(10, 2, 0, 2)
     };
     let engine = start_traffic(&bench.traffic, run, dst)?;
+    // The sink's copy-mode receive work belongs to the generator's side, wherever the frame
+    // was sent from; the shoal path's receive work to its own core.
+    pin_napi(&bench.traffic, &["t1", "t2"], GEN_CORE)?;
+    if run.path == Path::ShoalXdp {
+        if let Some(ns) = bench.routers.first() {
+            pin_napi(ns, &["in", "out"], DUT_CORE)?;
+        }
+    }
     warm_up(&engine, dst)?;
     Ok(Prepared {
         engine,
@@ -164,12 +172,18 @@ pub fn measure(run: &Run) -> anyhow::Result<Sample> {
     let elapsed = t0.elapsed().as_secs_f64();
     let (busy1, own1) = (procstat::machine_busy()?, procstat::process_cpu(me)?);
     let report = p.finish()?;
+    // Offered is what reached the wire: the generator's port counts what the kernel took.
+    let offered = report
+        .ports
+        .iter()
+        .find(|port| port.node == "h1")
+        .map_or(report.generated, |port| port.stats.tx);
     let sink = &report.sink;
     let q = |x| sink.latency.quantile(x).unwrap_or(0);
     let path_ticks = (busy1 - busy0).saturating_sub(own1 - own0);
     let cpu_s = path_ticks as f64 / procstat::TICKS_PER_SECOND as f64;
     Ok(Sample {
-        offered_pps: report.generated as f64 / elapsed,
+        offered_pps: offered as f64 / elapsed,
         delivered_pps: sink.received as f64 / elapsed,
         latency_ns: [q(0.5), q(0.99), q(0.999)],
         cpu_s_per_mpkt: if sink.received == 0 || run.path == Path::Direct {
@@ -318,6 +332,28 @@ fn shoal_chain(n: usize, xdp: bool) -> String {
     t
 }
 
+/// Run the receive processing (NAPI) of devices `devs` of `ns` in kernel threads pinned to
+/// `core`. A veth polls on the core of whoever sent to it; without this, an AF_XDP path's
+/// receive copies would run on the generator's core and the generator's on the path's. Devices
+/// without NAPI (no XDP program, no GRO) are left alone: RPS steers those.
+fn pin_napi(ns: &NetNs, devs: &[&str], core: usize) -> anyhow::Result<()> {
+    for dev in devs {
+        let on = format!("echo 1 > /sys/class/net/{dev}/threaded");
+        if ns.run(&["sh", "-c", &on]).is_err() {
+            continue;
+        }
+        let prefix = format!("napi/{dev}-");
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if comm.starts_with(&prefix) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                crate::netns::run(&["taskset", "-p", "-c", &core.to_string(), &pid])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Start this executable's `shoal run` on `topo` in `ns`, one worker on the path's core, and
 /// wait until its engine runs.
 fn spawn_shoal(ns: &NetNs, topo: &std::path::Path) -> anyhow::Result<Child> {
@@ -327,6 +363,7 @@ fn spawn_shoal(ns: &NetNs, topo: &std::path::Path) -> anyhow::Result<Child> {
         .arg("run")
         .arg(topo)
         .args(["--workers", "1", "--first-core", &DUT_CORE.to_string()])
+        // No busy polling: the device's receive thread (see `pin_napi`) shares this core.
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -378,6 +415,10 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
             r.add_route_str(&format!("default via {}", Ipv4Addr::from(gw)))?;
         }
         let id = net.add(name, r);
+        if direct {
+            // The ceiling: sender and receiver each on a core of their own.
+            net.pin(id, GEN_CORE + k);
+        }
         let spec = PortSpec {
             dev: Some(dev.to_owned()),
             mode: Mode::AfXdp,
@@ -397,7 +438,7 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
     );
     net.add_sink(NodeId(1), PORT);
     let cfg = EngineConfig {
-        workers: 1,
+        workers: if direct { 2 } else { 1 },
         first_core: GEN_CORE,
         flows_at_start: false,
         ..EngineConfig::default()

@@ -8,8 +8,9 @@ use anyhow::{Context, bail};
 
 use super::rig::{self, Run};
 
-/// Delivered datagrams per second with trafgen sending on the generator's core.
-pub fn measure(run: &Run) -> anyhow::Result<f64> {
+/// Delivered datagrams per second with trafgen sending on the generator's core at `pps`, the
+/// rate shoal's generator offered (the same load, so the two deliveries are comparable).
+pub fn measure(run: &Run, pps: f64) -> anyhow::Result<f64> {
     if std::process::Command::new("trafgen")
         .arg("--version")
         .output()
@@ -37,7 +38,8 @@ pub fn measure(run: &Run) -> anyhow::Result<f64> {
         .command("timeout")
         .args(["-s", "INT", &run.seconds.to_string()])
         .args(["taskset", "-c", &rig::GEN_CORE.to_string()])
-        .args(["trafgen", "-o", "t1", "--cpus", "1", "-q", "--conf"])
+        .args(["trafgen", "-o", "t1", "--cpus", "1", "-q"])
+        .args(["-b", &format!("{}pps", pps.max(1.0) as u64), "--conf"])
         .arg(&conf)
         .output()
         .context("running trafgen")?;

@@ -80,7 +80,7 @@ pub enum EngineError {
     #[error("cannot start a worker thread: {0}")]
     Spawn(std::io::Error),
     /// A host device could not be bound.
-    #[error("{node} {iface}: {source}")]
+    #[error("{node} {iface}")]
     Port {
         /// Instance name.
         node: String,
