@@ -112,10 +112,8 @@ pub fn prepare(run: &Run) -> anyhow::Result<Prepared> {
     // The sink's copy-mode receive work belongs to the generator's side, wherever the frame
     // was sent from; the shoal path's receive work to its own core.
     pin_napi(&bench.traffic, &["t1", "t2"], GEN_CORE)?;
-    if run.path == Path::ShoalXdp {
-        if let Some(ns) = bench.routers.first() {
-            pin_napi(ns, &["in", "out"], DUT_CORE)?;
-        }
+    if let (Path::ShoalXdp, Some(ns)) = (run.path, bench.routers.first()) {
+        pin_napi(ns, &["in", "out"], DUT_CORE)?;
     }
     warm_up(&engine, dst)?;
     Ok(Prepared {
