@@ -133,6 +133,9 @@ pub enum ConfigError {
     /// A route's text did not parse.
     #[error(transparent)]
     Syntax(#[from] fib::ParseError),
+    /// A rule was refused.
+    #[error(transparent)]
+    Rule(#[from] fib::RuleError),
 }
 
 /// One isolated IPv4 router (or, with forwarding off, host).
@@ -347,7 +350,7 @@ impl Router {
 
     /// Add a route written in iproute2 syntax (see [`fib::parse_route`]).
     pub fn add_route_str(&mut self, text: &str) -> Result<(), ConfigError> {
-        let parsed = fib::parse_route(text, |name| self.iface_by_name(name))?;
+        let parsed = fib::parse_route_in(text, |name| self.iface_by_name(name), self.fib.names())?;
         Ok(self.add_route(parsed.table, parsed.route)?)
     }
 
@@ -394,14 +397,42 @@ impl Router {
         &self.fib
     }
 
-    /// Add a policy rule (selectors beyond the table arrive with policy routing).
-    pub fn add_rule(&mut self, rule: fib::Rule) {
-        self.fib.add_rule(rule);
+    /// Add a policy rule.
+    pub fn add_rule(&mut self, rule: fib::Rule) -> Result<(), ConfigError> {
+        Ok(self.fib.add_rule(rule)?)
+    }
+
+    /// Add a rule written in iproute2 syntax (see [`fib::parse_rule`]).
+    pub fn add_rule_str(&mut self, text: &str) -> Result<(), ConfigError> {
+        let pref = self.fib.default_rule_priority();
+        let rule = fib::parse_rule(text, |n| self.iface_by_name(n), self.fib.names(), pref)?;
+        self.add_rule(rule)
+    }
+
+    /// Name a table, for routes and rules written with names (`lookup isp1`).
+    pub fn name_table(&mut self, name: &str, id: TableId) {
+        self.fib.name_table(name, id);
+    }
+
+    /// Put an interface in a group (`ip link set DEV group G`), which `suppress_ifgroup`
+    /// rules test.
+    pub fn set_group(&mut self, id: IfaceId, group: u32) -> Result<(), ConfigError> {
+        if usize::from(id.0) >= self.ifaces.len() {
+            return Err(ConfigError::NoSuchIface(format!("{}", id.0)));
+        }
+        self.fib.set_group(id, group);
+        Ok(())
     }
 
     /// Where a packet to `dst` would go.
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
         self.fib.lookup(dst)
+    }
+
+    /// Where a packet with this key would go, and by which table (`ip route get`); `None` is
+    /// "network unreachable".
+    pub fn route(&self, key: &fib::FlowKey) -> Option<fib::Routed<'_>> {
+        self.fib.route(key)
     }
 
     /// The ARP cache.

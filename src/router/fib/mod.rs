@@ -3,18 +3,23 @@
 //! Like Linux, an instance holds several tables identified by a 32-bit id (`local` 255, `main`
 //! 254 and `default` 253 always exist) and walks a list of rules in priority order; each rule
 //! names a table, and a lookup that finds nothing (or a `throw` route) falls through to the next
-//! rule. Rule selectors beyond the table (from, to, tos, iif, fwmark, ...) arrive with policy
-//! routing; the walk is already shaped for them.
+//! rule. Rules select packets by source, destination, TOS, interfaces, firewall mark, protocol
+//! and ports, and may jump, do nothing or refuse (see [`rule`]); [`Fib::route`] walks them
+//! exactly as Linux's `fib_rules_lookup` does.
 //!
 //! A [`Table`] keeps every route (several per prefix, ordered by metric) and compiles the best
 //! per prefix into an [`lpm::Lpm`] whose values index a deduplicated next-hop array, so the
 //! per-packet lookup touches the LPM and one small array.
 
 pub mod lpm;
+pub mod rule;
+mod rule_syntax;
 mod syntax;
 mod table;
 
-pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_table};
+pub use rule::{Action, Dev, FlowKey, Rule, Selector};
+pub use rule_syntax::{TableNames, parse_rule};
+pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_route_in, parse_table};
 pub use table::{Route, RouteError, Table};
 
 use std::net::Ipv4Addr;
@@ -91,13 +96,32 @@ impl NextHop {
     }
 }
 
-/// A rule: at this priority, look in this table.
+/// What a rule action that refuses a packet stands for, as a next hop of that kind.
+static BLACKHOLE: NextHop = NextHop::of_kind(RouteKind::Blackhole);
+static PROHIBIT: NextHop = NextHop::of_kind(RouteKind::Prohibit);
+
+/// The answer of the rule walk: the next hop and the table it came from (0 when a rule's own
+/// action answered: blackhole or prohibit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    /// Lower runs first.
-    pub priority: u32,
-    /// Table to consult.
+pub struct Routed<'a> {
+    pub nexthop: &'a NextHop,
     pub table: TableId,
+}
+
+/// Why a rule was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// `goto` must jump forward.
+    #[error("goto {target} from priority {priority}: the target must come later")]
+    GotoBackwards {
+        /// The rule's priority.
+        priority: u32,
+        /// Its target.
+        target: u32,
+    },
+    /// The same rule exists (Linux: "File exists").
+    #[error("the rule already exists")]
+    Exists,
 }
 
 /// The tables of one instance and the rules over them.
@@ -111,6 +135,9 @@ pub struct Fib {
     /// addresses put there). Then a lookup is a scan of this list plus one `main` lookup, as
     /// Linux gets by merging its local and main tries.
     fast_local: Option<FastLocal>,
+    /// Interface groups, by interface index, for `suppress_ifgroup`.
+    groups: Vec<u32>,
+    names: TableNames,
 }
 
 /// `local`'s host routes, addresses apart from next hops so the per-packet scan reads one
@@ -153,11 +180,13 @@ impl Fib {
             tables: Vec::with_capacity(2),
             rules: Vec::with_capacity(3),
             fast_local: None,
+            groups: Vec::new(),
+            names: TableNames::default(),
         };
         fib.table_mut(TABLE_LOCAL);
         fib.table_mut(TABLE_MAIN);
         for (priority, table) in DEFAULT_RULES {
-            fib.add_rule(Rule { priority, table });
+            fib.insert_rule(Rule::lookup(priority, table));
         }
         fib
     }
@@ -207,7 +236,7 @@ impl Fib {
                 .rules
                 .iter()
                 .zip(DEFAULT_RULES)
-                .all(|((r, _), (p, t))| r.priority == p && r.table == t);
+                .all(|((r, _), (p, t))| r.priority == p && r.is_plain() && r.table() == Some(t));
         let local = self.table(TABLE_LOCAL);
         self.fast_local = match local {
             Some(t)
@@ -236,7 +265,7 @@ impl Fib {
                 self.tables.push((id, Table::new()));
                 let i = self.tables.len() - 1;
                 for (rule, slot) in &mut self.rules {
-                    if rule.table == id {
+                    if rule.table() == Some(id) {
                         *slot = Some(i);
                     }
                 }
@@ -246,13 +275,75 @@ impl Fib {
         &mut self.tables[index].1
     }
 
-    /// Add a rule; rules of equal priority keep insertion order, like `ip rule add`.
-    pub fn add_rule(&mut self, rule: Rule) {
-        let slot = self.tables.iter().position(|(t, _)| *t == rule.table);
+    /// Add a rule; rules of equal priority keep insertion order, like `ip rule add`. A `goto`
+    /// must jump forward, and an identical rule is refused, as Linux refuses both.
+    pub fn add_rule(&mut self, rule: Rule) -> Result<(), RuleError> {
+        if let Action::Goto(target) = rule.action
+            && target <= rule.priority
+        {
+            return Err(RuleError::GotoBackwards {
+                priority: rule.priority,
+                target,
+            });
+        }
+        if self.rules.iter().any(|(r, _)| *r == rule) {
+            return Err(RuleError::Exists);
+        }
+        self.insert_rule(rule);
+        self.refresh(TABLE_LOCAL);
+        Ok(())
+    }
+
+    /// Remove the first rule equal to `rule`; returns whether there was one.
+    pub fn remove_rule(&mut self, rule: &Rule) -> bool {
+        let Some(i) = self.rules.iter().position(|(r, _)| r == rule) else {
+            return false;
+        };
+        self.rules.remove(i);
+        self.refresh(TABLE_LOCAL);
+        true
+    }
+
+    fn insert_rule(&mut self, rule: Rule) {
+        let slot = rule
+            .table()
+            .and_then(|id| self.tables.iter().position(|(t, _)| *t == id));
         let at = self
             .rules
             .partition_point(|(r, _)| r.priority <= rule.priority);
         self.rules.insert(at, (rule, slot));
+    }
+
+    /// The priority `ip rule add` gives a rule that names none: one below the second rule's
+    /// (32765 with Linux's defaults), or 0.
+    pub fn default_rule_priority(&self) -> u32 {
+        match self.rules.get(1) {
+            Some((r, _)) if r.priority > 0 => r.priority - 1,
+            _ => 0,
+        }
+    }
+
+    /// Set the group of an interface (`ip link set DEV group G`), for `suppress_ifgroup`.
+    pub fn set_group(&mut self, iface: IfaceId, group: u32) {
+        let i = usize::from(iface.0);
+        if self.groups.len() <= i {
+            self.groups.resize(i + 1, 0);
+        }
+        self.groups[i] = group;
+    }
+
+    /// Name a table (`lookup isp1`).
+    pub fn name_table(&mut self, name: &str, id: TableId) {
+        self.names.add(name, id);
+    }
+
+    /// The table names.
+    pub fn names(&self) -> &TableNames {
+        &self.names
+    }
+
+    fn group(&self, iface: IfaceId) -> u32 {
+        self.groups.get(usize::from(iface.0)).copied().unwrap_or(0)
     }
 
     /// The rules, in evaluation order.
@@ -265,37 +356,102 @@ impl Fib {
         self.tables.iter().map(|(id, t)| (*id, t))
     }
 
-    /// Route `dst` through the rules: the first table with a non-throw route answers.
+    /// Route `dst` through the rules for a packet that carries nothing else a rule could
+    /// select on (see [`Fib::route`] for the whole key).
     #[inline]
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&NextHop> {
-        let dst = u32::from(dst);
+        self.route(&FlowKey::to(dst)).map(|r| r.nexthop)
+    }
+
+    /// Route a packet through the rules, as Linux's `fib_lookup` does: the first rule that
+    /// matches and answers decides; a table with no route for the destination, or a `throw`
+    /// route, or an answer the rule suppresses, lets the walk go on. `None` is "network
+    /// unreachable": no rule answered, or an `unreachable` rule did.
+    pub fn route(&self, key: &FlowKey) -> Option<Routed<'_>> {
         if let Some(local) = &self.fast_local {
-            if local.bloom & bloom_bit(dst) != 0
-                && let Some(i) = local.addrs.iter().position(|&a| a == dst)
-            {
-                return local.nexthops.get(i);
-            }
-            // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
-            let main = self.tables[1]
-                .1
-                .lookup(dst)
-                .filter(|nh| nh.kind != RouteKind::Throw);
-            return main.or_else(|| {
-                let default = self.rules[2].1?;
-                self.tables[default]
-                    .1
-                    .lookup(dst)
-                    .filter(|nh| nh.kind != RouteKind::Throw)
-            });
+            // Only Linux's default rules, none of which selects: the plain walk is exact.
+            return self.lookup_plain(local, u32::from(key.dst));
         }
-        for (_, slot) in &self.rules {
-            let Some(index) = *slot else { continue };
-            match self.tables[index].1.lookup(dst) {
-                Some(nh) if nh.kind != RouteKind::Throw => return Some(nh),
-                _ => continue,
+        let dst = u32::from(key.dst);
+        let mut i = 0;
+        while let Some((rule, slot)) = self.rules.get(i) {
+            i += 1;
+            if !rule.selector.matches(key) {
+                continue;
+            }
+            match rule.action {
+                Action::Goto(target) => {
+                    // The first rule of that priority is evaluated next; none: carry on.
+                    if let Some(j) = self.rules.iter().position(|(r, _)| r.priority == target) {
+                        i = j;
+                    }
+                }
+                Action::Nop => {}
+                Action::Blackhole => {
+                    return Some(Routed {
+                        nexthop: &BLACKHOLE,
+                        table: 0,
+                    });
+                }
+                Action::Prohibit => {
+                    return Some(Routed {
+                        nexthop: &PROHIBIT,
+                        table: 0,
+                    });
+                }
+                Action::Unreachable => return None,
+                Action::Lookup(id) => {
+                    let Some(table) = slot.map(|s| &self.tables[s].1) else {
+                        continue;
+                    };
+                    let Some(nexthop) = table.lookup(dst) else {
+                        continue;
+                    };
+                    let answered = matches!(
+                        nexthop.kind,
+                        RouteKind::Unicast | RouteKind::Local | RouteKind::Broadcast
+                    );
+                    if nexthop.kind == RouteKind::Throw
+                        || (answered && self.suppressed(rule, table, dst, nexthop))
+                    {
+                        continue;
+                    }
+                    return Some(Routed { nexthop, table: id });
+                }
             }
         }
         None
+    }
+
+    /// Does `rule` ignore this answer of `table`?
+    fn suppressed(&self, rule: &Rule, table: &Table, dst: u32, nexthop: &NextHop) -> bool {
+        let too_general = rule
+            .suppress_prefixlength
+            .is_some_and(|max| table.matched_len(dst).is_some_and(|len| len <= max));
+        let group = rule
+            .suppress_ifgroup
+            .is_some_and(|g| nexthop.dev.is_some_and(|d| self.group(d) == g));
+        too_general || group
+    }
+
+    /// The walk over Linux's default rules with `local` as the short host list.
+    #[inline]
+    fn lookup_plain<'a>(&'a self, local: &'a FastLocal, dst: u32) -> Option<Routed<'a>> {
+        if local.bloom & bloom_bit(dst) != 0
+            && let Some(i) = local.addrs.iter().position(|&a| a == dst)
+        {
+            let nexthop = local.nexthops.get(i)?;
+            return Some(Routed {
+                nexthop,
+                table: TABLE_LOCAL,
+            });
+        }
+        // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
+        let answer = |index: usize, table| {
+            let nexthop = self.tables[index].1.lookup(dst)?;
+            (nexthop.kind != RouteKind::Throw).then_some(Routed { nexthop, table })
+        };
+        answer(1, TABLE_MAIN).or_else(|| answer(self.rules[2].1?, TABLE_DEFAULT))
     }
 
     /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
@@ -378,10 +534,7 @@ mod tests {
     #[test]
     fn rules_sort_by_priority_and_bind_late_tables() {
         let mut fib = Fib::new();
-        fib.add_rule(Rule {
-            priority: 100,
-            table: 7,
-        });
+        fib.add_rule(Rule::lookup(100, 7)).unwrap();
         let order: Vec<u32> = fib.rules().map(|r| r.priority).collect();
         assert_eq!(order, [0, 100, 32766, 32767]);
         fib.table_mut(7)
@@ -391,5 +544,114 @@ mod tests {
             fib.lookup(Ipv4Addr::new(1, 2, 3, 4)).unwrap().kind,
             RouteKind::Prohibit
         );
+    }
+
+    fn rule(text: &str) -> Rule {
+        let dev = |n: &str| {
+            n.strip_prefix("eth")
+                .and_then(|i| i.parse().ok())
+                .map(IfaceId)
+        };
+        parse_rule(text, dev, &TableNames::default(), 100).unwrap()
+    }
+
+    fn key(src: [u8; 4], dst: [u8; 4]) -> FlowKey {
+        FlowKey {
+            src: Ipv4Addr::from(src),
+            iif: Some(IfaceId(0)),
+            ..FlowKey::to(Ipv4Addr::from(dst))
+        }
+    }
+
+    #[test]
+    fn the_walk_follows_linux() {
+        let mut fib = Fib::new();
+        fib.insert(TABLE_MAIN, route([0, 0, 0, 0], 0, RouteKind::Unicast, 0))
+            .unwrap();
+        fib.insert(10, route([10, 0, 0, 0], 8, RouteKind::Unicast, 1))
+            .unwrap();
+        fib.insert(10, route([10, 9, 0, 0], 16, RouteKind::Throw, 1))
+            .unwrap();
+        fib.insert(20, route([10, 8, 0, 0], 16, RouteKind::Unreachable, 0))
+            .unwrap();
+        for r in [
+            "from 192.168.0.0/16 pref 10 lookup 10",
+            "from 192.168.8.0/24 pref 5 goto 10",
+            "fwmark 0x1/0x1 pref 20 lookup 20",
+            "from 172.16.0.0/12 pref 30 prohibit",
+            "not iif eth0 pref 40 blackhole",
+            "to 10.7.0.0/16 pref 50 lookup 10 suppress_prefixlength 8",
+        ] {
+            fib.add_rule(rule(r)).unwrap();
+        }
+        let dev = |k: &FlowKey| {
+            fib.route(k)
+                .map(|r| (r.nexthop.kind, r.nexthop.dev, r.table))
+        };
+        let uni = |d, t| Some((RouteKind::Unicast, Some(IfaceId(d)), t));
+        // Rule 10 answers from table 10; a throw there falls through to main.
+        assert_eq!(dev(&key([192, 168, 1, 1], [10, 1, 1, 1])), uni(1, 10));
+        assert_eq!(
+            dev(&key([192, 168, 1, 1], [10, 9, 1, 1])),
+            uni(0, TABLE_MAIN)
+        );
+        // goto 10 jumps into rule 10, which matches too.
+        assert_eq!(dev(&key([192, 168, 8, 1], [10, 1, 1, 1])), uni(1, 10));
+        // The mark rule finds an unreachable route: final.
+        let mut k = key([1, 1, 1, 1], [10, 8, 0, 1]);
+        k.mark = 3;
+        assert_eq!(
+            fib.route(&k).map(|r| r.nexthop.kind),
+            Some(RouteKind::Unreachable)
+        );
+        k.mark = 2;
+        assert_eq!(dev(&k), uni(0, TABLE_MAIN));
+        assert_eq!(
+            dev(&key([172, 16, 0, 1], [8, 8, 8, 8])).map(|d| d.0),
+            Some(RouteKind::Prohibit)
+        );
+        let mut k = key([1, 1, 1, 1], [8, 8, 8, 8]);
+        k.iif = Some(IfaceId(1));
+        assert_eq!(dev(&k).map(|d| d.0), Some(RouteKind::Blackhole));
+        // A /8 answer is suppressed by suppress_prefixlength 8: main answers instead.
+        assert_eq!(dev(&key([1, 1, 1, 1], [10, 7, 0, 1])), uni(0, TABLE_MAIN));
+        // An unreachable rule is "network unreachable", like no route at all.
+        fib.add_rule(rule("to 9.9.9.9 pref 1 unreachable")).unwrap();
+        assert_eq!(fib.route(&key([1, 1, 1, 1], [9, 9, 9, 9])), None);
+    }
+
+    #[test]
+    fn rules_are_checked_as_linux_checks_them() {
+        let mut fib = Fib::new();
+        assert_eq!(fib.default_rule_priority(), 32765);
+        assert!(matches!(
+            fib.add_rule(rule("pref 100 goto 50")),
+            Err(RuleError::GotoBackwards { .. })
+        ));
+        fib.add_rule(rule("from 10.0.0.0/8 lookup 7")).unwrap();
+        assert_eq!(
+            fib.add_rule(rule("from 10.0.0.0/8 lookup 7")),
+            Err(RuleError::Exists)
+        );
+        assert_eq!(fib.default_rule_priority(), 99);
+        assert!(fib.remove_rule(&rule("from 10.0.0.0/8 lookup 7")));
+    }
+
+    #[test]
+    fn suppress_ifgroup_looks_at_the_egress_group() {
+        let mut fib = Fib::new();
+        fib.insert(TABLE_MAIN, route([0, 0, 0, 0], 0, RouteKind::Unicast, 1))
+            .unwrap();
+        fib.insert(TABLE_DEFAULT, route([0, 0, 0, 0], 0, RouteKind::Unicast, 0))
+            .unwrap();
+        fib.add_rule(rule("pref 10 lookup main suppress_ifgroup 5"))
+            .unwrap();
+        let k = key([1, 1, 1, 1], [8, 8, 8, 8]);
+        assert_eq!(fib.route(&k).unwrap().table, TABLE_MAIN);
+        fib.set_group(IfaceId(1), 5);
+        // Rule 10 is suppressed; rule 32766 (main, no suppression) answers the same route.
+        assert_eq!(fib.route(&k).unwrap().table, TABLE_MAIN);
+        fib.remove_rule(&Rule::lookup(32766, TABLE_MAIN));
+        assert_eq!(fib.route(&k).unwrap().table, TABLE_DEFAULT);
     }
 }

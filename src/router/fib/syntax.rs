@@ -8,6 +8,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::rule_syntax::TableNames;
 use super::{NextHop, Route, RouteKind, TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
 use crate::router::iface::{IfaceId, mask};
 
@@ -37,10 +38,19 @@ pub struct ParsedRoute {
     pub route: Route,
 }
 
-/// Parse one route. `dev` resolves interface names.
+/// Parse one route. `dev` resolves interface names; tables are numbers or Linux's names.
 pub fn parse_route(
     text: &str,
     dev: impl Fn(&str) -> Option<IfaceId>,
+) -> Result<ParsedRoute, ParseError> {
+    parse_route_in(text, dev, &TableNames::default())
+}
+
+/// Parse one route, resolving table names with `tables` too.
+pub fn parse_route_in(
+    text: &str,
+    dev: impl Fn(&str) -> Option<IfaceId>,
+    tables: &TableNames,
 ) -> Result<ParsedRoute, ParseError> {
     let mut words = text.split_whitespace().peekable();
     let kind = match words.peek().copied() {
@@ -86,7 +96,7 @@ pub fn parse_route(
                         .map_err(|_| err("bad source address", value))?,
                 )
             }
-            "table" => table = parse_table(value)?,
+            "table" => table = tables.resolve(value)?,
             _ => return Err(err("unknown keyword", key)),
         }
     }

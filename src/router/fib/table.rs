@@ -199,6 +199,14 @@ impl Table {
         self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
     }
 
+    /// Length of the longest prefix holding `dst` (what `suppress_prefixlength` compares):
+    /// up to 33 probes of the route map, so only rules that suppress pay for it.
+    pub fn matched_len(&self, dst: u32) -> Option<u8> {
+        (0..=32u8)
+            .rev()
+            .find(|&len| self.routes.contains_key(&(dst & mask(len), len)))
+    }
+
     /// Every route, preferred first within a prefix; prefixes in no particular order.
     pub fn routes(&self) -> impl Iterator<Item = Route> + '_ {
         self.routes.iter().flat_map(move |(&(prefix, len), slot)| {

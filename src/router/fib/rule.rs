@@ -1,0 +1,247 @@
+//! Policy rules, as Linux's `ip rule`: a rule selects packets by source and destination prefix,
+//! TOS, incoming or outgoing interface, firewall mark (under a mask), IP protocol and port
+//! ranges — or by the opposite (`not`) — and says what to do with them: look in a table, jump to
+//! a later rule, do nothing, or refuse the packet (blackhole, unreachable, prohibit). A table
+//! lookup whose answer is too general (`suppress_prefixlength`) or leaves through a given
+//! interface group (`suppress_ifgroup`) is ignored and the walk goes on.
+//!
+//! The walk itself is [`super::Fib::route`]; this module is what one rule is and when it
+//! matches, written to follow `fib_rule_match` and `fib4_rule_match` in Linux.
+
+use std::net::Ipv4Addr;
+
+use super::TableId;
+use crate::router::iface::{IfaceId, mask};
+
+/// What a route lookup is about: the fields a rule may select on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowKey {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// The IP header's DS field (TOS byte).
+    pub tos: u8,
+    /// Interface the packet came in on; `None` for a packet this instance originates (Linux's
+    /// `iif lo`).
+    pub iif: Option<IfaceId>,
+    /// Interface an originated packet is bound to, if any (never set when forwarding).
+    pub oif: Option<IfaceId>,
+    /// Firewall mark (set by the instance's classifier).
+    pub mark: u32,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Source port (TCP, UDP, SCTP, UDP-Lite; 0 otherwise).
+    pub sport: u16,
+    /// Destination port (as `sport`).
+    pub dport: u16,
+}
+
+impl FlowKey {
+    /// A key that carries only a destination, as a plain route lookup uses.
+    pub const fn to(dst: Ipv4Addr) -> FlowKey {
+        FlowKey {
+            src: Ipv4Addr::UNSPECIFIED,
+            dst,
+            tos: 0,
+            iif: None,
+            oif: None,
+            mark: 0,
+            proto: 0,
+            sport: 0,
+            dport: 0,
+        }
+    }
+}
+
+/// An interface a rule names: one of the instance's, or `lo` (packets it originates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dev {
+    /// The loopback device: as `iif`, matches what the instance itself sends.
+    Lo,
+    /// An interface of the instance.
+    Iface(IfaceId),
+}
+
+/// Which packets a rule applies to. Every field that is set must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Selector {
+    /// Source prefix (address, length).
+    pub from: Option<(Ipv4Addr, u8)>,
+    /// Destination prefix.
+    pub to: Option<(Ipv4Addr, u8)>,
+    /// DS field value; compared on its DSCP bits, as Linux does.
+    pub tos: Option<u8>,
+    pub iif: Option<Dev>,
+    pub oif: Option<Dev>,
+    /// Mark and mask: matches when `(mark ^ packet mark) & mask == 0`.
+    pub fwmark: Option<(u32, u32)>,
+    pub ipproto: Option<u8>,
+    /// Inclusive source port range.
+    pub sport: Option<(u16, u16)>,
+    /// Inclusive destination port range.
+    pub dport: Option<(u16, u16)>,
+    /// `not`: the rule applies to packets the rest does not match.
+    pub invert: bool,
+}
+
+impl Selector {
+    /// Does the rule apply to `key`?
+    #[inline]
+    pub fn matches(&self, key: &FlowKey) -> bool {
+        self.fields_match(key) != self.invert
+    }
+
+    fn fields_match(&self, key: &FlowKey) -> bool {
+        let dev = |want: Option<Dev>, have: Option<IfaceId>| match (want, have) {
+            (None, _) => true,
+            (Some(Dev::Lo), None) => true,
+            (Some(Dev::Iface(i)), Some(h)) => i == h,
+            _ => false,
+        };
+        let prefix = |p: Option<(Ipv4Addr, u8)>, a: Ipv4Addr| {
+            p.is_none_or(|(net, len)| (u32::from(net) ^ u32::from(a)) & mask(len) == 0)
+        };
+        let port =
+            |range: Option<(u16, u16)>, p: u16| range.is_none_or(|(lo, hi)| (lo..=hi).contains(&p));
+        dev(self.iif, key.iif)
+            // An outgoing interface is only known for what the instance originates.
+            && self.oif.is_none_or(|o| key.oif.is_some_and(|k| o == Dev::Iface(k)))
+            && self.fwmark.is_none_or(|(m, mask)| (m ^ key.mark) & mask == 0)
+            && prefix(self.from, key.src)
+            && prefix(self.to, key.dst)
+            && self.tos.is_none_or(|t| t & 0xfc == key.tos & 0xfc)
+            && self.ipproto.is_none_or(|p| p == key.proto)
+            && port(self.sport, key.sport)
+            && port(self.dport, key.dport)
+    }
+}
+
+/// What a matching rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Look the destination up in this table; no route (or a `throw`) continues the walk.
+    Lookup(TableId),
+    /// Continue at the first rule with this priority (which must be higher than the rule's).
+    Goto(u32),
+    /// Nothing: continue with the next rule.
+    Nop,
+    /// Drop silently.
+    Blackhole,
+    /// Drop with ICMP network unreachable.
+    Unreachable,
+    /// Drop with ICMP communication administratively prohibited.
+    Prohibit,
+}
+
+/// A rule: at this priority, for these packets, do this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Lower runs first; rules of equal priority run in the order they were added.
+    pub priority: u32,
+    pub selector: Selector,
+    pub action: Action,
+    /// Ignore a table's answer whose prefix is this long or shorter.
+    pub suppress_prefixlength: Option<u8>,
+    /// Ignore a table's answer that leaves through an interface of this group.
+    pub suppress_ifgroup: Option<u32>,
+}
+
+impl Rule {
+    /// `priority: lookup table` for every packet, like Linux's default rules.
+    pub const fn lookup(priority: u32, table: TableId) -> Rule {
+        Rule {
+            priority,
+            selector: Selector {
+                from: None,
+                to: None,
+                tos: None,
+                iif: None,
+                oif: None,
+                fwmark: None,
+                ipproto: None,
+                sport: None,
+                dport: None,
+                invert: false,
+            },
+            action: Action::Lookup(table),
+            suppress_prefixlength: None,
+            suppress_ifgroup: None,
+        }
+    }
+
+    /// The table the rule looks in, if it does.
+    pub fn table(&self) -> Option<TableId> {
+        match self.action {
+            Action::Lookup(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// True when the rule selects every packet and suppresses nothing.
+    pub fn is_plain(&self) -> bool {
+        self.selector == Selector::default()
+            && self.suppress_prefixlength.is_none()
+            && self.suppress_ifgroup.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> FlowKey {
+        FlowKey {
+            src: Ipv4Addr::new(10, 1, 2, 3),
+            dst: Ipv4Addr::new(192, 0, 2, 9),
+            tos: 0x10,
+            iif: Some(IfaceId(1)),
+            oif: None,
+            mark: 0x1234,
+            proto: 17,
+            sport: 5000,
+            dport: 53,
+        }
+    }
+
+    #[test]
+    fn every_set_field_must_match() {
+        let k = key();
+        let mut s = Selector::default();
+        assert!(s.matches(&k));
+        s.from = Some((Ipv4Addr::new(10, 0, 0, 0), 8));
+        s.to = Some((Ipv4Addr::new(192, 0, 2, 0), 24));
+        s.tos = Some(0x10);
+        s.iif = Some(Dev::Iface(IfaceId(1)));
+        s.fwmark = Some((0x34, 0xff));
+        s.ipproto = Some(17);
+        s.sport = Some((4000, 6000));
+        s.dport = Some((53, 53));
+        assert!(s.matches(&k));
+        for change in [
+            |s: &mut Selector| s.from = Some((Ipv4Addr::new(11, 0, 0, 0), 8)),
+            |s: &mut Selector| s.tos = Some(0x08),
+            |s: &mut Selector| s.iif = Some(Dev::Lo),
+            |s: &mut Selector| s.oif = Some(Dev::Iface(IfaceId(1))),
+            |s: &mut Selector| s.fwmark = Some((0x35, 0xff)),
+            |s: &mut Selector| s.ipproto = Some(6),
+            |s: &mut Selector| s.dport = Some((54, 60)),
+        ] {
+            let mut t = s;
+            change(&mut t);
+            assert!(!t.matches(&k), "{t:?}");
+            t.invert = true;
+            assert!(t.matches(&k), "not {t:?}");
+        }
+    }
+
+    #[test]
+    fn iif_lo_is_what_the_instance_sends() {
+        let s = Selector {
+            iif: Some(Dev::Lo),
+            ..Selector::default()
+        };
+        assert!(s.matches(&FlowKey::to(Ipv4Addr::new(1, 2, 3, 4))));
+        assert!(!s.matches(&key()));
+    }
+}

@@ -1,0 +1,320 @@
+//! Rules written as iproute2 writes them (`ip rule add ...` without `ip rule add`), and table
+//! names.
+//!
+//! Grammar: `[not] [from PREFIX|all] [to PREFIX|all] [tos|dsfield N] [fwmark N[/MASK]]
+//! [iif|dev NAME] [oif NAME] [ipproto tcp|udp|icmp|N] [sport N[-M]] [dport N[-M]]
+//! [priority|pref|order N] [lookup|table ID|NAME | goto N | nop | blackhole | unreachable |
+//! prohibit] [suppress_prefixlength N] [suppress_ifgroup N]`. Without an action the rule looks
+//! in `main`; without a priority it gets the one `ip rule add` would give. Numbers may be
+//! decimal or `0x` hexadecimal. Errors name the offending word.
+
+use std::net::Ipv4Addr;
+
+use super::rule::{Action, Dev, Rule, Selector};
+use super::syntax::ParseError;
+use super::{TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
+use crate::router::iface::{IfaceId, mask};
+
+fn err(message: &'static str, word: &str) -> ParseError {
+    ParseError {
+        message,
+        word: word.to_owned(),
+    }
+}
+
+/// Names of tables beyond Linux's three, as `/etc/iproute2/rt_tables` gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableNames(Vec<(String, TableId)>);
+
+impl TableNames {
+    /// Name table `id`; a later name for the same word replaces the earlier.
+    pub fn add(&mut self, name: &str, id: TableId) {
+        self.0.retain(|(n, _)| n != name);
+        self.0.push((name.to_owned(), id));
+    }
+
+    /// A table id, a name given with [`TableNames::add`], or `local`, `main`, `default`.
+    pub fn resolve(&self, word: &str) -> Result<TableId, ParseError> {
+        match word {
+            "main" => return Ok(TABLE_MAIN),
+            "local" => return Ok(TABLE_LOCAL),
+            "default" => return Ok(TABLE_DEFAULT),
+            _ => {}
+        }
+        if let Some((_, id)) = self.0.iter().find(|(n, _)| n == word) {
+            return Ok(*id);
+        }
+        number(word)
+            .filter(|&t| t != 0)
+            .ok_or_else(|| err("bad table", word))
+    }
+
+    /// The name of table `id`, if it has one.
+    pub fn name(&self, id: TableId) -> Option<&str> {
+        match id {
+            TABLE_MAIN => Some("main"),
+            TABLE_LOCAL => Some("local"),
+            TABLE_DEFAULT => Some("default"),
+            _ => self
+                .0
+                .iter()
+                .find(|(_, t)| *t == id)
+                .map(|(n, _)| n.as_str()),
+        }
+    }
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn number(word: &str) -> Option<u32> {
+    match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => word.parse().ok(),
+    }
+}
+
+/// Parse one rule. `dev` resolves interface names (`lo` is always known); `default_priority`
+/// is used when the text names none (see [`super::Fib::default_rule_priority`]).
+pub fn parse_rule(
+    text: &str,
+    dev: impl Fn(&str) -> Option<IfaceId>,
+    tables: &TableNames,
+    default_priority: u32,
+) -> Result<Rule, ParseError> {
+    let mut sel = Selector::default();
+    let mut priority = None;
+    let mut action = None;
+    let (mut sup_len, mut sup_group) = (None, None);
+    let mut words = text.split_whitespace();
+    let set_action = |action: &mut Option<Action>, a: Action, word: &str| {
+        if action.replace(a).is_some() {
+            return Err(err("a rule has one action", word));
+        }
+        Ok(())
+    };
+    while let Some(key) = words.next() {
+        match key {
+            "not" => {
+                sel.invert = true;
+                continue;
+            }
+            "nop" => {
+                set_action(&mut action, Action::Nop, key)?;
+                continue;
+            }
+            "blackhole" => {
+                set_action(&mut action, Action::Blackhole, key)?;
+                continue;
+            }
+            "unreachable" => {
+                set_action(&mut action, Action::Unreachable, key)?;
+                continue;
+            }
+            "prohibit" => {
+                set_action(&mut action, Action::Prohibit, key)?;
+                continue;
+            }
+            _ => {}
+        }
+        let value = words.next().ok_or_else(|| err("missing value", key))?;
+        let num = |max: u32| {
+            number(value)
+                .filter(|&n| n <= max)
+                .ok_or_else(|| err("bad number", value))
+        };
+        let device = || match value {
+            "lo" => Ok(Dev::Lo),
+            _ => dev(value)
+                .map(Dev::Iface)
+                .ok_or_else(|| err("no such device", value)),
+        };
+        match key {
+            "from" => sel.from = prefix(value)?,
+            "to" => sel.to = prefix(value)?,
+            "tos" | "dsfield" => sel.tos = Some(num(255)? as u8).filter(|&t| t != 0),
+            "fwmark" => sel.fwmark = fwmark(value)?,
+            "iif" | "dev" => sel.iif = Some(device()?),
+            "oif" => sel.oif = Some(device()?),
+            "ipproto" => sel.ipproto = Some(protocol(value)?),
+            "sport" => sel.sport = Some(range(value)?),
+            "dport" => sel.dport = Some(range(value)?),
+            "priority" | "pref" | "order" => priority = Some(num(u32::MAX)?),
+            "lookup" | "table" => {
+                set_action(&mut action, Action::Lookup(tables.resolve(value)?), key)?
+            }
+            "goto" => set_action(&mut action, Action::Goto(num(u32::MAX)?), key)?,
+            "type" => {
+                let a = match value {
+                    "blackhole" => Action::Blackhole,
+                    "unreachable" => Action::Unreachable,
+                    "prohibit" => Action::Prohibit,
+                    "nop" => Action::Nop,
+                    _ => return Err(err("unknown rule type", value)),
+                };
+                set_action(&mut action, a, key)?
+            }
+            "suppress_prefixlength" => sup_len = Some(num(32)? as u8),
+            "suppress_ifgroup" => sup_group = Some(num(u32::MAX)?),
+            _ => return Err(err("unknown keyword", key)),
+        }
+    }
+    Ok(Rule {
+        priority: priority.unwrap_or(default_priority),
+        selector: sel,
+        action: action.unwrap_or(Action::Lookup(TABLE_MAIN)),
+        suppress_prefixlength: sup_len,
+        suppress_ifgroup: sup_group,
+    })
+}
+
+/// `10.0.0.0/8`, `10.0.0.1` (a /32) or `all`; host bits are ignored, as the kernel's match
+/// ignores them.
+fn prefix(word: &str) -> Result<Option<(Ipv4Addr, u8)>, ParseError> {
+    if word == "all" || word == "default" {
+        return Ok(None);
+    }
+    let (addr, len) = match word.split_once('/') {
+        Some((a, l)) => (
+            a,
+            l.parse::<u8>()
+                .ok()
+                .filter(|&l| l <= 32)
+                .ok_or_else(|| err("bad prefix length", word))?,
+        ),
+        None => (word, 32),
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| err("bad prefix", word))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    Ok(Some((Ipv4Addr::from(u32::from(addr) & mask(len)), len)))
+}
+
+/// `MARK[/MASK]`; a mark without a mask compares all 32 bits, and `fwmark 0` without a mask
+/// selects nothing, as in Linux.
+fn fwmark(word: &str) -> Result<Option<(u32, u32)>, ParseError> {
+    let bad = || err("bad fwmark", word);
+    let (mark, mask) = match word.split_once('/') {
+        Some((m, k)) => (number(m).ok_or_else(bad)?, number(k).ok_or_else(bad)?),
+        None => {
+            let m = number(word).ok_or_else(bad)?;
+            (m, if m == 0 { 0 } else { u32::MAX })
+        }
+    };
+    Ok((mask != 0).then_some((mark, mask)))
+}
+
+/// `tcp`, `udp`, `icmp`, `sctp` or a protocol number.
+fn protocol(word: &str) -> Result<u8, ParseError> {
+    match word {
+        "icmp" => Ok(1),
+        "tcp" => Ok(6),
+        "udp" => Ok(17),
+        "sctp" => Ok(132),
+        _ => number(word)
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or_else(|| err("bad protocol", word)),
+    }
+}
+
+/// `N` or `N-M` with N ≤ M.
+fn range(word: &str) -> Result<(u16, u16), ParseError> {
+    let port = |w: &str| w.parse::<u16>().map_err(|_| err("bad port", word));
+    let (lo, hi) = match word.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(word)?, port(word)?),
+    };
+    if lo > hi {
+        return Err(err("bad port range", word));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devs(name: &str) -> Option<IfaceId> {
+        ["eth0", "eth1"]
+            .iter()
+            .position(|d| *d == name)
+            .map(|i| IfaceId(i as u16))
+    }
+
+    fn parse(text: &str) -> Result<Rule, ParseError> {
+        let mut names = TableNames::default();
+        names.add("isp1", 100);
+        parse_rule(text, devs, &names, 32765)
+    }
+
+    #[test]
+    fn parses_every_selector_and_action() {
+        let r = parse(
+            "not from 10.1.0.0/16 to 192.0.2.0/24 tos 0x10 fwmark 0x5/0xff iif eth1 \
+             ipproto udp sport 1000-2000 dport 53 pref 100 lookup isp1 suppress_prefixlength 0",
+        )
+        .unwrap();
+        assert_eq!(r.priority, 100);
+        assert_eq!(r.action, Action::Lookup(100));
+        let s = r.selector;
+        assert!(s.invert);
+        assert_eq!(s.from, Some((Ipv4Addr::new(10, 1, 0, 0), 16)));
+        assert_eq!(s.to, Some((Ipv4Addr::new(192, 0, 2, 0), 24)));
+        assert_eq!((s.tos, s.fwmark), (Some(0x10), Some((5, 0xff))));
+        assert_eq!((s.iif, s.ipproto), (Some(Dev::Iface(IfaceId(1))), Some(17)));
+        assert_eq!((s.sport, s.dport), (Some((1000, 2000)), Some((53, 53))));
+        assert_eq!(r.suppress_prefixlength, Some(0));
+
+        let r = parse("from all iif lo goto 200").unwrap();
+        assert_eq!((r.priority, r.action), (32765, Action::Goto(200)));
+        assert_eq!((r.selector.from, r.selector.iif), (None, Some(Dev::Lo)));
+        assert_eq!(
+            parse("to 10.0.0.0/8").unwrap().action,
+            Action::Lookup(TABLE_MAIN)
+        );
+        assert_eq!(
+            parse("fwmark 7 prohibit").unwrap().selector.fwmark,
+            Some((7, u32::MAX))
+        );
+        assert_eq!(parse("fwmark 0 nop").unwrap().selector.fwmark, None);
+        assert_eq!(parse("type blackhole").unwrap().action, Action::Blackhole);
+        assert_eq!(
+            parse("oif eth0 unreachable").unwrap().action,
+            Action::Unreachable
+        );
+        assert_eq!(
+            parse("suppress_ifgroup 3").unwrap().suppress_ifgroup,
+            Some(3)
+        );
+        assert_eq!(
+            parse("from 10.1.2.3/8").unwrap().selector.from,
+            Some((Ipv4Addr::new(10, 0, 0, 0), 8))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_offending_word() {
+        let word = |s: &str| parse(s).unwrap_err().word;
+        assert_eq!(word("from 10.0.0.0/33"), "10.0.0.0/33");
+        assert_eq!(word("iif eth9"), "eth9");
+        assert_eq!(word("lookup nosuch"), "nosuch");
+        assert_eq!(word("table 0"), "0");
+        assert_eq!(word("sport 9-1"), "9-1");
+        assert_eq!(word("ipproto gre2"), "gre2");
+        assert_eq!(word("realms 4"), "realms");
+        assert_eq!(word("lookup 100 blackhole"), "blackhole");
+        assert_eq!(word("pref"), "pref");
+        assert_eq!(word("suppress_prefixlength 33"), "33");
+    }
+
+    #[test]
+    fn table_names_resolve_both_ways() {
+        let mut n = TableNames::default();
+        n.add("isp1", 100);
+        assert_eq!(n.resolve("isp1"), Ok(100));
+        assert_eq!(n.resolve("0x10"), Ok(16));
+        assert_eq!(n.resolve("main"), Ok(TABLE_MAIN));
+        assert_eq!(n.name(100), Some("isp1"));
+        assert_eq!(n.name(253), Some("default"));
+        assert!(n.resolve("isp2").is_err());
+    }
+}
