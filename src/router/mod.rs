@@ -285,10 +285,9 @@ impl Router {
 
     fn install_addr_routes(&mut self, id: IfaceId, a: IfAddr) -> Result<(), ConfigError> {
         let on = |kind, src| NextHop {
-            kind,
-            gateway: None,
             dev: Some(id),
             src,
+            ..NextHop::of_kind(kind)
         };
         let host = |prefix, kind| Route {
             prefix,
@@ -322,36 +321,60 @@ impl Router {
     /// Add a route to a table. A unicast route's gateway must be on a connected subnet (of its
     /// device, if one is named); the device is filled in from that subnet when omitted.
     pub fn add_route(&mut self, table: TableId, mut route: Route) -> Result<(), RouteError> {
-        let nh = &mut route.nexthop;
-        if nh.kind == RouteKind::Unicast {
-            if let Some(dev) = nh.dev {
-                self.ifaces
-                    .get(usize::from(dev.0))
-                    .ok_or(RouteError::NoSuchDevice)?;
-            }
-            match (nh.gateway, nh.dev) {
-                (None, None) => return Err(RouteError::NoNextHop),
-                (Some(gw), dev) => {
-                    let index = self
-                        .ifaces
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| dev.is_none_or(|d| usize::from(d.0) == *i))
-                        .find(|(_, iface)| iface.addrs.iter().any(|a| a.contains(gw)))
-                        .map(|(i, _)| i)
-                        .ok_or(RouteError::GatewayNotConnected(gw))?;
-                    nh.dev = Some(IfaceId(index as u16));
-                }
-                (None, Some(_)) => {}
-            }
+        if route.nexthop.kind == RouteKind::Unicast {
+            self.resolve_dev(&mut route.nexthop)?;
         }
         self.fib.insert(table, route)
+    }
+
+    /// Add a multipath (ECMP) route: `route` gives prefix, length, metric and source,
+    /// `members` the next hops (checked as [`Router::add_route`] checks one) with weights.
+    pub fn add_multipath(
+        &mut self,
+        table: TableId,
+        route: Route,
+        mut members: Vec<(NextHop, u16)>,
+    ) -> Result<(), RouteError> {
+        for (nh, _) in &mut members {
+            self.resolve_dev(nh)?;
+        }
+        self.fib.insert_multipath(table, route, &members)
+    }
+
+    /// Check a unicast next hop's device and gateway, deriving the device from the gateway's
+    /// connected subnet when it is not named.
+    fn resolve_dev(&self, nh: &mut NextHop) -> Result<(), RouteError> {
+        if let Some(dev) = nh.dev {
+            self.ifaces
+                .get(usize::from(dev.0))
+                .ok_or(RouteError::NoSuchDevice)?;
+        }
+        match (nh.gateway, nh.dev) {
+            (None, None) => Err(RouteError::NoNextHop),
+            (Some(gw), dev) => {
+                let index = self
+                    .ifaces
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| dev.is_none_or(|d| usize::from(d.0) == *i))
+                    .find(|(_, iface)| iface.addrs.iter().any(|a| a.contains(gw)))
+                    .map(|(i, _)| i)
+                    .ok_or(RouteError::GatewayNotConnected(gw))?;
+                nh.dev = Some(IfaceId(index as u16));
+                Ok(())
+            }
+            (None, Some(_)) => Ok(()),
+        }
     }
 
     /// Add a route written in iproute2 syntax (see [`fib::parse_route`]).
     pub fn add_route_str(&mut self, text: &str) -> Result<(), ConfigError> {
         let parsed = fib::parse_route_in(text, |name| self.iface_by_name(name), self.fib.names())?;
-        Ok(self.add_route(parsed.table, parsed.route)?)
+        if parsed.multipath.is_empty() {
+            Ok(self.add_route(parsed.table, parsed.route)?)
+        } else {
+            Ok(self.add_multipath(parsed.table, parsed.route, parsed.multipath)?)
+        }
     }
 
     /// Set an interface's IP MTU.

@@ -12,13 +12,15 @@
 //! per-packet lookup touches the LPM and one small array.
 
 pub mod lpm;
+mod multipath;
 pub mod rule;
 mod rule_syntax;
 mod syntax;
 mod table;
 
+pub use multipath::{Group, flow_hash};
 pub use rule::{Action, Dev, FlowKey, Rule, Selector};
-pub use rule_syntax::{TableNames, parse_rule};
+pub use rule_syntax::{TableNames, parse_mark, parse_rule};
 pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_route_in, parse_table};
 pub use table::{Route, RouteError, Table};
 
@@ -82,6 +84,9 @@ pub struct NextHop {
     pub dev: Option<IfaceId>,
     /// Preferred source address for locally originated packets.
     pub src: Option<Ipv4Addr>,
+    /// A multipath route's group of next hops in its table (gateway and device are then
+    /// unset): [`Fib::route`] answers with the member the flow hashes to.
+    pub group: Option<u16>,
 }
 
 impl NextHop {
@@ -92,6 +97,7 @@ impl NextHop {
             gateway: None,
             dev: None,
             src: None,
+            group: None,
         }
     }
 }
@@ -197,6 +203,18 @@ impl Fib {
             .iter()
             .find(|(t, _)| *t == id)
             .map(|(_, table)| table)
+    }
+
+    /// Add a multipath route to a table (created if missing); see [`Table::insert_multipath`].
+    pub fn insert_multipath(
+        &mut self,
+        table: TableId,
+        route: Route,
+        members: &[(NextHop, u16)],
+    ) -> Result<(), RouteError> {
+        let result = self.table_mut(table).insert_multipath(route, members);
+        self.refresh(table);
+        result
     }
 
     /// Add a route to a table (created if missing); see [`Table::insert`].
@@ -370,7 +388,17 @@ impl Fib {
     pub fn route(&self, key: &FlowKey) -> Option<Routed<'_>> {
         if let Some(local) = &self.fast_local {
             // Only Linux's default rules, none of which selects: the plain walk is exact.
-            return self.lookup_plain(local, u32::from(key.dst));
+            let r = self.lookup_plain(local, u32::from(key.dst))?;
+            if r.nexthop.group.is_none() {
+                return Some(r);
+            }
+            let index = if r.table == TABLE_MAIN {
+                1
+            } else {
+                self.rules[2].1?
+            };
+            let nexthop = self.tables[index].1.member(r.nexthop, key)?;
+            return Some(Routed { nexthop, ..r });
         }
         let dst = u32::from(key.dst);
         let mut i = 0;
@@ -416,6 +444,7 @@ impl Fib {
                     {
                         continue;
                     }
+                    let nexthop = table.member(nexthop, key)?;
                     return Some(Routed { nexthop, table: id });
                 }
             }
@@ -428,9 +457,14 @@ impl Fib {
         let too_general = rule
             .suppress_prefixlength
             .is_some_and(|max| table.matched_len(dst).is_some_and(|len| len <= max));
+        // Linux looks at the first next hop's device, multipath or not.
+        let dev = match nexthop.group {
+            Some(_) => table.first_member(nexthop).and_then(|nh| nh.dev),
+            None => nexthop.dev,
+        };
         let group = rule
             .suppress_ifgroup
-            .is_some_and(|g| nexthop.dev.is_some_and(|d| self.group(d) == g));
+            .is_some_and(|g| dev.is_some_and(|d| self.group(d) == g));
         too_general || group
     }
 
@@ -494,6 +528,7 @@ mod tests {
                 gateway: None,
                 dev: Some(IfaceId(dev)),
                 src: None,
+                group: None,
             },
         }
     }

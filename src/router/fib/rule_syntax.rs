@@ -116,27 +116,15 @@ pub fn parse_rule(
             _ => {}
         }
         let value = words.next().ok_or_else(|| err("missing value", key))?;
+        if selector_word(&mut sel, key, value, &dev)? {
+            continue;
+        }
         let num = |max: u32| {
             number(value)
                 .filter(|&n| n <= max)
                 .ok_or_else(|| err("bad number", value))
         };
-        let device = || match value {
-            "lo" => Ok(Dev::Lo),
-            _ => dev(value)
-                .map(Dev::Iface)
-                .ok_or_else(|| err("no such device", value)),
-        };
         match key {
-            "from" => sel.from = prefix(value)?,
-            "to" => sel.to = prefix(value)?,
-            "tos" | "dsfield" => sel.tos = Some(num(255)? as u8).filter(|&t| t != 0),
-            "fwmark" => sel.fwmark = fwmark(value)?,
-            "iif" | "dev" => sel.iif = Some(device()?),
-            "oif" => sel.oif = Some(device()?),
-            "ipproto" => sel.ipproto = Some(protocol(value)?),
-            "sport" => sel.sport = Some(range(value)?),
-            "dport" => sel.dport = Some(range(value)?),
             "priority" | "pref" | "order" => priority = Some(num(u32::MAX)?),
             "lookup" | "table" => {
                 set_action(&mut action, Action::Lookup(tables.resolve(value)?), key)?
@@ -164,6 +152,69 @@ pub fn parse_rule(
         suppress_prefixlength: sup_len,
         suppress_ifgroup: sup_group,
     })
+}
+
+/// Apply a selector keyword and its value; `false` if `key` is not a selector.
+fn selector_word(
+    sel: &mut Selector,
+    key: &str,
+    value: &str,
+    dev: &impl Fn(&str) -> Option<IfaceId>,
+) -> Result<bool, ParseError> {
+    let num = |max: u32| {
+        number(value)
+            .filter(|&n| n <= max)
+            .ok_or_else(|| err("bad number", value))
+    };
+    let device = || match value {
+        "lo" => Ok(Dev::Lo),
+        _ => dev(value)
+            .map(Dev::Iface)
+            .ok_or_else(|| err("no such device", value)),
+    };
+    match key {
+        "from" => sel.from = prefix(value)?,
+        "to" => sel.to = prefix(value)?,
+        "tos" | "dsfield" => sel.tos = Some(num(255)? as u8).filter(|&t| t != 0),
+        "dscp" => sel.tos = Some((num(63)? as u8) << 2).filter(|&t| t != 0),
+        "fwmark" => sel.fwmark = fwmark(value)?,
+        "iif" | "dev" => sel.iif = Some(device()?),
+        "oif" => sel.oif = Some(device()?),
+        "ipproto" => sel.ipproto = Some(protocol(value)?),
+        "sport" => sel.sport = Some(range(value)?),
+        "dport" => sel.dport = Some(range(value)?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Parse one entry of the mark classifier: the selectors of a rule (see [`parse_rule`]) and
+/// `mark N`, the mark a matching packet gets.
+pub fn parse_mark(
+    text: &str,
+    dev: impl Fn(&str) -> Option<IfaceId>,
+) -> Result<(Selector, u32), ParseError> {
+    let mut sel = Selector::default();
+    let mut mark = None;
+    let mut words = text.split_whitespace();
+    while let Some(key) = words.next() {
+        if key == "not" {
+            sel.invert = true;
+            continue;
+        }
+        let value = words.next().ok_or_else(|| err("missing value", key))?;
+        if selector_word(&mut sel, key, value, &dev)? {
+            continue;
+        }
+        match key {
+            "mark" | "set-mark" => {
+                mark = Some(number(value).ok_or_else(|| err("bad mark", value))?);
+            }
+            _ => return Err(err("unknown keyword", key)),
+        }
+    }
+    let mark = mark.ok_or_else(|| err("missing mark N", text.trim()))?;
+    Ok((sel, mark))
 }
 
 /// `10.0.0.0/8`, `10.0.0.1` (a /32) or `all`; host bits are ignored, as the kernel's match
@@ -304,6 +355,28 @@ mod tests {
         assert_eq!(word("lookup 100 blackhole"), "blackhole");
         assert_eq!(word("pref"), "pref");
         assert_eq!(word("suppress_prefixlength 33"), "33");
+    }
+
+    #[test]
+    fn marks_take_selectors_and_a_mark() {
+        let (s, m) = parse_mark(
+            "from 10.0.0.0/8 ipproto udp dport 5000-5999 dscp 46 mark 0x10",
+            devs,
+        )
+        .unwrap();
+        assert_eq!(
+            (m, s.ipproto, s.dport, s.tos),
+            (16, Some(17), Some((5000, 5999)), Some(184))
+        );
+        assert_eq!(
+            parse_mark("iif eth0", devs).unwrap_err().message,
+            "missing mark N"
+        );
+        assert_eq!(
+            parse_mark("lookup 5 mark 1", devs).unwrap_err().word,
+            "lookup"
+        );
+        assert_eq!(parse_mark("dscp 64 mark 1", devs).unwrap_err().word, "64");
     }
 
     #[test]

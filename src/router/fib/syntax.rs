@@ -3,7 +3,9 @@
 //!
 //! Grammar (a subset of `ip route add`):
 //! `[unicast|local|broadcast|blackhole|unreachable|prohibit|throw] PREFIX|default
-//!  [via ADDR] [dev NAME] [metric|preference N] [src ADDR] [table ID|main|local|default]`.
+//!  [via ADDR] [dev NAME] [metric|preference N] [src ADDR] [table ID|NAME]
+//!  [nexthop [via ADDR] [dev NAME] [weight 1-256]]...` — `nexthop` blocks make a multipath
+//! (ECMP) route; `via`, `dev` and `weight` after a `nexthop` belong to it.
 //! Errors name the offending word so a topology file can point at it.
 
 use std::net::Ipv4Addr;
@@ -30,12 +32,14 @@ fn err(message: &'static str, word: &str) -> ParseError {
 }
 
 /// A route parsed from text, with the table it names (`main` unless told).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedRoute {
     /// The table.
     pub table: TableId,
     /// The route; a unicast route's device may still be unset (derived from the gateway).
     pub route: Route,
+    /// The members of a multipath route, with weights; empty for a single next hop.
+    pub multipath: Vec<(NextHop, u16)>,
 }
 
 /// Parse one route. `dev` resolves interface names; tables are numbers or Linux's names.
@@ -73,18 +77,42 @@ pub fn parse_route_in(
     let (prefix, len) = parse_prefix(target)?;
     let mut nexthop = NextHop::of_kind(kind);
     let (mut metric, mut table) = (0, TABLE_MAIN);
+    let mut multipath: Vec<(NextHop, u16)> = Vec::new();
     while let Some(key) = words.next() {
+        if key == "nexthop" {
+            if kind != RouteKind::Unicast {
+                return Err(err("only unicast routes take next hops", key));
+            }
+            multipath.push((NextHop::of_kind(RouteKind::Unicast), 1));
+            continue;
+        }
         let value = words.next().ok_or_else(|| err("missing value", key))?;
+        // After a `nexthop`, via/dev/weight describe that next hop.
+        let hop = match multipath.last_mut() {
+            Some((nh, _)) => nh,
+            None => &mut nexthop,
+        };
         match key {
             "via" => {
-                nexthop.gateway = Some(
+                hop.gateway = Some(
                     value
                         .parse()
                         .map_err(|_| err("bad gateway address", value))?,
                 )
             }
             "dev" | "oif" => {
-                nexthop.dev = Some(dev(value).ok_or_else(|| err("no such device", value))?)
+                hop.dev = Some(dev(value).ok_or_else(|| err("no such device", value))?)
+            }
+            "weight" => {
+                let w = value
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|w| (1..=256).contains(w))
+                    .ok_or_else(|| err("bad weight (1 to 256)", value))?;
+                match multipath.last_mut() {
+                    Some((_, weight)) => *weight = w,
+                    None => return Err(err("weight belongs to a nexthop", key)),
+                }
             }
             "metric" | "preference" | "priority" => {
                 metric = value.parse().map_err(|_| err("bad metric", value))?
@@ -103,7 +131,20 @@ pub fn parse_route_in(
     if kind != RouteKind::Unicast && nexthop.gateway.is_some() {
         return Err(err("only unicast routes take a gateway", "via"));
     }
-    if kind == RouteKind::Unicast && nexthop.gateway.is_none() && nexthop.dev.is_none() {
+    if !multipath.is_empty() && (nexthop.gateway.is_some() || nexthop.dev.is_some()) {
+        return Err(err("give via and dev inside each nexthop", target));
+    }
+    if let Some((_, _)) = multipath
+        .iter()
+        .find(|(nh, _)| nh.gateway.is_none() && nh.dev.is_none())
+    {
+        return Err(err("a nexthop needs via or dev", "nexthop"));
+    }
+    if kind == RouteKind::Unicast
+        && multipath.is_empty()
+        && nexthop.gateway.is_none()
+        && nexthop.dev.is_none()
+    {
         return Err(err("a unicast route needs via or dev", target));
     }
     Ok(ParsedRoute {
@@ -114,6 +155,7 @@ pub fn parse_route_in(
             metric,
             nexthop,
         },
+        multipath,
     })
 }
 
@@ -182,6 +224,24 @@ mod tests {
         let r = parse_route("192.0.2.1 dev eth0 src 192.0.2.9", devs).unwrap();
         assert_eq!(r.route.len, 32);
         assert_eq!(r.route.nexthop.src, Some(Ipv4Addr::new(192, 0, 2, 9)));
+        let r = parse_route(
+            "10.0.0.0/8 metric 5 nexthop via 10.0.0.2 weight 2 nexthop via 10.0.1.2 dev eth1",
+            devs,
+        )
+        .unwrap();
+        assert_eq!(r.route.metric, 5);
+        let gws: Vec<_> = r
+            .multipath
+            .iter()
+            .map(|(nh, w)| (nh.gateway, nh.dev, *w))
+            .collect();
+        assert_eq!(
+            gws,
+            [
+                (Some(Ipv4Addr::new(10, 0, 0, 2)), None, 2),
+                (Some(Ipv4Addr::new(10, 0, 1, 2)), Some(IfaceId(1)), 1)
+            ]
+        );
     }
 
     #[test]
@@ -197,5 +257,9 @@ mod tests {
         assert_eq!(word("blackhole 10.0.0.0/8 via 1.1.1.1"), "via");
         assert_eq!(word("unreachable 10.0.0.0/8 table 0"), "0");
         assert_eq!(word(""), "");
+        assert_eq!(word("10.0.0.0/8 nexthop via 1.1.1.1 weight 0"), "0");
+        assert_eq!(word("10.0.0.0/8 nexthop weight 2"), "nexthop");
+        assert_eq!(word("blackhole 10.0.0.0/8 nexthop"), "nexthop");
+        assert_eq!(word("10.0.0.0/8 weight 2"), "weight");
     }
 }

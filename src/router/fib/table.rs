@@ -4,8 +4,10 @@ use std::net::Ipv4Addr;
 
 use rustc_hash::FxHashMap;
 
-use super::NextHop;
 use super::lpm::Lpm;
+use super::multipath::Group;
+use super::rule::FlowKey;
+use super::{NextHop, RouteKind};
 use crate::router::iface::mask;
 
 /// A route as configured: prefix, metric and next hop.
@@ -116,6 +118,9 @@ pub struct Table {
     nexthops: Vec<(NextHop, u32)>,
     nexthop_ids: FxHashMap<NextHop, u16>,
     free_ids: Vec<u16>,
+    /// Multipath groups, named by `NextHop::group`. Equal groups are shared; a group outlives
+    /// its routes (a table holds as many as distinct groups were ever configured).
+    groups: Vec<Group>,
 }
 
 impl core::fmt::Debug for Table {
@@ -162,6 +167,57 @@ impl Table {
         }
         self.recompile(key);
         Ok(())
+    }
+
+    /// Add a multipath route: `route` gives prefix, length, metric and source; `members` the
+    /// next hops (each with a device) and their weights. Replaces as [`Table::insert`] does.
+    pub fn insert_multipath(
+        &mut self,
+        mut route: Route,
+        members: &[(NextHop, u16)],
+    ) -> Result<(), RouteError> {
+        if members.is_empty()
+            || members
+                .iter()
+                .any(|(nh, _)| nh.dev.is_none() || nh.group.is_some())
+        {
+            return Err(RouteError::NoNextHop);
+        }
+        let group = Group::new(members);
+        let id = match self.groups.iter().position(|g| *g == group) {
+            Some(i) => i,
+            None => {
+                self.groups.push(group);
+                self.groups.len() - 1
+            }
+        };
+        route.nexthop = NextHop {
+            kind: RouteKind::Unicast,
+            gateway: None,
+            dev: None,
+            src: route.nexthop.src,
+            group: Some(u16::try_from(id).map_err(|_| RouteError::TooManyNextHops)?),
+        };
+        self.insert(route)
+    }
+
+    /// The multipath group a next hop names.
+    pub fn group(&self, nh: &NextHop) -> Option<&Group> {
+        self.groups.get(usize::from(nh.group?))
+    }
+
+    /// The next hop a flow takes: `nh` itself, or its group's member for this flow.
+    #[inline]
+    pub fn member<'a>(&'a self, nh: &'a NextHop, key: &FlowKey) -> Option<&'a NextHop> {
+        match nh.group {
+            None => Some(nh),
+            Some(_) => self.group(nh)?.pick(key),
+        }
+    }
+
+    /// A multipath next hop's first member.
+    pub fn first_member(&self, nh: &NextHop) -> Option<&NextHop> {
+        self.group(nh)?.members().first().map(|(m, _)| m)
     }
 
     /// Remove the route to `prefix/len` with `metric` (the preferred one if `None`).
@@ -236,6 +292,8 @@ impl Table {
             + self.nexthops.capacity() * size_of::<(NextHop, u32)>()
             + map(self.nexthop_ids.capacity(), size_of::<(NextHop, u16)>())
             + self.free_ids.capacity() * size_of::<u16>()
+            + self.groups.capacity() * size_of::<Group>()
+            + self.groups.iter().map(Group::mem_bytes).sum::<usize>()
     }
 
     /// Make the LPM agree with the preferred route for `key`.
@@ -293,6 +351,7 @@ mod tests {
             gateway: Some(Ipv4Addr::from(gw)),
             dev: Some(IfaceId(0)),
             src: None,
+            group: None,
         }
     }
 
