@@ -11,7 +11,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::input::is_martian_source;
+use super::fib::bloom_bit;
 use super::{Action, Io, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
@@ -28,6 +28,23 @@ fn at<const N: usize>(h: &[u8; HEADERS], offset: usize) -> [u8; N] {
     out.copy_from_slice(&h[offset..offset + N]);
     out
 }
+
+/// First octets of the addresses the fast path leaves to the general pipeline, as source or
+/// destination: 0/8, 127/8 and 224/3 (multicast, reserved, limited broadcast). This covers
+/// every martian source (`input::is_martian_source`: 0/8, 127/8, 224/4, 255.255.255.255) and
+/// every destination the general pipeline treats specially (0/8, 127/8, multicast, limited
+/// broadcast); it only sends more frames the general way, never fewer.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0] = true;
+    t[127] = true;
+    let mut i = 224;
+    while i < 256 {
+        t[i] = true;
+        i += 1;
+    }
+    t
+};
 
 /// What the fast path forwarded from one interface, counted into the instance and interface
 /// counters once per batch by [`Router::settle`] rather than per frame. (Transmit counters
@@ -87,15 +104,14 @@ impl Router {
         if checksum::data_fixed(&at::<20>(h, ETH)) != 0xffff {
             return Some(frame);
         }
-        let src = Ipv4Addr::from(u32::from_be_bytes(at::<4>(h, 26)));
+        let s = u32::from_be_bytes(at::<4>(h, 26));
         let d = u32::from_be_bytes(at::<4>(h, 30));
         let dst = Ipv4Addr::from(d);
-        // Limited broadcast, multicast and martian destinations all take the general path.
-        if is_martian_source(src)
-            || d >> 28 >= 0xe
-            || d >> 24 == 0
-            || d >> 24 == 127
-            || self.local_addrs.contains(&src)
+        // Martian sources, limited broadcast, multicast and martian destinations all take the
+        // general path, as does a source that may be one of ours.
+        if SPECIAL[(s >> 24) as usize] | SPECIAL[(d >> 24) as usize]
+            || (self.local_bloom & bloom_bit(s) != 0
+                && self.local_addrs.contains(&Ipv4Addr::from(s)))
         {
             return Some(frame);
         }
