@@ -288,7 +288,7 @@ mod tests {
             0 => arp_reply([10, 0, 0, 3], PEER),
             1 => udp([10, 0, 0, 1], 64, 8, false),
             2 => udp([10, 70 + (rand() % 2) as u8 * 10, 0, 1], 64, 8, false),
-            3 => udp([10, 1, 0, 9], 64, 1200, rand() % 2 == 0),
+            3 => udp([10, 1, 0, 9], 64, 1200, rand() & 1 == 0),
             4 => udp([10, 90, 0, 1], 64, 8, false),
             _ => udp(
                 [10, 50 + (rand() % 2) as u8 * 10, 1, 1],
@@ -344,7 +344,7 @@ mod tests {
         for round in 0..20_000 {
             now = now + Duration::from_millis(rand() % 3000);
             // Mostly eth0, where the traffic comes in; eth1 carries the gateways' ARP replies.
-            let iface = IfaceId(u16::from(rand() % 5 == 0));
+            let iface = IfaceId(u16::from(rand().is_multiple_of(5)));
             let n = if round % 2 == 0 {
                 1
             } else {
