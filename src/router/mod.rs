@@ -145,6 +145,9 @@ pub struct Router {
     ifaces: Vec<Iface>,
     /// Every local address, for the per-packet martian-source check.
     local_addrs: Vec<Ipv4Addr>,
+    /// Bloom mask of `local_addrs` ([`fib::bloom_bit`]): a source whose bit is clear is not
+    /// local, which the fast path learns without scanning.
+    local_bloom: u64,
     fib: Fib,
     neigh: NeighCache,
     limiter: RateLimiter,
@@ -169,6 +172,7 @@ impl Router {
             config,
             ifaces: Vec::new(),
             local_addrs: Vec::new(),
+            local_bloom: 0,
             fib: Fib::new(),
             neigh: NeighCache::default(),
             limiter: RateLimiter::default(),
@@ -237,6 +241,7 @@ impl Router {
         let up = iface.up;
         self.ifaces[usize::from(id.0)].addrs.push(addr);
         self.local_addrs.push(addr.addr);
+        self.local_bloom |= fib::bloom_bit(u32::from(addr.addr));
         if up {
             self.install_addr_routes(id, addr)?;
         }

@@ -159,7 +159,7 @@ struct FastLocal {
 
 /// The Bloom-mask bit of an address: the top six bits of a multiplicative hash.
 #[inline]
-fn bloom_bit(addr: u32) -> u64 {
+pub(crate) fn bloom_bit(addr: u32) -> u64 {
     1 << (addr.wrapping_mul(0x9e37_79b1) >> 26)
 }
 
