@@ -474,3 +474,56 @@ link_file = "/dev/shm/x.link""#);
         "{e}"
     );
 }
+
+const POLICY: &str = r#"
+[[router]]
+name = "r1"
+tables = { isp1 = 100, isp2 = 200 }
+routes = [
+  "10.0.0.0/8 via 10.1.0.2",
+  "default via 10.2.0.2 table isp1",
+  "default via 10.3.0.2 table isp2",
+  "192.0.2.0/24 nexthop via 10.2.0.2 weight 1 nexthop via 10.3.0.2 weight 3",
+]
+rules = ["from 10.1.5.0/24 lookup isp1", "fwmark 0x2 lookup isp2 pref 100"]
+marks = ["ipproto udp dport 5000-5999 mark 0x2"]
+iface = [
+  { name = "lan", addr = "10.1.0.1/24" },
+  { name = "up1", addr = "10.2.0.1/24", group = 7 },
+  { name = "up2", addr = "10.3.0.1/24" },
+]
+"#;
+
+#[test]
+fn rules_marks_tables_and_groups_parse_and_build() {
+    let t = Topology::parse("p.toml", POLICY).unwrap();
+    let r1 = &t.nodes[0];
+    assert_eq!(r1.rules.len(), 2);
+    assert_eq!(r1.marks.len(), 1);
+    assert_eq!(r1.ifaces[1].group, 7);
+    let router = &t.routers().unwrap()[0];
+    let prefs: Vec<u32> = router.fib().rules().map(|r| r.priority).collect();
+    assert_eq!(prefs, [0, 100, 32765, 32766, 32767]);
+    assert_eq!(router.marks().entries().len(), 1);
+
+    let err = |from: &str, to: &str| {
+        assert!(POLICY.contains(from), "{from}");
+        match Topology::parse("p.toml", &POLICY.replacen(from, to, 1)) {
+            Ok(_) => panic!("{to:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = err("lookup isp1\"", "lookup isp9\"");
+    assert!(
+        e.starts_with("p.toml:11: router.rules:") && e.contains("\"isp9\""),
+        "{e}"
+    );
+    let e = err("mark 0x2\"", "mark\"");
+    assert!(e.starts_with("p.toml:12: router.marks:"), "{e}");
+    let e = err("dport 5000-5999", "dport 5999-5000");
+    assert!(e.contains("5999-5000"), "{e}");
+    let e = err("isp2 = 200", "main = 200");
+    assert!(e.starts_with("p.toml:4: router.tables:"), "{e}");
+    let e = err("table isp2", "table isp3");
+    assert!(e.contains("router.routes") && e.contains("isp3"), "{e}");
+}

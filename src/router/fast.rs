@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 
 use super::fib::bloom_bit;
+use super::input::flow_key;
 use super::{Action, Io, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
@@ -78,6 +79,7 @@ impl Router {
     pub(crate) fn forward_fast(
         &mut self,
         now: Instant,
+        ingress: IfaceId,
         our_mac: ethernet::Address,
         mut frame: Frame,
         io: &mut Io<'_>,
@@ -85,6 +87,10 @@ impl Router {
     ) -> Option<Frame> {
         let len = frame.len();
         let bytes = io.pool.data_mut(&frame);
+        // The four bytes after a 20-byte header: the ports, should policy rules ask for them.
+        let ports = bytes
+            .get(HEADERS..HEADERS + 4)
+            .map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
         let Some(h) = bytes.first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
@@ -116,9 +122,26 @@ impl Router {
             return Some(frame);
         }
         let nh = match self.fib.lookup_main(d) {
-            Some(nh) if nh.kind == RouteKind::Unicast => *nh,
-            _ => return Some(frame),
+            Some(nh) => *nh,
+            // Policy rules (or a large `local` table): the whole walk, on the packet's key.
+            None if self.fib.walks_rules() => {
+                let frag = u16::from_be_bytes(at::<2>(h, 20)) & 0x1fff;
+                let key = flow_key(
+                    ingress,
+                    &at::<20>(h, ETH),
+                    (frag == 0).then_some(&ports[..]),
+                    &self.marks,
+                );
+                match self.fib.route(&key) {
+                    Some(r) => *r.nexthop,
+                    None => return Some(frame),
+                }
+            }
+            None => return Some(frame),
         };
+        if nh.kind != RouteKind::Unicast {
+            return Some(frame);
+        }
         let Some(egress) = nh.dev else {
             return Some(frame);
         };
@@ -167,7 +190,7 @@ mod tests {
     ];
     const PEER: ethernet::Address = ethernet::Address([2, 9, 0, 0, 0, 9]);
 
-    fn router(fast: bool) -> Router {
+    fn router(fast: bool, policy: bool) -> Router {
         let mut r = Router::new(Config::default());
         r.fast_path = fast;
         for (i, mac) in MACS.iter().enumerate() {
@@ -189,6 +212,24 @@ mod tests {
             "10.90.0.0/16 via 10.0.0.3",
         ] {
             r.add_route_str(route).unwrap();
+        }
+        if policy {
+            // The fast path then walks the rules on the packet's key: marks from the
+            // classifier, a multipath route, a throw back to main.
+            for route in [
+                "10.50.0.0/16 table 100 nexthop via 10.1.0.2 nexthop via 10.1.0.3 weight 2",
+                "throw 10.60.0.0/16 table 100",
+            ] {
+                r.add_route_str(route).unwrap();
+            }
+            for rule in [
+                "fwmark 0x1 to 10.50.0.0/16 lookup 100 pref 100",
+                "from 10.0.0.0/24 to 10.60.0.0/16 lookup 100 pref 200",
+                "tos 0x10 prohibit pref 300",
+            ] {
+                r.add_rule_str(rule).unwrap();
+            }
+            r.add_mark_str("ipproto udp mark 1").unwrap();
         }
         r
     }
@@ -330,7 +371,16 @@ mod tests {
     /// frames the fast path takes. Actions, their order, bytes and counters must be identical.
     #[test]
     fn fast_path_is_indistinguishable_from_the_general_pipeline() {
-        let (mut fast, mut slow) = (router(true), router(false));
+        differential(false);
+    }
+
+    #[test]
+    fn fast_path_is_indistinguishable_under_policy_rules() {
+        differential(true);
+    }
+
+    fn differential(policy: bool) {
+        let (mut fast, mut slow) = (router(true, policy), router(false, policy));
         let (mut pf, mut ps) = (Pool::new(1024).unwrap(), Pool::new(1024).unwrap());
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut rand = move || {

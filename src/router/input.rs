@@ -10,7 +10,9 @@ use super::icmp::IcmpError;
 use super::neigh::Queued;
 use super::{Action, DropReason, Io, NextHop, RouteKind, Router};
 use crate::frame::Frame;
+use crate::router::fib::FlowKey;
 use crate::router::iface::IfaceId;
+use crate::router::mark::Classifier;
 use crate::time::Instant;
 use crate::wire::{arp, checksum, ethernet, icmpv4, ipv4, udp};
 
@@ -181,10 +183,23 @@ impl Router {
         if is_martian_destination(meta.dst) {
             return self.drop_frame(io, frame, DropReason::MartianDestination);
         }
-        let Some(&nh) = self.fib.lookup(meta.dst) else {
+        let key = {
+            let bytes = io.pool.data(&frame);
+            let l4 = ETH + meta.header_len;
+            let first = meta.frag_offset == 0;
+            let header = bytes
+                .get(ETH..ETH + 20)
+                .and_then(|h| <[u8; 20]>::try_from(h).ok());
+            match header {
+                Some(h) => flow_key(id, &h, bytes.get(l4..).filter(|_| first), &self.marks),
+                None => FlowKey::to(meta.dst),
+            }
+        };
+        let Some(routed) = self.fib.route(&key) else {
             let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::NET);
             return self.icmp_error(now, Some(id), frame, &meta, err, DropReason::NoRoute, io);
         };
+        let nh = *routed.nexthop;
         self.route_input(now, id, frame, meta, nh, io);
     }
 
@@ -396,6 +411,40 @@ impl Router {
             self.transmit(id, mac, ethernet::EtherType::Ipv4, q.frame, io);
         }
     }
+}
+
+/// The routing key of a received packet: addresses, TOS and protocol from its IPv4 header, the
+/// ports from `l4` (the bytes after the header of a first or only fragment; ports count for TCP,
+/// UDP, SCTP and UDP-Lite), the ingress, and the mark `marks` gives it.
+#[inline]
+pub(crate) fn flow_key(
+    iif: IfaceId,
+    ip: &[u8; 20],
+    l4: Option<&[u8]>,
+    marks: &Classifier,
+) -> FlowKey {
+    let proto = ip[9];
+    let mut key = FlowKey {
+        src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
+        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        tos: ip[1],
+        iif: Some(iif),
+        oif: None,
+        mark: 0,
+        proto,
+        sport: 0,
+        dport: 0,
+    };
+    if matches!(proto, 6 | 17 | 132 | 136)
+        && let Some(p) = l4.and_then(|b| b.get(..4))
+    {
+        key.sport = u16::from_be_bytes([p[0], p[1]]);
+        key.dport = u16::from_be_bytes([p[2], p[3]]);
+    }
+    if !marks.is_empty() {
+        key.mark = marks.classify(&key);
+    }
+    key
 }
 
 /// True when the options of the IPv4 header in `frame` hold a loose or strict source route.

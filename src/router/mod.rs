@@ -24,6 +24,7 @@ mod forward;
 mod icmp;
 mod iface;
 mod input;
+pub mod mark;
 pub mod neigh;
 mod options;
 mod originate;
@@ -149,6 +150,8 @@ pub struct Router {
     /// local, which the fast path learns without scanning.
     local_bloom: u64,
     fib: Fib,
+    /// Gives received packets their firewall mark before routing.
+    marks: mark::Classifier,
     neigh: NeighCache,
     limiter: RateLimiter,
     counters: Counters,
@@ -174,6 +177,7 @@ impl Router {
             local_addrs: Vec::new(),
             local_bloom: 0,
             fib: Fib::new(),
+            marks: mark::Classifier::default(),
             neigh: NeighCache::default(),
             limiter: RateLimiter::default(),
             counters: Counters::default(),
@@ -437,6 +441,19 @@ impl Router {
         self.add_rule(rule)
     }
 
+    /// Append an entry to the mark classifier, in iproute2-like syntax (see
+    /// [`fib::parse_mark`]): `ipproto udp dport 5000-5999 mark 0x10`.
+    pub fn add_mark_str(&mut self, text: &str) -> Result<(), ConfigError> {
+        let (selector, mark) = fib::parse_mark(text, |n| self.iface_by_name(n))?;
+        self.marks.push(selector, mark);
+        Ok(())
+    }
+
+    /// The mark classifier.
+    pub fn marks(&self) -> &mark::Classifier {
+        &self.marks
+    }
+
     /// Name a table, for routes and rules written with names (`lookup isp1`).
     pub fn name_table(&mut self, name: &str, id: TableId) {
         self.fib.name_table(name, id);
@@ -554,7 +571,7 @@ impl Router {
         tally: &mut Tally,
     ) {
         let frame = match fast {
-            Some(mac) => self.forward_fast(now, mac, frame, io, tally),
+            Some(mac) => self.forward_fast(now, iface, mac, frame, io, tally),
             None => Some(frame),
         };
         if let Some(frame) = frame {

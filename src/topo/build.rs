@@ -28,14 +28,24 @@ impl Topology {
                     })
                 };
                 let mut r = Router::new(config);
+                for (name, id) in &node.tables {
+                    r.name_table(name, *id);
+                }
                 for f in &node.ifaces {
                     let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
                     for &a in &f.addrs {
                         r.add_addr(i, a).map_err(wrap)?;
                     }
+                    r.set_group(i, f.group).map_err(wrap)?;
                 }
                 for route in &node.routes {
                     r.add_route_str(route).map_err(wrap)?;
+                }
+                for rule in &node.rules {
+                    r.add_rule_str(rule).map_err(wrap)?;
+                }
+                for mark in &node.marks {
+                    r.add_mark_str(mark).map_err(wrap)?;
                 }
                 Ok(r)
             })

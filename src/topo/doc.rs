@@ -63,6 +63,15 @@ pub struct NodeDoc {
     /// Routes in iproute2 syntax, or "auto" (routers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Spanned<Routes>>,
+    /// Names of routing tables: `{ isp1 = 100 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Spanned<std::collections::BTreeMap<String, u32>>>,
+    /// Policy rules in `ip rule` syntax, added in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Spanned<String>>,
+    /// The mark classifier: selectors and `mark N`, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<Spanned<String>>,
     /// Interfaces: an array of tables, or one inline table.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub iface: OneOrMany<IfaceDoc>,
@@ -89,6 +98,9 @@ pub struct IfaceDoc {
     /// A host device to bind to (instead of a `[[link]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<Spanned<AttachDoc>>,
+    /// Interface group, for `suppress_ifgroup` rules (0 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
 }
 
 /// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device.

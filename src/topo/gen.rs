@@ -165,6 +165,9 @@ impl Plan {
             core: None,
             gateway: None,
             routes: None,
+            tables: None,
+            rules: Vec::new(),
+            marks: Vec::new(),
             iface: OneOrMany(Vec::new()),
         }
     }
@@ -192,6 +195,7 @@ impl Plan {
             mac: None,
             link_file: None,
             attach: None,
+            group: None,
         });
         format!("{}:{name}", node.name.get_ref())
     }

@@ -94,6 +94,12 @@ pub struct Node {
     pub routes: Vec<String>,
     /// Routes were computed (`routes = "auto"`).
     pub auto_routes: bool,
+    /// Table names, as (name, id).
+    pub tables: Vec<(String, u32)>,
+    /// Policy rules, `ip rule` syntax, in order.
+    pub rules: Vec<String>,
+    /// Mark classifier entries, in order.
+    pub marks: Vec<String>,
     /// Default gateway.
     pub gateway: Option<Ipv4Addr>,
 }
@@ -115,6 +121,8 @@ pub struct Iface {
     pub link_file: Option<std::path::PathBuf>,
     /// The host device it is bound to, if any.
     pub attach: Option<crate::port::PortSpec>,
+    /// Interface group (`suppress_ifgroup`).
+    pub group: u32,
 }
 
 /// A validated link.

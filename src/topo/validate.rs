@@ -13,7 +13,7 @@ use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::{DEFAULT_DELAY_US, Iface, Kind, Link, Node, TopoError, Topology, Warning, line_of};
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
-use crate::router::fib::parse_route;
+use crate::router::fib::{TableNames, parse_mark, parse_route_in, parse_rule};
 use crate::router::{IfAddr, IfaceId, RouteKind};
 use crate::wire::ethernet;
 
@@ -67,6 +67,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             Kind::Router => doc.settings.routes.as_ref(),
             Kind::Host => None,
         });
+        let tables = table_names(&cx, nd, &key("tables"))?;
         let (mut list, auto) = match routes.map(|r| (r, r.get_ref())) {
             None => (Vec::new(), false),
             Some((r, Routes::Auto)) if kind == Kind::Host => {
@@ -74,8 +75,11 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
                 return Err(cx.err(r.span(), &key("routes"), msg));
             }
             Some((_, Routes::Auto)) => (Vec::new(), true),
-            Some((_, Routes::List(l))) => (route_list(&cx, l, &ifaces, &key("routes"))?, false),
+            Some((_, Routes::List(l))) => {
+                (route_list(&cx, l, &ifaces, &tables, &key("routes"))?, false)
+            }
         };
+        let (rules, marks) = policy(&cx, nd, &ifaces, &tables, &key)?;
         if let Some(g) = gateway {
             list.push(format!("default via {g}"));
         }
@@ -86,6 +90,9 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             ifaces,
             routes: list,
             auto_routes: auto,
+            tables: tables_list(nd),
+            rules,
+            marks,
             gateway,
         });
     }
@@ -188,6 +195,7 @@ fn ifaces(
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
             attach: attach(cx, id, &key)?,
+            group: id.group.unwrap_or(0),
         });
     }
     Ok(out)
@@ -296,10 +304,78 @@ fn gateway(
     Ok(addr)
 }
 
+/// The node's `tables` names, checked (ids 1 to 2^32-1, not renaming local/main/default).
+fn table_names(cx: &Cx, nd: &NodeDoc, key: &str) -> Result<TableNames, TopoError> {
+    let mut names = TableNames::default();
+    if let Some(t) = &nd.tables {
+        for (name, &id) in t.get_ref() {
+            if id == 0 || ["local", "main", "default"].contains(&name.as_str()) {
+                let msg = format!(
+                    "{name} = {id}: table ids run from 1, and local, main and default are fixed"
+                );
+                return Err(cx.err(t.span(), key, msg));
+            }
+            names.add(name, id);
+        }
+    }
+    Ok(names)
+}
+
+/// The node's table names as (name, id), in file order of names.
+fn tables_list(nd: &NodeDoc) -> Vec<(String, u32)> {
+    nd.tables
+        .as_ref()
+        .map(|t| t.get_ref().iter().map(|(n, &id)| (n.clone(), id)).collect())
+        .unwrap_or_default()
+}
+
+/// The node's rules and mark classifier entries, each parsed (errors name the file, line and
+/// offending word); they are added in order when the router is built.
+fn policy(
+    cx: &Cx,
+    nd: &NodeDoc,
+    ifaces: &[Iface],
+    tables: &TableNames,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(Vec<String>, Vec<String>), TopoError> {
+    let dev = |name: &str| {
+        ifaces
+            .iter()
+            .position(|i| i.name == name)
+            .map(|i| IfaceId(i as u16))
+    };
+    let mut rules = Vec::new();
+    for text in &nd.rules {
+        let fail = |m: String| {
+            cx.err(
+                text.span(),
+                &key("rules"),
+                format!("{:?}: {m}", text.get_ref()),
+            )
+        };
+        parse_rule(text.get_ref(), dev, tables, 0).map_err(|e| fail(e.to_string()))?;
+        rules.push(text.get_ref().clone());
+    }
+    let mut marks = Vec::new();
+    for text in &nd.marks {
+        let fail = |m: String| {
+            cx.err(
+                text.span(),
+                &key("marks"),
+                format!("{:?}: {m}", text.get_ref()),
+            )
+        };
+        parse_mark(text.get_ref(), dev).map_err(|e| fail(e.to_string()))?;
+        marks.push(text.get_ref().clone());
+    }
+    Ok((rules, marks))
+}
+
 fn route_list(
     cx: &Cx,
     list: &[Spanned<String>],
     ifaces: &[Iface],
+    tables: &TableNames,
     key: &str,
 ) -> Result<Vec<String>, TopoError> {
     let dev = |name: &str| {
@@ -311,7 +387,7 @@ fn route_list(
     let mut out = Vec::new();
     for text in list {
         let fail = |m: String| cx.err(text.span(), key, format!("{:?}: {m}", text.get_ref()));
-        let r = parse_route(text.get_ref(), dev).map_err(|e| fail(e.to_string()))?;
+        let r = parse_route_in(text.get_ref(), dev, tables).map_err(|e| fail(e.to_string()))?;
         let nh = r.route.nexthop;
         if let (RouteKind::Unicast, Some(gw)) = (nh.kind, nh.gateway) {
             let on = ifaces

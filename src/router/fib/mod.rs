@@ -488,6 +488,14 @@ impl Fib {
         answer(1, TABLE_MAIN).or_else(|| answer(self.rules[2].1?, TABLE_DEFAULT))
     }
 
+    /// True when a lookup walks the rules one by one (they are not Linux's defaults, or
+    /// `local` is too large for the short list): then only [`Fib::route`] with the packet's
+    /// whole key answers.
+    #[inline]
+    pub fn walks_rules(&self) -> bool {
+        self.fast_local.is_none()
+    }
+
     /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
     /// host list, a destination that is not local gets `main`'s answer here — a `throw` or
     /// other non-unicast kind included, which the caller must not treat as final. `None` means
