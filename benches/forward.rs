@@ -3,7 +3,9 @@
 //! incremental checksum, MAC rewrite, transmit action. 64-byte UDP frames, batches of 32, a
 //! 10-route table — see `shoal::rig` for what one round includes.
 //!
-//! Also prints the memory of an idle router with 4 interfaces and 10 routes.
+//! `policy/*`: the same with 10 or 100 policy rules ahead of `main` that no packet matches, and
+//! with a mark classifier entry. Also prints the memory of an idle router with 4 interfaces and
+//! 10 routes.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -19,6 +21,21 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("udp64_10routes_batch{batch}"), |b| {
             let mut rig = ForwardRig::new(10, batch);
+            b.iter(|| black_box(rig.round()));
+        });
+    }
+    group.finish();
+}
+
+/// Policy rules ahead of `main` that no packet matches, so each packet walks them all, with and
+/// without a classifier entry to test: what rule evaluation adds per packet.
+fn policy(c: &mut Criterion) {
+    let mut group = c.benchmark_group("policy");
+    for (rules, marks) in [(0, false), (10, false), (100, false), (0, true), (10, true)] {
+        group.throughput(Throughput::Elements(32));
+        let name = format!("rules{rules}{}_batch32", if marks { "_marks" } else { "" });
+        group.bench_function(name, |b| {
+            let mut rig = ForwardRig::with_policy(10, 32, rules, marks);
             b.iter(|| black_box(rig.round()));
         });
     }
@@ -63,5 +80,5 @@ fn memory(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, pipeline, memory);
+criterion_group!(benches, pipeline, policy, memory);
 criterion_main!(benches);

@@ -43,6 +43,13 @@ pub struct ForwardRig {
 impl ForwardRig {
     /// A rig with `routes` routes (at least 1) and batches of `batch` frames (1..=64).
     pub fn new(routes: usize, batch: usize) -> ForwardRig {
+        ForwardRig::with_policy(routes, batch, 0, false)
+    }
+
+    /// A rig whose router also holds `rules` policy rules ahead of `main` that no packet
+    /// matches (so every packet walks them all: the worst case), and, with `marks`, a
+    /// classifier entry every packet is tested against.
+    pub fn with_policy(routes: usize, batch: usize, rules: usize, marks: bool) -> ForwardRig {
         let routes = routes.clamp(1, 250);
         let batch = batch.clamp(1, crate::frame::BATCH_MAX);
         let mut router = Router::new(Config::default());
@@ -57,6 +64,15 @@ impl ForwardRig {
             let gw = 2 + r % 2;
             router
                 .add_route_str(&format!("10.{}.0.0/16 via 10.1.0.{gw}", 10 + r))
+                .expect(expect);
+        }
+        for k in 0..rules {
+            let rule = format!("from 192.168.{}.0/24 lookup 100 pref {}", k % 256, k + 1);
+            router.add_rule_str(&rule).expect(expect);
+        }
+        if marks {
+            router
+                .add_mark_str("ipproto tcp dport 80 mark 0x5")
                 .expect(expect);
         }
         let mut pool = Pool::new(1024).expect("a 2 MiB pool maps");

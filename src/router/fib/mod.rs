@@ -136,11 +136,15 @@ pub struct Fib {
     tables: Vec<(TableId, Table)>,
     /// Rules with the index of their table in `tables` (None until that table exists).
     rules: Vec<(Rule, Option<usize>)>,
-    /// The `local` table as a short list of host routes, while that gives the rule walk's
-    /// answer: the rules are Linux's three defaults and `local` holds only a few /32s (what
-    /// addresses put there). Then a lookup is a scan of this list plus one `main` lookup, as
-    /// Linux gets by merging its local and main tries.
-    fast_local: Option<FastLocal>,
+    /// Each rule's selector compiled, in the same order.
+    matchers: Vec<rule::Matcher>,
+    /// The rules are Linux's three defaults.
+    default_rules: bool,
+    /// The `local` table as a short list of host routes, while it holds only a few /32s (what
+    /// addresses put there): a rule that looks in `local` scans it. With the default rules a
+    /// lookup is then this scan plus one `main` lookup, as Linux gets by merging its local and
+    /// main tries.
+    local_list: Option<FastLocal>,
     /// Interface groups, by interface index, for `suppress_ifgroup`.
     groups: Vec<u32>,
     names: TableNames,
@@ -155,6 +159,18 @@ struct FastLocal {
     bloom: u64,
     addrs: Vec<u32>,
     nexthops: Vec<NextHop>,
+}
+
+impl FastLocal {
+    /// The host route for `dst`, if `local` has one.
+    #[inline]
+    fn lookup(&self, dst: u32) -> Option<&NextHop> {
+        if self.bloom & bloom_bit(dst) == 0 {
+            return None;
+        }
+        let i = self.addrs.iter().position(|&a| a == dst)?;
+        self.nexthops.get(i)
+    }
 }
 
 /// The Bloom-mask bit of an address: the top six bits of a multiplicative hash.
@@ -185,7 +201,9 @@ impl Fib {
         let mut fib = Fib {
             tables: Vec::with_capacity(2),
             rules: Vec::with_capacity(3),
-            fast_local: None,
+            matchers: Vec::with_capacity(3),
+            default_rules: false,
+            local_list: None,
             groups: Vec::new(),
             names: TableNames::default(),
         };
@@ -244,24 +262,14 @@ impl Fib {
         n
     }
 
-    /// Recompute the fast local list after `table` or the rules changed.
+    /// Recompute the short local list after `table` changed.
     fn refresh(&mut self, table: TableId) {
-        if table != TABLE_LOCAL && table != TABLE_DEFAULT {
+        if table != TABLE_LOCAL {
             return;
         }
-        let default_rules = self.rules.len() == DEFAULT_RULES.len()
-            && self
-                .rules
-                .iter()
-                .zip(DEFAULT_RULES)
-                .all(|((r, _), (p, t))| r.priority == p && r.is_plain() && r.table() == Some(t));
         let local = self.table(TABLE_LOCAL);
-        self.fast_local = match local {
-            Some(t)
-                if default_rules
-                    && t.len() <= FAST_LOCAL_MAX
-                    && t.routes().all(|r| r.len == 32) =>
-            {
+        self.local_list = match local {
+            Some(t) if t.len() <= FAST_LOCAL_MAX && t.routes().all(|r| r.len == 32) => {
                 let (addrs, nexthops): (Vec<u32>, Vec<NextHop>) =
                     t.routes().map(|r| (u32::from(r.prefix), r.nexthop)).unzip();
                 let bloom = addrs.iter().fold(0, |m, &a| m | bloom_bit(a));
@@ -293,6 +301,22 @@ impl Fib {
         &mut self.tables[index].1
     }
 
+    /// Note whether the rules are Linux's three defaults, after they changed.
+    fn rules_changed(&mut self) {
+        self.default_rules = self.rules.len() == DEFAULT_RULES.len()
+            && self
+                .rules
+                .iter()
+                .zip(DEFAULT_RULES)
+                .all(|((r, _), (p, t))| r.priority == p && r.is_plain() && r.table() == Some(t));
+    }
+
+    /// The short local list, when the default rules let it answer for the whole walk.
+    #[inline]
+    fn fast_local(&self) -> Option<&FastLocal> {
+        self.local_list.as_ref().filter(|_| self.default_rules)
+    }
+
     /// Add a rule; rules of equal priority keep insertion order, like `ip rule add`. A `goto`
     /// must jump forward, and an identical rule is refused, as Linux refuses both.
     pub fn add_rule(&mut self, rule: Rule) -> Result<(), RuleError> {
@@ -308,7 +332,6 @@ impl Fib {
             return Err(RuleError::Exists);
         }
         self.insert_rule(rule);
-        self.refresh(TABLE_LOCAL);
         Ok(())
     }
 
@@ -318,7 +341,8 @@ impl Fib {
             return false;
         };
         self.rules.remove(i);
-        self.refresh(TABLE_LOCAL);
+        self.matchers.remove(i);
+        self.rules_changed();
         true
     }
 
@@ -330,6 +354,8 @@ impl Fib {
             .rules
             .partition_point(|(r, _)| r.priority <= rule.priority);
         self.rules.insert(at, (rule, slot));
+        self.matchers.insert(at, rule::Matcher::new(&rule.selector));
+        self.rules_changed();
     }
 
     /// The priority `ip rule add` gives a rule that names none: one below the second rule's
@@ -386,7 +412,7 @@ impl Fib {
     /// route, or an answer the rule suppresses, lets the walk go on. `None` is "network
     /// unreachable": no rule answered, or an `unreachable` rule did.
     pub fn route(&self, key: &FlowKey) -> Option<Routed<'_>> {
-        if let Some(local) = &self.fast_local {
+        if let Some(local) = self.fast_local() {
             // Only Linux's default rules, none of which selects: the plain walk is exact.
             let r = self.lookup_plain(local, u32::from(key.dst))?;
             if r.nexthop.group.is_none() {
@@ -401,10 +427,11 @@ impl Fib {
             return Some(Routed { nexthop, ..r });
         }
         let dst = u32::from(key.dst);
+        let packed = rule::PackedKey::new(key);
         let mut i = 0;
         while let Some((rule, slot)) = self.rules.get(i) {
             i += 1;
-            if !rule.selector.matches(key) {
+            if !self.matchers[i - 1].matches(&packed) {
                 continue;
             }
             match rule.action {
@@ -432,7 +459,11 @@ impl Fib {
                     let Some(table) = slot.map(|s| &self.tables[s].1) else {
                         continue;
                     };
-                    let Some(nexthop) = table.lookup(dst) else {
+                    let found = match &self.local_list {
+                        Some(list) if id == TABLE_LOCAL => list.lookup(dst),
+                        _ => table.lookup(dst),
+                    };
+                    let Some(nexthop) = found else {
                         continue;
                     };
                     let answered = matches!(
@@ -471,10 +502,7 @@ impl Fib {
     /// The walk over Linux's default rules with `local` as the short host list.
     #[inline]
     fn lookup_plain<'a>(&'a self, local: &'a FastLocal, dst: u32) -> Option<Routed<'a>> {
-        if local.bloom & bloom_bit(dst) != 0
-            && let Some(i) = local.addrs.iter().position(|&a| a == dst)
-        {
-            let nexthop = local.nexthops.get(i)?;
+        if let Some(nexthop) = local.lookup(dst) {
             return Some(Routed {
                 nexthop,
                 table: TABLE_LOCAL,
@@ -493,7 +521,7 @@ impl Fib {
     /// whole key answers.
     #[inline]
     pub fn walks_rules(&self) -> bool {
-        self.fast_local.is_none()
+        self.fast_local().is_none()
     }
 
     /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
@@ -503,7 +531,7 @@ impl Fib {
     /// (the `default` table may). So a unicast answer is always what `lookup` would give.
     #[inline(always)]
     pub(crate) fn lookup_main(&self, dst: u32) -> Option<&NextHop> {
-        let local = self.fast_local.as_ref()?;
+        let local = self.fast_local()?;
         if local.bloom & bloom_bit(dst) != 0 && local.addrs.contains(&dst) {
             return None;
         }
@@ -514,6 +542,7 @@ impl Fib {
     pub fn mem_bytes(&self) -> usize {
         self.tables.capacity() * size_of::<(TableId, Table)>()
             + self.rules.capacity() * size_of::<(Rule, Option<usize>)>()
+            + self.matchers.capacity() * size_of::<rule::Matcher>()
             + self
                 .tables
                 .iter()

@@ -117,6 +117,108 @@ impl Selector {
     }
 }
 
+/// A flow key packed into five 32-bit lanes (source, destination, mark, TOS/protocol/ingress,
+/// egress) for [`Matcher`]s; packed once per lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedKey {
+    lanes: [u32; 5],
+    sport: u16,
+    dport: u16,
+}
+
+/// An interface as a 16-bit lane value: 0 is `lo` (no interface), interface `i` is `i + 1`.
+fn dev_lane(dev: Option<IfaceId>) -> u32 {
+    dev.map_or(0, |d| u32::from(d.0) + 1)
+}
+
+impl PackedKey {
+    pub(crate) fn new(k: &FlowKey) -> PackedKey {
+        PackedKey {
+            lanes: [
+                u32::from(k.src),
+                u32::from(k.dst),
+                k.mark,
+                (u32::from(k.tos & 0xfc) << 24) | (u32::from(k.proto) << 16) | dev_lane(k.iif),
+                dev_lane(k.oif),
+            ],
+            sport: k.sport,
+            dport: k.dport,
+        }
+    }
+}
+
+/// A [`Selector`] compiled to a value and a mask per lane of a [`PackedKey`]: a rule test is
+/// five XOR-AND pairs and one comparison, without a branch per field (port ranges, which masks
+/// cannot express, are tested only by rules that have them). Equivalent to
+/// [`Selector::matches`] (a property test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Matcher {
+    value: [u32; 5],
+    mask: [u32; 5],
+    sport: (u16, u16),
+    dport: (u16, u16),
+    ports: bool,
+    invert: bool,
+}
+
+impl Matcher {
+    pub(crate) fn new(s: &Selector) -> Matcher {
+        let mut m = Matcher {
+            value: [0; 5],
+            mask: [0; 5],
+            sport: s.sport.unwrap_or((0, u16::MAX)),
+            dport: s.dport.unwrap_or((0, u16::MAX)),
+            ports: s.sport.is_some() || s.dport.is_some(),
+            invert: s.invert,
+        };
+        let mut set = |lane: usize, value: u32, mask: u32| {
+            m.value[lane] |= value & mask;
+            m.mask[lane] |= mask;
+        };
+        if let Some((a, len)) = s.from {
+            set(0, u32::from(a), mask(len));
+        }
+        if let Some((a, len)) = s.to {
+            set(1, u32::from(a), mask(len));
+        }
+        if let Some((mark, m)) = s.fwmark {
+            set(2, mark, m);
+        }
+        if let Some(t) = s.tos {
+            set(3, u32::from(t & 0xfc) << 24, 0xfc << 24);
+        }
+        if let Some(p) = s.ipproto {
+            set(3, u32::from(p) << 16, 0xff << 16);
+        }
+        let dev = |d: Dev| match d {
+            Dev::Lo => 0,
+            Dev::Iface(i) => u32::from(i.0) + 1,
+        };
+        if let Some(d) = s.iif {
+            set(3, dev(d), 0xffff);
+        }
+        if let Some(d) = s.oif {
+            // An outgoing interface of `lo` matches nothing the instance routes.
+            let v = if d == Dev::Lo { 0xffff } else { dev(d) };
+            set(4, v, 0xffff);
+        }
+        m
+    }
+
+    #[inline]
+    pub(crate) fn matches(&self, k: &PackedKey) -> bool {
+        let mut miss = 0;
+        for i in 0..5 {
+            miss |= (k.lanes[i] ^ self.value[i]) & self.mask[i];
+        }
+        let hit = miss == 0
+            && (!self.ports
+                || ((self.sport.0..=self.sport.1).contains(&k.sport)
+                    && (self.dport.0..=self.dport.1).contains(&k.dport)));
+        hit != self.invert
+    }
+}
+
 /// What a matching rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -232,6 +334,56 @@ mod tests {
             assert!(!t.matches(&k), "{t:?}");
             t.invert = true;
             assert!(t.matches(&k), "not {t:?}");
+        }
+    }
+
+    /// The compiled matcher agrees with the selector on random selectors and keys.
+    #[test]
+    fn matchers_agree_with_selectors() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let small = |r: u64| Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x0003_0303));
+        for _ in 0..200_000 {
+            let pick = rand();
+            let maybe = |bit: u32| pick >> bit & 1 == 1;
+            let dev = |r: u64| match r % 3 {
+                0 => Dev::Lo,
+                n => Dev::Iface(IfaceId(n as u16 - 1)),
+            };
+            let sel = Selector {
+                from: maybe(0).then(|| (small(rand()), (rand() % 33) as u8)),
+                to: maybe(1).then(|| (small(rand()), (rand() % 33) as u8)),
+                tos: maybe(2).then(|| (rand() % 4) as u8 * 8),
+                iif: maybe(3).then(|| dev(rand())),
+                oif: maybe(4).then(|| dev(rand())),
+                fwmark: maybe(5).then(|| ((rand() % 4) as u32, (rand() % 4) as u32)),
+                ipproto: maybe(6).then(|| [6, 17][(rand() % 2) as usize]),
+                sport: maybe(7).then(|| (10, 20)),
+                dport: maybe(8).then(|| (15, 15 + (rand() % 3) as u16)),
+                invert: maybe(9),
+            };
+            let opt_dev = |r: u64| (r % 3 != 0).then(|| IfaceId((r % 3) as u16 - 1));
+            let key = FlowKey {
+                src: small(rand()),
+                dst: small(rand()),
+                tos: (rand() % 4) as u8 * 8 + (rand() % 4) as u8,
+                iif: opt_dev(rand()),
+                oif: opt_dev(rand()),
+                mark: (rand() % 4) as u32,
+                proto: [6, 17][(rand() % 2) as usize],
+                sport: 8 + (rand() % 16) as u16,
+                dport: 13 + (rand() % 6) as u16,
+            };
+            assert_eq!(
+                Matcher::new(&sel).matches(&PackedKey::new(&key)),
+                sel.matches(&key),
+                "{sel:?} {key:?}"
+            );
         }
     }
 
