@@ -306,7 +306,9 @@ impl Router {
         };
         self.fib
             .insert(fib::TABLE_LOCAL, host(a.addr, RouteKind::Local))?;
-        if let Some(b) = a.broadcast() {
+        // An address that is its subnet's broadcast stays local: Linux appends the broadcast
+        // route behind the local one, and a lookup takes the first.
+        if let Some(b) = a.broadcast().filter(|&b| b != a.addr) {
             self.fib
                 .insert(fib::TABLE_LOCAL, host(b, RouteKind::Broadcast))?;
         }
@@ -376,9 +378,15 @@ impl Router {
         }
     }
 
-    /// Add a route written in iproute2 syntax (see [`fib::parse_route`]).
+    /// Add a route written in iproute2 syntax (see [`fib::parse_route`]), as `ip route add`
+    /// does: a route to the same prefix with the same metric in that table (of any kind, the
+    /// connected route of an address included) is refused with [`RouteError::Exists`].
     pub fn add_route_str(&mut self, text: &str) -> Result<(), ConfigError> {
         let parsed = fib::parse_route_in(text, |name| self.iface_by_name(name), self.fib.names())?;
+        let r = &parsed.route;
+        if (self.fib.table(parsed.table)).is_some_and(|t| t.contains(r.prefix, r.len, r.metric)) {
+            return Err(RouteError::Exists.into());
+        }
         if parsed.multipath.is_empty() {
             Ok(self.add_route(parsed.table, parsed.route)?)
         } else {
@@ -616,5 +624,46 @@ impl Router {
     pub(crate) fn ident(&mut self) -> u16 {
         self.next_ident = self.next_ident.wrapping_add(1);
         self.next_ident
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_route_str_refuses_what_ip_route_add_refuses() {
+        let mut r = Router::new(Config::default());
+        let eth0 = r
+            .add_iface("eth0", ethernet::Address([2, 0, 0, 0, 0, 1]), 1500)
+            .unwrap();
+        r.add_addr(eth0, IfAddr::new(Ipv4Addr::new(10, 0, 0, 1), 24).unwrap())
+            .unwrap();
+        // Linux: "File exists" for the same table, prefix and metric, whatever the kind; the
+        // connected route of an address counts.
+        r.add_route_str("blackhole 20.0.0.0/8 table 100").unwrap();
+        let exists = |r: &mut Router, text| {
+            matches!(
+                r.add_route_str(text),
+                Err(ConfigError::Route(RouteError::Exists))
+            )
+        };
+        assert!(exists(&mut r, "20.0.0.0/8 via 10.0.0.2 table 100"));
+        assert!(exists(&mut r, "10.0.0.0/24 dev eth0"));
+        r.add_route_str("20.0.0.0/8 via 10.0.0.2 metric 5 table 100")
+            .unwrap();
+        r.add_route_str("20.0.0.0/8 via 10.0.0.2").unwrap();
+    }
+
+    #[test]
+    fn an_address_on_its_subnet_broadcast_stays_local() {
+        let mut r = Router::new(Config::default());
+        let eth0 = r
+            .add_iface("eth0", ethernet::Address([2, 0, 0, 0, 0, 1]), 1500)
+            .unwrap();
+        let addr = Ipv4Addr::new(10, 2, 0, 15);
+        r.add_addr(eth0, IfAddr::new(addr, 28).unwrap()).unwrap();
+        // Linux 6.18: `ip route get 10.2.0.15 ... iif eth0` answers `local ... table local`.
+        assert_eq!(r.lookup(addr).map(|nh| nh.kind), Some(RouteKind::Local));
     }
 }

@@ -19,7 +19,7 @@ mod syntax;
 mod table;
 
 pub use multipath::{Group, flow_hash};
-pub use rule::{Action, Dev, FlowKey, Rule, Selector};
+pub use rule::{Action, Dev, FlowKey, PROTO_KERNEL, Rule, Selector};
 pub use rule_syntax::{TableNames, parse_mark, parse_rule};
 pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_route_in, parse_table};
 pub use table::{Route, RouteError, Table};
@@ -210,7 +210,10 @@ impl Fib {
         fib.table_mut(TABLE_LOCAL);
         fib.table_mut(TABLE_MAIN);
         for (priority, table) in DEFAULT_RULES {
-            fib.insert_rule(Rule::lookup(priority, table));
+            fib.insert_rule(Rule {
+                protocol: PROTO_KERNEL,
+                ..Rule::lookup(priority, table)
+            });
         }
         fib
     }
@@ -318,7 +321,8 @@ impl Fib {
     }
 
     /// Add a rule; rules of equal priority keep insertion order, like `ip rule add`. A `goto`
-    /// must jump forward, and an identical rule is refused, as Linux refuses both.
+    /// must jump forward, and a rule Linux would take for an existing one (see
+    /// [`Rule::duplicates`]) is refused, as Linux refuses both.
     pub fn add_rule(&mut self, rule: Rule) -> Result<(), RuleError> {
         if let Action::Goto(target) = rule.action
             && target <= rule.priority
@@ -328,16 +332,23 @@ impl Fib {
                 target,
             });
         }
-        if self.rules.iter().any(|(r, _)| *r == rule) {
+        if self.rules.iter().any(|(r, _)| rule.duplicates(r)) {
             return Err(RuleError::Exists);
         }
         self.insert_rule(rule);
         Ok(())
     }
 
-    /// Remove the first rule equal to `rule`; returns whether there was one.
+    /// Remove the first rule equal to `rule`, whoever made it (its protocol is not compared);
+    /// returns whether there was one.
     pub fn remove_rule(&mut self, rule: &Rule) -> bool {
-        let Some(i) = self.rules.iter().position(|(r, _)| r == rule) else {
+        let same = |r: &Rule| {
+            *r == Rule {
+                protocol: r.protocol,
+                ..*rule
+            }
+        };
+        let Some(i) = self.rules.iter().position(|(r, _)| same(r)) else {
             return false;
         };
         self.rules.remove(i);
@@ -706,6 +717,13 @@ mod tests {
             Err(RuleError::Exists)
         );
         assert_eq!(fib.default_rule_priority(), 99);
+        // The initial rules are the kernel's: the same rule added once more is not a duplicate
+        // (Linux 6.18 accepts `ip rule add pref 32766 table main` once, then "File exists").
+        fib.add_rule(Rule::lookup(32766, TABLE_MAIN)).unwrap();
+        assert_eq!(
+            fib.add_rule(Rule::lookup(32766, TABLE_MAIN)),
+            Err(RuleError::Exists)
+        );
         assert!(fib.remove_rule(&rule("from 10.0.0.0/8 lookup 7")));
     }
 

@@ -66,15 +66,22 @@ pub enum Dev {
 /// Which packets a rule applies to. Every field that is set must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Selector {
-    /// Source prefix (address, length).
+    /// Source prefix (address, length). The address is kept as written, host bits and all:
+    /// Linux keeps them (they tell rules apart) and the match ignores them.
     pub from: Option<(Ipv4Addr, u8)>,
-    /// Destination prefix.
+    /// Destination prefix, as `from`.
     pub to: Option<(Ipv4Addr, u8)>,
-    /// DS field value; compared on its DSCP bits, as Linux does.
+    /// TOS value, within [`TOS_MASK`]: Linux's `tos` selector compares only those bits of the
+    /// packet's DS field (the old RFC 1349 TOS bits less the lowest), so a rule `tos 0x10`
+    /// matches DS fields 0x10, 0x30, 0xf2 ...
     pub tos: Option<u8>,
+    /// DSCP value (0 to 63), compared with all six DSCP bits of the DS field (Linux 6.12's
+    /// `dscp` selector; the mark classifier's way to pick out, say, EF traffic).
+    pub dscp: Option<u8>,
     pub iif: Option<Dev>,
     pub oif: Option<Dev>,
-    /// Mark and mask: matches when `(mark ^ packet mark) & mask == 0`.
+    /// Mark and mask: matches when `(mark ^ packet mark) & mask == 0`. Kept as written (a mark
+    /// outside its mask, or a zero mask, still tells rules apart, as in Linux).
     pub fwmark: Option<(u32, u32)>,
     pub ipproto: Option<u8>,
     /// Inclusive source port range.
@@ -110,12 +117,17 @@ impl Selector {
             && self.fwmark.is_none_or(|(m, mask)| (m ^ key.mark) & mask == 0)
             && prefix(self.from, key.src)
             && prefix(self.to, key.dst)
-            && self.tos.is_none_or(|t| t & 0xfc == key.tos & 0xfc)
+            && self.tos.is_none_or(|t| t == key.tos & TOS_MASK)
+            && self.dscp.is_none_or(|d| d == key.tos >> 2)
             && self.ipproto.is_none_or(|p| p == key.proto)
             && port(self.sport, key.sport)
             && port(self.dport, key.dport)
     }
 }
+
+/// The DS-field bits a rule's `tos` compares (Linux's `INET_DSCP_LEGACY_TOS_MASK`); a rule
+/// naming other bits is refused.
+pub const TOS_MASK: u8 = 0x1c;
 
 /// A flow key packed into five 32-bit lanes (source, destination, mark, TOS/protocol/ingress,
 /// egress) for [`Matcher`]s; packed once per lookup.
@@ -138,8 +150,8 @@ impl PackedKey {
                 u32::from(k.src),
                 u32::from(k.dst),
                 k.mark,
-                (u32::from(k.tos & 0xfc) << 24) | (u32::from(k.proto) << 16) | dev_lane(k.iif),
-                dev_lane(k.oif),
+                (u32::from(k.tos & TOS_MASK) << 24) | (u32::from(k.proto) << 16) | dev_lane(k.iif),
+                (u32::from(k.tos >> 2) << 24) | dev_lane(k.oif),
             ],
             sport: k.sport,
             dport: k.dport,
@@ -185,7 +197,7 @@ impl Matcher {
             set(2, mark, m);
         }
         if let Some(t) = s.tos {
-            set(3, u32::from(t & 0xfc) << 24, 0xfc << 24);
+            set(3, u32::from(t & TOS_MASK) << 24, u32::from(TOS_MASK) << 24);
         }
         if let Some(p) = s.ipproto {
             set(3, u32::from(p) << 16, 0xff << 16);
@@ -196,6 +208,9 @@ impl Matcher {
         };
         if let Some(d) = s.iif {
             set(3, dev(d), 0xffff);
+        }
+        if let Some(d) = s.dscp {
+            set(4, u32::from(d & 0x3f) << 24, 0x3f << 24);
         }
         if let Some(d) = s.oif {
             // An outgoing interface of `lo` matches nothing the instance routes.
@@ -247,7 +262,14 @@ pub struct Rule {
     pub suppress_prefixlength: Option<u8>,
     /// Ignore a table's answer that leaves through an interface of this group.
     pub suppress_ifgroup: Option<u32>,
+    /// Who made the rule (Linux's `proto`): [`PROTO_KERNEL`] for the initial rules, 0
+    /// (`unspec`) for `ip rule add`. Rules of different protocols never duplicate each other,
+    /// so `ip rule add pref 32766 lookup main` succeeds once beside the initial rule.
+    pub protocol: u8,
 }
+
+/// Linux's `RTPROT_KERNEL`: the protocol of the initial rules.
+pub const PROTO_KERNEL: u8 = 2;
 
 impl Rule {
     /// `priority: lookup table` for every packet, like Linux's default rules.
@@ -258,6 +280,7 @@ impl Rule {
                 from: None,
                 to: None,
                 tos: None,
+                dscp: None,
                 iif: None,
                 oif: None,
                 fwmark: None,
@@ -269,6 +292,7 @@ impl Rule {
             action: Action::Lookup(table),
             suppress_prefixlength: None,
             suppress_ifgroup: None,
+            protocol: 0,
         }
     }
 
@@ -278,6 +302,26 @@ impl Rule {
             Action::Lookup(t) => Some(t),
             _ => None,
         }
+    }
+
+    /// Would Linux refuse `self` as a duplicate of `existing` ("File exists")? Its check is
+    /// looser than equality: `not` and a `goto`'s target are not compared, and `from`, `to`
+    /// and `tos` only when the new rule names them — so `pref 5 prohibit` duplicates an
+    /// existing `pref 5 from 10.0.0.0/8 prohibit`, though not the other way round.
+    pub fn duplicates(&self, existing: &Rule) -> bool {
+        let (new, old) = (&self.selector, &existing.selector);
+        let named_same = |n: Option<(Ipv4Addr, u8)>, o| n.is_none() || n == o;
+        self.priority == existing.priority
+            && self.protocol == existing.protocol
+            && core::mem::discriminant(&self.action) == core::mem::discriminant(&existing.action)
+            && self.table() == existing.table()
+            && (new.iif, new.oif, new.fwmark) == (old.iif, old.oif, old.fwmark)
+            && (new.ipproto, new.sport, new.dport) == (old.ipproto, old.sport, old.dport)
+            && self.suppress_prefixlength == existing.suppress_prefixlength
+            && self.suppress_ifgroup == existing.suppress_ifgroup
+            && named_same(new.from, old.from)
+            && named_same(new.to, old.to)
+            && (new.tos.is_none() || new.tos == old.tos)
     }
 
     /// True when the rule selects every packet and suppresses nothing.
@@ -358,7 +402,8 @@ mod tests {
             let sel = Selector {
                 from: maybe(0).then(|| (small(rand()), (rand() % 33) as u8)),
                 to: maybe(1).then(|| (small(rand()), (rand() % 33) as u8)),
-                tos: maybe(2).then(|| (rand() % 4) as u8 * 8),
+                tos: maybe(2).then(|| (rand() % 4) as u8 * 4 & TOS_MASK),
+                dscp: maybe(10).then(|| (rand() % 4) as u8 * 2),
                 iif: maybe(3).then(|| dev(rand())),
                 oif: maybe(4).then(|| dev(rand())),
                 fwmark: maybe(5).then(|| ((rand() % 4) as u32, (rand() % 4) as u32)),
@@ -371,7 +416,7 @@ mod tests {
             let key = FlowKey {
                 src: small(rand()),
                 dst: small(rand()),
-                tos: (rand() % 4) as u8 * 8 + (rand() % 4) as u8,
+                tos: (rand() % 4) as u8 * 8 + (rand() % 4) as u8 + ((rand() % 2) as u8) << 5,
                 iif: opt_dev(rand()),
                 oif: opt_dev(rand()),
                 mark: (rand() % 4) as u32,
@@ -385,6 +430,52 @@ mod tests {
                 "{sel:?} {key:?}"
             );
         }
+    }
+
+    #[test]
+    fn tos_compares_the_legacy_tos_bits() {
+        // Linux 6.18: `tos 0x10` matches `ip route get ... tos 0x30`, `0xf0`, `0x12`, not 0x14.
+        let s = Selector {
+            tos: Some(0x10),
+            ..Selector::default()
+        };
+        for (tos, hit) in [
+            (0x10, true),
+            (0x30, true),
+            (0xf0, true),
+            (0x12, true),
+            (0x14, false),
+        ] {
+            assert_eq!(s.matches(&FlowKey { tos, ..key() }), hit, "{tos:#x}");
+        }
+    }
+
+    #[test]
+    fn duplicates_as_linux_rule_exists() {
+        let from = |p: Option<(Ipv4Addr, u8)>, action| Rule {
+            selector: Selector {
+                from: p,
+                ..Selector::default()
+            },
+            action,
+            ..Rule::lookup(5, 100)
+        };
+        let ten = Some((Ipv4Addr::new(10, 0, 0, 0), 8));
+        let any = from(None, Action::Prohibit);
+        let narrow = from(ten, Action::Prohibit);
+        assert!(any.duplicates(&narrow));
+        assert!(!narrow.duplicates(&any));
+        let mut not = narrow;
+        not.selector.invert = true;
+        assert!(not.duplicates(&narrow));
+        assert!(from(None, Action::Goto(9)).duplicates(&from(None, Action::Goto(7))));
+        assert!(!from(None, Action::Blackhole).duplicates(&any));
+        let host_bits = from(Some((Ipv4Addr::new(10, 0, 0, 1), 8)), Action::Prohibit);
+        assert!(!host_bits.duplicates(&narrow));
+        assert!(host_bits.selector.matches(&FlowKey {
+            src: Ipv4Addr::new(10, 9, 9, 9),
+            ..key()
+        }));
     }
 
     #[test]

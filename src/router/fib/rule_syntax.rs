@@ -7,13 +7,17 @@
 //! prohibit] [suppress_prefixlength N] [suppress_ifgroup N]`. Without an action the rule looks
 //! in `main`; without a priority it gets the one `ip rule add` would give. Numbers may be
 //! decimal or `0x` hexadecimal. Errors name the offending word.
+//!
+//! What Linux refuses is refused here: a `tos` with bits outside [`TOS_MASK`] (ECN or the
+//! upper DSCP bits), ports 0 and 65535. What Linux treats as absent is absent: `tos 0`,
+//! `ipproto 0`, `fwmark 0`, a `/0` prefix.
 
 use std::net::Ipv4Addr;
 
-use super::rule::{Action, Dev, Rule, Selector};
+use super::rule::{Action, Dev, Rule, Selector, TOS_MASK};
 use super::syntax::ParseError;
 use super::{TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
-use crate::router::iface::{IfaceId, mask};
+use crate::router::iface::IfaceId;
 
 fn err(message: &'static str, word: &str) -> ParseError {
     ParseError {
@@ -151,6 +155,7 @@ pub fn parse_rule(
         action: action.unwrap_or(Action::Lookup(TABLE_MAIN)),
         suppress_prefixlength: sup_len,
         suppress_ifgroup: sup_group,
+        protocol: 0,
     })
 }
 
@@ -175,12 +180,12 @@ fn selector_word(
     match key {
         "from" => sel.from = prefix(value)?,
         "to" => sel.to = prefix(value)?,
-        "tos" | "dsfield" => sel.tos = Some(num(255)? as u8).filter(|&t| t != 0),
-        "dscp" => sel.tos = Some((num(63)? as u8) << 2).filter(|&t| t != 0),
+        "tos" | "dsfield" => sel.tos = tos(value)?,
+        "dscp" => sel.dscp = Some(num(63)? as u8),
         "fwmark" => sel.fwmark = fwmark(value)?,
         "iif" | "dev" => sel.iif = Some(device()?),
         "oif" => sel.oif = Some(device()?),
-        "ipproto" => sel.ipproto = Some(protocol(value)?),
+        "ipproto" => sel.ipproto = Some(protocol(value)?).filter(|&p| p != 0),
         "sport" => sel.sport = Some(range(value)?),
         "dport" => sel.dport = Some(range(value)?),
         _ => return Ok(false),
@@ -217,8 +222,7 @@ pub fn parse_mark(
     Ok((sel, mark))
 }
 
-/// `10.0.0.0/8`, `10.0.0.1` (a /32) or `all`; host bits are ignored, as the kernel's match
-/// ignores them.
+/// `10.0.0.0/8`, `10.0.0.1` (a /32) or `all`; host bits are kept (see [`Selector::from`]).
 fn prefix(word: &str) -> Result<Option<(Ipv4Addr, u8)>, ParseError> {
     if word == "all" || word == "default" {
         return Ok(None);
@@ -237,11 +241,11 @@ fn prefix(word: &str) -> Result<Option<(Ipv4Addr, u8)>, ParseError> {
     if len == 0 {
         return Ok(None);
     }
-    Ok(Some((Ipv4Addr::from(u32::from(addr) & mask(len)), len)))
+    Ok(Some((addr, len)))
 }
 
-/// `MARK[/MASK]`; a mark without a mask compares all 32 bits, and `fwmark 0` without a mask
-/// selects nothing, as in Linux.
+/// `MARK[/MASK]`; a mark without a mask compares all 32 bits, and `fwmark 0` (or `0/0`) is
+/// no selector at all, as in Linux.
 fn fwmark(word: &str) -> Result<Option<(u32, u32)>, ParseError> {
     let bad = || err("bad fwmark", word);
     let (mark, mask) = match word.split_once('/') {
@@ -251,7 +255,7 @@ fn fwmark(word: &str) -> Result<Option<(u32, u32)>, ParseError> {
             (m, if m == 0 { 0 } else { u32::MAX })
         }
     };
-    Ok((mask != 0).then_some((mark, mask)))
+    Ok((mark != 0 || mask != 0).then_some((mark, mask)))
 }
 
 /// `tcp`, `udp`, `icmp`, `sctp` or a protocol number.
@@ -267,14 +271,23 @@ fn protocol(word: &str) -> Result<u8, ParseError> {
     }
 }
 
-/// `N` or `N-M` with N ≤ M.
+/// A TOS value: none for 0; refused with bits outside [`TOS_MASK`], as Linux refuses it.
+fn tos(word: &str) -> Result<Option<u8>, ParseError> {
+    match number(word).and_then(|n| u8::try_from(n).ok()) {
+        None => Err(err("bad number", word)),
+        Some(t) if t & !TOS_MASK != 0 => Err(err("bad tos: only bits 0x1c may be set", word)),
+        Some(t) => Ok(Some(t).filter(|&t| t != 0)),
+    }
+}
+
+/// `N` or `N-M` with 1 ≤ N ≤ M ≤ 65534 (Linux refuses ports 0 and 65535 in a rule).
 fn range(word: &str) -> Result<(u16, u16), ParseError> {
     let port = |w: &str| w.parse::<u16>().map_err(|_| err("bad port", word));
     let (lo, hi) = match word.split_once('-') {
         Some((a, b)) => (port(a)?, port(b)?),
         None => (port(word)?, port(word)?),
     };
-    if lo > hi {
+    if lo > hi || lo == 0 || hi == u16::MAX {
         return Err(err("bad port range", word));
     }
     Ok((lo, hi))
@@ -327,6 +340,14 @@ mod tests {
             Some((7, u32::MAX))
         );
         assert_eq!(parse("fwmark 0 nop").unwrap().selector.fwmark, None);
+        assert_eq!(parse("fwmark 0/0 nop").unwrap().selector.fwmark, None);
+        assert_eq!(
+            parse("fwmark 5/0 nop").unwrap().selector.fwmark,
+            Some((5, 0))
+        );
+        assert_eq!(parse("ipproto 0 nop").unwrap().selector.ipproto, None);
+        assert_eq!(parse("tos 0 nop").unwrap().selector.tos, None);
+        assert_eq!(parse("dsfield 0x1c nop").unwrap().selector.tos, Some(0x1c));
         assert_eq!(parse("type blackhole").unwrap().action, Action::Blackhole);
         assert_eq!(
             parse("oif eth0 unreachable").unwrap().action,
@@ -338,7 +359,7 @@ mod tests {
         );
         assert_eq!(
             parse("from 10.1.2.3/8").unwrap().selector.from,
-            Some((Ipv4Addr::new(10, 0, 0, 0), 8))
+            Some((Ipv4Addr::new(10, 1, 2, 3), 8))
         );
     }
 
@@ -350,6 +371,12 @@ mod tests {
         assert_eq!(word("lookup nosuch"), "nosuch");
         assert_eq!(word("table 0"), "0");
         assert_eq!(word("sport 9-1"), "9-1");
+        // Linux: "Invalid sport range", "Invalid tos", "ECN bits must be 0".
+        assert_eq!(word("sport 0"), "0");
+        assert_eq!(word("dport 1-65535"), "1-65535");
+        assert_eq!(word("tos 0x20"), "0x20");
+        assert_eq!(word("tos 0x1e"), "0x1e");
+        assert_eq!(word("dsfield 0xfc"), "0xfc");
         assert_eq!(word("ipproto gre2"), "gre2");
         assert_eq!(word("realms 4"), "realms");
         assert_eq!(word("lookup 100 blackhole"), "blackhole");
@@ -365,8 +392,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (m, s.ipproto, s.dport, s.tos),
-            (16, Some(17), Some((5000, 5999)), Some(184))
+            (m, s.ipproto, s.dport, s.dscp),
+            (16, Some(17), Some((5000, 5999)), Some(46))
         );
         assert_eq!(
             parse_mark("iif eth0", devs).unwrap_err().message,

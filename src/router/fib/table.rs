@@ -38,6 +38,10 @@ pub enum RouteError {
     /// The named device does not exist.
     #[error("no such device")]
     NoSuchDevice,
+    /// The table already holds a route to this prefix with this metric (`ip route add`
+    /// refuses it: "File exists"; [`Table::insert`] replaces it).
+    #[error("a route to this prefix with this metric exists")]
+    Exists,
     /// More distinct next hops than the compiled table can index.
     #[error("table already holds the maximum of 65536 distinct next hops")]
     TooManyNextHops,
@@ -255,6 +259,13 @@ impl Table {
         self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
     }
 
+    /// Is there a route to `prefix/len` (host bits ignored) with this metric?
+    pub fn contains(&self, prefix: Ipv4Addr, len: u8, metric: u32) -> bool {
+        self.routes
+            .get(&(u32::from(prefix) & mask(len), len))
+            .is_some_and(|slot| slot.as_slice().iter().any(|&(m, _)| m == metric))
+    }
+
     /// Length of the longest prefix holding `dst` (what `suppress_prefixlength` compares):
     /// up to 33 probes of the route map, so only rules that suppress pay for it.
     pub fn matched_len(&self, dst: u32) -> Option<u8> {
@@ -362,6 +373,17 @@ mod tests {
             metric,
             nexthop,
         }
+    }
+
+    #[test]
+    fn contains_knows_prefix_and_metric() {
+        let mut t = Table::new();
+        t.insert(route([10, 0, 0, 0], 8, 20, via([1, 1, 1, 1])))
+            .unwrap();
+        assert!(t.contains(Ipv4Addr::new(10, 0, 0, 0), 8, 20));
+        assert!(t.contains(Ipv4Addr::new(10, 1, 0, 0), 8, 20));
+        assert!(!t.contains(Ipv4Addr::new(10, 0, 0, 0), 8, 0));
+        assert!(!t.contains(Ipv4Addr::new(10, 0, 0, 0), 16, 20));
     }
 
     #[test]
