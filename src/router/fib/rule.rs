@@ -402,7 +402,7 @@ mod tests {
             let sel = Selector {
                 from: maybe(0).then(|| (small(rand()), (rand() % 33) as u8)),
                 to: maybe(1).then(|| (small(rand()), (rand() % 33) as u8)),
-                tos: maybe(2).then(|| (rand() % 4) as u8 * 4 & TOS_MASK),
+                tos: maybe(2).then(|| ((rand() % 4) as u8 * 4) & TOS_MASK),
                 dscp: maybe(10).then(|| (rand() % 4) as u8 * 2),
                 iif: maybe(3).then(|| dev(rand())),
                 oif: maybe(4).then(|| dev(rand())),
@@ -416,7 +416,7 @@ mod tests {
             let key = FlowKey {
                 src: small(rand()),
                 dst: small(rand()),
-                tos: (rand() % 4) as u8 * 8 + (rand() % 4) as u8 + ((rand() % 2) as u8) << 5,
+                tos: (rand() % 4) as u8 * 8 + (rand() % 4) as u8 + (((rand() % 2) as u8) << 5),
                 iif: opt_dev(rand()),
                 oif: opt_dev(rand()),
                 mark: (rand() % 4) as u32,
