@@ -408,11 +408,11 @@ mod tests {
                 oif: maybe(4).then(|| dev(rand())),
                 fwmark: maybe(5).then(|| ((rand() % 4) as u32, (rand() % 4) as u32)),
                 ipproto: maybe(6).then(|| [6, 17][(rand() % 2) as usize]),
-                sport: maybe(7).then(|| (10, 20)),
+                sport: maybe(7).then_some((10, 20)),
                 dport: maybe(8).then(|| (15, 15 + (rand() % 3) as u16)),
                 invert: maybe(9),
             };
-            let opt_dev = |r: u64| (r % 3 != 0).then(|| IfaceId((r % 3) as u16 - 1));
+            let opt_dev = |r: u64| (!r.is_multiple_of(3)).then(|| IfaceId((r % 3) as u16 - 1));
             let key = FlowKey {
                 src: small(rand()),
                 dst: small(rand()),
