@@ -444,3 +444,114 @@ fn a_missing_device_is_a_clear_error() {
     assert!(err.contains("nosuch0"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Received-frame count of `dev` in `ns`.
+fn rx_packets(ns: &NetNs, dev: &str) -> u64 {
+    let out = ns
+        .run(&[
+            "cat",
+            &format!("/sys/class/net/{dev}/statistics/rx_packets"),
+        ])
+        .expect("counter");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+/// Policy routing with Linux hosts around it: h1 has two addresses behind shoal; two uplinks
+/// both reach 198.51.100.1. Traffic from h1's second address goes out the second uplink (a
+/// source rule), UDP to port 7000 too (the classifier marks it, a fwmark rule routes it), the
+/// rest takes the main table's default through the first uplink.
+#[test]
+fn hosts_routed_by_source_and_by_mark() {
+    if skip_unless_root("hosts_routed_by_source_and_by_mark") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let ns = |p| NetNs::new(p).expect("namespace");
+    let (h1, sh, u1, u2) = (ns("pp1"), ns("pps"), ns("ppu"), ns("ppv"));
+    h1.veth("eth0", &sh, "xl").expect("veth");
+    u1.veth("eth0", &sh, "x1").expect("veth");
+    u2.veth("eth0", &sh, "x2").expect("veth");
+    host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
+    h1.ip(&["addr", "add", "10.1.0.3/24", "dev", "eth0"])
+        .expect("ip");
+    for (u, addr, gw) in [
+        (&u1, "10.2.0.2/24", "10.2.0.1"),
+        (&u2, "10.3.0.2/24", "10.3.0.1"),
+    ] {
+        host(u, "eth0", addr, gw);
+        u.ip(&["addr", "add", "198.51.100.1/32", "dev", "lo"])
+            .expect("ip");
+    }
+    let topo = r#"
+[[router]]
+name = "r1"
+tables = { isp1 = 100, isp2 = 200 }
+routes = [
+  "default via 10.2.0.2",
+  "default via 10.2.0.2 table isp1",
+  "default via 10.3.0.2 table isp2",
+]
+rules = ["from 10.1.0.3 lookup isp2", "fwmark 0x2 lookup isp2"]
+marks = ["ipproto udp dport 7000 mark 0x2"]
+iface = [
+  { name = "lan", addr = "10.1.0.1/24", attach = { dev = "xl", mode = "afxdp" } },
+  { name = "up1", addr = "10.2.0.1/24", attach = { dev = "x1", mode = "afxdp" } },
+  { name = "up2", addr = "10.3.0.1/24", attach = { dev = "x2", mode = "afxdp" } },
+]
+"#;
+    let shoal = Shoal::start(&sh, topo, 1);
+    // Which uplink carried `send`: at least 20 frames there, hardly any (ARP) on the other.
+    let through = |send: &dyn Fn()| {
+        let before = (rx_packets(&u1, "eth0"), rx_packets(&u2, "eth0"));
+        send();
+        let after = (rx_packets(&u1, "eth0"), rx_packets(&u2, "eth0"));
+        match (after.0 - before.0, after.1 - before.1) {
+            (a, b) if a >= 20 && b <= 5 => 1,
+            (a, b) if b >= 20 && a <= 5 => 2,
+            other => panic!("no clear uplink: {other:?} frames on (up1, up2)"),
+        }
+    };
+    let h1 = &h1;
+    let ping_from = |src: &'static str| {
+        move || {
+            let out = h1
+                .exec(&[
+                    "ping",
+                    "-c",
+                    "20",
+                    "-i",
+                    "0.02",
+                    "-W",
+                    "2",
+                    "-I",
+                    src,
+                    "198.51.100.1",
+                ])
+                .expect("ping");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains(" 0% packet loss"), "{text}");
+        }
+    };
+    assert_eq!(through(&ping_from("10.1.0.2")), 1, "main table's default");
+    assert_eq!(through(&ping_from("10.1.0.3")), 2, "source rule");
+    let udp = || {
+        let script = "for i in $(seq 25); do echo x > /dev/udp/198.51.100.1/7000; done";
+        h1.run(&["bash", "-c", script]).expect("UDP");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        through(&udp),
+        2,
+        "marked by the classifier, routed by fwmark"
+    );
+    let other_port = || {
+        let script = "for i in $(seq 25); do echo x > /dev/udp/198.51.100.1/7001; done";
+        h1.run(&["bash", "-c", script]).expect("UDP");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(through(&other_port), 1, "unmarked UDP keeps the main route");
+    shoal.terminate();
+}
