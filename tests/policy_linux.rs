@@ -35,7 +35,9 @@ fn shoal_router(cfg: &generate::Config) -> Router {
     r
 }
 
-fn shoal_answer(r: &Router, q: &Query) -> Answer {
+/// Shoal's answer; for a multipath route, with Linux's member when that is one of the group's
+/// (Linux hashes with a per-boot secret, so which member a flow gets cannot be compared).
+fn shoal_answer(r: &Router, q: &Query, theirs: &Answer) -> Answer {
     let key = FlowKey {
         src: q.src,
         dst: q.dst,
@@ -66,9 +68,28 @@ fn shoal_answer(r: &Router, q: &Query) -> Answer {
         .and_then(|d| r.iface(d))
         .map(|i| i.name().to_owned())
         .filter(|_| kind == "unicast");
+    let (mut gateway, mut dev) = (nh.gateway, dev);
+    if let (
+        Some(group),
+        Answer::Route {
+            gateway: g, dev: d, ..
+        },
+    ) = (routed.group, theirs)
+    {
+        let name = |nh: &shoal::router::NextHop| {
+            nh.dev.and_then(|i| r.iface(i)).map(|i| i.name().to_owned())
+        };
+        if group
+            .members()
+            .iter()
+            .any(|(m, _)| m.gateway == *g && name(m) == *d)
+        {
+            (gateway, dev) = (*g, d.clone());
+        }
+    }
     Answer::Route {
         kind,
-        gateway: nh.gateway,
+        gateway,
         dev,
         table: routed.table,
     }
@@ -141,7 +162,7 @@ fn run_config(seed: u64) -> Result<(Vec<String>, usize), String> {
             Answer::Error(e) => e.clone(),
         };
         *seen.entry(class).or_default() += 1;
-        let ours = shoal_answer(&router, q);
+        let ours = shoal_answer(&router, q, &theirs);
         if theirs != ours {
             failures.push(format!(
                 "ip {cmd}\n  Linux: {theirs:?} ({linux_raw:?})\n  shoal: {ours:?}"

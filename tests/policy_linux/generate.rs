@@ -152,21 +152,42 @@ pub fn config(rng: &mut Rng) -> Config {
     }
 }
 
-/// A route line. Multipath routes are a kind still to come (a new arm here).
+/// A gateway on `dev`'s subnet: neither its address nor the subnet's network address.
+fn gateway(rng: &mut Rng, dev: &Iface) -> Ipv4Addr {
+    loop {
+        let host = dev.network() | (rng.below(u64::from(!mask(dev.len))) as u32);
+        if host != u32::from(dev.addr) && host != dev.network() {
+            return Ipv4Addr::from(host);
+        }
+    }
+}
+
+/// A route line, of every kind, multipath (ECMP with weights) included.
 fn route(rng: &mut Rng, ifaces: &[Iface]) -> String {
     let p = show(prefix(rng, ifaces));
     let dev = rng.one(ifaces);
-    let head = match rng.below(100) {
+    // iproute2 wants `nexthop` blocks last.
+    let mut nexthops = String::new();
+    let head = match rng.below(110) {
         // A gateway always with its device: without one, Linux resolves the gateway in the
         // route's own table first (a `dev` route there may claim it), which shoal does not.
-        0..=34 => {
-            let gw = loop {
-                let host = dev.network() | (rng.below(u64::from(!mask(dev.len))) as u32);
-                if host != u32::from(dev.addr) && host != dev.network() {
-                    break Ipv4Addr::from(host);
+        0..=34 => format!("{p} via {} dev {}", gateway(rng, dev), dev.name),
+        100..=109 => {
+            // Two or three next hops on distinct devices.
+            let mut devs: Vec<&Iface> = ifaces.iter().collect();
+            for _ in 0..2 + rng.below(2) {
+                if devs.is_empty() {
+                    break;
                 }
-            };
-            format!("{p} via {gw} dev {}", dev.name)
+                let d = devs.remove(rng.below(devs.len() as u64) as usize);
+                let weight = 1 + rng.below(4);
+                nexthops += &format!(
+                    " nexthop via {} dev {} weight {weight}",
+                    gateway(rng, d),
+                    d.name
+                );
+            }
+            p
         }
         35..=54 => format!("{p} dev {}", dev.name),
         55..=64 => format!("blackhole {p}"),
@@ -180,7 +201,7 @@ fn route(rng: &mut Rng, ifaces: &[Iface]) -> String {
     } else {
         String::new()
     };
-    format!("{head}{metric} table {}", rng.pick(&TABLES))
+    format!("{head}{metric} table {}{nexthops}", rng.pick(&TABLES))
 }
 
 /// A rule line: a few selectors, an action, sometimes a suppressor; now and then a value

@@ -112,6 +112,8 @@ static PROHIBIT: NextHop = NextHop::of_kind(RouteKind::Prohibit);
 pub struct Routed<'a> {
     pub nexthop: &'a NextHop,
     pub table: TableId,
+    /// The multipath route's group, when `nexthop` is the member this flow hashed to.
+    pub group: Option<&'a Group>,
 }
 
 /// Why a rule was refused.
@@ -434,8 +436,14 @@ impl Fib {
             } else {
                 self.rules[2].1?
             };
-            let nexthop = self.tables[index].1.member(r.nexthop, key)?;
-            return Some(Routed { nexthop, ..r });
+            let table = &self.tables[index].1;
+            let nexthop = table.member(r.nexthop, key)?;
+            let group = table.group(r.nexthop);
+            return Some(Routed {
+                nexthop,
+                group,
+                ..r
+            });
         }
         let dst = u32::from(key.dst);
         let packed = rule::PackedKey::new(key);
@@ -457,12 +465,14 @@ impl Fib {
                     return Some(Routed {
                         nexthop: &BLACKHOLE,
                         table: 0,
+                        group: None,
                     });
                 }
                 Action::Prohibit => {
                     return Some(Routed {
                         nexthop: &PROHIBIT,
                         table: 0,
+                        group: None,
                     });
                 }
                 Action::Unreachable => return None,
@@ -486,8 +496,13 @@ impl Fib {
                     {
                         continue;
                     }
+                    let group = table.group(nexthop);
                     let nexthop = table.member(nexthop, key)?;
-                    return Some(Routed { nexthop, table: id });
+                    return Some(Routed {
+                        nexthop,
+                        table: id,
+                        group,
+                    });
                 }
             }
         }
@@ -517,12 +532,17 @@ impl Fib {
             return Some(Routed {
                 nexthop,
                 table: TABLE_LOCAL,
+                group: None,
             });
         }
         // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
         let answer = |index: usize, table| {
             let nexthop = self.tables[index].1.lookup(dst)?;
-            (nexthop.kind != RouteKind::Throw).then_some(Routed { nexthop, table })
+            (nexthop.kind != RouteKind::Throw).then_some(Routed {
+                nexthop,
+                table,
+                group: None,
+            })
         };
         answer(1, TABLE_MAIN).or_else(|| answer(self.rules[2].1?, TABLE_DEFAULT))
     }
