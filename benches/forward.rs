@@ -4,7 +4,8 @@
 //! 10-route table — see `shoal::rig` for what one round includes.
 //!
 //! `policy/*`: the same with 10 or 100 policy rules ahead of `main` that no packet matches, and
-//! with a mark classifier entry. Also prints the memory of an idle router with 4 interfaces and
+//! with a mark classifier entry; `policy/new_flows_*` with a new source address per frame, so
+//! the per-flow decision cache never helps. Also prints the memory of an idle router with 4 interfaces and
 //! 10 routes.
 
 use std::hint::black_box;
@@ -36,6 +37,19 @@ fn policy(c: &mut Criterion) {
         let name = format!("rules{rules}{}_batch32", if marks { "_marks" } else { "" });
         group.bench_function(name, |b| {
             let mut rig = ForwardRig::with_policy(10, 32, rules, marks);
+            b.iter(|| black_box(rig.round()));
+        });
+    }
+    // Every frame a new flow: the per-flow decision cache misses, each packet pays the
+    // classifier and the whole walk.
+    for (rules, marks) in [(0, false), (10, false), (10, true), (100, false)] {
+        group.throughput(Throughput::Elements(32));
+        let name = format!(
+            "new_flows_rules{rules}{}_batch32",
+            if marks { "_marks" } else { "" }
+        );
+        group.bench_function(name, |b| {
+            let mut rig = ForwardRig::with_new_flows(10, 32, rules, marks);
             b.iter(|| black_box(rig.round()));
         });
     }

@@ -38,6 +38,9 @@ pub struct ForwardRig {
     /// Ethernet + IP header per frame, destinations spread over the routes.
     templates: Vec<[u8; HEADERS]>,
     now: Instant,
+    /// Give every frame a new source address (a new flow), or 0 to keep the templates'.
+    new_flows: bool,
+    flow: u32,
 }
 
 impl ForwardRig {
@@ -50,6 +53,23 @@ impl ForwardRig {
     /// matches (so every packet walks them all: the worst case), and, with `marks`, a
     /// classifier entry every packet is tested against.
     pub fn with_policy(routes: usize, batch: usize, rules: usize, marks: bool) -> ForwardRig {
+        ForwardRig::build(routes, batch, rules, marks, false)
+    }
+
+    /// As [`ForwardRig::with_policy`], but every frame comes from a source address not seen
+    /// for a long time (a new flow each: no per-flow cache helps). The source and header
+    /// checksum rewrite costs the rig a little per frame, whatever the router does.
+    pub fn with_new_flows(routes: usize, batch: usize, rules: usize, marks: bool) -> ForwardRig {
+        ForwardRig::build(routes, batch, rules, marks, true)
+    }
+
+    fn build(
+        routes: usize,
+        batch: usize,
+        rules: usize,
+        marks: bool,
+        new_flows: bool,
+    ) -> ForwardRig {
         let routes = routes.clamp(1, 250);
         let batch = batch.clamp(1, crate::frame::BATCH_MAX);
         let mut router = Router::new(Config::default());
@@ -108,6 +128,8 @@ impl ForwardRig {
             frames,
             templates,
             now,
+            new_flows,
+            flow: 0,
         }
     }
 
@@ -115,7 +137,17 @@ impl ForwardRig {
     #[inline]
     pub fn round(&mut self) -> usize {
         for (frame, template) in self.frames.drain(..).zip(&self.templates) {
-            self.pool.data_mut(&frame)[..HEADERS].copy_from_slice(template);
+            let h = &mut self.pool.data_mut(&frame)[..HEADERS];
+            h.copy_from_slice(template);
+            if self.new_flows {
+                // Sources 10.0.x.y over a /16 less the router's own address: 65,000 flows.
+                self.flow = (self.flow + 1) % 65_000;
+                let src = (10u32 << 24) | (self.flow + 2);
+                h[ETH + 12..ETH + 16].copy_from_slice(&src.to_be_bytes());
+                h[ETH + 10..ETH + 12].fill(0);
+                let sum = !crate::wire::checksum::data(&h[ETH..]);
+                h[ETH + 10..ETH + 12].copy_from_slice(&sum.to_be_bytes());
+            }
             // The batch holds at most 64 and the rig never has more frames than that.
             let _ = self.batch.push(frame);
         }

@@ -20,6 +20,7 @@
 mod counters;
 mod fast;
 pub mod fib;
+mod flow_cache;
 mod forward;
 mod icmp;
 mod iface;
@@ -152,6 +153,8 @@ pub struct Router {
     fib: Fib,
     /// Gives received packets their firewall mark before routing.
     marks: mark::Classifier,
+    /// Decisions of the classifier and the rule walk per flow, under policy rules.
+    flow_cache: flow_cache::FlowCache,
     neigh: NeighCache,
     limiter: RateLimiter,
     counters: Counters,
@@ -178,6 +181,7 @@ impl Router {
             local_bloom: 0,
             fib: Fib::new(),
             marks: mark::Classifier::default(),
+            flow_cache: flow_cache::FlowCache::default(),
             neigh: NeighCache::default(),
             limiter: RateLimiter::default(),
             counters: Counters::default(),
@@ -454,6 +458,8 @@ impl Router {
     pub fn add_mark_str(&mut self, text: &str) -> Result<(), ConfigError> {
         let (selector, mark) = fib::parse_mark(text, |n| self.iface_by_name(n))?;
         self.marks.push(selector, mark);
+        // Cached decisions include the classifier's.
+        self.fib.touch();
         Ok(())
     }
 
@@ -522,6 +528,7 @@ impl Router {
                 .sum::<usize>()
             + self.local_addrs.capacity() * size_of::<Ipv4Addr>()
             + self.fib.mem_bytes()
+            + self.flow_cache.mem_bytes()
             + self.udp_ports.capacity() * 2
             + self.events.capacity() * size_of::<Event>()
     }

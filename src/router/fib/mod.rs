@@ -149,6 +149,8 @@ pub struct Fib {
     local_list: Option<FastLocal>,
     /// Interface groups, by interface index, for `suppress_ifgroup`.
     groups: Vec<u32>,
+    /// Bumped by every change that can change an answer (never 0).
+    generation: u64,
     names: TableNames,
 }
 
@@ -207,6 +209,7 @@ impl Fib {
             default_rules: false,
             local_list: None,
             groups: Vec::new(),
+            generation: 1,
             names: TableNames::default(),
         };
         fib.table_mut(TABLE_LOCAL);
@@ -269,6 +272,7 @@ impl Fib {
 
     /// Recompute the short local list after `table` changed.
     fn refresh(&mut self, table: TableId) {
+        self.touch();
         if table != TABLE_LOCAL {
             return;
         }
@@ -306,8 +310,21 @@ impl Fib {
         &mut self.tables[index].1
     }
 
+    /// Note that answers may have changed (see [`Fib::generation`]).
+    pub(crate) fn touch(&mut self) {
+        self.generation += 1;
+    }
+
+    /// A number that changes whenever an answer of [`Fib::route`] may have: routes, rules or
+    /// interface groups changed (or the owner called `touch` for its own reasons).
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Note whether the rules are Linux's three defaults, after they changed.
     fn rules_changed(&mut self) {
+        self.touch();
         self.default_rules = self.rules.len() == DEFAULT_RULES.len()
             && self
                 .rules
@@ -387,6 +404,7 @@ impl Fib {
             self.groups.resize(i + 1, 0);
         }
         self.groups[i] = group;
+        self.touch();
     }
 
     /// Name a table (`lookup isp1`).
