@@ -423,17 +423,23 @@ mod tests {
             &mut pool,
             now,
             IfaceId(0),
-            &[frame.clone()]
+            std::slice::from_ref(&frame)
         )));
         assert!(sent(&run(
             &mut r,
             &mut pool,
             now,
             IfaceId(0),
-            &[frame.clone()]
+            std::slice::from_ref(&frame)
         )));
         r.add_rule_str("to 10.50.0.0/16 blackhole pref 10").unwrap();
-        let seen = run(&mut r, &mut pool, now, IfaceId(0), &[frame.clone()]);
+        let seen = run(
+            &mut r,
+            &mut pool,
+            now,
+            IfaceId(0),
+            std::slice::from_ref(&frame),
+        );
         assert_eq!(seen, [Seen::Drop(DropReason::Blackhole)]);
         let mut r = router(true, true);
         to_gw(&mut r, &mut pool);
@@ -443,7 +449,7 @@ mod tests {
             &mut pool,
             now,
             IfaceId(0),
-            &[frame.clone()]
+            std::slice::from_ref(&frame)
         )));
         // A new classifier entry ahead of the old one would not be seen; a first entry is.
         let mut fresh = router(true, false);
@@ -454,7 +460,7 @@ mod tests {
             &mut pool,
             now,
             IfaceId(0),
-            &[frame.clone()]
+            std::slice::from_ref(&frame)
         )));
         fresh.add_mark_str("ipproto udp mark 0x7").unwrap();
         let seen = run(&mut fresh, &mut pool, now, IfaceId(0), &[frame]);
