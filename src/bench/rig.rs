@@ -71,6 +71,8 @@ pub struct Run {
     pub frame: usize,
     /// Distinct 5-tuples.
     pub flows: u16,
+    /// Datagrams per second the generator paces itself to, or `None` for flat out.
+    pub rate: Option<u64>,
     /// How long the flows run.
     pub seconds: f64,
 }
@@ -430,7 +432,7 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
             dst,
             port: PORT,
             frame_len: run.frame.max(crate::engine::MIN_FRAME),
-            rate: None,
+            rate: run.rate,
             sources: run.flows,
         },
     );
