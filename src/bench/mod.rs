@@ -1,7 +1,7 @@
 //! `shoal bench`: shoal against the Linux kernel's forwarding path, on the same topology, in
 //! the same run, with the same generator.
 //!
-//! Each scenario builds its path in fresh network namespaces ([`rig`]) — once forwarded by
+//! Each scenario builds its path in fresh network namespaces (`rig.rs`) — once forwarded by
 //! Linux routers, once by a shoal process — and drives it with shoal's own generator (a host
 //! instance sending UDP over AF_XDP, timestamps in the payload). As a cross-check, the 1-router
 //! paths are driven again by shoal's generator and by Debian's `trafgen`, both paced at half
