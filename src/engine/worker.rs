@@ -299,15 +299,27 @@ impl Worker {
     /// Carry out what node `i` asked for.
     fn apply(&mut self, i: u32) {
         let mut actions = core::mem::take(&mut self.actions);
+        // A batch's transmissions mostly leave through one interface: look its peer up once.
+        let mut last: Option<(IfaceId, Peer)> = None;
         for action in actions.drain(..) {
             match action {
                 Action::Transmit { iface, frame } => {
-                    match self.nodes[i as usize].peers.get(usize::from(iface.0)) {
-                        Some(&Peer::Local(p, pi)) => self.enqueue(p, pi, frame),
-                        Some(&Peer::Hub(h)) => self.broadcast(h, (i, iface), frame),
-                        Some(&Peer::Remote(r)) => self.stage(r, frame),
-                        Some(&Peer::Port(p)) => self.stage_port(p, frame),
+                    let peer = match last {
+                        Some((f, peer)) if f == iface => peer,
                         _ => {
+                            let peers = &self.nodes[i as usize].peers;
+                            let peer = peers.get(usize::from(iface.0)).copied();
+                            let peer = peer.unwrap_or(Peer::None);
+                            last = Some((iface, peer));
+                            peer
+                        }
+                    };
+                    match peer {
+                        Peer::Local(p, pi) => self.enqueue(p, pi, frame),
+                        Peer::Hub(h) => self.broadcast(h, (i, iface), frame),
+                        Peer::Remote(r) => self.stage(r, frame),
+                        Peer::Port(p) => self.stage_port(p, frame),
+                        Peer::None => {
                             self.drops += 1;
                             self.pool.free(frame);
                         }
