@@ -85,7 +85,16 @@ pub struct Options {
     pub seconds: f64,
     /// Cross-check the 1-router paths with trafgen.
     pub trafgen: bool,
+    /// Also search each path's lossless capacity (RFC 2544-style).
+    pub capacity: bool,
 }
+
+/// Loss below which a paced rate counts as carried. RFC 2544 asks for none; on this kind of
+/// VM every path loses 0.1–0.3% at low paced rates (the generator paces in bursts of up to 32,
+/// and a sleeping worker wakes in tens of microseconds), so half a percent.
+const LOSSLESS: f64 = 0.005;
+/// Halvings of the capacity search: the answer is within 1/64 of the flat-out offered rate.
+const SEARCH_STEPS: usize = 6;
 
 /// Run every scenario; progress goes to stderr, one line per measurement.
 pub fn run(scenarios: &[Scenario], opts: &Options) -> anyhow::Result<Vec<Row>> {
@@ -114,6 +123,9 @@ pub fn run(scenarios: &[Scenario], opts: &Options) -> anyhow::Result<Vec<Row>> {
                 };
                 for &path in &sc.paths {
                     let mut row = repeat(sc, path, frame, flows, opts, Some(ceiling))?;
+                    if opts.capacity {
+                        row.capacity_pps = Some(capacity(sc, path, frame, flows, opts, &row)?);
+                    }
                     if opts.trafgen && sc.routers == 1 && path != Path::ShoalTap {
                         // Both generators paced at half what the path delivered flat out: a
                         // load it carries, so each should see all of it arrive.
@@ -178,6 +190,45 @@ fn repeat(
         &sc.name
     };
     Ok(Row::new(name, path.label(), frame, flows, samples, ceiling))
+}
+
+/// The highest paced rate `path` carries without loss: a binary search between 0 and what the
+/// generator offered flat out, one run per step (RFC 2544's throughput test, shortened).
+fn capacity(
+    sc: &Scenario,
+    path: Path,
+    frame: usize,
+    flows: u16,
+    opts: &Options,
+    flat_out: &Row,
+) -> anyhow::Result<f64> {
+    let (mut lo, mut hi) = (0.0, flat_out.median.offered_pps);
+    for _ in 0..SEARCH_STEPS {
+        let rate = (lo + hi) / 2.0;
+        let run = Run {
+            path,
+            routers: sc.routers,
+            frame,
+            flows,
+            rate: Some(rate.max(1.0) as u64),
+            seconds: opts.seconds,
+        };
+        let s = rig::measure(&run)?;
+        let carried = s.loss() <= LOSSLESS;
+        eprintln!(
+            "  {:<20} {:<12} {frame:>5} B {flows:>3} flows  at {rate:.0} pps: {:.0} delivered{}",
+            sc.name,
+            path.label(),
+            s.delivered_pps,
+            if carried { "" } else { " (loss)" }
+        );
+        if carried {
+            lo = rate;
+        } else {
+            hi = rate;
+        }
+    }
+    Ok(lo)
 }
 
 /// The in-process chain: router hops per second on one core, no devices.

@@ -53,6 +53,10 @@ pub struct Row {
     pub cross_check: Option<(f64, f64, f64)>,
     /// Frames handed to routers per second, for an in-process chain.
     pub router_hops_pps: Option<f64>,
+    /// The highest paced rate found to arrive without loss (`--capacity`), if searched.
+    pub capacity_pps: Option<f64>,
+    /// That capacity against the kernel's in the same scenario, when both were searched.
+    pub capacity_vs_kernel: Option<f64>,
 }
 
 /// How close to the generator's ceiling a lossless result must be to count as bound by it.
@@ -95,6 +99,8 @@ impl Row {
             generator_bound,
             cross_check: None,
             router_hops_pps: None,
+            capacity_pps: None,
+            capacity_vs_kernel: None,
         }
     }
 
@@ -118,11 +124,23 @@ pub fn compare_to_kernel(rows: &mut [Row]) {
         .filter(|r| r.path == "kernel")
         .map(|r| (r.scenario.clone(), r.frame, r.flows, r.median.delivered_pps))
         .collect();
+    let kernel_capacity: Vec<(String, usize, u16, f64)> = rows
+        .iter()
+        .filter(|r| r.path == "kernel")
+        .filter_map(|r| Some((r.scenario.clone(), r.frame, r.flows, r.capacity_pps?)))
+        .collect();
     for r in rows.iter_mut().filter(|r| r.path != "kernel") {
+        let same = |k: &&(String, usize, u16, f64)| {
+            k.0 == r.scenario && k.1 == r.frame && k.2 == r.flows && k.3 > 0.0
+        };
         r.vs_kernel = kernel
             .iter()
-            .find(|k| k.0 == r.scenario && k.1 == r.frame && k.2 == r.flows && k.3 > 0.0)
+            .find(same)
             .map(|k| r.median.delivered_pps / k.3);
+        r.capacity_vs_kernel = kernel_capacity
+            .iter()
+            .find(same)
+            .and_then(|k| Some(r.capacity_pps? / k.3));
     }
 }
 
@@ -162,6 +180,12 @@ pub fn table(rows: &[Row]) -> String {
         let mut notes = Vec::new();
         if r.generator_bound {
             notes.push("generator-bound".to_owned());
+        }
+        if let Some(c) = r.capacity_pps {
+            let ratio = r
+                .capacity_vs_kernel
+                .map_or(String::new(), |x| format!(", {x:.2}× kernel's"));
+            notes.push(format!("lossless up to {}{ratio}", si(c)));
         }
         if let Some(h) = r.router_hops_pps {
             notes.push(format!("{} router-hops/s on 1 core", si(h)));

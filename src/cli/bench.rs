@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// Skip the trafgen cross-check.
     #[arg(long)]
     no_trafgen: bool,
+    /// Also search each path's lossless capacity (RFC 2544-style: six paced runs per row).
+    #[arg(long)]
+    capacity: bool,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -50,6 +53,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         runs: args.runs.max(1),
         seconds: args.seconds.clamp(0.1, 600.0),
         trafgen: !args.no_trafgen,
+        capacity: args.capacity,
     };
     let t0 = std::time::Instant::now();
     let rows = bench::run(&set, &opts)?;
