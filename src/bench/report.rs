@@ -302,6 +302,11 @@ mod tests {
         compare_to_kernel(&mut rows);
         assert_eq!(rows[1].vs_kernel, Some(2.5));
         assert_eq!(rows[2].vs_kernel, None, "no kernel row at 1500 bytes");
+        rows[0].capacity_pps = Some(2e5);
+        rows[1].capacity_pps = Some(3e5);
+        compare_to_kernel(&mut rows);
+        assert_eq!(rows[1].capacity_vs_kernel, Some(1.5));
+        assert!(table(&rows).contains("lossless up to 300k, 1.50× kernel's"));
         rows[1].cross_check = Some((2.5e5, 5e5, 4.4e5));
         assert!(rows[1].disagrees());
         rows[1].cross_check = Some((2.5e5, 5e5, 4.6e5));
