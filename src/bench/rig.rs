@@ -89,6 +89,14 @@ struct Bench {
 impl Drop for Bench {
     fn drop(&mut self) {
         if let Some(c) = &mut self.shoal {
+            // SIGTERM lets it print its counters and port table (which `SHOAL_BENCH_DEBUG`
+            // shows); SIGKILL if it does not go within two seconds.
+            // SAFETY: kill on our own child's pid has no memory-safety preconditions.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -380,8 +388,15 @@ fn spawn_shoal(ns: &NetNs, topo: &std::path::Path) -> anyhow::Result<Child> {
             }
         }
     }
-    // Keep draining its output so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    // Keep draining its output so it never blocks on a full pipe; show it when debugging.
+    let show = std::env::var_os("SHOAL_BENCH_DEBUG").is_some();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if show && !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+                eprintln!("    dut| {line}");
+            }
+        }
+    });
     Ok(child)
 }
 
