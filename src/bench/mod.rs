@@ -262,6 +262,7 @@ fn in_process(sc: &Scenario, frame: usize, opts: &Options) -> anyhow::Result<Row
         samples.push(Sample {
             offered_pps: (after.generated - before.generated) as f64 / elapsed,
             delivered_pps: delivered,
+            forwarded_pps: delivered,
             latency_ns: [q(0.5), q(0.99), q(0.999)],
             cpu_s_per_mpkt: if delivered > 0.0 {
                 cpu / (delivered * elapsed / 1e6)

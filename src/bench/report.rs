@@ -10,6 +10,9 @@ pub struct Sample {
     pub offered_pps: f64,
     /// Datagrams per second that arrived at the sink.
     pub delivered_pps: f64,
+    /// Frames per second the path sent out of its last hop (the kernel's counters of the
+    /// egress device), whether or not the sink's side then kept up; 0 where not measured.
+    pub forwarded_pps: f64,
     /// One-way latency quantiles p50, p99, p999, nanoseconds (0 when nothing arrived).
     pub latency_ns: [u64; 3],
     /// CPU seconds the forwarding path used per million delivered datagrams (machine busy
@@ -57,6 +60,8 @@ pub struct Row {
     pub capacity_pps: Option<f64>,
     /// That capacity against the kernel's in the same scenario, when both were searched.
     pub capacity_vs_kernel: Option<f64>,
+    /// The forwarded rate (the path's egress) against the kernel's, when both were read.
+    pub forwarded_vs_kernel: Option<f64>,
 }
 
 /// How close to the generator's ceiling a lossless result must be to count as bound by it.
@@ -79,6 +84,7 @@ impl Row {
         let m = Sample {
             offered_pps: field(|s| s.offered_pps),
             delivered_pps: field(|s| s.delivered_pps),
+            forwarded_pps: field(|s| s.forwarded_pps),
             latency_ns: [lat(0), lat(1), lat(2)],
             cpu_s_per_mpkt: field(|s| s.cpu_s_per_mpkt),
         };
@@ -101,6 +107,7 @@ impl Row {
             router_hops_pps: None,
             capacity_pps: None,
             capacity_vs_kernel: None,
+            forwarded_vs_kernel: None,
         }
     }
 
@@ -124,6 +131,11 @@ pub fn compare_to_kernel(rows: &mut [Row]) {
         .filter(|r| r.path == "kernel")
         .map(|r| (r.scenario.clone(), r.frame, r.flows, r.median.delivered_pps))
         .collect();
+    let kernel_forwarded: Vec<(String, usize, u16, f64)> = rows
+        .iter()
+        .filter(|r| r.path == "kernel")
+        .map(|r| (r.scenario.clone(), r.frame, r.flows, r.median.forwarded_pps))
+        .collect();
     let kernel_capacity: Vec<(String, usize, u16, f64)> = rows
         .iter()
         .filter(|r| r.path == "kernel")
@@ -137,6 +149,11 @@ pub fn compare_to_kernel(rows: &mut [Row]) {
             .iter()
             .find(same)
             .map(|k| r.median.delivered_pps / k.3);
+        r.forwarded_vs_kernel = kernel_forwarded
+            .iter()
+            .find(same)
+            .filter(|_| r.median.forwarded_pps > 0.0)
+            .map(|k| r.median.forwarded_pps / k.3);
         r.capacity_vs_kernel = kernel_capacity
             .iter()
             .find(same)
@@ -180,6 +197,14 @@ pub fn table(rows: &[Row]) -> String {
         let mut notes = Vec::new();
         if r.generator_bound {
             notes.push("generator-bound".to_owned());
+        }
+        // The path sent noticeably more than the sink took in: say so, and compare that.
+        let (f, d) = (m.forwarded_pps, m.delivered_pps);
+        if f > d * 1.02 {
+            let ratio = r
+                .forwarded_vs_kernel
+                .map_or(String::new(), |x| format!(" ({x:.2}× kernel's)"));
+            notes.push(format!("path sent {}{ratio}", si(f)));
         }
         if let Some(c) = r.capacity_pps {
             let ratio = r
@@ -251,6 +276,7 @@ mod tests {
         Sample {
             offered_pps: offered,
             delivered_pps: delivered,
+            forwarded_pps: 0.0,
             latency_ns: [1000, 2000, 3000],
             cpu_s_per_mpkt: 1.5,
         }
@@ -302,11 +328,18 @@ mod tests {
         compare_to_kernel(&mut rows);
         assert_eq!(rows[1].vs_kernel, Some(2.5));
         assert_eq!(rows[2].vs_kernel, None, "no kernel row at 1500 bytes");
+        rows[0].median.forwarded_pps = 2e5;
+        rows[1].median.forwarded_pps = 6e5;
         rows[0].capacity_pps = Some(2e5);
         rows[1].capacity_pps = Some(3e5);
         compare_to_kernel(&mut rows);
         assert_eq!(rows[1].capacity_vs_kernel, Some(1.5));
         assert!(table(&rows).contains("lossless up to 300k, 1.50× kernel's"));
+        assert!(
+            table(&rows).contains("path sent 600k (3.00× kernel's)"),
+            "{}",
+            table(&rows)
+        );
         rows[1].cross_check = Some((2.5e5, 5e5, 4.4e5));
         assert!(rows[1].disagrees());
         rows[1].cross_check = Some((2.5e5, 5e5, 4.6e5));

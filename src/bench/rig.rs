@@ -153,6 +153,25 @@ impl Prepared {
         }
     }
 
+    /// Frames the path has sent out of its last hop so far, from the kernel's counters of the
+    /// egress device: the last router's `out` veth (kernel or shoal on AF_XDP), or the sink
+    /// side of the TAP `t2`. `None` where there is no path (the ceiling) or no counter.
+    pub fn egress_frames(&self) -> Option<u64> {
+        let (ns, file) = match self.path {
+            Path::Direct => return None,
+            Path::ShoalTap => (
+                &self.bench.traffic,
+                "/sys/class/net/t2/statistics/rx_packets",
+            ),
+            Path::Kernel | Path::ShoalXdp => (
+                self.bench.routers.last()?,
+                "/sys/class/net/out/statistics/tx_packets",
+            ),
+        };
+        let out = ns.run(&["cat", file]).ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
     /// Stop the traffic engine (after what is in flight has arrived) and tear the path down.
     pub fn finish(self) -> anyhow::Result<crate::engine::Report> {
         std::thread::sleep(Duration::from_millis(200));
@@ -173,12 +192,19 @@ pub fn measure(run: &Run) -> anyhow::Result<Sample> {
     let engine = &p.engine;
     let me = std::process::id();
     let (busy0, own0) = (procstat::machine_busy()?, procstat::process_cpu(me)?);
+    let egress0 = p.egress_frames();
     let t0 = Instant::now();
     engine.set_flows(true);
     std::thread::sleep(Duration::from_secs_f64(run.seconds));
     engine.set_flows(false);
     let elapsed = t0.elapsed().as_secs_f64();
     let (busy1, own1) = (procstat::machine_busy()?, procstat::process_cpu(me)?);
+    // Frames still in flight leave within the drain `finish` waits for.
+    std::thread::sleep(Duration::from_millis(200));
+    let forwarded = match (egress0, p.egress_frames()) {
+        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / elapsed,
+        _ => 0.0,
+    };
     let report = p.finish()?;
     // Offered is what reached the wire: the generator's port counts what the kernel took.
     let offered = report
@@ -193,6 +219,7 @@ pub fn measure(run: &Run) -> anyhow::Result<Sample> {
     Ok(Sample {
         offered_pps: offered as f64 / elapsed,
         delivered_pps: sink.received as f64 / elapsed,
+        forwarded_pps: forwarded,
         latency_ns: [q(0.5), q(0.99), q(0.999)],
         cpu_s_per_mpkt: if sink.received == 0 || run.path == Path::Direct {
             0.0
