@@ -131,10 +131,6 @@ fn mac_of(ns: &NetNs, dev: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn exists(ns: &NetNs, dev: &str) -> bool {
-    ns.has_device(dev)
-}
-
 /// `ip link show DEV` in `ns`, which names an attached XDP program (`prog/xdp id N`).
 fn link_show(ns: &NetNs, dev: &str) -> String {
     let out = ns.ip(&["link", "show", dev]).expect("ip link show");
@@ -323,7 +319,10 @@ fn hosts_talk_through_a_router_on_tap() {
     let report = shoal.terminate().join("\n");
     assert!(report.contains("tap"), "{report}");
     // shoal created the TAPs, so they went with it, wherever they had been moved.
-    assert!(!exists(&h1, "ta") && !exists(&h2, "tb"), "TAPs left behind");
+    assert!(
+        !h1.has_device("ta") && !h2.has_device("tb"),
+        "TAPs left behind"
+    );
 }
 
 /// h1 ─ veth ─ [A, AF_XDP] ═ shared-memory ring ═ [B] ─ TAP ─ h2, A and B on two workers.
@@ -374,7 +373,7 @@ ends = ["A:ab", "B:ab"]
     );
     shoal.terminate();
     assert!(!link_show(&sh, "xa").contains("xdp"));
-    assert!(!exists(&h2, "tb"));
+    assert!(!h2.has_device("tb"));
 }
 
 /// kill -9 leaves nothing that blocks the next run (the XDP program is held by a link that
@@ -399,10 +398,11 @@ iface = [
 ]
 "#;
     let first = Shoal::start(&sh, topo, 1);
-    assert!(link_show(&sh, "xa").contains("xdp") && exists(&sh, "tk"));
+    assert!(link_show(&sh, "xa").contains("xdp") && sh.has_device("tk"));
     first.kill();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while (link_show(&sh, "xa").contains("xdp") || exists(&sh, "tk")) && Instant::now() < deadline {
+    while (link_show(&sh, "xa").contains("xdp") || sh.has_device("tk")) && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
@@ -410,11 +410,11 @@ iface = [
         "{}",
         link_show(&sh, "xa")
     );
-    assert!(!exists(&sh, "tk"), "TAP survived kill -9");
+    assert!(!sh.has_device("tk"), "TAP survived kill -9");
     let second = Shoal::start(&sh, topo, 1);
     ping(&h1, "10.1.0.1", 64);
     second.terminate();
-    assert!(!link_show(&sh, "xa").contains("xdp") && !exists(&sh, "tk"));
+    assert!(!link_show(&sh, "xa").contains("xdp") && !sh.has_device("tk"));
 }
 
 /// A topology naming a missing device fails with one clear line naming it, and exits non-zero.

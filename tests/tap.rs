@@ -102,12 +102,7 @@ fn send_one(port: &mut TapPort, pool: &mut Pool, bytes: &[u8]) {
 fn gone(ns: &NetNs, dev: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        if !ns
-            .exec(&["ip", "link", "show", dev])
-            .expect("exec")
-            .status
-            .success()
-        {
+        if !ns.has_device(dev) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -417,53 +417,26 @@ mod tests {
             run(r, pool, now, IfaceId(1), &[arp_reply([10, 1, 0, 3], PEER)]);
         };
         to_gw(&mut r, &mut pool);
+        let send = |r: &mut Router, pool: &mut Pool| {
+            run(r, pool, now, IfaceId(0), std::slice::from_ref(&frame))
+        };
         let sent = |seen: &[Seen]| matches!(seen, [Seen::Tx(..)]);
-        assert!(sent(&run(
-            &mut r,
-            &mut pool,
-            now,
-            IfaceId(0),
-            std::slice::from_ref(&frame)
-        )));
-        assert!(sent(&run(
-            &mut r,
-            &mut pool,
-            now,
-            IfaceId(0),
-            std::slice::from_ref(&frame)
-        )));
+        assert!(sent(&send(&mut r, &mut pool)));
+        assert!(sent(&send(&mut r, &mut pool)));
         r.add_rule_str("to 10.50.0.0/16 blackhole pref 10").unwrap();
-        let seen = run(
-            &mut r,
-            &mut pool,
-            now,
-            IfaceId(0),
-            std::slice::from_ref(&frame),
-        );
+        let seen = send(&mut r, &mut pool);
         assert_eq!(seen, [Seen::Drop(DropReason::Blackhole)]);
         let mut r = router(true, true);
         to_gw(&mut r, &mut pool);
         r.add_rule_str("fwmark 0x7 prohibit pref 10").unwrap();
-        assert!(sent(&run(
-            &mut r,
-            &mut pool,
-            now,
-            IfaceId(0),
-            std::slice::from_ref(&frame)
-        )));
+        assert!(sent(&send(&mut r, &mut pool)));
         // A new classifier entry ahead of the old one would not be seen; a first entry is.
         let mut fresh = router(true, false);
         fresh.add_rule_str("fwmark 0x7 prohibit pref 10").unwrap();
         to_gw(&mut fresh, &mut pool);
-        assert!(sent(&run(
-            &mut fresh,
-            &mut pool,
-            now,
-            IfaceId(0),
-            std::slice::from_ref(&frame)
-        )));
+        assert!(sent(&send(&mut fresh, &mut pool)));
         fresh.add_mark_str("ipproto udp mark 0x7").unwrap();
-        let seen = run(&mut fresh, &mut pool, now, IfaceId(0), &[frame]);
+        let seen = send(&mut fresh, &mut pool);
         // Refused with ICMP back to the sender (which first needs its address resolved).
         assert!(matches!(seen[..], [Seen::Tx(IfaceId(0), _)]), "{seen:?}");
     }

@@ -190,8 +190,14 @@ impl Router {
             let header = bytes
                 .get(ETH..ETH + 20)
                 .and_then(|h| <[u8; 20]>::try_from(h).ok());
+            // Marks only matter to rules: with Linux's defaults the classifier need not run.
+            let marks = if self.fib.walks_rules() {
+                &self.marks
+            } else {
+                &Classifier::EMPTY
+            };
             match header {
-                Some(h) => flow_key(id, &h, bytes.get(l4..).filter(|_| first), &self.marks),
+                Some(h) => flow_key(id, &h, bytes.get(l4..).filter(|_| first), marks),
                 None => FlowKey::to(meta.dst),
             }
         };

@@ -13,6 +13,11 @@ pub struct Classifier {
 }
 
 impl Classifier {
+    /// A classifier with no entry.
+    pub(crate) const EMPTY: Classifier = Classifier {
+        entries: Vec::new(),
+    };
+
     /// Append an entry: packets `selector` matches get `mark`.
     pub fn push(&mut self, selector: Selector, mark: u32) {
         self.entries.push((selector, mark));

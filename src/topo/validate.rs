@@ -90,7 +90,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             ifaces,
             routes: list,
             auto_routes: auto,
-            tables: tables_list(nd),
+            tables: tables.entries().map(|(n, id)| (n.to_owned(), id)).collect(),
             rules,
             marks,
             gateway,
@@ -319,14 +319,6 @@ fn table_names(cx: &Cx, nd: &NodeDoc, key: &str) -> Result<TableNames, TopoError
         }
     }
     Ok(names)
-}
-
-/// The node's table names as (name, id), in file order of names.
-fn tables_list(nd: &NodeDoc) -> Vec<(String, u32)> {
-    nd.tables
-        .as_ref()
-        .map(|t| t.get_ref().iter().map(|(n, &id)| (n.clone(), id)).collect())
-        .unwrap_or_default()
 }
 
 /// The node's rules and mark classifier entries, each parsed (errors name the file, line and

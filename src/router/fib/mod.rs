@@ -445,23 +445,7 @@ impl Fib {
     pub fn route(&self, key: &FlowKey) -> Option<Routed<'_>> {
         if let Some(local) = self.fast_local() {
             // Only Linux's default rules, none of which selects: the plain walk is exact.
-            let r = self.lookup_plain(local, u32::from(key.dst))?;
-            if r.nexthop.group.is_none() {
-                return Some(r);
-            }
-            let index = if r.table == TABLE_MAIN {
-                1
-            } else {
-                self.rules[2].1?
-            };
-            let table = &self.tables[index].1;
-            let nexthop = table.member(r.nexthop, key)?;
-            let group = table.group(r.nexthop);
-            return Some(Routed {
-                nexthop,
-                group,
-                ..r
-            });
+            return self.lookup_plain(local, key);
         }
         let dst = u32::from(key.dst);
         let packed = rule::PackedKey::new(key);
@@ -545,7 +529,8 @@ impl Fib {
 
     /// The walk over Linux's default rules with `local` as the short host list.
     #[inline]
-    fn lookup_plain<'a>(&'a self, local: &'a FastLocal, dst: u32) -> Option<Routed<'a>> {
+    fn lookup_plain<'a>(&'a self, local: &'a FastLocal, key: &FlowKey) -> Option<Routed<'a>> {
+        let dst = u32::from(key.dst);
         if let Some(nexthop) = local.lookup(dst) {
             return Some(Routed {
                 nexthop,
@@ -555,11 +540,12 @@ impl Fib {
         }
         // Rules 32766 (main) and 32767 (default), whose tables sit at fixed places.
         let answer = |index: usize, table| {
-            let nexthop = self.tables[index].1.lookup(dst)?;
-            (nexthop.kind != RouteKind::Throw).then_some(Routed {
-                nexthop,
+            let t = &self.tables[index].1;
+            let nexthop = t.lookup(dst).filter(|nh| nh.kind != RouteKind::Throw)?;
+            Some(Routed {
+                nexthop: t.member(nexthop, key)?,
                 table,
-                group: None,
+                group: t.group(nexthop),
             })
         };
         answer(1, TABLE_MAIN).or_else(|| answer(self.rules[2].1?, TABLE_DEFAULT))

@@ -53,6 +53,11 @@ impl TableNames {
             .ok_or_else(|| err("bad table", word))
     }
 
+    /// Every name given with [`TableNames::add`] and its table.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, TableId)> {
+        self.0.iter().map(|(n, id)| (n.as_str(), *id))
+    }
+
     /// The name of table `id`, if it has one.
     pub fn name(&self, id: TableId) -> Option<&str> {
         match id {
