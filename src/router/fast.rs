@@ -11,8 +11,12 @@
 
 use std::net::Ipv4Addr;
 
-use super::fib::bloom_bit;
+use super::fib::{Fib, MainView, bloom_bit};
+use super::flow_cache::FlowCache;
+use super::iface::Iface;
 use super::input::flow_key;
+use super::mark::Classifier;
+use super::neigh::{NeighCache, NeighConfig};
 use super::{Action, Io, NextHop, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
@@ -56,30 +60,64 @@ pub(crate) struct Tally {
     bytes: u64,
 }
 
+/// The fast path over a run of frames from one interface: what it reads for every frame,
+/// looked up once, and the parts of the router it may change, borrowed apart. A frame it
+/// hands back goes to the general pipeline, which may change anything (an ARP reply fills the
+/// cache), so a new `FastPath` is made for the frames after it.
+pub(crate) struct FastPath<'r> {
+    now: Instant,
+    ingress: IfaceId,
+    /// The ingress interface's MAC as the low 48 bits of a little-endian word.
+    our_mac: u64,
+    local_bloom: u64,
+    local_addrs: &'r [Ipv4Addr],
+    /// `None` when policy rules (or a large `local` table) make every lookup walk the rules.
+    main: Option<MainView<'r>>,
+    fib: &'r Fib,
+    marks: &'r Classifier,
+    flow_cache: &'r mut FlowCache,
+    ifaces: &'r mut [Iface],
+    neigh: &'r mut NeighCache,
+    neigh_config: &'r NeighConfig,
+    tally: &'r mut Tally,
+}
+
 impl Router {
-    /// The next hop of a received packet under policy rules: the classifier and the whole
-    /// rule walk on the packet's key, their answer cached per flow. (Inlined: out of line it
-    /// cost policy packets 7 ns and saved the default path 0.5 ns; docs/benchmarks.md.)
+    /// The fast path for frames received on `ingress` (whose MAC is `our_mac`), or `None` when
+    /// they must all take the general pipeline: the interface is down, forwarding is off, or
+    /// the fast path is switched off.
+    #[inline]
+    pub(crate) fn fast_path_mac(&self, ingress: IfaceId) -> Option<ethernet::Address> {
+        self.iface(ingress)
+            .filter(|i| i.up && self.fast_path && self.config.forwarding)
+            .map(|i| i.mac)
+    }
+
+    /// The fast path over the next frames from `ingress`; see [`FastPath`].
     #[inline(always)]
-    fn policy_nexthop(
-        &mut self,
+    pub(crate) fn fast_path<'r>(
+        &'r mut self,
+        now: Instant,
         ingress: IfaceId,
-        ip: &[u8; 20],
-        ports: [u8; 4],
-    ) -> Option<NextHop> {
-        let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-        let port_word = if first { u32::from_be_bytes(ports) } else { 0 };
-        let misc = u32::from_be_bytes([ip[1], ip[9], 0, 0]) | u32::from(ingress.0);
-        let addr = |i: usize| u32::from_be_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
-        let id = [addr(12), addr(16), port_word, misc];
-        let generation = self.fib.generation();
-        if let Some(answer) = self.flow_cache.get(&id, generation) {
-            return answer;
+        our_mac: ethernet::Address,
+        tally: &'r mut Tally,
+    ) -> FastPath<'r> {
+        let o = our_mac.0;
+        FastPath {
+            now,
+            ingress,
+            our_mac: u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], 0, 0]),
+            local_bloom: self.local_bloom,
+            local_addrs: &self.local_addrs,
+            main: self.fib.main_view(),
+            fib: &self.fib,
+            marks: &self.marks,
+            flow_cache: &mut self.flow_cache,
+            ifaces: &mut self.ifaces,
+            neigh: &mut self.neigh,
+            neigh_config: &self.config.neigh,
+            tally,
         }
-        let key = flow_key(ingress, ip, first.then_some(&ports[..]), &self.marks);
-        let answer = self.fib.route(&key).map(|r| *r.nexthop);
-        self.flow_cache.put(id, generation, answer);
-        answer
     }
 
     /// Add what the fast path forwarded from `ingress` to the counters: received, forwarded and
@@ -98,18 +136,43 @@ impl Router {
             i.counters.rx_bytes += tally.bytes;
         }
     }
+}
+
+impl FastPath<'_> {
+    /// Forward frames from `frames` while they are the common case; the first one that is not
+    /// comes back untouched, for the general pipeline. `None` once `frames` is exhausted.
+    #[inline(always)]
+    pub(crate) fn forward_run(
+        &mut self,
+        frames: &mut impl Iterator<Item = Frame>,
+        io: &mut Io<'_>,
+    ) -> Option<Frame> {
+        frames.find_map(|frame| self.forward(frame, io))
+    }
+
+    /// The next hop of a received packet under policy rules: the classifier and the whole
+    /// rule walk on the packet's key, their answer cached per flow. (Inlined: out of line it
+    /// cost policy packets 7 ns and saved the default path 0.5 ns; docs/benchmarks.md.)
+    #[inline(always)]
+    fn policy_nexthop(&mut self, ip: &[u8; 20], ports: [u8; 4]) -> Option<NextHop> {
+        let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
+        let port_word = if first { u32::from_be_bytes(ports) } else { 0 };
+        let misc = u32::from_be_bytes([ip[1], ip[9], 0, 0]) | u32::from(self.ingress.0);
+        let addr = |i: usize| u32::from_be_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
+        let id = [addr(12), addr(16), port_word, misc];
+        let generation = self.fib.generation();
+        if let Some(answer) = self.flow_cache.get(&id, generation) {
+            return answer;
+        }
+        let key = flow_key(self.ingress, ip, first.then_some(&ports[..]), self.marks);
+        let answer = self.fib.route(&key).map(|r| *r.nexthop);
+        self.flow_cache.put(id, generation, answer);
+        answer
+    }
 
     /// Forward `frame` if it is the common case; otherwise hand it back untouched.
     #[inline(always)]
-    pub(crate) fn forward_fast(
-        &mut self,
-        now: Instant,
-        ingress: IfaceId,
-        our_mac: ethernet::Address,
-        mut frame: Frame,
-        io: &mut Io<'_>,
-        tally: &mut Tally,
-    ) -> Option<Frame> {
+    pub(crate) fn forward(&mut self, mut frame: Frame, io: &mut Io<'_>) -> Option<Frame> {
         let len = frame.len();
         let bytes = io.pool.data_mut(&frame);
         // The four bytes after a 20-byte header: the ports, should policy rules ask for them.
@@ -122,14 +185,12 @@ impl Router {
         // Whole words, loaded once each: the destination MAC, then EtherType and version/IHL,
         // compared as integers.
         let mac = u64::from_le_bytes(at::<8>(h, 0)) & 0xffff_ffff_ffff;
-        let o = our_mac.0;
-        let ours = u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], 0, 0]);
-        if mac != ours || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
+        if mac != self.our_mac || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
             return Some(frame);
         }
         let total = usize::from(u16::from_be_bytes(at::<2>(h, 16)));
         let ttl = h[22];
-        if !(20..=len - ETH).contains(&total) || ttl <= 1 || !self.config.forwarding {
+        if !(20..=len - ETH).contains(&total) || ttl <= 1 {
             return Some(frame);
         }
         if checksum::data_fixed(&at::<20>(h, ETH)) != 0xffff {
@@ -146,16 +207,13 @@ impl Router {
         {
             return Some(frame);
         }
-        let nh = match self.fib.lookup_main(d) {
-            Some(nh) => *nh,
+        let nh = match self.main {
+            Some(main) => main.nexthop_id(d).and_then(|id| main.nexthop(id)).copied(),
             // Policy rules (or a large `local` table): see `policy_nexthop`.
-            None if self.fib.walks_rules() => {
-                match self.policy_nexthop(ingress, &at::<20>(h, ETH), ports) {
-                    Some(nh) => nh,
-                    None => return Some(frame),
-                }
-            }
-            None => return Some(frame),
+            None => self.policy_nexthop(&at::<20>(h, ETH), ports),
+        };
+        let Some(nh) = nh else {
+            return Some(frame);
         };
         if nh.kind != RouteKind::Unicast {
             return Some(frame);
@@ -171,7 +229,10 @@ impl Router {
         }
         let out_mac = out.mac;
         let next_hop = nh.gateway.unwrap_or(dst);
-        let Some(mac) = self.neigh.lookup(now, &self.config.neigh, egress, next_hop) else {
+        let Some(mac) = self
+            .neigh
+            .lookup(self.now, self.neigh_config, egress, next_hop)
+        else {
             return Some(frame);
         };
 
@@ -184,8 +245,8 @@ impl Router {
         frame.truncate(ETH + total);
         out.counters.tx_frames += 1;
         out.counters.tx_bytes += frame.len() as u64;
-        tally.frames += 1;
-        tally.bytes += len as u64;
+        self.tally.frames += 1;
+        self.tally.bytes += len as u64;
         io.out.push(Action::Transmit {
             iface: egress,
             frame,

@@ -544,10 +544,21 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let mut io = Io { pool, out };
-        let fast = self.fast_path_mac(iface);
+        let mut frames = batch.drain();
+        let Some(mac) = self.fast_path_mac(iface) else {
+            for frame in frames {
+                self.input(now, iface, frame, &mut io);
+            }
+            return;
+        };
         let mut tally = Tally::default();
-        for frame in batch.drain() {
-            self.receive(now, iface, fast, frame, &mut io, &mut tally);
+        // The fast path takes frames until one needs the general pipeline, then a new fast
+        // path starts after it (see `FastPath`).
+        while let Some(frame) = self
+            .fast_path(now, iface, mac, &mut tally)
+            .forward_run(&mut frames, &mut io)
+        {
+            self.input(now, iface, frame, &mut io);
         }
         self.settle(iface, tally);
     }
@@ -561,36 +572,20 @@ impl Router {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
-        let fast = self.fast_path_mac(iface);
-        let mut tally = Tally::default();
-        self.receive(now, iface, fast, frame, &mut Io { pool, out }, &mut tally);
-        self.settle(iface, tally);
-    }
-
-    /// The interface's MAC when frames received on it may take the fast path.
-    fn fast_path_mac(&self, iface: IfaceId) -> Option<ethernet::Address> {
-        self.iface(iface)
-            .filter(|i| i.up && self.fast_path)
-            .map(|i| i.mac)
-    }
-
-    /// One received frame: the fast path if it qualifies, else the general pipeline.
-    #[inline]
-    fn receive(
-        &mut self,
-        now: Instant,
-        iface: IfaceId,
-        fast: Option<ethernet::Address>,
-        frame: Frame,
-        io: &mut Io<'_>,
-        tally: &mut Tally,
-    ) {
-        let frame = match fast {
-            Some(mac) => self.forward_fast(now, iface, mac, frame, io, tally),
+        let mut io = Io { pool, out };
+        let frame = match self.fast_path_mac(iface) {
+            Some(mac) => {
+                let mut tally = Tally::default();
+                let rest = self
+                    .fast_path(now, iface, mac, &mut tally)
+                    .forward(frame, &mut io);
+                self.settle(iface, tally);
+                rest
+            }
             None => Some(frame),
         };
         if let Some(frame) = frame {
-            self.input(now, iface, frame, io);
+            self.input(now, iface, frame, &mut io);
         }
     }
 
