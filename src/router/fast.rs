@@ -11,6 +11,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::adjacency::{Adjacencies, Adjacency};
 use super::fib::{Fib, MainView, bloom_bit};
 use super::flow_cache::FlowCache;
 use super::iface::Iface;
@@ -79,6 +80,12 @@ pub(crate) struct FastPath<'r> {
     ifaces: &'r mut [Iface],
     neigh: &'r mut NeighCache,
     neigh_config: &'r NeighConfig,
+    adjacencies: &'r mut Adjacencies,
+    /// The FIB's and the interfaces' generations: the part of the epoch no frame of the run
+    /// changes.
+    fixed_generations: u64,
+    /// The adjacencies' epoch now (see [`adjacency`](super::adjacency)).
+    epoch: u64,
     tally: &'r mut Tally,
 }
 
@@ -103,6 +110,8 @@ impl Router {
         tally: &'r mut Tally,
     ) -> FastPath<'r> {
         let o = our_mac.0;
+        let fixed_generations = self.fib.generation() + self.ifaces_generation;
+        let epoch = fixed_generations + self.neigh.generation();
         FastPath {
             now,
             ingress,
@@ -116,6 +125,9 @@ impl Router {
             ifaces: &mut self.ifaces,
             neigh: &mut self.neigh,
             neigh_config: &self.config.neigh,
+            adjacencies: &mut self.adjacencies,
+            fixed_generations,
+            epoch,
             tally,
         }
     }
@@ -170,6 +182,47 @@ impl FastPath<'_> {
         answer
     }
 
+    /// Where a packet of `total` bytes to `dst` goes through next hop `nh` (with id `id` in
+    /// `main`, if it came from there): a unicast route out of an interface that is up and has
+    /// room for it, to a neighbour whose address is known. A next hop through a gateway is
+    /// remembered in the adjacency cache while the neighbour cache answers it from its own
+    /// cache of reachable entries. (Out of line: adjacency hits are the common case.)
+    #[inline(never)]
+    fn resolve(
+        &mut self,
+        nh: NextHop,
+        id: Option<u16>,
+        dst: Ipv4Addr,
+        total: usize,
+    ) -> Option<Adjacency> {
+        if nh.kind != RouteKind::Unicast {
+            return None;
+        }
+        let egress = nh.dev?;
+        let out = self.ifaces.get(usize::from(egress.0))?;
+        if !out.up || total > usize::from(out.mtu) {
+            return None;
+        }
+        let next_hop = nh.gateway.unwrap_or(dst);
+        let mac = self
+            .neigh
+            .lookup(self.now, self.neigh_config, egress, next_hop)?;
+        self.epoch = self.fixed_generations + self.neigh.generation();
+        let until = self.neigh.reachable_until(egress, next_hop);
+        let adjacency = Adjacency::new(
+            self.epoch,
+            until.unwrap_or(0),
+            egress,
+            out.mtu,
+            mac,
+            out.mac,
+        );
+        if let (Some(id), Some(_), Some(_)) = (id, nh.gateway, until) {
+            self.adjacencies.put(id, adjacency);
+        }
+        Some(adjacency)
+    }
+
     /// Forward `frame` if it is the common case; otherwise hand it back untouched.
     #[inline(always)]
     pub(crate) fn forward(&mut self, mut frame: Frame, io: &mut Io<'_>) -> Option<Frame> {
@@ -207,32 +260,32 @@ impl FastPath<'_> {
         {
             return Some(frame);
         }
-        let nh = match self.main {
-            Some(main) => main.nexthop_id(d).and_then(|id| main.nexthop(id)).copied(),
+        let now = self.now;
+        let adjacency = match self.main {
+            Some(main) => {
+                let Some(id) = main.nexthop_id(d) else {
+                    return Some(frame);
+                };
+                match self.adjacencies.get(id, self.epoch, now.as_nanos()) {
+                    Some(a) if total <= usize::from(a.mtu) => Some(*a),
+                    Some(_) => return Some(frame),
+                    None => match main.nexthop(id) {
+                        Some(&nh) => self.resolve(nh, Some(id), dst, total),
+                        None => None,
+                    },
+                }
+            }
             // Policy rules (or a large `local` table): see `policy_nexthop`.
-            None => self.policy_nexthop(&at::<20>(h, ETH), ports),
+            None => match self.policy_nexthop(&at::<20>(h, ETH), ports) {
+                Some(nh) => self.resolve(nh, None, dst, total),
+                None => None,
+            },
         };
-        let Some(nh) = nh else {
+        let Some(adjacency) = adjacency else {
             return Some(frame);
         };
-        if nh.kind != RouteKind::Unicast {
-            return Some(frame);
-        }
-        let Some(egress) = nh.dev else {
-            return Some(frame);
-        };
+        let egress = adjacency.egress;
         let Some(out) = self.ifaces.get_mut(usize::from(egress.0)) else {
-            return Some(frame);
-        };
-        if !out.up || total > usize::from(out.mtu) {
-            return Some(frame);
-        }
-        let out_mac = out.mac;
-        let next_hop = nh.gateway.unwrap_or(dst);
-        let Some(mac) = self
-            .neigh
-            .lookup(self.now, self.neigh_config, egress, next_hop)
-        else {
             return Some(frame);
         };
 
@@ -240,8 +293,7 @@ impl FastPath<'_> {
         h[22] = ttl - 1;
         let sum = checksum::ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
         h[24..26].copy_from_slice(&sum.to_be_bytes());
-        h[..6].copy_from_slice(&mac.0);
-        h[6..12].copy_from_slice(&out_mac.0);
+        h[..12].copy_from_slice(&adjacency.macs);
         frame.truncate(ETH + total);
         out.counters.tx_frames += 1;
         out.counters.tx_bytes += frame.len() as u64;
@@ -259,6 +311,7 @@ impl FastPath<'_> {
 mod tests {
     use super::*;
     use crate::frame::Pool;
+    use crate::router::fib::TABLE_MAIN;
     use crate::router::{Config, DropReason, IfAddr};
     use crate::wire::{arp, ipv4};
     use core::time::Duration;
@@ -268,6 +321,7 @@ mod tests {
         ethernet::Address([2, 0, 0, 0, 0, 2]),
     ];
     const PEER: ethernet::Address = ethernet::Address([2, 9, 0, 0, 0, 9]);
+    const OTHER_MAC: ethernet::Address = ethernet::Address([2, 0, 0, 0, 0, 7]);
 
     fn router(fast: bool, policy: bool) -> Router {
         let mut r = Router::new(Config::default());
@@ -403,13 +457,23 @@ mod tests {
     /// local address, to unreachable and blackholed prefixes, too big for the egress, through
     /// the gateways, back out of the ingress.
     fn random_frame(rand: &mut impl FnMut() -> u64, iface: IfaceId) -> Vec<u8> {
-        let mut f = match rand() % 11 {
-            0 if iface == IfaceId(1) => arp_reply([10, 1, 0, 2 + (rand() % 2) as u8], PEER),
+        let mut f = match rand() % 12 {
+            0 if iface == IfaceId(1) => {
+                let gw = 2 + (rand() % 2) as u8;
+                arp_reply([10, 1, 0, gw], ethernet::Address([2, 9, 0, 0, 1, gw]))
+            }
             0 => arp_reply([10, 0, 0, 3], PEER),
             1 => udp([10, 0, 0, 1], 64, 8, false),
             2 => udp([10, 70 + (rand() % 2) as u8 * 10, 0, 1], 64, 8, false),
             3 => udp([10, 1, 0, 9], 64, 1200, rand() & 1 == 0),
             4 => udp([10, 90, 0, 1], 64, 8, false),
+            // Larger than some of the MTUs `reconfigure` sets.
+            5 => udp(
+                [10, 50 + (rand() % 2) as u8 * 10, 1, 1],
+                64,
+                700,
+                rand() & 1 == 0,
+            ),
             _ => udp(
                 [10, 50 + (rand() % 2) as u8 * 10, 1, 1],
                 1 + (rand() % 70) as u8,
@@ -458,6 +522,130 @@ mod tests {
         differential(true);
     }
 
+    /// A fast router and a general one, fed the same frames and changes.
+    struct Pair {
+        fast: (Router, Pool),
+        slow: (Router, Pool),
+        now: Instant,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let pools = || Pool::new(256).unwrap();
+            Pair {
+                fast: (router(true, false), pools()),
+                slow: (router(false, false), pools()),
+                now: Instant::ZERO,
+            }
+        }
+
+        fn change(&mut self, f: impl Fn(&mut Router, &mut Pool)) {
+            f(&mut self.fast.0, &mut self.fast.1);
+            f(&mut self.slow.0, &mut self.slow.1);
+        }
+
+        /// What both make of `frames` on `iface`, `after` the previous batch.
+        fn send(&mut self, after: Duration, iface: IfaceId, frames: &[Vec<u8>]) -> Vec<Seen> {
+            self.now = self.now + after;
+            let (r, pool) = &mut self.fast;
+            let a = run(r, pool, self.now, iface, frames);
+            let (r, pool) = &mut self.slow;
+            let b = run(r, pool, self.now, iface, frames);
+            assert_eq!(a, b, "at {:?}", self.now);
+            assert_eq!(self.fast.0.counters(), self.slow.0.counters());
+            a
+        }
+    }
+
+    /// The Ethernet addresses of the frames sent out of eth1.
+    fn macs_out(seen: &[Seen]) -> Vec<[u8; 12]> {
+        let out = seen.iter().filter_map(|s| match s {
+            Seen::Tx(IfaceId(1), f) if f[12..14] == [8, 0] => f.first_chunk().copied(),
+            _ => None,
+        });
+        out.collect()
+    }
+
+    /// Every change that an adjacency depends on shows in the next frame: the neighbour's
+    /// address, the egress MAC and MTU, the route's gateway, the reachable time, a hot-cache
+    /// slot taken by another neighbour (which the general path refills, noting the use).
+    #[test]
+    fn adjacencies_follow_every_change() {
+        let mut p = Pair::new();
+        let gw = |last| ethernet::Address([2, 9, 0, 0, 1, last]);
+        let header = |dst: ethernet::Address, src: ethernet::Address| {
+            let mut h = [0; 12];
+            h[..6].copy_from_slice(&dst.0);
+            h[6..].copy_from_slice(&src.0);
+            h
+        };
+        let small = udp([10, 50, 1, 1], 64, 8, false);
+        let big = udp([10, 50, 1, 1], 64, 700, true);
+        let ms = Duration::from_millis;
+        p.send(ms(0), IfaceId(0), std::slice::from_ref(&small));
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 2], gw(2))]);
+        // The first fills the adjacency, the second takes it.
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), small.clone()]);
+        assert_eq!(macs_out(&seen), [header(gw(2), MACS[1]); 2]);
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 2], gw(7))]);
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), small.clone()]);
+        assert_eq!(macs_out(&seen), [header(gw(7), MACS[1]); 2]);
+        p.change(|r, _| r.set_mac(IfaceId(1), OTHER_MAC).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(7), OTHER_MAC)]);
+        // Back, so that replies (sent to the old address) are taken again.
+        p.change(|r, _| r.set_mac(IfaceId(1), MACS[1]).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), big.clone()]);
+        assert_eq!(
+            macs_out(&seen),
+            [header(gw(7), MACS[1]); 2],
+            "eth1's MTU is 1000"
+        );
+        p.change(|r, _| r.set_mtu(IfaceId(1), 576).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&big));
+        assert!(macs_out(&seen).is_empty(), "too big, and DF set");
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(7), MACS[1])]);
+        // Another gateway under the same next-hop id (the route's old one was released).
+        p.change(|r, _| {
+            r.remove_route(TABLE_MAIN, Ipv4Addr::new(10, 50, 0, 0), 16, None);
+            r.add_route_str("10.50.0.0/16 via 10.1.0.4").unwrap();
+        });
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert!(macs_out(&seen).is_empty(), "10.1.0.4 is not resolved");
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 4], gw(4))]);
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(4), MACS[1])]);
+        // 10.0.0.5 on eth0 takes 10.1.0.4's slot of the hot cache; the general path then
+        // finds 10.1.0.4 in the map, which notes the use, and the last use decides when the
+        // entry, once stale, ages out. Start right after a run of the timers (which empties
+        // the hot cache), so that the next run is 15 s away.
+        let to_host = udp([10, 0, 0, 5], 64, 8, false);
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&to_host));
+        p.send(ms(1), IfaceId(0), &[arp_reply([10, 0, 0, 5], PEER)]);
+        while let Some(t) = p.fast.0.poll_timeout().filter(|&t| t < p.now + ms(14_000)) {
+            p.send(t - p.now, IfaceId(0), &[]);
+        }
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&to_host));
+        p.send(ms(13_000), IfaceId(0), std::slice::from_ref(&small));
+        // Now no more traffic, and the timers run late once, so that the aging sweeps fall
+        // between the last use the fast path saw and the one the general path noted.
+        p.send(ms(1_000), IfaceId(0), &[]);
+        p.send(ms(25_000), IfaceId(0), &[]);
+        for _ in 0..50 {
+            p.send(ms(1_000), IfaceId(0), &[]);
+            assert_eq!(
+                p.fast.0.neighbours().len(),
+                p.slow.0.neighbours().len(),
+                "at {:?}",
+                p.now
+            );
+        }
+        let seen = p.send(ms(0), IfaceId(0), std::slice::from_ref(&small));
+        assert!(macs_out(&seen).is_empty(), "10.1.0.4 aged out");
+    }
+
     /// A cached decision does not outlive a change of the rules or the classifier.
     #[test]
     fn cached_decisions_follow_configuration_changes() {
@@ -502,6 +690,27 @@ mod tests {
         assert!(matches!(seen[..], [Seen::Tx(IfaceId(0), _)]), "{seen:?}");
     }
 
+    /// One of the changes that invalidate adjacencies, picked by `change`: eth1's MTU, MAC or
+    /// state, or the gateway (and interface) of 10.60.0.0/16.
+    fn reconfigure(r: &mut Router, pool: &mut Pool, change: u64) {
+        let pick = (change / 4) as usize;
+        match change % 4 {
+            0 => r.set_mtu(IfaceId(1), [1000, 1500, 576][pick % 3]).unwrap(),
+            1 => r
+                .set_mac(IfaceId(1), [MACS[1], OTHER_MAC][pick % 2])
+                .unwrap(),
+            2 => r
+                .set_iface_up(IfaceId(1), !pick.is_multiple_of(4), pool)
+                .unwrap(),
+            _ => {
+                r.remove_route(TABLE_MAIN, Ipv4Addr::new(10, 60, 0, 0), 16, None);
+                let gw = ["10.1.0.2", "10.1.0.3", "10.0.0.3"][pick % 3];
+                // Refused while eth1 is down (the gateway is not on a connected subnet).
+                let _ = r.add_route_str(&format!("10.60.0.0/16 via {gw}"));
+            }
+        }
+    }
+
     fn differential(policy: bool) {
         let (mut fast, mut slow) = (router(true, policy), router(false, policy));
         let (mut pf, mut ps) = (Pool::new(1024).unwrap(), Pool::new(1024).unwrap());
@@ -515,7 +724,13 @@ mod tests {
         let mut now = Instant::ZERO;
         let (mut fast_taken, mut batches, mut mixed) = (0, 0, 0);
         for round in 0..20_000 {
-            now = now + Duration::from_millis(rand() % 3000);
+            // Now and then a pause long enough for neighbours to go stale and age out.
+            let pause = if rand().is_multiple_of(200) {
+                40_000 + rand() % 80_000
+            } else {
+                rand() % 3000
+            };
+            now = now + Duration::from_millis(pause);
             // Mostly eth0, where the traffic comes in; eth1 carries the gateways' ARP replies.
             let iface = IfaceId(u16::from(rand().is_multiple_of(5)));
             let n = if round % 2 == 0 {
@@ -523,6 +738,11 @@ mod tests {
             } else {
                 1 + (rand() % 40) as usize
             };
+            if rand().is_multiple_of(100) {
+                let change = rand();
+                reconfigure(&mut fast, &mut pf, change);
+                reconfigure(&mut slow, &mut ps, change);
+            }
             let frames: Vec<Vec<u8>> = (0..n).map(|_| random_frame(&mut rand, iface)).collect();
             let a = run(&mut fast, &mut pf, now, iface, &frames);
             let b = run(&mut slow, &mut ps, now, iface, &frames);

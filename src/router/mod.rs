@@ -17,6 +17,7 @@
 //! Frames are rewritten in place: TTL and checksum (RFC 1624), MAC addresses, and even ICMP
 //! errors, which are built in the headroom in front of the packet they quote.
 
+mod adjacency;
 mod counters;
 mod fast;
 pub mod fib;
@@ -156,6 +157,11 @@ pub struct Router {
     /// Decisions of the classifier and the rule walk per flow, under policy rules.
     flow_cache: flow_cache::FlowCache,
     neigh: NeighCache,
+    /// The fast path's cache per next hop of `main` (see [`adjacency`]).
+    adjacencies: adjacency::Adjacencies,
+    /// Bumped by every change to an interface's state, MTU or MAC: the interfaces' part of an
+    /// adjacency's epoch.
+    ifaces_generation: u64,
     limiter: RateLimiter,
     counters: Counters,
     udp_ports: Vec<u16>,
@@ -183,6 +189,8 @@ impl Router {
             marks: mark::Classifier::default(),
             flow_cache: flow_cache::FlowCache::default(),
             neigh: NeighCache::default(),
+            adjacencies: adjacency::Adjacencies::default(),
+            ifaces_generation: 0,
             limiter: RateLimiter::default(),
             counters: Counters::default(),
             udp_ports: Vec::new(),
@@ -274,6 +282,7 @@ impl Router {
             return Ok(());
         }
         iface.up = up;
+        self.ifaces_generation += 1;
         let addrs = iface.addrs.clone();
         if up {
             for a in addrs {
@@ -408,6 +417,7 @@ impl Router {
             .get_mut(usize::from(id.0))
             .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
         iface.mtu = mtu;
+        self.ifaces_generation += 1;
         Ok(())
     }
 
@@ -422,6 +432,7 @@ impl Router {
             .get_mut(usize::from(id.0))
             .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
         iface.mac = mac;
+        self.ifaces_generation += 1;
         Ok(())
     }
 
@@ -529,6 +540,7 @@ impl Router {
             + self.local_addrs.capacity() * size_of::<Ipv4Addr>()
             + self.fib.mem_bytes()
             + self.flow_cache.mem_bytes()
+            + self.adjacencies.mem_bytes()
             + self.udp_ports.capacity() * 2
             + self.events.capacity() * size_of::<Event>()
     }
