@@ -159,7 +159,17 @@ impl FastPath<'_> {
         frames: &mut impl Iterator<Item = Frame>,
         io: &mut Io<'_>,
     ) -> Option<Frame> {
-        frames.find_map(|frame| self.forward(frame, io))
+        // Told apart once per run, so that each loop is made for its kind of lookup.
+        match self.main {
+            Some(main) => frames.find_map(|frame| self.forward_via(frame, io, Some(main))),
+            None => frames.find_map(|frame| self.forward_via(frame, io, None)),
+        }
+    }
+
+    /// Forward `frame` if it is the common case; otherwise hand it back untouched.
+    #[inline]
+    pub(crate) fn forward(&mut self, frame: Frame, io: &mut Io<'_>) -> Option<Frame> {
+        self.forward_via(frame, io, self.main)
     }
 
     /// The next hop of a received packet under policy rules: the classifier and the whole
@@ -184,7 +194,8 @@ impl FastPath<'_> {
 
     /// Where a packet of `total` bytes to `dst` goes through next hop `nh` (with id `id` in
     /// `main`, if it came from there): a unicast route out of an interface that is up and has
-    /// room for it, to a neighbour whose address is known. A next hop through a gateway is
+    /// room for it, to a neighbour whose address is known; the answer is the frame's new
+    /// Ethernet addresses and the egress. A next hop through a gateway is
     /// remembered in the adjacency cache while the neighbour cache answers it from its own
     /// cache of reachable entries. (Out of line: adjacency hits are the common case.)
     #[inline(never)]
@@ -194,7 +205,7 @@ impl FastPath<'_> {
         id: Option<u16>,
         dst: Ipv4Addr,
         total: usize,
-    ) -> Option<Adjacency> {
+    ) -> Option<([u8; 12], IfaceId)> {
         if nh.kind != RouteKind::Unicast {
             return None;
         }
@@ -220,19 +231,19 @@ impl FastPath<'_> {
         if let (Some(id), Some(_), Some(_)) = (id, nh.gateway, until) {
             self.adjacencies.put(id, adjacency);
         }
-        Some(adjacency)
+        Some((adjacency.macs, egress))
     }
 
-    /// Forward `frame` if it is the common case; otherwise hand it back untouched.
+    /// [`FastPath::forward`] with `main`'s view, or `None` to walk the policy rules.
     #[inline(always)]
-    pub(crate) fn forward(&mut self, mut frame: Frame, io: &mut Io<'_>) -> Option<Frame> {
+    fn forward_via(
+        &mut self,
+        mut frame: Frame,
+        io: &mut Io<'_>,
+        main: Option<MainView<'_>>,
+    ) -> Option<Frame> {
         let len = frame.len();
-        let bytes = io.pool.data_mut(&frame);
-        // The four bytes after a 20-byte header: the ports, should policy rules ask for them.
-        let ports = bytes
-            .get(HEADERS..HEADERS + 4)
-            .map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
-        let Some(h) = bytes.first_chunk_mut::<HEADERS>() else {
+        let Some((h, after)) = io.pool.data_mut(&frame).split_first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
         // Whole words, loaded once each: the destination MAC, then EtherType and version/IHL,
@@ -261,13 +272,13 @@ impl FastPath<'_> {
             return Some(frame);
         }
         let now = self.now;
-        let adjacency = match self.main {
+        let adjacency = match main {
             Some(main) => {
                 let Some(id) = main.nexthop_id(d) else {
                     return Some(frame);
                 };
                 match self.adjacencies.get(id, self.epoch, now.as_nanos()) {
-                    Some(a) if total <= usize::from(a.mtu) => Some(*a),
+                    Some(a) if total <= usize::from(a.mtu) => Some((a.macs, a.egress)),
                     Some(_) => return Some(frame),
                     None => match main.nexthop(id) {
                         Some(&nh) => self.resolve(nh, Some(id), dst, total),
@@ -275,16 +286,19 @@ impl FastPath<'_> {
                     },
                 }
             }
-            // Policy rules (or a large `local` table): see `policy_nexthop`.
-            None => match self.policy_nexthop(&at::<20>(h, ETH), ports) {
-                Some(nh) => self.resolve(nh, None, dst, total),
-                None => None,
-            },
+            // Policy rules (or a large `local` table): see `policy_nexthop`. The four bytes
+            // after a 20-byte header are the ports, should the rules ask for them.
+            None => {
+                let ports = after.get(..4).map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
+                match self.policy_nexthop(&at::<20>(h, ETH), ports) {
+                    Some(nh) => self.resolve(nh, None, dst, total),
+                    None => None,
+                }
+            }
         };
-        let Some(adjacency) = adjacency else {
+        let Some((macs, egress)) = adjacency else {
             return Some(frame);
         };
-        let egress = adjacency.egress;
         let Some(out) = self.ifaces.get_mut(usize::from(egress.0)) else {
             return Some(frame);
         };
@@ -293,7 +307,7 @@ impl FastPath<'_> {
         h[22] = ttl - 1;
         let sum = checksum::ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
         h[24..26].copy_from_slice(&sum.to_be_bytes());
-        h[..12].copy_from_slice(&adjacency.macs);
+        h[..12].copy_from_slice(&macs);
         frame.truncate(ETH + total);
         out.counters.tx_frames += 1;
         out.counters.tx_bytes += frame.len() as u64;
