@@ -13,15 +13,14 @@
 //! fast path would have done, with the same (absent) side effects.
 
 use super::iface::IfaceId;
-use crate::wire::ethernet;
 
 /// What forwarding through one next hop takes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Adjacency {
     /// The epoch the entry belongs to (0: an empty entry; an epoch is never 0).
-    epoch: u64,
+    pub(crate) epoch: u64,
     /// Nanoseconds at which the next hop's neighbour entry stops being reachable.
-    until: u64,
+    pub(crate) until: u64,
     /// The next hop's MAC, then the egress interface's: the frame's new first twelve bytes.
     pub(crate) macs: [u8; 12],
     /// The egress interface's MTU.
@@ -31,37 +30,21 @@ pub(crate) struct Adjacency {
 }
 
 impl Adjacency {
-    /// Forwarding out of `egress` (MTU `mtu`, MAC `src`) to the neighbour `dst`, whose entry is
-    /// reachable until `until`, as of `epoch`.
-    pub(crate) fn new(
-        epoch: u64,
-        until: u64,
-        egress: IfaceId,
-        mtu: u16,
-        dst: ethernet::Address,
-        src: ethernet::Address,
-    ) -> Adjacency {
-        let mut macs = [0; 12];
-        macs[..6].copy_from_slice(&dst.0);
-        macs[6..].copy_from_slice(&src.0);
-        Adjacency {
-            epoch,
-            until,
-            macs,
-            mtu,
-            egress,
-        }
+    /// An entry that holds at no epoch.
+    pub(crate) const EMPTY: Adjacency = Adjacency {
+        epoch: 0,
+        until: 0,
+        macs: [0; 12],
+        mtu: 0,
+        egress: IfaceId(0),
+    };
+
+    /// Whether the entry holds at `epoch` and `now` (nanoseconds).
+    #[inline(always)]
+    pub(crate) fn holds(&self, epoch: u64, now: u64) -> bool {
+        self.epoch == epoch && now < self.until
     }
 }
-
-/// An entry that matches no epoch.
-const EMPTY: Adjacency = Adjacency {
-    epoch: 0,
-    until: 0,
-    macs: [0; 12],
-    mtu: 0,
-    egress: IfaceId(0),
-};
 
 /// The entries, by the id of their next hop in `main`. Empty until the fast path first
 /// forwards through a gateway; then as long as the highest id used.
@@ -76,14 +59,14 @@ impl Adjacencies {
     pub(crate) fn get(&self, id: u16, epoch: u64, now: u64) -> Option<&Adjacency> {
         self.entries
             .get(usize::from(id))
-            .filter(|a| a.epoch == epoch && now < a.until)
+            .filter(|a| a.holds(epoch, now))
     }
 
     /// Remember `adjacency` for next hop `id`.
     pub(crate) fn put(&mut self, id: u16, adjacency: Adjacency) {
         let i = usize::from(id);
         if i >= self.entries.len() {
-            self.entries.resize(i + 1, EMPTY);
+            self.entries.resize(i + 1, Adjacency::EMPTY);
         }
         self.entries[i] = adjacency;
     }
@@ -101,9 +84,15 @@ mod tests {
     #[test]
     fn an_entry_holds_for_its_epoch_until_its_time() {
         let mut cache = Adjacencies::default();
-        let mac = ethernet::Address([2, 0, 0, 0, 0, 1]);
         assert!(cache.get(3, 1, 0).is_none());
-        cache.put(3, Adjacency::new(5, 100, IfaceId(1), 1500, mac, mac));
+        let entry = Adjacency {
+            epoch: 5,
+            until: 100,
+            macs: [2; 12],
+            mtu: 1500,
+            egress: IfaceId(1),
+        };
+        cache.put(3, entry);
         assert_eq!(cache.get(3, 5, 99).map(|a| a.egress), Some(IfaceId(1)));
         assert!(cache.get(3, 5, 100).is_none(), "past its time");
         assert!(cache.get(3, 6, 0).is_none(), "another epoch");

@@ -172,40 +172,54 @@ impl FastPath<'_> {
         self.forward_via(frame, io, self.main)
     }
 
-    /// The next hop of a received packet under policy rules: the classifier and the whole
-    /// rule walk on the packet's key, their answer cached per flow. (Inlined: out of line it
-    /// cost policy packets 7 ns and saved the default path 0.5 ns; docs/benchmarks.md.)
+    /// Where a packet goes under policy rules (see [`FastPath::link`]): the classifier and the
+    /// whole rule walk on the packet's key, their answer and where it leads cached per flow.
+    /// (Inlined: out of line the walk's part cost policy packets 7 ns and saved the default
+    /// path 0.5 ns; docs/benchmarks.md.)
     #[inline(always)]
-    fn policy_nexthop(&mut self, ip: &[u8; 20], ports: [u8; 4]) -> Option<NextHop> {
+    fn policy_link(
+        &mut self,
+        ip: &[u8; 20],
+        ports: [u8; 4],
+        dst: Ipv4Addr,
+        total: usize,
+    ) -> Option<([u8; 12], IfaceId)> {
         let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
         let port_word = if first { u32::from_be_bytes(ports) } else { 0 };
         let misc = u32::from_be_bytes([ip[1], ip[9], 0, 0]) | u32::from(self.ingress.0);
         let addr = |i: usize| u32::from_be_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
         let id = [addr(12), addr(16), port_word, misc];
         let generation = self.fib.generation();
-        if let Some(answer) = self.flow_cache.get(&id, generation) {
-            return answer;
+        let (answer, known) = match self.flow_cache.get(&id, generation) {
+            Some(cached) if cached.link.holds(self.epoch, self.now.as_nanos()) => {
+                let a = &cached.link;
+                return (total <= usize::from(a.mtu)).then_some((a.macs, a.egress));
+            }
+            Some(cached) => (cached.answer, true),
+            None => {
+                let key = flow_key(self.ingress, ip, first.then_some(&ports[..]), self.marks);
+                let answer = self.fib.route(&key).map(|r| *r.nexthop);
+                self.flow_cache.put(id, generation, answer);
+                (answer, false)
+            }
+        };
+        let nh = answer?;
+        let (macs, egress) = self.link(&nh, dst, total)?;
+        // Remembered from a flow's second packet on, so that a flood of new flows costs what
+        // it did without. The flow names its destination, so even a next hop on the link can
+        // be remembered.
+        if known && let Some(link) = self.adjacency(nh.gateway.unwrap_or(dst), egress, macs) {
+            self.flow_cache.set_link(&id, link);
         }
-        let key = flow_key(self.ingress, ip, first.then_some(&ports[..]), self.marks);
-        let answer = self.fib.route(&key).map(|r| *r.nexthop);
-        self.flow_cache.put(id, generation, answer);
-        answer
+        Some((macs, egress))
     }
 
-    /// Where a packet of `total` bytes to `dst` goes through next hop `nh` (with id `id` in
-    /// `main`, if it came from there): a unicast route out of an interface that is up and has
-    /// room for it, to a neighbour whose address is known; the answer is the frame's new
-    /// Ethernet addresses and the egress. A next hop through a gateway is
-    /// remembered in the adjacency cache while the neighbour cache answers it from its own
-    /// cache of reachable entries. (Out of line: adjacency hits are the common case.)
-    #[inline(never)]
-    fn resolve(
-        &mut self,
-        nh: NextHop,
-        id: Option<u16>,
-        dst: Ipv4Addr,
-        total: usize,
-    ) -> Option<([u8; 12], IfaceId)> {
+    /// Where a packet of `total` bytes to `dst` goes through next hop `nh`, if the fast path
+    /// may send it: a unicast route out of an interface that is up and has room for it, to a
+    /// neighbour whose address is known. The answer is the frame's new Ethernet addresses and
+    /// the egress. (What an adjacency hit stands for.)
+    #[inline(always)]
+    fn link(&mut self, nh: &NextHop, dst: Ipv4Addr, total: usize) -> Option<([u8; 12], IfaceId)> {
         if nh.kind != RouteKind::Unicast {
             return None;
         }
@@ -217,21 +231,45 @@ impl FastPath<'_> {
         let next_hop = nh.gateway.unwrap_or(dst);
         let mac = self
             .neigh
-            .lookup(self.now, self.neigh_config, egress, next_hop)?;
+            .lookup(self.now, self.neigh_config, egress, next_hop);
+        // The lookup may have refilled the ARP hot cache.
         self.epoch = self.fixed_generations + self.neigh.generation();
-        let until = self.neigh.reachable_until(egress, next_hop);
-        let adjacency = Adjacency::new(
-            self.epoch,
-            until.unwrap_or(0),
-            egress,
-            out.mtu,
-            mac,
-            out.mac,
-        );
-        if let (Some(id), Some(_), Some(_)) = (id, nh.gateway, until) {
+        let mut macs = [0; 12];
+        macs[..6].copy_from_slice(&mac?.0);
+        macs[6..].copy_from_slice(&out.mac.0);
+        Some((macs, egress))
+    }
+
+    /// [`FastPath::link`] for next hop `id` of `main`, remembered as its adjacency when it
+    /// names a gateway that the ARP cache answers from its hot cache. (Out of line: adjacency
+    /// hits are the common case.)
+    #[inline(never)]
+    fn resolve(
+        &mut self,
+        nh: &NextHop,
+        id: u16,
+        dst: Ipv4Addr,
+        total: usize,
+    ) -> Option<([u8; 12], IfaceId)> {
+        let (macs, egress) = self.link(nh, dst, total)?;
+        if let Some(adjacency) = nh.gateway.and_then(|gw| self.adjacency(gw, egress, macs)) {
             self.adjacencies.put(id, adjacency);
         }
-        Some((adjacency.macs, egress))
+        Some((macs, egress))
+    }
+
+    /// The adjacency for sending to neighbour `next_hop` out of `egress` with these Ethernet
+    /// addresses, right after [`FastPath::link`] found them: `None` unless the ARP cache answers
+    /// the neighbour from its hot cache (and so will, unchanged, until the epoch moves on or
+    /// the neighbour's reachable time ends).
+    fn adjacency(&self, next_hop: Ipv4Addr, egress: IfaceId, macs: [u8; 12]) -> Option<Adjacency> {
+        Some(Adjacency {
+            epoch: self.epoch,
+            until: self.neigh.reachable_until(egress, next_hop)?,
+            macs,
+            mtu: self.ifaces.get(usize::from(egress.0))?.mtu,
+            egress,
+        })
     }
 
     /// [`FastPath::forward`] with `main`'s view, or `None` to walk the policy rules.
@@ -281,19 +319,16 @@ impl FastPath<'_> {
                     Some(a) if total <= usize::from(a.mtu) => Some((a.macs, a.egress)),
                     Some(_) => return Some(frame),
                     None => match main.nexthop(id) {
-                        Some(&nh) => self.resolve(nh, Some(id), dst, total),
+                        Some(nh) => self.resolve(nh, id, dst, total),
                         None => None,
                     },
                 }
             }
-            // Policy rules (or a large `local` table): see `policy_nexthop`. The four bytes
+            // Policy rules (or a large `local` table): see `policy_link`. The four bytes
             // after a 20-byte header are the ports, should the rules ask for them.
             None => {
                 let ports = after.get(..4).map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
-                match self.policy_nexthop(&at::<20>(h, ETH), ports) {
-                    Some(nh) => self.resolve(nh, None, dst, total),
-                    None => None,
-                }
+                self.policy_link(&at::<20>(h, ETH), ports, dst, total)
             }
         };
         let Some((macs, egress)) = adjacency else {
