@@ -340,8 +340,8 @@ impl FastPath<'_> {
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
         h[22] = ttl - 1;
-        let sum = checksum::ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
-        h[24..26].copy_from_slice(&sum.to_be_bytes());
+        let sum = checksum::ttl_decremented([h[24], h[25]]);
+        h[24..26].copy_from_slice(&sum);
         h[..12].copy_from_slice(&macs);
         frame.truncate(ETH + total);
         out.counters.tx_frames += 1;
