@@ -53,12 +53,32 @@ const SPECIAL: [bool; 256] = {
 };
 
 /// What the fast path forwarded from one interface, counted into the instance and interface
-/// counters once per batch by [`Router::settle`] rather than per frame. (Transmit counters
-/// depend on the egress and are counted per frame.)
+/// counters once per batch by [`Router::settle`] rather than per frame. Transmit counters
+/// depend on the egress: they are kept for the latest egress and counted when it changes.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     frames: u64,
     bytes: u64,
+    /// The egress of the latest frames (an index into the interfaces), and what they took out
+    /// of it.
+    egress: usize,
+    egress_frames: u64,
+    egress_bytes: u64,
+}
+
+impl Tally {
+    /// Count the latest egress's frames into its counters and start on `next`.
+    fn switch_egress(&mut self, ifaces: &mut [Iface], next: usize) {
+        // An egress always exists: the fast path takes it from an interface it looked up, and
+        // interfaces are never removed.
+        if let Some(i) = ifaces.get_mut(self.egress) {
+            i.counters.tx_frames += self.egress_frames;
+            i.counters.tx_bytes += self.egress_bytes;
+        }
+        self.egress = next;
+        self.egress_frames = 0;
+        self.egress_bytes = 0;
+    }
 }
 
 /// The fast path over a run of frames from one interface: what it reads for every frame,
@@ -133,13 +153,14 @@ impl Router {
     }
 
     /// Add what the fast path forwarded from `ingress` to the counters: received, forwarded and
-    /// transmitted by the instance, received by the interface. The same sums the general
+    /// transmitted by the instance, received by the interface, sent by the latest egress. The same sums the general
     /// pipeline would have added frame by frame.
     #[inline]
-    pub(crate) fn settle(&mut self, ingress: IfaceId, tally: Tally) {
+    pub(crate) fn settle(&mut self, ingress: IfaceId, mut tally: Tally) {
         if tally.frames == 0 {
             return;
         }
+        tally.switch_egress(&mut self.ifaces, 0);
         self.counters.rx_frames += tally.frames;
         self.counters.forwarded += tally.frames;
         self.counters.tx_frames += tally.frames;
@@ -334,18 +355,22 @@ impl FastPath<'_> {
         let Some((macs, egress)) = adjacency else {
             return Some(frame);
         };
-        let Some(out) = self.ifaces.get_mut(usize::from(egress.0)) else {
-            return Some(frame);
-        };
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
         h[22] = ttl - 1;
         let sum = checksum::ttl_decremented([h[24], h[25]]);
         h[24..26].copy_from_slice(&sum);
         h[..12].copy_from_slice(&macs);
-        frame.truncate(ETH + total);
-        out.counters.tx_frames += 1;
-        out.counters.tx_bytes += frame.len() as u64;
+        // Ethernet padding is trimmed; the packet fills most frames.
+        let sent = ETH + total;
+        if sent < len {
+            frame.truncate(sent);
+        }
+        if usize::from(egress.0) != self.tally.egress {
+            self.tally.switch_egress(self.ifaces, usize::from(egress.0));
+        }
+        self.tally.egress_frames += 1;
+        self.tally.egress_bytes += sent as u64;
         self.tally.frames += 1;
         self.tally.bytes += len as u64;
         io.out.push(Action::Transmit {
