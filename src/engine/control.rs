@@ -11,6 +11,7 @@ use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use crate::probe::{Answer, Probe};
+use crate::router::IfaceId;
 use crate::time::Instant;
 
 /// The answer to a probe and its round-trip time.
@@ -29,6 +30,13 @@ pub(crate) enum Command {
     },
     /// Start or stop the hosts' flow generators.
     Flows(bool),
+    /// An ARP frame another replica of the spread router with local index `node` received on
+    /// interface `iface` (see [`crate::router::Router::absorb_arp`]).
+    Neighbour {
+        node: u32,
+        iface: IfaceId,
+        frame: Vec<u8>,
+    },
 }
 
 /// A probe waiting for its answer.
