@@ -4,7 +4,9 @@
 //! sleeping worker). A probe command makes an instance send a ping or traceroute datagram; the
 //! worker remembers it and, when that instance's application is handed a frame that answers it,
 //! sends the answer and the round-trip time back on the command's reply channel. RTTs are taken
-//! on the engine's clock, between the send and the delivery of the answer.
+//! on the engine's clock, between the send and the delivery of the answer. Workers also send
+//! each other commands: the replicas of a spread router pass on the ARP frames their ports
+//! receive.
 
 use std::net::Ipv4Addr;
 use std::sync::mpsc::Sender;
