@@ -21,6 +21,7 @@ pub use histogram::Histogram;
 pub use network::Network;
 pub use worker::{RX_QUEUE, WorkerStats};
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,7 +228,7 @@ impl Engine {
         let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
             (0..workers).map(|_| mpsc::channel()).unzip();
         let mut remotes: Vec<Vec<Remote>> = (0..workers).map(|_| Vec::new()).collect();
-        let mut remote_of = std::collections::HashMap::new();
+        let mut remote_of = HashMap::new();
         for (i, spec) in net.nodes.iter().enumerate() {
             for (k, wire) in spec.peers.iter().enumerate() {
                 let Wire::Peer(n, iface) = *wire else {
@@ -288,41 +289,12 @@ impl Engine {
             pools.push(Pool::new(cfg.pool_frames)?);
         }
         // Declared after the pools so that, should a later step fail, the ports close first.
-        let mut ports: Vec<Vec<PortSlot>> = (0..workers).map(|_| Vec::new()).collect();
-        // Each device is opened once, before the instances move to their workers: for a spread
-        // router as one port per replica, each on its replica's pool.
-        let mut port_at = std::collections::HashMap::new();
-        for (i, spec) in net.nodes.iter().enumerate().take(originals) {
-            let members: Vec<usize> = std::iter::once(i)
-                .chain((originals..net.nodes.len()).filter(|&m| replicas[m - originals].of == i))
-                .collect();
-            for (k, wire) in spec.peers.iter().enumerate() {
-                let Wire::Port(p) = *wire else { continue };
-                let iface = IfaceId(k as u16);
-                let at: Vec<usize> = members.iter().map(|&m| placement[m]).collect();
-                let opened = open_port(spec, iface, &net.ports[p], &mut pools_at(&mut pools, &at))?;
-                for (&m, port) in members.iter().zip(opened) {
-                    let siblings = members
-                        .iter()
-                        .filter(|&&o| o != m)
-                        .map(|&o| Sibling {
-                            commands: commands[placement[o]].clone(),
-                            waker: wakers[placement[o]].clone(),
-                            node: local[o],
-                        })
-                        .collect();
-                    let w = placement[m];
-                    port_at.insert((m, k), ports[w].len() as u32);
-                    ports[w].push(PortSlot {
-                        port,
-                        node: local[m],
-                        iface,
-                        staged: Vec::with_capacity(crate::frame::BATCH_MAX),
-                        siblings,
-                    });
-                }
-            }
-        }
+        let places = Places {
+            placement: &placement,
+            local: &local,
+            replicas: &replicas,
+        };
+        let (ports, port_at) = open_ports(&net, places, &mut pools, &commands, &wakers)?;
         let mut per_worker: Vec<Vec<Node>> = (0..workers).map(|_| Vec::new()).collect();
         let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); workers];
         for (i, mut spec) in net.nodes.into_iter().enumerate() {
@@ -602,6 +574,71 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// Where the instances go: each one's worker and local index, and which are replicas.
+#[derive(Clone, Copy)]
+struct Places<'a> {
+    placement: &'a [usize],
+    local: &'a [u32],
+    replicas: &'a [network::Replica],
+}
+
+/// Each worker's ports, and the index among them of the port of each (instance, interface)
+/// bound to a device.
+type OpenedPorts = (Vec<Vec<PortSlot>>, HashMap<(usize, usize), u32>);
+
+/// Open every device of the network: [`OpenedPorts`]. Every device is opened once, before the instances move to their workers: for a
+/// spread router as one port per replica, each on its replica's pool, each knowing its
+/// siblings (through `commands` and `wakers`, by worker).
+fn open_ports(
+    net: &Network,
+    places: Places<'_>,
+    pools: &mut [Pool],
+    commands: &[Sender<Command>],
+    wakers: &[Arc<Waker>],
+) -> Result<OpenedPorts, EngineError> {
+    let Places {
+        placement,
+        local,
+        replicas,
+    } = places;
+    let originals = net.nodes.len() - replicas.len();
+    let mut ports: Vec<Vec<PortSlot>> = (0..pools.len()).map(|_| Vec::new()).collect();
+    let mut port_at = HashMap::new();
+    for (i, spec) in net.nodes.iter().enumerate().take(originals) {
+        let copies = replicas.iter().enumerate().filter(|(_, r)| r.of == i);
+        let members: Vec<usize> = std::iter::once(i)
+            .chain(copies.map(|(k, _)| originals + k))
+            .collect();
+        let at: Vec<usize> = members.iter().map(|&m| placement[m]).collect();
+        for (k, wire) in spec.peers.iter().enumerate() {
+            let Wire::Port(p) = *wire else { continue };
+            let iface = IfaceId(k as u16);
+            let opened = open_port(spec, iface, &net.ports[p], &mut pools_at(pools, &at))?;
+            for (&m, port) in members.iter().zip(opened) {
+                let siblings = members
+                    .iter()
+                    .filter(|&&o| o != m)
+                    .map(|&o| Sibling {
+                        commands: commands[placement[o]].clone(),
+                        waker: wakers[placement[o]].clone(),
+                        node: local[o],
+                    })
+                    .collect();
+                let w = placement[m];
+                port_at.insert((m, k), ports[w].len() as u32);
+                ports[w].push(PortSlot {
+                    port,
+                    node: local[m],
+                    iface,
+                    staged: Vec::with_capacity(crate::frame::BATCH_MAX),
+                    siblings,
+                });
+            }
+        }
+    }
+    Ok((ports, port_at))
 }
 
 /// Open the device `spec` binds interface `iface` of instance `node` to: one port per pool in
