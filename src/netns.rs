@@ -109,18 +109,19 @@ impl NetNs {
     /// A veth pair, `a` here and `b` in `other`, both up, IPv6 off on both (no router
     /// solicitations or duplicate-address probes in the way of a measurement or a capture).
     pub fn veth(&self, a: &str, other: &NetNs, b: &str) -> io::Result<()> {
-        self.ip(&[
-            "link",
-            "add",
-            a,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            b,
-            "netns",
-            &other.name,
-        ])?;
+        self.veth_queues(a, other, b, 1)
+    }
+
+    /// [`NetNs::veth`] with `queues` receive and transmit queues on each end.
+    pub fn veth_queues(&self, a: &str, other: &NetNs, b: &str, queues: u32) -> io::Result<()> {
+        let q = queues.max(1).to_string();
+        let per_end = ["numtxqueues", &q, "numrxqueues", &q];
+        let mut args = vec!["link", "add", a];
+        args.extend(per_end);
+        args.extend(["type", "veth", "peer", "name", b]);
+        args.extend(per_end);
+        args.extend(["netns", &other.name]);
+        self.ip(&args)?;
         for (ns, dev) in [(self, a), (other, b)] {
             ns.sysctl(&format!("net.ipv6.conf.{dev}.disable_ipv6=1"))?;
             ns.ip(&["link", "set", dev, "up"])?;

@@ -174,3 +174,54 @@ fn a_chain_split_across_two_workers_crosses_shared_memory() {
     assert_eq!(report.sink.reordered, 0);
     assert_eq!(report.nodes.len(), nodes);
 }
+
+/// A router spread over workers may only have device-bound or unconnected interfaces and
+/// no more workers than the engine runs; a valid one is reported as one instance.
+#[test]
+fn spreading_a_router_is_checked_and_reported_as_one() {
+    use shoal::engine::EngineError;
+    use shoal::router::{Config, IfAddr, IfaceId, Router};
+    use shoal::wire::ethernet::Address;
+
+    let router = |last: u8| {
+        let mut r = Router::new(Config::default());
+        let id = r
+            .add_iface("eth0", Address([2, 0, 0, 0, 0, last]), 1500)
+            .unwrap();
+        let addr = IfAddr::new([10, 0, 0, last].into(), 24).unwrap();
+        r.add_addr(id, addr).unwrap();
+        r
+    };
+    let two = EngineConfig {
+        workers: 2,
+        pin: false,
+        ..EngineConfig::default()
+    };
+    let why = |net: Network| match Engine::start(net, two) {
+        Err(EngineError::Spread { node, why }) => format!("{node}: {why}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("started"),
+    };
+
+    let mut net = Network::new();
+    let (a, b) = (net.add("a", router(1)), net.add("b", router(2)));
+    net.link((a, IfaceId(0)), (b, IfaceId(0))).unwrap();
+    net.spread(a, 2);
+    let e = why(net);
+    assert!(e.starts_with("a: interface eth0 is linked"), "{e}");
+
+    let mut net = Network::new();
+    let a = net.add("a", router(1));
+    net.spread(a, 3);
+    let e = why(net);
+    assert!(e.contains("asks for 3 workers; the engine runs 2"), "{e}");
+
+    let mut net = Network::new();
+    let a = net.add("a", router(1));
+    net.spread(a, 2);
+    let engine = Engine::start(net, two).unwrap();
+    assert_eq!(engine.placement(), [0]);
+    let report = engine.stop().unwrap();
+    assert_eq!(report.nodes.len(), 1);
+    assert_eq!(report.nodes[0].0, "a");
+}

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::netns::{NetNs, skip_unless_root};
+use common::netns::{NetNs, send_on_queue, skip_unless_root};
 
 /// One test with traffic at a time: the machine has two cores, and iperf3 wants one.
 static TRAFFIC: Mutex<()> = Mutex::new(());
@@ -283,6 +283,116 @@ fn hosts_talk_through_a_router_on_afxdp() {
             "{dev} keeps XDP after SIGTERM"
         );
     }
+}
+
+/// The rows of shoal's port table for `iface`: (worker, rx, tx, bound to).
+fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
+    report
+        .lines()
+        .filter(|l| l.starts_with(&format!("r1:{iface} ")))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let num = |i: usize| f[i].parse::<u64>().expect("a number");
+            (num(1) as usize, num(2), num(3), f[6..].join(" "))
+        })
+        .collect()
+}
+
+/// h1 ─ veth, 2 queues ─ [r1 on 2 workers, AF_XDP] ─ veth, 2 queues ─ h2. Each worker runs a
+/// replica of r1 on one queue of each device. h1 sends only on queue 0 and h2 only on queue
+/// 1, so one replica forwards h1 → h2 and the other h2 → h1, and each replica's ARP request
+/// is answered on the other's queue: the path works only because replicas share ARP.
+#[test]
+fn a_router_spread_over_two_workers_serves_a_queue_each() {
+    if skip_unless_root("a_router_spread_over_two_workers_serves_a_queue_each") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = (
+        NetNs::new("pq1").expect("namespace"),
+        NetNs::new("pqs").expect("namespace"),
+        NetNs::new("pq2").expect("namespace"),
+    );
+    sh.veth_queues("xa", &h1, "eth0", 2).expect("veth");
+    sh.veth_queues("xb", &h2, "eth0", 2).expect("veth");
+    host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
+    host(&h2, "eth0", "10.2.0.2/24", "10.2.0.1");
+    send_on_queue(&h1, "eth0", 0);
+    send_on_queue(&h2, "eth0", 1);
+    let topo = one_router(
+        r#"{ dev = "xa", mode = "afxdp" }"#,
+        r#"{ dev = "xb", mode = "afxdp" }"#,
+    )
+    .replace("name = \"r1\"", "name = \"r1\"\nworkers = 2");
+    let shoal = Shoal::start(&sh, &topo, 2);
+    check_path(
+        &h1,
+        &h2,
+        &["10.1.0.1", "10.2.0.2"],
+        &["10.2.0.1", "10.1.0.2"],
+    );
+    let report = shoal.terminate().join("\n");
+    let (a, b) = (port_rows(&report, "a"), port_rows(&report, "b"));
+    assert_eq!((a.len(), b.len()), (2, 2), "{report}");
+    for (worker, rows) in [(0, [&a[0], &b[0]]), (1, [&a[1], &b[1]])] {
+        for row in rows {
+            assert_eq!(row.0, worker, "{report}");
+            assert!(row.3.ends_with(&format!("queue {worker} of 2")), "{report}");
+        }
+    }
+    // Worker 0 took h1's traffic in on a and sent it out of b; worker 1 the other way.
+    assert!(a[0].1 > 1000 && b[0].2 > 1000, "{report}");
+    assert!(b[1].1 > 1000 && a[1].2 > 1000, "{report}");
+    assert_eq!(a[1].1 + b[0].1, 0, "{report}");
+    for dev in ["xa", "xb"] {
+        assert!(
+            !link_show(&sh, dev).contains("xdp"),
+            "{dev} keeps XDP after SIGTERM"
+        );
+    }
+}
+
+/// A router spread over two workers in TAP mode: each worker serves one queue of a
+/// multi-queue TAP per interface.
+#[test]
+fn a_router_spread_over_two_workers_on_multi_queue_taps() {
+    if skip_unless_root("a_router_spread_over_two_workers_on_multi_queue_taps") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = (
+        NetNs::new("pu1").expect("namespace"),
+        NetNs::new("pus").expect("namespace"),
+        NetNs::new("pu2").expect("namespace"),
+    );
+    let topo = one_router(
+        r#"{ mode = "tap", tap = "ta" }"#,
+        r#"{ mode = "tap", tap = "tb" }"#,
+    )
+    .replace("name = \"r1\"", "name = \"r1\"\nworkers = 2");
+    let shoal = Shoal::start(&sh, &topo, 2);
+    for (dev, ns) in [("ta", &h1), ("tb", &h2)] {
+        sh.ip(&["link", "set", dev, "netns", &ns.name]).expect("ip");
+    }
+    host(&h1, "ta", "10.1.0.2/24", "10.1.0.1");
+    host(&h2, "tb", "10.2.0.2/24", "10.2.0.1");
+    check_path(
+        &h1,
+        &h2,
+        &["10.1.0.1", "10.2.0.2"],
+        &["10.2.0.1", "10.1.0.2"],
+    );
+    let report = shoal.terminate().join("\n");
+    for iface in ["a", "b"] {
+        let rows = port_rows(&report, iface);
+        let workers: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(workers, [0, 1], "{report}");
+        assert!(rows.iter().all(|r| r.3.contains("multi-queue")), "{report}");
+    }
+    assert!(
+        !h1.has_device("ta") && !h2.has_device("tb"),
+        "TAPs left behind"
+    );
 }
 
 /// h1 ─ TAP ─ [shoal r1] ─ TAP ─ h2: shoal creates the TAPs, the test moves each into its

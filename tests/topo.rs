@@ -475,6 +475,49 @@ link_file = "/dev/shm/x.link""#);
     );
 }
 
+/// `workers` spreads a router whose interfaces are device-bound; anything else is refused
+/// with the file, line and key.
+#[test]
+fn spread_routers_parse_and_refuse_links() {
+    let spread = r#"
+[[router]]
+name = "r1"
+workers = 2
+iface = [
+  { name = "a", addr = "10.1.0.1/24", attach = { dev = "xa", mode = "afxdp" } },
+  { name = "b", addr = "10.2.0.1/24", attach = { mode = "tap" } },
+  { name = "spare", addr = "10.3.0.1/24" },
+]
+"#;
+    let t = Topology::parse("s.toml", spread).unwrap();
+    assert_eq!(t.nodes[0].workers, 2);
+    t.build_network().unwrap();
+    let err = |text: &str| match Topology::parse("s.toml", text) {
+        Ok(_) => panic!("{text} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    let e = err(&spread.replace("workers = 2", "workers = 0"));
+    assert!(
+        e.contains("router.workers") && e.contains("give 1 to"),
+        "{e}"
+    );
+    let e = err(&spread.replace(
+        r#"attach = { mode = "tap" }"#,
+        r#"link_file = "/dev/shm/x.link""#,
+    ));
+    assert!(
+        e.contains("router.workers") && e.contains("link_file"),
+        "{e}"
+    );
+    let e = error_after("name = \"r1\"\ncore = 0", "name = \"r1\"\nworkers = 2");
+    assert!(e.contains("r1 is spread over 2 workers"), "{e}");
+    let e = error_after("name = \"h1\"", "name = \"h1\"\nworkers = 2");
+    assert!(
+        e.contains("host.workers") && e.contains("only a router"),
+        "{e}"
+    );
+}
+
 const POLICY: &str = r#"
 [[router]]
 name = "r1"

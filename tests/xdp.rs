@@ -6,7 +6,7 @@ mod common;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use common::netns::{NetNs, skip_unless_root};
+use common::netns::{NetNs, send_on_queue, skip_unless_root};
 use shoal::frame::{Frame, Pool};
 use shoal::port::PortError;
 use shoal::port::xdp::XdpPort;
@@ -247,6 +247,72 @@ fn every_queue_is_served() {
     for f in got {
         pool.free(f);
     }
+}
+
+/// Two ports on one device, one per pool (as two workers would hold them), split its queues
+/// and share one program, which leaves with the last of them. More pools than queues is an
+/// error naming both counts.
+#[test]
+fn shards_split_the_queues_and_share_one_program() {
+    if skip_unless_root("shards_split_the_queues_and_share_one_program") {
+        return;
+    }
+    let p = pair(&["numrxqueues", "2", "numtxqueues", "2"]);
+    p.a_ns.enter().expect("setns");
+    let (mut p0, mut p1, mut p2) = (
+        Pool::new(1024).unwrap(),
+        Pool::new(1024).unwrap(),
+        Pool::new(1024).unwrap(),
+    );
+    match XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1, &mut p2]) {
+        Err(e @ PortError::TooFewQueues { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("2 receive queue(s), fewer than the 3 workers"),
+                "{text}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("three shards on two queues"),
+    }
+    let mut ports = XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1]).expect("open shards");
+    assert_eq!(ports.len(), 2);
+    for (q, port) in ports.iter().enumerate() {
+        let want = format!("queue {q} of 2");
+        assert!(port.describe().ends_with(&want), "{}", port.describe());
+    }
+    p.b_ns.enter().expect("setns");
+    let peer = Raw::open(&p.b);
+    let mac = ports[0].mac().0;
+    for i in 0..64u8 {
+        if i % 32 == 0 {
+            send_on_queue(&p.b_ns, &p.b, u32::from(i / 32));
+        }
+        peer.send(&frame(mac, [0x02, 0, 0, 0, 1, i], i));
+    }
+    let (mut second, rest) = (ports.pop().expect("two"), ports);
+    let mut first = rest.into_iter().next().expect("two");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut got = [Vec::new(), Vec::new()];
+    while got[0].len() + got[1].len() < 64 && Instant::now() < deadline {
+        first.recv(&mut p0, &mut got[0]);
+        second.recv(&mut p1, &mut got[1]);
+    }
+    // The peer sent half on each queue; each shard got its queue's half.
+    assert_eq!((got[0].len(), got[1].len()), (32, 32));
+    let [a, b] = got;
+    for (frames, pool) in [(a, &mut p0), (b, &mut p1)] {
+        for f in frames {
+            pool.free(f);
+        }
+    }
+    drop(first);
+    assert!(
+        xdp_attached(&p.a_ns, &p.a),
+        "the other shard still serves the device"
+    );
+    drop(second);
+    assert!(!xdp_attached(&p.a_ns, &p.a), "the last shard detaches");
 }
 
 /// Load a two-instruction XDP_PASS program named `name` and attach it the legacy (netlink)

@@ -159,14 +159,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if !report.ports.is_empty() {
         println!(
-            "\n{:<24} {:>12} {:>12} {:>10} {:>10}  bound to",
-            "port", "rx", "tx", "tx full", "rx lost"
+            "\n{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  bound to",
+            "port", "worker", "rx", "tx", "tx full", "rx lost"
         );
         for p in &report.ports {
             let st = &p.stats;
             println!(
-                "{:<24} {:>12} {:>12} {:>10} {:>10}  {}",
+                "{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  {}",
                 format!("{}:{}", p.node, p.iface),
+                p.worker,
                 st.rx,
                 st.tx,
                 st.tx_full,

@@ -21,6 +21,7 @@ pub use histogram::Histogram;
 pub use network::Network;
 pub use worker::{RX_QUEUE, WorkerStats};
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,7 @@ use control::Command;
 use flow::Generator;
 use network::Wire;
 use wake::Waker;
-use worker::{Finished, Node, Peer, PortSlot, Remote, Worker};
+use worker::{Finished, Node, Peer, PortSlot, Remote, Sibling, Worker};
 
 /// Index of an instance in a [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,6 +89,13 @@ pub enum EngineError {
         iface: String,
         source: PortError,
     },
+    /// A router cannot be spread over several workers ([`Network::spread`]).
+    #[error("{node} cannot be spread over workers: {why}")]
+    Spread {
+        /// Instance name.
+        node: String,
+        why: String,
+    },
     /// A worker thread panicked.
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
@@ -130,7 +138,10 @@ pub struct Engine {
     commands: Vec<Sender<Command>>,
     stats: Vec<Arc<WorkerStats>>,
     stop: Arc<AtomicBool>,
+    /// Worker and local index of each instance, in network order.
     placement: Vec<(usize, u32)>,
+    /// Replicas of spread routers: the instance each copies, its worker and local index.
+    replicas: Vec<(usize, usize, u32)>,
     started: std::time::Instant,
 }
 
@@ -156,13 +167,16 @@ pub struct PortReport {
     pub iface: String,
     /// Device and mode, e.g. `veth1 afxdp native copy, 1 queue`.
     pub describe: String,
+    /// The worker serving the port (several for a spread router's device).
+    pub worker: usize,
     /// Frames in and out, and drops.
     pub stats: PortStats,
 }
 
 /// What a stopped engine reports.
 pub struct Report {
-    /// Each instance's name and counters, in network order.
+    /// Each instance's name and counters, in network order (a spread router's summed over
+    /// its replicas).
     pub nodes: Vec<(String, Counters)>,
     /// All sinks folded together.
     pub sink: Sink,
@@ -180,9 +194,15 @@ pub struct Report {
 
 impl Engine {
     /// Place the network on workers and start them.
-    pub fn start(net: Network, cfg: EngineConfig) -> Result<Engine, EngineError> {
+    pub fn start(mut net: Network, cfg: EngineConfig) -> Result<Engine, EngineError> {
         let workers = cfg.workers.max(1);
-        let placement = net.place(workers);
+        let originals = net.nodes.len();
+        let replicas = net.add_replicas(workers)?;
+        let mut placement = net.place(workers);
+        // A spread router's replicas go to the workers after its own.
+        for (k, r) in replicas.iter().enumerate() {
+            placement[originals + k] = (placement[r.of] + r.shard) % workers;
+        }
         // Index of each node inside its worker.
         let mut local = vec![0u32; net.nodes.len()];
         let mut counts = vec![0u32; workers];
@@ -205,8 +225,10 @@ impl Engine {
         // A point-to-point link between workers becomes a shared-memory pair; each worker gets
         // its end, the local interface it feeds and a handle to wake the other worker.
         let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
+        let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
+            (0..workers).map(|_| mpsc::channel()).unzip();
         let mut remotes: Vec<Vec<Remote>> = (0..workers).map(|_| Vec::new()).collect();
-        let mut remote_of = std::collections::HashMap::new();
+        let mut remote_of = HashMap::new();
         for (i, spec) in net.nodes.iter().enumerate() {
             for (k, wire) in spec.peers.iter().enumerate() {
                 let Wire::Peer(n, iface) = *wire else {
@@ -267,24 +289,25 @@ impl Engine {
             pools.push(Pool::new(cfg.pool_frames)?);
         }
         // Declared after the pools so that, should a later step fail, the ports close first.
-        let mut ports: Vec<Vec<PortSlot>> = (0..workers).map(|_| Vec::new()).collect();
+        let places = Places {
+            placement: &placement,
+            local: &local,
+            replicas: &replicas,
+        };
+        let (ports, port_at) = open_ports(&net, places, &mut pools, &commands, &wakers)?;
         let mut per_worker: Vec<Vec<Node>> = (0..workers).map(|_| Vec::new()).collect();
         let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); workers];
         for (i, mut spec) in net.nodes.into_iter().enumerate() {
             let w = placement[i];
-            let mut port_of = Vec::new();
-            for (k, wire) in spec.peers.iter().enumerate() {
-                let Wire::Port(p) = *wire else { continue };
-                let iface = IfaceId(k as u16);
-                let slot = open_port(&spec, iface, &net.ports[p], &mut pools[w], local[i])?;
-                if let Some(mac) = slot.port.mac() {
+            for k in 0..spec.peers.len() {
+                let mac = port_at
+                    .get(&(i, k))
+                    .and_then(|&p| ports[w][p as usize].port.mac());
+                if let Some(mac) = mac {
                     // Bound to a NIC: answer for the NIC's address, which its filter lets in.
-                    let _ = spec.router.set_mac(iface, mac);
+                    let _ = spec.router.set_mac(IfaceId(k as u16), mac);
                 }
-                port_of.push((k, ports[w].len() as u32));
-                ports[w].push(slot);
             }
-            let port_index = |k: usize| port_of.iter().find(|p| p.0 == k).map(|p| p.1);
             let peers = spec
                 .peers
                 .iter()
@@ -301,7 +324,7 @@ impl Engine {
                     Wire::File(_) => remote_of
                         .get(&(i, IfaceId(k as u16)))
                         .map_or(Peer::None, |&r| Peer::Remote(r)),
-                    Wire::Port(_) => port_index(k).map_or(Peer::None, Peer::Port),
+                    Wire::Port(_) => port_at.get(&(i, k)).map_or(Peer::None, |&p| Peer::Port(p)),
                 })
                 .collect();
             let generators: Vec<Generator> = spec
@@ -335,14 +358,15 @@ impl Engine {
         };
         let mut handles = Vec::with_capacity(workers);
         let mut stats = Vec::with_capacity(workers);
-        let mut commands = Vec::with_capacity(workers);
         let mut pools = pools.into_iter();
         let mut ports = ports.into_iter();
+        let mut receivers = receivers.into_iter();
         for (w, (nodes, hosts)) in per_worker.into_iter().zip(hosts).enumerate() {
             let s = Arc::new(WorkerStats::default());
             stats.push(s.clone());
-            let (tx, rx) = mpsc::channel();
-            commands.push(tx);
+            let rx = receivers
+                .next()
+                .ok_or(EngineError::Spawn(std::io::ErrorKind::Other.into()))?;
             let worker = Worker {
                 ports: ports.next().unwrap_or_default(),
                 // One pool per worker was made above.
@@ -388,10 +412,11 @@ impl Engine {
             let _ = wakers[w].thread.set(handle.thread().clone());
             handles.push((handle, wakers[w].clone()));
         }
-        let placement = placement
+        let mut placement: Vec<(usize, u32)> = placement.into_iter().zip(local).collect();
+        let replicas = replicas
             .iter()
-            .zip(&local)
-            .map(|(&w, &l)| (w, l))
+            .zip(placement.drain(originals..))
+            .map(|(r, (w, l))| (r.of, w, l))
             .collect();
         Ok(Engine {
             handles,
@@ -399,6 +424,7 @@ impl Engine {
             stats,
             stop,
             placement,
+            replicas,
             started: epoch,
         })
     }
@@ -514,7 +540,7 @@ impl Engine {
             ports: Vec::new(),
             elapsed,
         };
-        for f in &finished {
+        for (worker, f) in finished.iter().enumerate() {
             report.queue_drops += f.queue_drops;
             for (node, iface, describe, stats) in &f.ports {
                 let n = &f.nodes[*node as usize];
@@ -525,6 +551,7 @@ impl Engine {
                         .iface(*iface)
                         .map_or_else(String::new, |x| x.name().to_owned()),
                     describe: describe.clone(),
+                    worker,
                     stats: *stats,
                 });
             }
@@ -542,34 +569,106 @@ impl Engine {
                 .nodes
                 .push((n.name.clone(), n.router.counters().clone()));
         }
+        for &(of, w, l) in &self.replicas {
+            report.nodes[of].1 += finished[w].nodes[l as usize].router.counters();
+        }
         Ok(report)
     }
 }
 
-/// Open the device `spec` binds interface `iface` of instance `node` to, on its worker's pool.
-/// Under [`Mode::Auto`](crate::port::Mode::Auto) a TAP named after the instance and interface
-/// is the fallback.
+/// Where the instances go: each one's worker and local index, and which are replicas.
+#[derive(Clone, Copy)]
+struct Places<'a> {
+    placement: &'a [usize],
+    local: &'a [u32],
+    replicas: &'a [network::Replica],
+}
+
+/// Each worker's ports, and the index among them of the port of each (instance, interface)
+/// bound to a device.
+type OpenedPorts = (Vec<Vec<PortSlot>>, HashMap<(usize, usize), u32>);
+
+/// Open every device of the network: [`OpenedPorts`]. Every device is opened once, before the instances move to their workers: for a
+/// spread router as one port per replica, each on its replica's pool, each knowing its
+/// siblings (through `commands` and `wakers`, by worker).
+fn open_ports(
+    net: &Network,
+    places: Places<'_>,
+    pools: &mut [Pool],
+    commands: &[Sender<Command>],
+    wakers: &[Arc<Waker>],
+) -> Result<OpenedPorts, EngineError> {
+    let Places {
+        placement,
+        local,
+        replicas,
+    } = places;
+    let originals = net.nodes.len() - replicas.len();
+    let mut ports: Vec<Vec<PortSlot>> = (0..pools.len()).map(|_| Vec::new()).collect();
+    let mut port_at = HashMap::new();
+    for (i, spec) in net.nodes.iter().enumerate().take(originals) {
+        let copies = replicas.iter().enumerate().filter(|(_, r)| r.of == i);
+        let members: Vec<usize> = std::iter::once(i)
+            .chain(copies.map(|(k, _)| originals + k))
+            .collect();
+        let at: Vec<usize> = members.iter().map(|&m| placement[m]).collect();
+        for (k, wire) in spec.peers.iter().enumerate() {
+            let Wire::Port(p) = *wire else { continue };
+            let iface = IfaceId(k as u16);
+            let opened = open_port(spec, iface, &net.ports[p], &mut pools_at(pools, &at))?;
+            for (&m, port) in members.iter().zip(opened) {
+                let siblings = members
+                    .iter()
+                    .filter(|&&o| o != m)
+                    .map(|&o| Sibling {
+                        commands: commands[placement[o]].clone(),
+                        waker: wakers[placement[o]].clone(),
+                        node: local[o],
+                    })
+                    .collect();
+                let w = placement[m];
+                port_at.insert((m, k), ports[w].len() as u32);
+                ports[w].push(PortSlot {
+                    port,
+                    node: local[m],
+                    iface,
+                    staged: Vec::with_capacity(crate::frame::BATCH_MAX),
+                    siblings,
+                });
+            }
+        }
+    }
+    Ok((ports, port_at))
+}
+
+/// Open the device `spec` binds interface `iface` of instance `node` to: one port per pool in
+/// `pools` (one for each worker serving the device). Under [`Mode::Auto`](crate::port::Mode::Auto)
+/// a TAP named after the instance and interface is the fallback.
 fn open_port(
     node: &network::NodeSpec,
     iface: IfaceId,
     spec: &PortSpec,
-    pool: &mut Pool,
-    local: u32,
-) -> Result<PortSlot, EngineError> {
+    pools: &mut [&mut Pool],
+) -> Result<Vec<Port>, EngineError> {
     let name = node
         .router
         .iface(iface)
         .map_or_else(String::new, |x| x.name().to_owned());
     let fallback = crate::port::tap_name(&node.name, &name);
-    let port = Port::open(spec, &fallback, pool).map_err(|source| EngineError::Port {
+    Port::open_shards(spec, &fallback, pools).map_err(|source| EngineError::Port {
         node: node.name.clone(),
         iface: name,
         source,
-    })?;
-    Ok(PortSlot {
-        port,
-        node: local,
-        iface,
-        staged: Vec::with_capacity(crate::frame::BATCH_MAX),
     })
+}
+
+/// The pools of workers `at`, in that order (the workers are distinct).
+fn pools_at<'a>(pools: &'a mut [Pool], at: &[usize]) -> Vec<&'a mut Pool> {
+    let mut picked: Vec<(usize, &mut Pool)> = pools
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(w, pool)| at.iter().position(|&x| x == w).map(|k| (k, pool)))
+        .collect();
+    picked.sort_by_key(|&(k, _)| k);
+    picked.into_iter().map(|(_, pool)| pool).collect()
 }

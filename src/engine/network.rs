@@ -29,6 +29,15 @@ pub(super) struct NodeSpec {
     pub(super) peers: Vec<Wire>,
     pub(super) flows: Vec<FlowSpec>,
     pub(super) sink: bool,
+    /// Workers serving the instance's devices, one replica each ([`Network::spread`]).
+    pub(super) workers: usize,
+}
+
+/// A replica the engine added for a spread router: the node it copies and its shard (1..n;
+/// the node itself is shard 0).
+pub(super) struct Replica {
+    pub(super) of: usize,
+    pub(super) shard: usize,
 }
 
 /// Instances, links and traffic, before they run.
@@ -56,6 +65,7 @@ impl Network {
             peers,
             flows: Vec::new(),
             sink: false,
+            workers: 1,
         });
         NodeId(self.nodes.len() as u32 - 1)
     }
@@ -75,6 +85,74 @@ impl Network {
         if let Some(n) = self.nodes.get_mut(node.0 as usize) {
             n.core = Some(core);
         }
+    }
+
+    /// Serve a router's host devices with `workers` pinned workers, one per share of each
+    /// device's receive queues: the engine runs a replica of the router on each (same
+    /// configuration, its own ARP cache and counters), on consecutive workers from the
+    /// router's own. Replicas tell each other the ARP frames they receive, so a reply that
+    /// arrives on another queue than its request left from still resolves the neighbour. Every
+    /// interface of a spread router must be bound to a host device or unconnected, and it may
+    /// not send or sink flows; [`Engine::start`](super::Engine::start) checks this.
+    pub fn spread(&mut self, node: NodeId, workers: usize) {
+        if let Some(n) = self.nodes.get_mut(node.0 as usize) {
+            n.workers = workers.max(1);
+        }
+    }
+
+    /// Append a replica node for every shard beyond the first of each spread router, after
+    /// checking it can be spread over `workers` workers. Returns what each appended node is.
+    pub(super) fn add_replicas(&mut self, workers: usize) -> Result<Vec<Replica>, EngineError> {
+        let mut replicas = Vec::new();
+        for i in 0..self.nodes.len() {
+            let spec = &self.nodes[i];
+            if spec.workers <= 1 {
+                continue;
+            }
+            let why = |why: String| EngineError::Spread {
+                node: spec.name.clone(),
+                why,
+            };
+            if spec.workers > workers {
+                let n = spec.workers;
+                return Err(why(format!(
+                    "it asks for {n} workers; the engine runs {workers}"
+                )));
+            }
+            if !spec.flows.is_empty() || spec.sink {
+                return Err(why("a host's flows and sinks run on one worker".into()));
+            }
+            let linked = spec
+                .peers
+                .iter()
+                .position(|w| !matches!(w, Wire::None | Wire::Port(_)));
+            if let Some(k) = linked {
+                let name = spec.router.ifaces()[k].name();
+                return Err(why(format!(
+                    "interface {name} is linked to another instance; every interface of a \
+                     spread router is bound to a host device or unconnected"
+                )));
+            }
+            let copies: Vec<NodeSpec> = (1..spec.workers)
+                .map(|_| NodeSpec {
+                    name: spec.name.clone(),
+                    router: spec.router.replica(),
+                    core: None,
+                    peers: spec.peers.clone(),
+                    flows: Vec::new(),
+                    sink: false,
+                    workers: 1,
+                })
+                .collect();
+            for (k, copy) in copies.into_iter().enumerate() {
+                replicas.push(Replica {
+                    of: i,
+                    shard: k + 1,
+                });
+                self.nodes.push(copy);
+            }
+        }
+        Ok(replicas)
     }
 
     /// Connect two interfaces point to point.

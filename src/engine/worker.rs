@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 
 use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
@@ -67,6 +67,16 @@ pub(crate) struct PortSlot {
     pub iface: IfaceId,
     /// Frames waiting for the next flush (one kick per batch).
     pub staged: Vec<Frame>,
+    /// The other replicas of a spread router, told of every ARP frame the port receives.
+    pub siblings: Vec<Sibling>,
+}
+
+/// Another replica of a spread router, on another worker.
+pub(crate) struct Sibling {
+    pub commands: Sender<Command>,
+    pub waker: Arc<Waker>,
+    /// Its local index on that worker.
+    pub node: u32,
 }
 
 /// An instance as a worker holds it.
@@ -139,6 +149,29 @@ pub(crate) struct Worker {
     pub queue_drops: u64,
 }
 
+/// Tell a spread router's other replicas of the ARP frames among `arrived` (what `slot`
+/// received), so that a reply arriving on another queue than its request resolves the
+/// neighbour for the replica that asked. ARP is rare: a copy per frame and sibling is cheap.
+fn share_arp(slot: &PortSlot, pool: &Pool, arrived: &[Frame]) {
+    const ARP: [u8; 2] = [0x08, 0x06];
+    for frame in arrived {
+        let bytes = pool.data(frame);
+        if bytes.get(12..14) != Some(&ARP[..]) {
+            continue;
+        }
+        for s in &slot.siblings {
+            let frame = bytes.to_vec();
+            // A sibling that has stopped needs nothing more.
+            let _ = s.commands.send(Command::Neighbour {
+                node: s.node,
+                iface: slot.iface,
+                frame,
+            });
+            s.waker.wake();
+        }
+    }
+}
+
 impl Worker {
     fn now(&self) -> Instant {
         super::sys::monotonic()
@@ -183,6 +216,15 @@ impl Worker {
             n += 1;
             match cmd {
                 Command::Flows(on) => self.flows_on = on,
+                Command::Neighbour { node, iface, frame } => {
+                    let Some(target) = self.nodes.get_mut(node as usize) else {
+                        continue;
+                    };
+                    let (pool, out) = (&mut self.pool, &mut self.actions);
+                    target.router.absorb_arp(now, iface, &frame, pool, out);
+                    self.apply(node);
+                    self.note_timer(node);
+                }
                 Command::Probe {
                     node,
                     dst,
@@ -433,6 +475,9 @@ impl Worker {
             let slot = &mut self.ports[p];
             slot.port.poll(&mut self.pool);
             total += slot.port.recv(&mut self.pool, &mut self.arrivals);
+            if !slot.siblings.is_empty() {
+                share_arp(slot, &self.pool, &self.arrivals);
+            }
             let (node, iface) = (slot.node, slot.iface);
             self.enqueue_arrivals(node, iface);
         }

@@ -99,6 +99,16 @@ pub enum PortError {
     /// No such device.
     #[error("no network device {0}")]
     NoDevice(String),
+    /// More workers were asked to serve the device than it has receive queues.
+    #[error(
+        "{dev} has {queues} receive queue(s), fewer than the {workers} workers asked to serve \
+         it (give it more with `ethtool -L {dev} combined {workers}`, or use fewer workers)"
+    )]
+    TooFewQueues {
+        dev: String,
+        queues: u32,
+        workers: usize,
+    },
     /// The device carries an XDP program shoal did not attach; shoal never replaces it.
     #[error(
         "{dev} already has a foreign XDP program ({name}, id {id}); detach it with \
@@ -142,20 +152,39 @@ impl Port {
     /// mode without `dev`, and as the fallback of [`Mode::Auto`], which is logged with its
     /// reason.
     pub fn open(spec: &PortSpec, default_tap: &str, pool: &mut Pool) -> Result<Port, PortError> {
+        let mut ports = Port::open_shards(spec, default_tap, &mut [pool])?;
+        ports.pop().ok_or(PortError::MissingDevice)
+    }
+
+    /// Open what `spec` names as one port per pool in `pools`, one per worker serving the
+    /// device: AF_XDP ports on disjoint shares of the device's receive queues
+    /// ([`xdp::XdpPort::open_shards`]), or the queues of a multi-queue TAP (one queue, not
+    /// multi-queue, for a single pool). Otherwise as [`Port::open`].
+    pub fn open_shards(
+        spec: &PortSpec,
+        default_tap: &str,
+        pools: &mut [&mut Pool],
+    ) -> Result<Vec<Port>, PortError> {
         let tap = spec.tap.as_deref();
+        let workers = pools.len();
+        let taps = |name: &str| {
+            let ports = tap::TapPort::open_queues(name, workers)?;
+            Ok(ports.into_iter().map(Port::Tap).collect())
+        };
+        let xdp = |dev: &str, pools: &mut [&mut Pool]| {
+            let ports = xdp::XdpPort::open_shards(dev, pools)?;
+            Ok::<_, PortError>(ports.into_iter().map(Port::Xdp).collect())
+        };
         match (spec.mode, spec.dev.as_deref()) {
-            (Mode::Tap, dev) => {
-                let name = tap.or(dev).unwrap_or(default_tap);
-                tap::TapPort::open(name, false).map(Port::Tap)
-            }
+            (Mode::Tap, dev) => taps(tap.or(dev).unwrap_or(default_tap)),
             (_, None) => Err(PortError::MissingDevice),
-            (Mode::AfXdp, Some(dev)) => xdp::XdpPort::open(dev, pool).map(Port::Xdp),
-            (Mode::Auto, Some(dev)) => match xdp::XdpPort::open(dev, pool) {
-                Ok(p) => Ok(Port::Xdp(p)),
+            (Mode::AfXdp, Some(dev)) => xdp(dev, pools),
+            (Mode::Auto, Some(dev)) => match xdp(dev, pools) {
+                Ok(ports) => Ok(ports),
                 Err(e) => {
                     let name = tap.unwrap_or(default_tap);
                     eprintln!("shoal: {dev}: AF_XDP unavailable ({e}); using TAP {name} instead");
-                    tap::TapPort::open(name, false).map(Port::Tap)
+                    taps(name)
                 }
             },
         }

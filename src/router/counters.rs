@@ -155,6 +155,25 @@ impl Default for Counters {
     }
 }
 
+impl core::ops::AddAssign<&Counters> for Counters {
+    /// Add another instance's counts (a spread router's replicas are reported as one).
+    fn add_assign(&mut self, other: &Counters) {
+        self.rx_frames += other.rx_frames;
+        self.tx_frames += other.tx_frames;
+        self.forwarded += other.forwarded;
+        self.delivered += other.delivered;
+        self.arp_requests += other.arp_requests;
+        self.arp_replies += other.arp_replies;
+        self.echo_replies += other.echo_replies;
+        self.icmp_errors += other.icmp_errors;
+        self.icmp_rate_limited += other.icmp_rate_limited;
+        self.fragments += other.fragments;
+        for (d, o) in self.drops.iter_mut().zip(&other.drops) {
+            *d += o;
+        }
+    }
+}
+
 impl Counters {
     /// Drops counted for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {

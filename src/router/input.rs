@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use super::icmp::IcmpError;
 use super::neigh::Queued;
 use super::{Action, DropReason, Io, NextHop, RouteKind, Router};
-use crate::frame::Frame;
+use crate::frame::{Frame, Pool};
 use crate::router::fib::FlowKey;
 use crate::router::iface::IfaceId;
 use crate::router::mark::Classifier;
@@ -341,12 +341,7 @@ impl Router {
         link_multicast: bool,
         io: &mut Io<'_>,
     ) {
-        let data = io.pool.data(&frame);
-        let Some(repr) = data
-            .get(ETH..)
-            .and_then(|b| arp::Packet::new_checked(b).ok())
-            .and_then(|p| arp::Repr::parse(&p).ok())
-        else {
+        let Some(repr) = parse_arp(io.pool.data(&frame)) else {
             return self.drop_frame(io, frame, DropReason::ArpMalformed);
         };
         let (sha, sip, tip) = (
@@ -354,14 +349,6 @@ impl Router {
             repr.source_protocol_addr,
             repr.target_protocol_addr,
         );
-        if !sha.is_unicast()
-            || sip.is_multicast()
-            || sip == Ipv4Addr::BROADCAST
-            || tip.is_multicast()
-            || tip.is_loopback()
-        {
-            return self.drop_frame(io, frame, DropReason::ArpMalformed);
-        }
         // Linux's arp_ignore=0: answer for any local address, whichever interface asked.
         let for_us = self.local_addrs.contains(&tip);
         let known_sender = !sip.is_unspecified();
@@ -405,6 +392,42 @@ impl Router {
         }
     }
 
+    /// Learn from an ARP frame another replica of this instance received on interface `id`
+    /// (see [`Router::replica`]), as `process_arp` would, but without answering it and without
+    /// counting it: a reply to us confirms the neighbour if this replica asked for it or knows
+    /// it, a request for one of our addresses creates or updates the sender's entry, anything
+    /// else refreshes an existing one. Frames that waited for the neighbour go out as actions.
+    /// Malformed frames, and frames on an interface that is missing or down, are ignored.
+    pub fn absorb_arp(
+        &mut self,
+        now: Instant,
+        id: IfaceId,
+        frame: &[u8],
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(repr) = parse_arp(frame) else {
+            return;
+        };
+        if !self.ifaces.get(usize::from(id.0)).is_some_and(|i| i.up) {
+            return;
+        }
+        let (sha, sip) = (repr.source_hardware_addr, repr.source_protocol_addr);
+        let link_multicast = frame[0] & 1 != 0;
+        let waiting = match repr.operation {
+            arp::Operation::Reply if !link_multicast => self.neigh.confirm(now, id, sip, sha),
+            _ if sip.is_unspecified() => None,
+            op => {
+                let for_us = self.local_addrs.contains(&repr.target_protocol_addr);
+                let create = op == arp::Operation::Request && for_us;
+                Some(self.neigh.learn(now, id, sip, sha, create))
+            }
+        };
+        if let Some(waiting) = waiting {
+            self.release(id, sha, waiting, &mut Io { pool, out });
+        }
+    }
+
     /// Send frames that waited for `mac`.
     fn release(
         &mut self,
@@ -417,6 +440,23 @@ impl Router {
             self.transmit(id, mac, ethernet::EtherType::Ipv4, q.frame, io);
         }
     }
+}
+
+/// The ARP packet of an Ethernet frame, if it is well formed and its addresses could be a
+/// neighbour's: a unicast sender hardware address, a sender that is not multicast or limited
+/// broadcast, a target that is not multicast or loopback.
+fn parse_arp(frame: &[u8]) -> Option<arp::Repr> {
+    let repr = frame
+        .get(ETH..)
+        .and_then(|b| arp::Packet::new_checked(b).ok())
+        .and_then(|p| arp::Repr::parse(&p).ok())?;
+    let (sip, tip) = (repr.source_protocol_addr, repr.target_protocol_addr);
+    let bad = !repr.source_hardware_addr.is_unicast()
+        || sip.is_multicast()
+        || sip == Ipv4Addr::BROADCAST
+        || tip.is_multicast()
+        || tip.is_loopback();
+    (!bad).then_some(repr)
 }
 
 /// The routing key of a received packet: addresses, TOS and protocol from its IPv4 header, the
@@ -519,5 +559,125 @@ mod tests {
         assert!(!has_source_route(&f, hl));
         let (f, hl) = frame(&[7, 200, 0, 0]);
         assert!(!has_source_route(&f, hl));
+    }
+
+    const OURS: ethernet::Address = ethernet::Address([2, 0, 0, 0, 0, 1]);
+    const PEER: ethernet::Address = ethernet::Address([2, 0, 0, 0, 0, 9]);
+
+    fn arp_frame(
+        op: arp::Operation,
+        dst: ethernet::Address,
+        sip: [u8; 4],
+        tip: [u8; 4],
+    ) -> Vec<u8> {
+        let mut f = vec![0u8; ETH + arp::ETHERNET_IPV4_LEN];
+        let mut eth = ethernet::Frame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(dst);
+        eth.set_src_addr(PEER);
+        eth.set_ethertype(ethernet::EtherType::Arp);
+        arp::Repr {
+            operation: op,
+            source_hardware_addr: PEER,
+            source_protocol_addr: Ipv4Addr::from(sip),
+            target_hardware_addr: dst,
+            target_protocol_addr: Ipv4Addr::from(tip),
+        }
+        .emit(&mut arp::Packet::new_unchecked(&mut f[ETH..]));
+        f
+    }
+
+    fn udp_to(dst: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0u8; ETH + 20 + 8];
+        let mut eth = ethernet::Frame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(OURS);
+        eth.set_src_addr(PEER);
+        eth.set_ethertype(ethernet::EtherType::Ipv4);
+        ipv4::Repr {
+            src_addr: Ipv4Addr::new(10, 0, 0, 2),
+            dst_addr: Ipv4Addr::from(dst),
+            protocol: ipv4::Protocol::Udp,
+            payload_len: 8,
+            ttl: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+        }
+        .emit(&mut ipv4::Packet::new_unchecked(&mut f[ETH..]));
+        f
+    }
+
+    /// A replica routes like the original from fresh state, and learns through `absorb_arp`
+    /// what a sibling received: the reply to its own request releases the frame that waited,
+    /// without counting the reply; nobody answers a request twice.
+    #[test]
+    fn replicas_learn_each_others_arp_replies() {
+        use crate::router::{Config, Counters, IfAddr};
+        let mut original = Router::new(Config::default());
+        for (i, name) in ["eth0", "eth1"].into_iter().enumerate() {
+            let id = original.add_iface(name, OURS, 1500).unwrap();
+            let addr = IfAddr::new(Ipv4Addr::new(10, i as u8, 0, 1), 24).unwrap();
+            original.add_addr(id, addr).unwrap();
+        }
+        original.add_route_str("10.7.0.0/16 via 10.1.0.9").unwrap();
+        let mut pool = Pool::new(64).unwrap();
+        let mut out = Vec::new();
+        let now = Instant::ZERO;
+        let mut a = original.replica();
+        let mut b = original.replica();
+        assert_eq!(a.counters(), &Counters::default());
+
+        // `a` forwards towards the gateway and asks for its address.
+        let mut batch = crate::frame::Batch::new();
+        batch
+            .push(pool.alloc_from(&udp_to([10, 7, 1, 1])).unwrap())
+            .unwrap();
+        a.process(now, IfaceId(0), &mut batch, &mut pool, &mut out);
+        assert!(
+            matches!(&out[..], [Action::Transmit { iface: IfaceId(1), frame }]
+                if pool.data(frame)[12..14] == [8, 6])
+        );
+        for action in out.drain(..) {
+            if let Action::Transmit { frame, .. } = action {
+                pool.free(frame);
+            }
+        }
+        // The reply reaches `b`, which did not ask: unsolicited there, absorbed by `a`.
+        let reply = arp_frame(arp::Operation::Reply, OURS, [10, 1, 0, 9], [10, 1, 0, 1]);
+        batch.push(pool.alloc_from(&reply).unwrap()).unwrap();
+        b.process(now, IfaceId(1), &mut batch, &mut pool, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(b.counters().dropped(DropReason::ArpUnsolicited), 1);
+        let before = a.counters().clone();
+        a.absorb_arp(now, IfaceId(1), &reply, &mut pool, &mut out);
+        let [
+            Action::Transmit {
+                iface: IfaceId(1),
+                frame,
+            },
+        ] = &out[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!(pool.data(frame)[..6], PEER.0);
+        assert_eq!(a.counters().rx_frames, before.rx_frames);
+        assert_eq!(a.counters().total_drops(), before.total_drops());
+        out.clear();
+
+        // A request for our address creates the sender's entry in a sibling, unanswered; a
+        // reply nobody asked for, or one on a missing interface, creates nothing.
+        let mut c = original.replica();
+        let request = arp_frame(
+            arp::Operation::Request,
+            ethernet::Address::BROADCAST,
+            [10, 0, 0, 5],
+            [10, 0, 0, 1],
+        );
+        c.absorb_arp(now, IfaceId(0), &request, &mut pool, &mut out);
+        c.absorb_arp(now, IfaceId(1), &reply, &mut pool, &mut out);
+        c.absorb_arp(now, IfaceId(5), &request, &mut pool, &mut out);
+        c.absorb_arp(now, IfaceId(0), &reply[..20], &mut pool, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(c.neighbours().len(), 1);
+        assert_eq!(c.counters(), &Counters::default());
     }
 }

@@ -200,6 +200,36 @@ impl Router {
         }
     }
 
+    /// An instance with this one's configuration — interfaces, addresses, tables, rules,
+    /// marks, listened ports — and fresh state: an empty ARP cache, zero counters, a full ICMP
+    /// rate limiter. The engine runs one replica per receive queue when a router is spread over
+    /// several workers; replicas share what they learn from ARP through
+    /// [`Router::absorb_arp`].
+    pub fn replica(&self) -> Router {
+        let mut ifaces = self.ifaces.clone();
+        for iface in &mut ifaces {
+            iface.counters = Default::default();
+        }
+        Router {
+            config: self.config,
+            ifaces,
+            local_addrs: self.local_addrs.clone(),
+            local_bloom: self.local_bloom,
+            fib: self.fib.clone(),
+            marks: self.marks.clone(),
+            flow_cache: flow_cache::FlowCache::default(),
+            neigh: NeighCache::default(),
+            adjacencies: adjacency::Adjacencies::default(),
+            ifaces_generation: self.ifaces_generation,
+            limiter: RateLimiter::default(),
+            counters: Counters::default(),
+            udp_ports: self.udp_ports.clone(),
+            next_ident: self.next_ident,
+            events: Vec::new(),
+            fast_path: self.fast_path,
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

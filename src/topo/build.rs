@@ -81,6 +81,9 @@ impl Topology {
             if let Some(core) = node.core {
                 net.pin(id, core as usize);
             }
+            if node.workers > 1 {
+                net.spread(id, node.workers as usize);
+            }
         }
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {

@@ -57,6 +57,10 @@ pub struct NodeDoc {
     /// Worker core to pin the node to (kept for the engine; the simulator ignores it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<u32>,
+    /// Workers serving the router's host devices, one replica of the router per share of
+    /// their receive queues (routers only; the simulator ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Spanned<u32>>,
     /// Default route via this address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Spanned<String>>,

@@ -163,6 +163,7 @@ impl Plan {
         NodeDoc {
             name: spanned(name),
             core: None,
+            workers: None,
             gateway: None,
             routes: None,
             tables: None,

@@ -87,6 +87,8 @@ pub struct Node {
     pub kind: Kind,
     /// Worker core to pin to, if the file asks (the engine's business).
     pub core: Option<u32>,
+    /// Workers serving the node's host devices (1 unless the file spreads a router).
+    pub workers: u32,
     /// Interfaces, in file order.
     pub ifaces: Vec<Iface>,
     /// Every route to install, iproute2 syntax: the file's routes (or the computed ones for

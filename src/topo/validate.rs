@@ -80,6 +80,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             }
         };
         let (rules, marks) = policy(&cx, nd, &ifaces, &tables, &key)?;
+        let workers = spread_workers(&cx, nd, kind, &ifaces, &key("workers"))?;
         if let Some(g) = gateway {
             list.push(format!("default via {g}"));
         }
@@ -87,6 +88,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             name: name.clone(),
             kind,
             core: nd.core,
+            workers,
             ifaces,
             routes: list,
             auto_routes: auto,
@@ -396,6 +398,43 @@ fn route_list(
     Ok(out)
 }
 
+/// Most workers a router may be spread over.
+const WORKERS_MAX: u32 = 1024;
+
+/// A node's `workers`, checked: routers only, 1 to [`WORKERS_MAX`], and (above 1) no
+/// interface on a link file (links are refused in `links`).
+fn spread_workers(
+    cx: &Cx,
+    nd: &NodeDoc,
+    kind: Kind,
+    ifaces: &[Iface],
+    key: &str,
+) -> Result<u32, TopoError> {
+    let Some(w) = &nd.workers else {
+        return Ok(1);
+    };
+    let n = *w.get_ref();
+    if kind == Kind::Host {
+        let msg = "only a router can be spread over workers".to_string();
+        return Err(cx.err(w.span(), key, msg));
+    }
+    if !(1..=WORKERS_MAX).contains(&n) {
+        let msg = format!("{n} workers: give 1 to {WORKERS_MAX}");
+        return Err(cx.err(w.span(), key, msg));
+    }
+    if n > 1
+        && let Some(f) = ifaces.iter().find(|f| f.link_file.is_some())
+    {
+        let msg = format!(
+            "interface {} is on a link_file; a router spread over workers has only interfaces \
+             attached to host devices or unconnected",
+            f.name
+        );
+        return Err(cx.err(w.span(), key, msg));
+    }
+    Ok(n)
+}
+
 fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError> {
     let default_delay = doc.settings.delay_us.unwrap_or(DEFAULT_DELAY_US);
     let mut out = Vec::new();
@@ -417,6 +456,14 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .position(|x| x.name == i)
                 .ok_or_else(|| fail(format!("{n} has no interface {i:?}")))?;
             let f = &nodes[node].ifaces[iface];
+            if nodes[node].workers > 1 {
+                let msg = format!(
+                    "{n} is spread over {} workers, so its interfaces are attached to host \
+                     devices or unconnected, never on a link",
+                    nodes[node].workers
+                );
+                return Err(fail(msg));
+            }
             if f.link_file.is_some() || f.attach.is_some() {
                 let what = if f.attach.is_some() {
                     "is attached to a device"

@@ -13,3 +13,31 @@ pub fn skip_unless_root(test: &str) -> bool {
     eprintln!("skipping {test}: needs root (network namespaces, veth, XDP)");
     true
 }
+
+/// Make every frame `ns` sends on `dev` leave on transmit queue `queue` of two (XPS: all
+/// CPUs map to it). On a veth, a frame sent on queue q arrives on the peer's receive queue q.
+pub fn send_on_queue(ns: &NetNs, dev: &str, queue: u32) {
+    let all = all_cpus_mask();
+    for q in 0..2 {
+        let cpus = if q == queue { all.as_str() } else { "0" };
+        let path = format!("/sys/class/net/{dev}/queues/tx-{q}/xps_cpus");
+        let out = ns
+            .exec(&["sh", "-c", &format!("echo {cpus} > {path}")])
+            .expect("sh");
+        assert!(out.status.success(), "setting {path}: {out:?}");
+    }
+}
+
+/// A CPU mask naming every CPU, in the kernel's bitmap format (32-bit hex words, most
+/// significant first, comma-separated).
+fn all_cpus_mask() -> String {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let words: Vec<String> = (0..n.div_ceil(32))
+        .rev()
+        .map(|w| {
+            let bits = (n - w * 32).min(32);
+            format!("{:08x}", (1u64 << bits) - 1)
+        })
+        .collect();
+    words.join(",")
+}

@@ -28,6 +28,7 @@ mod sys;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use prog::Prog;
 pub use prog::{Attach, NAME as PROGRAM_NAME};
@@ -43,13 +44,16 @@ use crate::wire::ethernet::Address as Mac;
 /// buffers until the port's sockets are closed (the engine drops ports before pools). Every
 /// frame passed to or returned by the port belongs to that pool.
 pub struct XdpPort {
-    // Held for its drop, declared first: dropping the port detaches the program before the
-    // sockets close.
-    _prog: Prog,
+    // Held for its drop, declared first: dropping the last port of a device detaches the
+    // program before its sockets close. (A shard's sockets closing earlier leave their
+    // XSKMAP slots empty: the program then passes those queues' frames to the kernel.)
+    _prog: Arc<Prog>,
     queues: Vec<Queue>,
     /// All sockets, when there are several, for one descriptor to sleep on.
     epoll: Option<OwnedFd>,
     dev: String,
+    /// Receive queues of the device (this port may serve only some of them).
+    device_queues: u32,
     mac: Mac,
     attach: Attach,
     zero_copy: bool,
@@ -108,31 +112,57 @@ fn rx_queues(dev: &str) -> u32 {
     (n as u32).max(1)
 }
 
-/// One socket per queue, the first registering the pool, the others sharing its UMEM.
+/// One socket per queue in `ids`, the first registering the pool, the others sharing its UMEM.
 fn open_queues(
     ifindex: u32,
-    count: u32,
+    ids: impl Iterator<Item = u32>,
     pool: &mut Pool,
     flags: u16,
 ) -> Result<Vec<Queue>, SetupError> {
-    let mut queues: Vec<Queue> = Vec::with_capacity(count as usize);
-    for q in 0..count {
+    let mut queues: Vec<Queue> = Vec::new();
+    for q in ids {
         let queue = Queue::open(ifindex, q, pool, queues.first().map(Queue::fd), flags)?;
         queues.push(queue);
     }
     Ok(queues)
 }
 
+/// The sockets of every shard: shard `s` of `n` binds queues `s, s + n, s + 2n, …` of the
+/// device's `count` queues, on its own pool (which becomes that shard's UMEM).
+fn open_shards(
+    ifindex: u32,
+    count: u32,
+    pools: &mut [&mut Pool],
+    flags: u16,
+) -> Result<Vec<Vec<Queue>>, SetupError> {
+    let n = pools.len() as u32;
+    (0..n)
+        .zip(pools.iter_mut())
+        .map(|(s, pool)| open_queues(ifindex, (s..count).step_by(n as usize), pool, flags))
+        .collect()
+}
+
 impl XdpPort {
     /// Serve device `dev` through AF_XDP with frames of `pool` (which must outlive the port):
     /// load and attach the XDP program, open one socket per receive queue, post receive
-    /// buffers.
+    /// buffers. [`XdpPort::open_shards`] with one pool.
+    pub fn open(dev: &str, pool: &mut Pool) -> Result<XdpPort, PortError> {
+        let mut ports = XdpPort::open_shards(dev, &mut [pool])?;
+        ports.pop().ok_or(PortError::NoDevice(dev.to_string()))
+    }
+
+    /// Serve device `dev` through AF_XDP with one port per pool in `pools` — one per worker —
+    /// each port on its share of the receive queues: port `s` of `n` binds queues `s, s + n,
+    /// …`, registers pool `s` (which must outlive it) as its UMEM and transmits on its first
+    /// queue. One XDP program serves them all; it leaves the device when the last port is
+    /// dropped. The device needs at least as many queues as there are pools.
     ///
     /// Fails with [`PortError::ForeignProgram`] if another XDP program is on the device, with
     /// [`PortError::Permission`] naming the missing capability, [`PortError::NoDevice`] if there
-    /// is no such device. A stale shoal program attached the legacy way is removed (and said so
-    /// on stderr); one held by another running shoal is an error.
-    pub fn open(dev: &str, pool: &mut Pool) -> Result<XdpPort, PortError> {
+    /// is no such device, [`PortError::TooFewQueues`] if it has fewer queues than pools. A
+    /// stale shoal program attached the legacy way is removed (and said so on stderr); one held
+    /// by another running shoal is an error.
+    pub fn open_shards(dev: &str, pools: &mut [&mut Pool]) -> Result<Vec<XdpPort>, PortError> {
         let ifindex = sys::ifindex(dev).map_err(|_| PortError::NoDevice(dev.to_string()))?;
         let mac = Mac(sys::hw_addr(dev).map_err(|e| match e.raw_os_error() {
             Some(libc::ENODEV) => PortError::NoDevice(dev.to_string()),
@@ -143,20 +173,27 @@ impl XdpPort {
             },
         })?);
         let count = rx_queues(dev);
+        if (count as usize) < pools.len() {
+            return Err(PortError::TooFewQueues {
+                dev: dev.to_string(),
+                queues: count,
+                workers: pools.len(),
+            });
+        }
         prog::clear_stale(dev, ifindex)?;
         let mut prog = Prog::load(dev, mac.0, count)?;
         let log = |fallback: &str, why: String| eprintln!("shoal: {dev}: {fallback} ({why})");
 
         let mut chosen = None;
         match prog.attach(ifindex, Attach::Native) {
-            Ok(()) => match open_queues(ifindex, count, pool, libc::XDP_ZEROCOPY) {
+            Ok(()) => match open_shards(ifindex, count, pools, libc::XDP_ZEROCOPY) {
                 Ok(q) => chosen = Some((Attach::Native, true, q)),
                 Err(e) => {
                     log(
                         "native copy mode",
                         format!("zero-copy: {}: {}", e.what, e.source),
                     );
-                    match open_queues(ifindex, count, pool, libc::XDP_COPY) {
+                    match open_shards(ifindex, count, pools, libc::XDP_COPY) {
                         Ok(q) => chosen = Some((Attach::Native, false, q)),
                         Err(e) => {
                             log(
@@ -173,50 +210,55 @@ impl XdpPort {
             }
             Err(e) => log("generic mode", format!("native attach: {e}")),
         }
-        let (attach, zero_copy, queues) = match chosen {
+        let (attach, zero_copy, shards) = match chosen {
             Some(c) => c,
             None => {
                 prog.attach(ifindex, Attach::Generic)
                     .map_err(|e| attach_error(dev, e))?;
-                let q = open_queues(ifindex, count, pool, libc::XDP_COPY)
+                let q = open_shards(ifindex, count, pools, libc::XDP_COPY)
                     .map_err(|e| setup_error(dev, e))?;
                 (Attach::Generic, false, q)
             }
         };
 
-        for (i, q) in queues.iter().enumerate() {
-            prog.set_socket(i as u32, q.fd())
-                .map_err(|e| PortError::Os {
-                    what: "registering the sockets in the XSKMAP",
-                    dev: dev.to_string(),
-                    source: io::Error::other(e.to_string()),
-                })?;
-        }
-        let epoll = if queues.len() > 1 {
-            let fds: Vec<RawFd> = queues.iter().map(|q| q.fd().as_raw_fd()).collect();
-            Some(sys::epoll_of(&fds).map_err(|source| PortError::Os {
-                what: "creating the epoll set of the sockets",
+        for q in shards.iter().flatten() {
+            prog.set_socket(q.id, q.fd()).map_err(|e| PortError::Os {
+                what: "registering the sockets in the XSKMAP",
                 dev: dev.to_string(),
-                source,
-            })?)
-        } else {
-            None
-        };
-        let per_queue = pool.capacity() / (4 * queues.len());
-        let mut port = XdpPort {
-            _prog: prog,
-            fill_target: (per_queue as u32).clamp(1, RING_SIZE),
-            queues,
-            epoll,
-            dev: dev.to_string(),
-            mac,
-            attach,
-            zero_copy,
-            next_rx: 0,
-            stats: PortStats::default(),
-        };
-        port.refill(pool);
-        Ok(port)
+                source: io::Error::other(e.to_string()),
+            })?;
+        }
+        let prog = Arc::new(prog);
+        let mut ports = Vec::with_capacity(shards.len());
+        for (queues, pool) in shards.into_iter().zip(pools.iter_mut()) {
+            let epoll = if queues.len() > 1 {
+                let fds: Vec<RawFd> = queues.iter().map(|q| q.fd().as_raw_fd()).collect();
+                Some(sys::epoll_of(&fds).map_err(|source| PortError::Os {
+                    what: "creating the epoll set of the sockets",
+                    dev: dev.to_string(),
+                    source,
+                })?)
+            } else {
+                None
+            };
+            let per_queue = pool.capacity() / (4 * queues.len());
+            let mut port = XdpPort {
+                _prog: prog.clone(),
+                fill_target: (per_queue as u32).clamp(1, RING_SIZE),
+                queues,
+                epoll,
+                dev: dev.to_string(),
+                device_queues: count,
+                mac,
+                attach,
+                zero_copy,
+                next_rx: 0,
+                stats: PortStats::default(),
+            };
+            port.refill(pool);
+            ports.push(port);
+        }
+        Ok(ports)
     }
 
     /// Take in what the device received: at most [`BATCH_MAX`] frames, appended to `out`, taken
@@ -245,7 +287,8 @@ impl XdpPort {
         n
     }
 
-    /// Put `frames` on queue 0's transmit ring and kick the kernel, draining the vector.
+    /// Put `frames` on the transmit ring of the port's first queue and kick the kernel,
+    /// draining the vector.
     /// Frames the ring has no room for are freed and counted in [`PortStats::tx_full`].
     pub fn send(&mut self, pool: &mut Pool, frames: &mut Vec<Frame>) {
         if frames.is_empty() {
@@ -303,16 +346,22 @@ impl XdpPort {
         stats
     }
 
-    /// E.g. `veth1 afxdp native copy 1 queue`.
+    /// E.g. `veth1 afxdp native copy 1 queue`, or for one shard of a device,
+    /// `veth1 afxdp native copy queues 1,3 of 4`.
     pub fn describe(&self) -> String {
         let n = self.queues.len();
-        format!(
-            "{} afxdp {} {} {n} queue{}",
+        let mode = format!(
+            "{} afxdp {} {}",
             self.dev,
             self.attach.name(),
             if self.zero_copy { "zero-copy" } else { "copy" },
-            if n == 1 { "" } else { "s" }
-        )
+        );
+        if n as u32 == self.device_queues {
+            return format!("{mode} {n} queue{}", if n == 1 { "" } else { "s" });
+        }
+        let ids: Vec<String> = self.queues.iter().map(|q| q.id.to_string()).collect();
+        let word = if n == 1 { "queue" } else { "queues" };
+        format!("{mode} {word} {} of {}", ids.join(","), self.device_queues)
     }
 
     /// Where the program runs.

@@ -35,6 +35,8 @@ pub struct Queue {
     pub posted: u32,
     /// Frames put on the transmit ring and not yet completed.
     pub in_flight: u32,
+    /// The device queue the socket is bound to.
+    pub id: u32,
     // Declared last: the rings above are unmapped before the socket closes.
     fd: OwnedFd,
 }
@@ -97,6 +99,7 @@ impl Queue {
             tx,
             posted: 0,
             in_flight: 0,
+            id: queue,
             fd,
         })
     }

@@ -36,6 +36,7 @@ const BASE_MASK: u32 = HAS_NONE - 1;
 const LANES: usize = 8;
 
 /// An IPv4 longest-prefix-match table with `u16` values (next-hop indices, typically).
+#[derive(Clone)]
 pub struct Lpm {
     repr: Repr,
     len: usize,
@@ -44,6 +45,7 @@ pub struct Lpm {
     small_max: usize,
 }
 
+#[derive(Clone)]
 enum Repr {
     Small(Small),
     // Boxed so that an idle router's table stays a few words wide.
@@ -58,7 +60,7 @@ struct Route {
 }
 
 /// The small form: routes sorted by `(prefix, len)` and ranges `(start, slot)` sorted by start.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Small {
     routes: Vec<Route>,
     ranges: Vec<(u32, u32)>,
@@ -90,6 +92,7 @@ struct Slot {
 /// The large form. Both arenas (`ranges`, `long`) relocate a slice that grows by appending it
 /// afresh and compact once more than half of them is garbage, so an update costs the size of
 /// one chunk rather than of the table.
+#[derive(Clone)]
 struct Large {
     direct: Vec<u32>,
     /// Packed `start << 16 | value`, so "start <= key" is one compare against `key << 16 | 0xFFFF`.

@@ -133,7 +133,7 @@ pub enum RuleError {
 }
 
 /// The tables of one instance and the rules over them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fib {
     tables: Vec<(TableId, Table)>,
     /// Rules with the index of their table in `tables` (None until that table exists).
@@ -156,7 +156,7 @@ pub struct Fib {
 
 /// `local`'s host routes, addresses apart from next hops so the per-packet scan reads one
 /// contiguous run of `u32`s.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FastLocal {
     /// One bit per address (see [`bloom_bit`]): a destination whose bit is clear is not local,
     /// which is what nearly every forwarded packet learns here, in a few instructions.

@@ -114,7 +114,7 @@ impl Slot {
 }
 
 /// A routing table.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Table {
     lpm: Lpm,
     routes: FxHashMap<(u32, u8), Slot>,
