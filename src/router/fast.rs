@@ -58,12 +58,12 @@ const SPECIAL: [bool; 256] = {
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     frames: u64,
-    bytes: u64,
-    /// The egress of the latest frames (an index into the interfaces), and what they took out
-    /// of it.
+    rx_bytes: u64,
+    tx_bytes: u64,
+    /// The egress of the latest frames (an index into the interfaces), and the frame and byte
+    /// counts at which they started.
     egress: usize,
-    egress_frames: u64,
-    egress_bytes: u64,
+    egress_from: (u64, u64),
 }
 
 impl Tally {
@@ -72,12 +72,11 @@ impl Tally {
         // An egress always exists: the fast path takes it from an interface it looked up, and
         // interfaces are never removed.
         if let Some(i) = ifaces.get_mut(self.egress) {
-            i.counters.tx_frames += self.egress_frames;
-            i.counters.tx_bytes += self.egress_bytes;
+            i.counters.tx_frames += self.frames - self.egress_from.0;
+            i.counters.tx_bytes += self.tx_bytes - self.egress_from.1;
         }
         self.egress = next;
-        self.egress_frames = 0;
-        self.egress_bytes = 0;
+        self.egress_from = (self.frames, self.tx_bytes);
     }
 }
 
@@ -166,7 +165,7 @@ impl Router {
         self.counters.tx_frames += tally.frames;
         if let Some(i) = self.ifaces.get_mut(usize::from(ingress.0)) {
             i.counters.rx_frames += tally.frames;
-            i.counters.rx_bytes += tally.bytes;
+            i.counters.rx_bytes += tally.rx_bytes;
         }
     }
 }
@@ -369,10 +368,9 @@ impl FastPath<'_> {
         if usize::from(egress.0) != self.tally.egress {
             self.tally.switch_egress(self.ifaces, usize::from(egress.0));
         }
-        self.tally.egress_frames += 1;
-        self.tally.egress_bytes += sent as u64;
         self.tally.frames += 1;
-        self.tally.bytes += len as u64;
+        self.tally.rx_bytes += len as u64;
+        self.tally.tx_bytes += sent as u64;
         io.out.push(Action::Transmit {
             iface: egress,
             frame,
