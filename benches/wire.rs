@@ -51,7 +51,7 @@ fn wire(c: &mut Criterion) {
         b.iter(|| checksum::data_fixed(black_box(&header)))
     });
     g.bench_function("rfc1624_ttl_decrement", |b| {
-        b.iter(|| checksum::ttl_decremented(black_box(0x1c46)))
+        b.iter(|| checksum::ttl_decremented(black_box([0x1c, 0x46])))
     });
     let big = frame(1472);
     g.bench_function("udp_checksum_1500B", |b| {

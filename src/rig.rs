@@ -1,16 +1,17 @@
 //! A measurement rig: one router forwarding a steady stream of 64-byte UDP frames.
 //!
 //! The router has two interfaces and `routes` routes through two gateways whose ARP entries
-//! were resolved by a real exchange. The rig keeps a working set of frames: each round it
-//! rewrites their Ethernet and IP headers from a template (the router changed TTL, checksum and
-//! MACs last time), feeds them to [`Router::process`] as one batch, and takes the transmitted
-//! frames back for the next round. So a round costs the forwarding pipeline plus a 34-byte
-//! header refill per frame — the refill stands in for the NIC writing a fresh frame. The
+//! were resolved by a real exchange. The rig keeps a working set of frames in one batch: each
+//! round it rewrites their Ethernet and IP headers from a template (the router changed TTL,
+//! checksum and MACs last time), feeds the batch to [`Router::process`], and puts the
+//! transmitted frames straight back into it for the next round. So a round costs the forwarding
+//! pipeline plus a 34-byte header refill per frame — the refill stands in for the NIC writing a
+//! fresh frame — and the moves of the frame handles. The
 //! forwarding bench, the no-allocation test and the demo all drive this rig.
 
 use std::net::Ipv4Addr;
 
-use crate::frame::{Batch, Frame, Pool};
+use crate::frame::{Batch, Pool};
 use crate::router::{Action, Config, IfAddr, IfaceId, Router};
 use crate::time::Instant;
 use crate::wire::{arp, ethernet, ipv4, udp};
@@ -33,8 +34,8 @@ pub struct ForwardRig {
     router: Router,
     pool: Pool,
     out: Vec<Action>,
+    /// The next batch: the frames the router transmitted last round.
     batch: Batch,
-    frames: Vec<Frame>,
     /// Ethernet + IP header per frame, destinations spread over the routes.
     templates: Vec<[u8; HEADERS]>,
     now: Instant,
@@ -117,15 +118,16 @@ impl ForwardRig {
                 pool.free(frame);
             }
         }
-        let frames = (0..batch)
-            .map(|_| pool.alloc_from(&[0; FRAME_LEN]).expect(expect))
-            .collect();
+        let mut first_batch = Batch::new();
+        for _ in 0..batch {
+            // At most BATCH_MAX frames (`batch` is clamped).
+            let _ = first_batch.push(pool.alloc_from(&[0; FRAME_LEN]).expect(expect));
+        }
         ForwardRig {
             router,
             pool,
             out,
-            batch: Batch::new(),
-            frames,
+            batch: first_batch,
             templates,
             now,
             new_flows,
@@ -136,8 +138,8 @@ impl ForwardRig {
     /// Forward one batch; returns how many frames were transmitted.
     #[inline]
     pub fn round(&mut self) -> usize {
-        for (frame, template) in self.frames.drain(..).zip(&self.templates) {
-            let h = &mut self.pool.data_mut(&frame)[..HEADERS];
+        for (frame, template) in self.batch.frames().iter().zip(&self.templates) {
+            let h = &mut self.pool.data_mut(frame)[..HEADERS];
             h.copy_from_slice(template);
             if self.new_flows {
                 // Sources 10.0.x.y over a /16 less the router's own address: 65,000 flows.
@@ -148,27 +150,28 @@ impl ForwardRig {
                 let sum = !crate::wire::checksum::data(&h[ETH..]);
                 h[ETH + 10..ETH + 12].copy_from_slice(&sum.to_be_bytes());
             }
-            // The batch holds at most 64 and the rig never has more frames than that.
-            let _ = self.batch.push(frame);
         }
         self.router
             .process(self.now, IN, &mut self.batch, &mut self.pool, &mut self.out);
+        // The transmitted frames make the next batch, as a NIC's transmit completions refill
+        // its receive ring.
         let mut sent = 0;
         for action in self.out.drain(..) {
             match action {
                 Action::Transmit { frame, .. } => {
                     sent += 1;
-                    self.frames.push(frame);
+                    // The batch holds at most 64 and the rig never has more frames than that.
+                    let _ = self.batch.push(frame);
                 }
                 Action::Deliver { frame, .. } | Action::Drop { frame, .. } => self.pool.free(frame),
             }
         }
         // Frames that did not come back (none, unless something dropped) are replaced.
-        while self.frames.len() < self.templates.len() {
-            match self.pool.alloc_from(&[0; FRAME_LEN]) {
-                Some(f) => self.frames.push(f),
-                None => break,
-            }
+        while self.batch.len() < self.templates.len() {
+            let Some(f) = self.pool.alloc_from(&[0; FRAME_LEN]) else {
+                break;
+            };
+            let _ = self.batch.push(f);
         }
         sent
     }

@@ -11,8 +11,13 @@
 
 use std::net::Ipv4Addr;
 
-use super::fib::bloom_bit;
+use super::adjacency::{Adjacencies, Adjacency};
+use super::fib::{Fib, MainView, bloom_bit};
+use super::flow_cache::FlowCache;
+use super::iface::Iface;
 use super::input::flow_key;
+use super::mark::Classifier;
+use super::neigh::{NeighCache, NeighConfig};
 use super::{Action, Io, NextHop, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
@@ -48,88 +53,266 @@ const SPECIAL: [bool; 256] = {
 };
 
 /// What the fast path forwarded from one interface, counted into the instance and interface
-/// counters once per batch by [`Router::settle`] rather than per frame. (Transmit counters
-/// depend on the egress and are counted per frame.)
+/// counters once per batch by [`Router::settle`] rather than per frame. Transmit counters
+/// depend on the egress: they are kept for the latest egress and counted when it changes.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     frames: u64,
-    bytes: u64,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    /// The egress of the latest frames (an index into the interfaces), and the frame and byte
+    /// counts at which they started.
+    egress: usize,
+    egress_from: (u64, u64),
+}
+
+impl Tally {
+    /// Count the latest egress's frames into its counters and start on `next`.
+    fn switch_egress(&mut self, ifaces: &mut [Iface], next: usize) {
+        // An egress always exists: the fast path takes it from an interface it looked up, and
+        // interfaces are never removed.
+        if let Some(i) = ifaces.get_mut(self.egress) {
+            i.counters.tx_frames += self.frames - self.egress_from.0;
+            i.counters.tx_bytes += self.tx_bytes - self.egress_from.1;
+        }
+        self.egress = next;
+        self.egress_from = (self.frames, self.tx_bytes);
+    }
+}
+
+/// The fast path over a run of frames from one interface: what it reads for every frame,
+/// looked up once, and the parts of the router it may change, borrowed apart. A frame it
+/// hands back goes to the general pipeline, which may change anything (an ARP reply fills the
+/// cache), so a new `FastPath` is made for the frames after it.
+pub(crate) struct FastPath<'r> {
+    now: Instant,
+    ingress: IfaceId,
+    /// The ingress interface's MAC as the low 48 bits of a little-endian word.
+    our_mac: u64,
+    local_bloom: u64,
+    local_addrs: &'r [Ipv4Addr],
+    /// `None` when policy rules (or a large `local` table) make every lookup walk the rules.
+    main: Option<MainView<'r>>,
+    fib: &'r Fib,
+    marks: &'r Classifier,
+    flow_cache: &'r mut FlowCache,
+    ifaces: &'r mut [Iface],
+    neigh: &'r mut NeighCache,
+    neigh_config: &'r NeighConfig,
+    adjacencies: &'r mut Adjacencies,
+    /// The FIB's and the interfaces' generations: the part of the epoch no frame of the run
+    /// changes.
+    fixed_generations: u64,
+    /// The adjacencies' epoch now (see [`adjacency`](super::adjacency)).
+    epoch: u64,
+    tally: &'r mut Tally,
 }
 
 impl Router {
-    /// The next hop of a received packet under policy rules: the classifier and the whole
-    /// rule walk on the packet's key, their answer cached per flow. (Inlined: out of line it
-    /// cost policy packets 7 ns and saved the default path 0.5 ns; docs/benchmarks.md.)
+    /// The fast path for frames received on `ingress` (whose MAC is `our_mac`), or `None` when
+    /// they must all take the general pipeline: the interface is down, forwarding is off, or
+    /// the fast path is switched off.
+    #[inline]
+    pub(crate) fn fast_path_mac(&self, ingress: IfaceId) -> Option<ethernet::Address> {
+        self.iface(ingress)
+            .filter(|i| i.up && self.fast_path && self.config.forwarding)
+            .map(|i| i.mac)
+    }
+
+    /// The fast path over the next frames from `ingress`; see [`FastPath`].
     #[inline(always)]
-    fn policy_nexthop(
-        &mut self,
+    pub(crate) fn fast_path<'r>(
+        &'r mut self,
+        now: Instant,
         ingress: IfaceId,
-        ip: &[u8; 20],
-        ports: [u8; 4],
-    ) -> Option<NextHop> {
-        let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-        let port_word = if first { u32::from_be_bytes(ports) } else { 0 };
-        let misc = u32::from_be_bytes([ip[1], ip[9], 0, 0]) | u32::from(ingress.0);
-        let addr = |i: usize| u32::from_be_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
-        let id = [addr(12), addr(16), port_word, misc];
-        let generation = self.fib.generation();
-        if let Some(answer) = self.flow_cache.get(&id, generation) {
-            return answer;
+        our_mac: ethernet::Address,
+        tally: &'r mut Tally,
+    ) -> FastPath<'r> {
+        let o = our_mac.0;
+        let fixed_generations = self.fib.generation() + self.ifaces_generation;
+        let epoch = fixed_generations + self.neigh.generation();
+        FastPath {
+            now,
+            ingress,
+            our_mac: u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], 0, 0]),
+            local_bloom: self.local_bloom,
+            local_addrs: &self.local_addrs,
+            main: self.fib.main_view(),
+            fib: &self.fib,
+            marks: &self.marks,
+            flow_cache: &mut self.flow_cache,
+            ifaces: &mut self.ifaces,
+            neigh: &mut self.neigh,
+            neigh_config: &self.config.neigh,
+            adjacencies: &mut self.adjacencies,
+            fixed_generations,
+            epoch,
+            tally,
         }
-        let key = flow_key(ingress, ip, first.then_some(&ports[..]), &self.marks);
-        let answer = self.fib.route(&key).map(|r| *r.nexthop);
-        self.flow_cache.put(id, generation, answer);
-        answer
     }
 
     /// Add what the fast path forwarded from `ingress` to the counters: received, forwarded and
-    /// transmitted by the instance, received by the interface. The same sums the general
+    /// transmitted by the instance, received by the interface, sent by the latest egress. The same sums the general
     /// pipeline would have added frame by frame.
     #[inline]
-    pub(crate) fn settle(&mut self, ingress: IfaceId, tally: Tally) {
+    pub(crate) fn settle(&mut self, ingress: IfaceId, mut tally: Tally) {
         if tally.frames == 0 {
             return;
         }
+        tally.switch_egress(&mut self.ifaces, 0);
         self.counters.rx_frames += tally.frames;
         self.counters.forwarded += tally.frames;
         self.counters.tx_frames += tally.frames;
         if let Some(i) = self.ifaces.get_mut(usize::from(ingress.0)) {
             i.counters.rx_frames += tally.frames;
-            i.counters.rx_bytes += tally.bytes;
+            i.counters.rx_bytes += tally.rx_bytes;
+        }
+    }
+}
+
+impl FastPath<'_> {
+    /// Forward frames from `frames` while they are the common case; the first one that is not
+    /// comes back untouched, for the general pipeline. `None` once `frames` is exhausted.
+    #[inline(always)]
+    pub(crate) fn forward_run(
+        &mut self,
+        frames: &mut impl Iterator<Item = Frame>,
+        io: &mut Io<'_>,
+    ) -> Option<Frame> {
+        // Told apart once per run, so that each loop is made for its kind of lookup.
+        match self.main {
+            Some(main) => frames.find_map(|frame| self.forward_via(frame, io, Some(main))),
+            None => frames.find_map(|frame| self.forward_via(frame, io, None)),
         }
     }
 
     /// Forward `frame` if it is the common case; otherwise hand it back untouched.
+    #[inline]
+    pub(crate) fn forward(&mut self, frame: Frame, io: &mut Io<'_>) -> Option<Frame> {
+        self.forward_via(frame, io, self.main)
+    }
+
+    /// Where a packet goes under policy rules (see [`FastPath::link`]): the classifier and the
+    /// whole rule walk on the packet's key, their answer and where it leads cached per flow.
+    /// (Inlined: out of line the walk's part cost policy packets 7 ns and saved the default
+    /// path 0.5 ns; docs/benchmarks.md.)
     #[inline(always)]
-    pub(crate) fn forward_fast(
+    fn policy_link(
         &mut self,
-        now: Instant,
-        ingress: IfaceId,
-        our_mac: ethernet::Address,
+        ip: &[u8; 20],
+        ports: [u8; 4],
+        dst: Ipv4Addr,
+        total: usize,
+    ) -> Option<([u8; 12], IfaceId)> {
+        let first = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
+        let port_word = if first { u32::from_be_bytes(ports) } else { 0 };
+        let misc = u32::from_be_bytes([ip[1], ip[9], 0, 0]) | u32::from(self.ingress.0);
+        let addr = |i: usize| u32::from_be_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
+        let id = [addr(12), addr(16), port_word, misc];
+        let generation = self.fib.generation();
+        let (answer, known) = match self.flow_cache.get(&id, generation) {
+            Some(cached) if cached.link.holds(self.epoch, self.now.as_nanos()) => {
+                let a = &cached.link;
+                return (total <= usize::from(a.mtu)).then_some((a.macs, a.egress));
+            }
+            Some(cached) => (cached.answer, true),
+            None => {
+                let key = flow_key(self.ingress, ip, first.then_some(&ports[..]), self.marks);
+                let answer = self.fib.route(&key).map(|r| *r.nexthop);
+                self.flow_cache.put(id, generation, answer);
+                (answer, false)
+            }
+        };
+        let nh = answer?;
+        let (macs, egress) = self.link(&nh, dst, total)?;
+        // Remembered from a flow's second packet on, so that a flood of new flows costs what
+        // it did without. The flow names its destination, so even a next hop on the link can
+        // be remembered.
+        if known && let Some(link) = self.adjacency(nh.gateway.unwrap_or(dst), egress, macs) {
+            self.flow_cache.set_link(&id, link);
+        }
+        Some((macs, egress))
+    }
+
+    /// Where a packet of `total` bytes to `dst` goes through next hop `nh`, if the fast path
+    /// may send it: a unicast route out of an interface that is up and has room for it, to a
+    /// neighbour whose address is known. The answer is the frame's new Ethernet addresses and
+    /// the egress. (What an adjacency hit stands for.)
+    #[inline(always)]
+    fn link(&mut self, nh: &NextHop, dst: Ipv4Addr, total: usize) -> Option<([u8; 12], IfaceId)> {
+        if nh.kind != RouteKind::Unicast {
+            return None;
+        }
+        let egress = nh.dev?;
+        let out = self.ifaces.get(usize::from(egress.0))?;
+        if !out.up || total > usize::from(out.mtu) {
+            return None;
+        }
+        let next_hop = nh.gateway.unwrap_or(dst);
+        let mac = self
+            .neigh
+            .lookup(self.now, self.neigh_config, egress, next_hop);
+        // The lookup may have refilled the ARP hot cache.
+        self.epoch = self.fixed_generations + self.neigh.generation();
+        let mut macs = [0; 12];
+        macs[..6].copy_from_slice(&mac?.0);
+        macs[6..].copy_from_slice(&out.mac.0);
+        Some((macs, egress))
+    }
+
+    /// [`FastPath::link`] for next hop `id` of `main`, remembered as its adjacency when it
+    /// names a gateway that the ARP cache answers from its hot cache. (Out of line: adjacency
+    /// hits are the common case.)
+    #[inline(never)]
+    fn resolve(
+        &mut self,
+        nh: &NextHop,
+        id: u16,
+        dst: Ipv4Addr,
+        total: usize,
+    ) -> Option<([u8; 12], IfaceId)> {
+        let (macs, egress) = self.link(nh, dst, total)?;
+        if let Some(adjacency) = nh.gateway.and_then(|gw| self.adjacency(gw, egress, macs)) {
+            self.adjacencies.put(id, adjacency);
+        }
+        Some((macs, egress))
+    }
+
+    /// The adjacency for sending to neighbour `next_hop` out of `egress` with these Ethernet
+    /// addresses, right after [`FastPath::link`] found them: `None` unless the ARP cache answers
+    /// the neighbour from its hot cache (and so will, unchanged, until the epoch moves on or
+    /// the neighbour's reachable time ends).
+    fn adjacency(&self, next_hop: Ipv4Addr, egress: IfaceId, macs: [u8; 12]) -> Option<Adjacency> {
+        Some(Adjacency {
+            epoch: self.epoch,
+            until: self.neigh.reachable_until(egress, next_hop)?,
+            macs,
+            mtu: self.ifaces.get(usize::from(egress.0))?.mtu,
+            egress,
+        })
+    }
+
+    /// [`FastPath::forward`] with `main`'s view, or `None` to walk the policy rules.
+    #[inline(always)]
+    fn forward_via(
+        &mut self,
         mut frame: Frame,
         io: &mut Io<'_>,
-        tally: &mut Tally,
+        main: Option<MainView<'_>>,
     ) -> Option<Frame> {
         let len = frame.len();
-        let bytes = io.pool.data_mut(&frame);
-        // The four bytes after a 20-byte header: the ports, should policy rules ask for them.
-        let ports = bytes
-            .get(HEADERS..HEADERS + 4)
-            .map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
-        let Some(h) = bytes.first_chunk_mut::<HEADERS>() else {
+        let Some((h, after)) = io.pool.data_mut(&frame).split_first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
         // Whole words, loaded once each: the destination MAC, then EtherType and version/IHL,
         // compared as integers.
         let mac = u64::from_le_bytes(at::<8>(h, 0)) & 0xffff_ffff_ffff;
-        let o = our_mac.0;
-        let ours = u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], 0, 0]);
-        if mac != ours || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
+        if mac != self.our_mac || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
             return Some(frame);
         }
         let total = usize::from(u16::from_be_bytes(at::<2>(h, 16)));
         let ttl = h[22];
-        if !(20..=len - ETH).contains(&total) || ttl <= 1 || !self.config.forwarding {
+        if !(20..=len - ETH).contains(&total) || ttl <= 1 {
             return Some(frame);
         }
         if checksum::data_fixed(&at::<20>(h, ETH)) != 0xffff {
@@ -146,46 +329,48 @@ impl Router {
         {
             return Some(frame);
         }
-        let nh = match self.fib.lookup_main(d) {
-            Some(nh) => *nh,
-            // Policy rules (or a large `local` table): see `policy_nexthop`.
-            None if self.fib.walks_rules() => {
-                match self.policy_nexthop(ingress, &at::<20>(h, ETH), ports) {
-                    Some(nh) => nh,
-                    None => return Some(frame),
+        let now = self.now;
+        let adjacency = match main {
+            Some(main) => {
+                let Some(id) = main.nexthop_id(d) else {
+                    return Some(frame);
+                };
+                match self.adjacencies.get(id, self.epoch, now.as_nanos()) {
+                    Some(a) if total <= usize::from(a.mtu) => Some((a.macs, a.egress)),
+                    Some(_) => return Some(frame),
+                    None => match main.nexthop(id) {
+                        Some(nh) => self.resolve(nh, id, dst, total),
+                        None => None,
+                    },
                 }
             }
-            None => return Some(frame),
+            // Policy rules (or a large `local` table): see `policy_link`. The four bytes
+            // after a 20-byte header are the ports, should the rules ask for them.
+            None => {
+                let ports = after.get(..4).map_or([0; 4], |p| [p[0], p[1], p[2], p[3]]);
+                self.policy_link(&at::<20>(h, ETH), ports, dst, total)
+            }
         };
-        if nh.kind != RouteKind::Unicast {
-            return Some(frame);
-        }
-        let Some(egress) = nh.dev else {
-            return Some(frame);
-        };
-        let Some(out) = self.ifaces.get_mut(usize::from(egress.0)) else {
-            return Some(frame);
-        };
-        if !out.up || total > usize::from(out.mtu) {
-            return Some(frame);
-        }
-        let out_mac = out.mac;
-        let next_hop = nh.gateway.unwrap_or(dst);
-        let Some(mac) = self.neigh.lookup(now, &self.config.neigh, egress, next_hop) else {
+        let Some((macs, egress)) = adjacency else {
             return Some(frame);
         };
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
         h[22] = ttl - 1;
-        let sum = checksum::ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
-        h[24..26].copy_from_slice(&sum.to_be_bytes());
-        h[..6].copy_from_slice(&mac.0);
-        h[6..12].copy_from_slice(&out_mac.0);
-        frame.truncate(ETH + total);
-        out.counters.tx_frames += 1;
-        out.counters.tx_bytes += frame.len() as u64;
-        tally.frames += 1;
-        tally.bytes += len as u64;
+        let sum = checksum::ttl_decremented([h[24], h[25]]);
+        h[24..26].copy_from_slice(&sum);
+        h[..12].copy_from_slice(&macs);
+        // Ethernet padding is trimmed; the packet fills most frames.
+        let sent = ETH + total;
+        if sent < len {
+            frame.truncate(sent);
+        }
+        if usize::from(egress.0) != self.tally.egress {
+            self.tally.switch_egress(self.ifaces, usize::from(egress.0));
+        }
+        self.tally.frames += 1;
+        self.tally.rx_bytes += len as u64;
+        self.tally.tx_bytes += sent as u64;
         io.out.push(Action::Transmit {
             iface: egress,
             frame,
@@ -198,6 +383,7 @@ impl Router {
 mod tests {
     use super::*;
     use crate::frame::Pool;
+    use crate::router::fib::TABLE_MAIN;
     use crate::router::{Config, DropReason, IfAddr};
     use crate::wire::{arp, ipv4};
     use core::time::Duration;
@@ -207,6 +393,7 @@ mod tests {
         ethernet::Address([2, 0, 0, 0, 0, 2]),
     ];
     const PEER: ethernet::Address = ethernet::Address([2, 9, 0, 0, 0, 9]);
+    const OTHER_MAC: ethernet::Address = ethernet::Address([2, 0, 0, 0, 0, 7]);
 
     fn router(fast: bool, policy: bool) -> Router {
         let mut r = Router::new(Config::default());
@@ -342,13 +529,23 @@ mod tests {
     /// local address, to unreachable and blackholed prefixes, too big for the egress, through
     /// the gateways, back out of the ingress.
     fn random_frame(rand: &mut impl FnMut() -> u64, iface: IfaceId) -> Vec<u8> {
-        let mut f = match rand() % 11 {
-            0 if iface == IfaceId(1) => arp_reply([10, 1, 0, 2 + (rand() % 2) as u8], PEER),
+        let mut f = match rand() % 12 {
+            0 if iface == IfaceId(1) => {
+                let gw = 2 + (rand() % 2) as u8;
+                arp_reply([10, 1, 0, gw], ethernet::Address([2, 9, 0, 0, 1, gw]))
+            }
             0 => arp_reply([10, 0, 0, 3], PEER),
             1 => udp([10, 0, 0, 1], 64, 8, false),
             2 => udp([10, 70 + (rand() % 2) as u8 * 10, 0, 1], 64, 8, false),
             3 => udp([10, 1, 0, 9], 64, 1200, rand() & 1 == 0),
             4 => udp([10, 90, 0, 1], 64, 8, false),
+            // Larger than some of the MTUs `reconfigure` sets.
+            5 => udp(
+                [10, 50 + (rand() % 2) as u8 * 10, 1, 1],
+                64,
+                700,
+                rand() & 1 == 0,
+            ),
             _ => udp(
                 [10, 50 + (rand() % 2) as u8 * 10, 1, 1],
                 1 + (rand() % 70) as u8,
@@ -397,6 +594,130 @@ mod tests {
         differential(true);
     }
 
+    /// A fast router and a general one, fed the same frames and changes.
+    struct Pair {
+        fast: (Router, Pool),
+        slow: (Router, Pool),
+        now: Instant,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let pools = || Pool::new(256).unwrap();
+            Pair {
+                fast: (router(true, false), pools()),
+                slow: (router(false, false), pools()),
+                now: Instant::ZERO,
+            }
+        }
+
+        fn change(&mut self, f: impl Fn(&mut Router, &mut Pool)) {
+            f(&mut self.fast.0, &mut self.fast.1);
+            f(&mut self.slow.0, &mut self.slow.1);
+        }
+
+        /// What both make of `frames` on `iface`, `after` the previous batch.
+        fn send(&mut self, after: Duration, iface: IfaceId, frames: &[Vec<u8>]) -> Vec<Seen> {
+            self.now = self.now + after;
+            let (r, pool) = &mut self.fast;
+            let a = run(r, pool, self.now, iface, frames);
+            let (r, pool) = &mut self.slow;
+            let b = run(r, pool, self.now, iface, frames);
+            assert_eq!(a, b, "at {:?}", self.now);
+            assert_eq!(self.fast.0.counters(), self.slow.0.counters());
+            a
+        }
+    }
+
+    /// The Ethernet addresses of the frames sent out of eth1.
+    fn macs_out(seen: &[Seen]) -> Vec<[u8; 12]> {
+        let out = seen.iter().filter_map(|s| match s {
+            Seen::Tx(IfaceId(1), f) if f[12..14] == [8, 0] => f.first_chunk().copied(),
+            _ => None,
+        });
+        out.collect()
+    }
+
+    /// Every change that an adjacency depends on shows in the next frame: the neighbour's
+    /// address, the egress MAC and MTU, the route's gateway, the reachable time, a hot-cache
+    /// slot taken by another neighbour (which the general path refills, noting the use).
+    #[test]
+    fn adjacencies_follow_every_change() {
+        let mut p = Pair::new();
+        let gw = |last| ethernet::Address([2, 9, 0, 0, 1, last]);
+        let header = |dst: ethernet::Address, src: ethernet::Address| {
+            let mut h = [0; 12];
+            h[..6].copy_from_slice(&dst.0);
+            h[6..].copy_from_slice(&src.0);
+            h
+        };
+        let small = udp([10, 50, 1, 1], 64, 8, false);
+        let big = udp([10, 50, 1, 1], 64, 700, true);
+        let ms = Duration::from_millis;
+        p.send(ms(0), IfaceId(0), std::slice::from_ref(&small));
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 2], gw(2))]);
+        // The first fills the adjacency, the second takes it.
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), small.clone()]);
+        assert_eq!(macs_out(&seen), [header(gw(2), MACS[1]); 2]);
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 2], gw(7))]);
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), small.clone()]);
+        assert_eq!(macs_out(&seen), [header(gw(7), MACS[1]); 2]);
+        p.change(|r, _| r.set_mac(IfaceId(1), OTHER_MAC).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(7), OTHER_MAC)]);
+        // Back, so that replies (sent to the old address) are taken again.
+        p.change(|r, _| r.set_mac(IfaceId(1), MACS[1]).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), &[small.clone(), big.clone()]);
+        assert_eq!(
+            macs_out(&seen),
+            [header(gw(7), MACS[1]); 2],
+            "eth1's MTU is 1000"
+        );
+        p.change(|r, _| r.set_mtu(IfaceId(1), 576).unwrap());
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&big));
+        assert!(macs_out(&seen).is_empty(), "too big, and DF set");
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(7), MACS[1])]);
+        // Another gateway under the same next-hop id (the route's old one was released).
+        p.change(|r, _| {
+            r.remove_route(TABLE_MAIN, Ipv4Addr::new(10, 50, 0, 0), 16, None);
+            r.add_route_str("10.50.0.0/16 via 10.1.0.4").unwrap();
+        });
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert!(macs_out(&seen).is_empty(), "10.1.0.4 is not resolved");
+        p.send(ms(1), IfaceId(1), &[arp_reply([10, 1, 0, 4], gw(4))]);
+        let seen = p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        assert_eq!(macs_out(&seen), [header(gw(4), MACS[1])]);
+        // 10.0.0.5 on eth0 takes 10.1.0.4's slot of the hot cache; the general path then
+        // finds 10.1.0.4 in the map, which notes the use, and the last use decides when the
+        // entry, once stale, ages out. Start right after a run of the timers (which empties
+        // the hot cache), so that the next run is 15 s away.
+        let to_host = udp([10, 0, 0, 5], 64, 8, false);
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&to_host));
+        p.send(ms(1), IfaceId(0), &[arp_reply([10, 0, 0, 5], PEER)]);
+        while let Some(t) = p.fast.0.poll_timeout().filter(|&t| t < p.now + ms(14_000)) {
+            p.send(t - p.now, IfaceId(0), &[]);
+        }
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&small));
+        p.send(ms(1), IfaceId(0), std::slice::from_ref(&to_host));
+        p.send(ms(13_000), IfaceId(0), std::slice::from_ref(&small));
+        // Now no more traffic, and the timers run late once, so that the aging sweeps fall
+        // between the last use the fast path saw and the one the general path noted.
+        p.send(ms(1_000), IfaceId(0), &[]);
+        p.send(ms(25_000), IfaceId(0), &[]);
+        for _ in 0..50 {
+            p.send(ms(1_000), IfaceId(0), &[]);
+            assert_eq!(
+                p.fast.0.neighbours().len(),
+                p.slow.0.neighbours().len(),
+                "at {:?}",
+                p.now
+            );
+        }
+        let seen = p.send(ms(0), IfaceId(0), std::slice::from_ref(&small));
+        assert!(macs_out(&seen).is_empty(), "10.1.0.4 aged out");
+    }
+
     /// A cached decision does not outlive a change of the rules or the classifier.
     #[test]
     fn cached_decisions_follow_configuration_changes() {
@@ -441,6 +762,27 @@ mod tests {
         assert!(matches!(seen[..], [Seen::Tx(IfaceId(0), _)]), "{seen:?}");
     }
 
+    /// One of the changes that invalidate adjacencies, picked by `change`: eth1's MTU, MAC or
+    /// state, or the gateway (and interface) of 10.60.0.0/16.
+    fn reconfigure(r: &mut Router, pool: &mut Pool, change: u64) {
+        let pick = (change / 4) as usize;
+        match change % 4 {
+            0 => r.set_mtu(IfaceId(1), [1000, 1500, 576][pick % 3]).unwrap(),
+            1 => r
+                .set_mac(IfaceId(1), [MACS[1], OTHER_MAC][pick % 2])
+                .unwrap(),
+            2 => r
+                .set_iface_up(IfaceId(1), !pick.is_multiple_of(4), pool)
+                .unwrap(),
+            _ => {
+                r.remove_route(TABLE_MAIN, Ipv4Addr::new(10, 60, 0, 0), 16, None);
+                let gw = ["10.1.0.2", "10.1.0.3", "10.0.0.3"][pick % 3];
+                // Refused while eth1 is down (the gateway is not on a connected subnet).
+                let _ = r.add_route_str(&format!("10.60.0.0/16 via {gw}"));
+            }
+        }
+    }
+
     fn differential(policy: bool) {
         let (mut fast, mut slow) = (router(true, policy), router(false, policy));
         let (mut pf, mut ps) = (Pool::new(1024).unwrap(), Pool::new(1024).unwrap());
@@ -454,7 +796,13 @@ mod tests {
         let mut now = Instant::ZERO;
         let (mut fast_taken, mut batches, mut mixed) = (0, 0, 0);
         for round in 0..20_000 {
-            now = now + Duration::from_millis(rand() % 3000);
+            // Now and then a pause long enough for neighbours to go stale and age out.
+            let pause = if rand().is_multiple_of(200) {
+                40_000 + rand() % 80_000
+            } else {
+                rand() % 3000
+            };
+            now = now + Duration::from_millis(pause);
             // Mostly eth0, where the traffic comes in; eth1 carries the gateways' ARP replies.
             let iface = IfaceId(u16::from(rand().is_multiple_of(5)));
             let n = if round % 2 == 0 {
@@ -462,6 +810,11 @@ mod tests {
             } else {
                 1 + (rand() % 40) as usize
             };
+            if rand().is_multiple_of(100) {
+                let change = rand();
+                reconfigure(&mut fast, &mut pf, change);
+                reconfigure(&mut slow, &mut ps, change);
+            }
             let frames: Vec<Vec<u8>> = (0..n).map(|_| random_frame(&mut rand, iface)).collect();
             let a = run(&mut fast, &mut pf, now, iface, &frames);
             let b = run(&mut slow, &mut ps, now, iface, &frames);

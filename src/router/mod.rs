@@ -17,6 +17,7 @@
 //! Frames are rewritten in place: TTL and checksum (RFC 1624), MAC addresses, and even ICMP
 //! errors, which are built in the headroom in front of the packet they quote.
 
+mod adjacency;
 mod counters;
 mod fast;
 pub mod fib;
@@ -156,6 +157,11 @@ pub struct Router {
     /// Decisions of the classifier and the rule walk per flow, under policy rules.
     flow_cache: flow_cache::FlowCache,
     neigh: NeighCache,
+    /// The fast path's cache per next hop of `main` (see [`adjacency`]).
+    adjacencies: adjacency::Adjacencies,
+    /// Bumped by every change to an interface's state, MTU or MAC: the interfaces' part of an
+    /// adjacency's epoch.
+    ifaces_generation: u64,
     limiter: RateLimiter,
     counters: Counters,
     udp_ports: Vec<u16>,
@@ -183,6 +189,8 @@ impl Router {
             marks: mark::Classifier::default(),
             flow_cache: flow_cache::FlowCache::default(),
             neigh: NeighCache::default(),
+            adjacencies: adjacency::Adjacencies::default(),
+            ifaces_generation: 0,
             limiter: RateLimiter::default(),
             counters: Counters::default(),
             udp_ports: Vec::new(),
@@ -211,6 +219,8 @@ impl Router {
             marks: self.marks.clone(),
             flow_cache: flow_cache::FlowCache::default(),
             neigh: NeighCache::default(),
+            adjacencies: adjacency::Adjacencies::default(),
+            ifaces_generation: self.ifaces_generation,
             limiter: RateLimiter::default(),
             counters: Counters::default(),
             udp_ports: self.udp_ports.clone(),
@@ -302,6 +312,7 @@ impl Router {
             return Ok(());
         }
         iface.up = up;
+        self.ifaces_generation += 1;
         let addrs = iface.addrs.clone();
         if up {
             for a in addrs {
@@ -436,6 +447,7 @@ impl Router {
             .get_mut(usize::from(id.0))
             .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
         iface.mtu = mtu;
+        self.ifaces_generation += 1;
         Ok(())
     }
 
@@ -450,6 +462,7 @@ impl Router {
             .get_mut(usize::from(id.0))
             .ok_or_else(|| ConfigError::NoSuchIface(format!("{}", id.0)))?;
         iface.mac = mac;
+        self.ifaces_generation += 1;
         Ok(())
     }
 
@@ -557,6 +570,7 @@ impl Router {
             + self.local_addrs.capacity() * size_of::<Ipv4Addr>()
             + self.fib.mem_bytes()
             + self.flow_cache.mem_bytes()
+            + self.adjacencies.mem_bytes()
             + self.udp_ports.capacity() * 2
             + self.events.capacity() * size_of::<Event>()
     }
@@ -572,10 +586,21 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let mut io = Io { pool, out };
-        let fast = self.fast_path_mac(iface);
+        let mut frames = batch.drain();
+        let Some(mac) = self.fast_path_mac(iface) else {
+            for frame in frames {
+                self.input(now, iface, frame, &mut io);
+            }
+            return;
+        };
         let mut tally = Tally::default();
-        for frame in batch.drain() {
-            self.receive(now, iface, fast, frame, &mut io, &mut tally);
+        // The fast path takes frames until one needs the general pipeline, then a new fast
+        // path starts after it (see `FastPath`).
+        while let Some(frame) = self
+            .fast_path(now, iface, mac, &mut tally)
+            .forward_run(&mut frames, &mut io)
+        {
+            self.input(now, iface, frame, &mut io);
         }
         self.settle(iface, tally);
     }
@@ -589,36 +614,20 @@ impl Router {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
-        let fast = self.fast_path_mac(iface);
-        let mut tally = Tally::default();
-        self.receive(now, iface, fast, frame, &mut Io { pool, out }, &mut tally);
-        self.settle(iface, tally);
-    }
-
-    /// The interface's MAC when frames received on it may take the fast path.
-    fn fast_path_mac(&self, iface: IfaceId) -> Option<ethernet::Address> {
-        self.iface(iface)
-            .filter(|i| i.up && self.fast_path)
-            .map(|i| i.mac)
-    }
-
-    /// One received frame: the fast path if it qualifies, else the general pipeline.
-    #[inline]
-    fn receive(
-        &mut self,
-        now: Instant,
-        iface: IfaceId,
-        fast: Option<ethernet::Address>,
-        frame: Frame,
-        io: &mut Io<'_>,
-        tally: &mut Tally,
-    ) {
-        let frame = match fast {
-            Some(mac) => self.forward_fast(now, iface, mac, frame, io, tally),
+        let mut io = Io { pool, out };
+        let frame = match self.fast_path_mac(iface) {
+            Some(mac) => {
+                let mut tally = Tally::default();
+                let rest = self
+                    .fast_path(now, iface, mac, &mut tally)
+                    .forward(frame, &mut io);
+                self.settle(iface, tally);
+                rest
+            }
             None => Some(frame),
         };
         if let Some(frame) = frame {
-            self.input(now, iface, frame, io);
+            self.input(now, iface, frame, &mut io);
         }
     }
 

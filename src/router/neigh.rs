@@ -122,6 +122,12 @@ type Key = (IfaceId, u32);
 /// Slots of the direct-mapped cache of reachable entries in front of the map.
 const HOT_SLOTS: usize = 8;
 
+/// The hot cache's slot for `key`.
+#[inline(always)]
+fn hot_slot((iface, ip): Key) -> usize {
+    (ip as usize ^ usize::from(iface.0)) % HOT_SLOTS
+}
+
 /// A reachable entry, cached for the fast path until its reachable time ends.
 #[derive(Debug, Clone, Copy, Default)]
 struct Hot {
@@ -138,6 +144,8 @@ pub struct NeighCache {
     /// Reachable entries by `(ip ^ iface) % HOT_SLOTS`; emptied by every change to `entries`,
     /// so a hit is always what the map would answer.
     hot: [Hot; HOT_SLOTS],
+    /// Bumped by every change to `hot` (see [`NeighCache::generation`]).
+    generation: u64,
     next_timer: Option<Instant>,
     next_sweep: Option<Instant>,
 }
@@ -183,12 +191,33 @@ impl NeighCache {
         ip: Ipv4Addr,
     ) -> Option<ethernet::Address> {
         let key = (iface, u32::from(ip));
-        let slot = (key.1 as usize ^ usize::from(iface.0)) % HOT_SLOTS;
+        let slot = hot_slot(key);
         let hot = &self.hot[slot];
         if hot.key == Some(key) && now.as_nanos() < hot.until {
             return Some(hot.mac);
         }
         self.lookup_map(now, cfg, key, slot)
+    }
+
+    /// Counts changes to the cache of reachable entries that [`NeighCache::lookup`] answers
+    /// from first: while it stays the same, a lookup that [`NeighCache::reachable_until`]
+    /// answered for is answered from that cache, the same address until the same time, and
+    /// changes nothing.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When the entry for `ip` on `iface` stops being reachable, if [`NeighCache::lookup`]
+    /// answers it from its cache of reachable entries (as it does right after answering it).
+    pub(crate) fn reachable_until(&self, iface: IfaceId, ip: Ipv4Addr) -> Option<u64> {
+        let key = (iface, u32::from(ip));
+        let hot = &self.hot[hot_slot(key)];
+        (hot.key == Some(key)).then_some(hot.until)
+    }
+
+    fn clear_hot(&mut self) {
+        self.hot = Default::default();
+        self.generation += 1;
     }
 
     /// [`NeighCache::lookup`] past the hot cache: the map, and the state machine on use.
@@ -209,6 +238,7 @@ impl NeighCache {
                 mac: e.mac,
                 until,
             };
+            self.generation += 1;
             return Some(e.mac);
         }
         match e.state {
@@ -233,7 +263,7 @@ impl NeighCache {
         ip: Ipv4Addr,
         q: Queued,
     ) -> Enqueued {
-        self.hot = Default::default();
+        self.clear_hot();
         let key = (iface, u32::from(ip));
         if let Some(e) = self.entries.get_mut(&key) {
             e.used = now;
@@ -274,7 +304,7 @@ impl NeighCache {
         ip: Ipv4Addr,
         mac: ethernet::Address,
     ) -> Option<Vec<Queued>> {
-        self.hot = Default::default();
+        self.clear_hot();
         let e = self.entries.get_mut(&(iface, u32::from(ip)))?;
         e.mac = mac;
         e.state = State::Reachable;
@@ -295,7 +325,7 @@ impl NeighCache {
         mac: ethernet::Address,
         create: bool,
     ) -> Vec<Queued> {
-        self.hot = Default::default();
+        self.clear_hot();
         let key = (iface, u32::from(ip));
         match self.entries.get_mut(&key) {
             Some(e) if e.state == State::Incomplete || e.mac != mac => {
@@ -328,7 +358,7 @@ impl NeighCache {
 
     /// Drop every entry on `iface`, returning their queued frames.
     pub fn flush_iface(&mut self, iface: IfaceId) -> Vec<Queued> {
-        self.hot = Default::default();
+        self.clear_hot();
         let mut frames = Vec::new();
         self.entries.retain(|&(i, _), e| {
             if i == iface {
@@ -349,7 +379,7 @@ impl NeighCache {
 
     /// Run retries, probes and aging due at `now`, pushing what must be sent onto `events`.
     pub fn handle_timeout(&mut self, now: Instant, cfg: &NeighConfig, events: &mut Vec<Event>) {
-        self.hot = Default::default();
+        self.clear_hot();
         let sweep = self.next_sweep.is_some_and(|t| t <= now);
         let mut next: Option<Instant> = None;
         self.entries.retain(|&(iface, ip), e| {

@@ -199,10 +199,17 @@ impl Lpm {
     /// The value of the longest prefix containing `addr` (host byte order).
     #[inline(always)]
     pub fn lookup(&self, addr: u32) -> Option<u16> {
-        match &self.repr {
-            Repr::Small(s) => s.lookup(addr),
-            Repr::Large(l) => l.lookup(addr),
-        }
+        self.view().lookup(addr)
+    }
+
+    /// The lookup form alone, for a caller that looks up many addresses in a row: the form is
+    /// told apart once rather than per lookup.
+    #[inline(always)]
+    pub(crate) fn view(&self) -> View<'_> {
+        View(match &self.repr {
+            Repr::Small(s) => Form::Small(&s.ranges),
+            Repr::Large(l) => Form::Large(l),
+        })
     }
 
     /// `out[i] = self.lookup(addrs[i])` for every `i` below `min(addrs.len(), out.len())`.
@@ -215,7 +222,7 @@ impl Lpm {
         match &self.repr {
             Repr::Small(s) => {
                 for (o, &a) in out.iter_mut().zip(addrs) {
-                    *o = s.lookup(a);
+                    *o = small_lookup(&s.ranges, a);
                 }
             }
             Repr::Large(l) => {
@@ -440,27 +447,51 @@ impl Small {
                 .resize(self.ranges.len().next_power_of_two(), last);
         }
     }
+}
 
+/// The lookup form of an [`Lpm`], borrowed (see [`Lpm::view`]).
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a>(Form<'a>);
+
+#[derive(Clone, Copy)]
+enum Form<'a> {
+    /// The small form's ranges.
+    Small(&'a [(u32, u32)]),
+    Large(&'a Large),
+}
+
+impl View<'_> {
+    /// The value of the longest prefix containing `addr`, as [`Lpm::lookup`].
     #[inline(always)]
-    fn lookup(&self, addr: u32) -> Option<u16> {
-        // The last range starting at or below addr (r[0].0 == 0). `r.len()` is a power of two,
-        // so both halves are equal and every step halves. Narrowing a slice (rather than
-        // indexing `lo + step`) needs no bounds check and keeps the loop's few values in
-        // registers inside the inlined fast path (11 fewer instructions per packet there).
-        // LLVM compiles the `if` to a branch; forcing a conditional move
-        // (`core::hint::select_unpredictable`) made the forwarding bench 20% slower, its
-        // destinations being predictable (docs/lpm.md).
-        let mut r = &self.ranges[..];
-        while r.len() > 1 {
-            let half = r.len() / 2;
-            r = if r[half].0 <= addr {
-                &r[half..]
-            } else {
-                &r[..half]
-            };
+    pub(crate) fn lookup(self, addr: u32) -> Option<u16> {
+        match self.0 {
+            Form::Small(ranges) => small_lookup(ranges, addr),
+            Form::Large(l) => l.lookup(addr),
         }
-        r.first().and_then(|&(_, slot)| slot_to_value(slot))
     }
+}
+
+/// The small form's lookup over its ranges: the value of the last range starting at or below
+/// `addr`.
+#[inline(always)]
+fn small_lookup(ranges: &[(u32, u32)], addr: u32) -> Option<u16> {
+    // The last range starting at or below addr (r[0].0 == 0). `r.len()` is a power of two,
+    // so both halves are equal and every step halves. Narrowing a slice (rather than
+    // indexing `lo + step`) needs no bounds check and keeps the loop's few values in
+    // registers inside the inlined fast path (11 fewer instructions per packet there).
+    // LLVM compiles the `if` to a branch; forcing a conditional move
+    // (`core::hint::select_unpredictable`) made the forwarding bench 20% slower, its
+    // destinations being predictable (docs/lpm.md).
+    let mut r = ranges;
+    while r.len() > 1 {
+        let half = r.len() / 2;
+        r = if r[half].0 <= addr {
+            &r[half..]
+        } else {
+            &r[..half]
+        };
+    }
+    r.first().and_then(|&(_, slot)| slot_to_value(slot))
 }
 
 fn short_key(prefix: u32, len: u8) -> u32 {

@@ -177,6 +177,36 @@ impl FastLocal {
     }
 }
 
+/// `main` as the fast path asks it, with the short `local` list in front (see
+/// [`Fib::main_view`]).
+#[derive(Clone, Copy)]
+pub(crate) struct MainView<'a> {
+    local_bloom: u64,
+    local_addrs: &'a [u32],
+    main: table::View<'a>,
+}
+
+impl<'a> MainView<'a> {
+    /// A destination that is not local gets the id of `main`'s answer here (see
+    /// [`MainView::nexthop`]) — a `throw` or other non-unicast kind included, which the caller
+    /// must not treat as final. `None` means "ask [`Fib::lookup`]": the destination is local,
+    /// or `main` has no route (the `default` table may). So a unicast answer is always what
+    /// `lookup` would give. An id names the same next hop until [`Fib::generation`] changes.
+    #[inline(always)]
+    pub(crate) fn nexthop_id(&self, dst: u32) -> Option<u16> {
+        if self.local_bloom & bloom_bit(dst) != 0 && self.local_addrs.contains(&dst) {
+            return None;
+        }
+        self.main.nexthop_id(dst)
+    }
+
+    /// The next hop of `main` with this id.
+    #[inline(always)]
+    pub(crate) fn nexthop(&self, id: u16) -> Option<&'a NextHop> {
+        self.main.nexthop(id)
+    }
+}
+
 /// The Bloom-mask bit of an address: the top six bits of a multiplicative hash.
 #[inline]
 pub(crate) fn bloom_bit(addr: u32) -> u64 {
@@ -559,18 +589,17 @@ impl Fib {
         self.fast_local().is_none()
     }
 
-    /// The fast path's lookup: while the rules are Linux's defaults and `local` is the short
-    /// host list, a destination that is not local gets `main`'s answer here — a `throw` or
-    /// other non-unicast kind included, which the caller must not treat as final. `None` means
-    /// "ask [`Fib::lookup`]": the rules differ, the destination is local, or `main` has no route
-    /// (the `default` table may). So a unicast answer is always what `lookup` would give.
+    /// The fast path's view of `main`, taken once for a run of frames: `None` while the rules
+    /// are not Linux's defaults or `local` is not the short host list (then only
+    /// [`Fib::route`] answers; see [`Fib::walks_rules`]).
     #[inline(always)]
-    pub(crate) fn lookup_main(&self, dst: u32) -> Option<&NextHop> {
+    pub(crate) fn main_view(&self) -> Option<MainView<'_>> {
         let local = self.fast_local()?;
-        if local.bloom & bloom_bit(dst) != 0 && local.addrs.contains(&dst) {
-            return None;
-        }
-        self.tables.get(1)?.1.lookup(dst)
+        Some(MainView {
+            local_bloom: local.bloom,
+            local_addrs: &local.addrs,
+            main: self.tables.get(1)?.1.view(),
+        })
     }
 
     /// Heap bytes of every table and the rule list.

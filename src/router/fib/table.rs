@@ -127,6 +127,33 @@ pub struct Table {
     groups: Vec<Group>,
 }
 
+/// A table's lookup form and next hops, borrowed (see [`Table::view`]).
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    lpm: super::lpm::View<'a>,
+    nexthops: &'a [(NextHop, u32)],
+}
+
+impl<'a> View<'a> {
+    /// As [`Table::lookup`].
+    #[inline(always)]
+    pub(crate) fn lookup(self, dst: u32) -> Option<&'a NextHop> {
+        self.nexthop(self.nexthop_id(dst)?)
+    }
+
+    /// The id of the preferred next hop for `dst`: the same while the table is unchanged.
+    #[inline(always)]
+    pub(crate) fn nexthop_id(self, dst: u32) -> Option<u16> {
+        self.lpm.lookup(dst)
+    }
+
+    /// The next hop with this id.
+    #[inline(always)]
+    pub(crate) fn nexthop(self, id: u16) -> Option<&'a NextHop> {
+        self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
+    }
+}
+
 impl core::fmt::Debug for Table {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Table")
@@ -255,8 +282,16 @@ impl Table {
     /// The preferred next hop for `dst` (host order), by longest prefix.
     #[inline(always)]
     pub fn lookup(&self, dst: u32) -> Option<&NextHop> {
-        let id = self.lpm.lookup(dst)?;
-        self.nexthops.get(usize::from(id)).map(|(nh, _)| nh)
+        self.view().lookup(dst)
+    }
+
+    /// What a lookup reads, borrowed once for many lookups in a row.
+    #[inline(always)]
+    pub(crate) fn view(&self) -> View<'_> {
+        View {
+            lpm: self.lpm.view(),
+            nexthops: &self.nexthops,
+        }
     }
 
     /// Is there a route to `prefix/len` (host bits ignored) with this metric?
