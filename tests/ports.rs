@@ -227,10 +227,19 @@ fn check_path(h1: &NetNs, h2: &NetNs, hops_to_h2: &[&str], hops_to_h1: &[&str]) 
     iperf(h1, h2, "10.2.0.2");
 }
 
-fn one_router(a: &str, b: &str) -> String {
+/// Namespaces for host 1, shoal and host 2, named after `prefix`.
+fn three_namespaces(prefix: &str) -> (NetNs, NetNs, NetNs) {
+    let ns = |suffix| NetNs::new(&format!("{prefix}{suffix}")).expect("namespace");
+    (ns("1"), ns("s"), ns("2"))
+}
+
+/// Router r1 on `workers` workers between 10.1.0.0/24 (interface a, attached as `a`) and
+/// 10.2.0.0/24 (b).
+fn one_router(workers: usize, a: &str, b: &str) -> String {
     format!(
         r#"[[router]]
 name = "r1"
+workers = {workers}
 iface = [
   {{ name = "a", addr = "10.1.0.1/24", mac = "02:5a:00:00:00:01", attach = {a} }},
   {{ name = "b", addr = "10.2.0.1/24", mac = "02:5a:00:00:00:02", attach = {b} }},
@@ -247,16 +256,13 @@ fn hosts_talk_through_a_router_on_afxdp() {
         return;
     }
     let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
-    let (h1, sh, h2) = (
-        NetNs::new("pa1").expect("namespace"),
-        NetNs::new("pas").expect("namespace"),
-        NetNs::new("pa2").expect("namespace"),
-    );
+    let (h1, sh, h2) = three_namespaces("pa");
     h1.veth("eth0", &sh, "xa").expect("veth");
     h2.veth("eth0", &sh, "xb").expect("veth");
     host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
     host(&h2, "eth0", "10.2.0.2/24", "10.2.0.1");
     let topo = one_router(
+        1,
         r#"{ dev = "xa", mode = "afxdp" }"#,
         r#"{ dev = "xb", mode = "afxdp" }"#,
     );
@@ -308,11 +314,7 @@ fn a_router_spread_over_two_workers_serves_a_queue_each() {
         return;
     }
     let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
-    let (h1, sh, h2) = (
-        NetNs::new("pq1").expect("namespace"),
-        NetNs::new("pqs").expect("namespace"),
-        NetNs::new("pq2").expect("namespace"),
-    );
+    let (h1, sh, h2) = three_namespaces("pq");
     sh.veth_queues("xa", &h1, "eth0", 2).expect("veth");
     sh.veth_queues("xb", &h2, "eth0", 2).expect("veth");
     host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
@@ -320,10 +322,10 @@ fn a_router_spread_over_two_workers_serves_a_queue_each() {
     send_on_queue(&h1, "eth0", 0);
     send_on_queue(&h2, "eth0", 1);
     let topo = one_router(
+        2,
         r#"{ dev = "xa", mode = "afxdp" }"#,
         r#"{ dev = "xb", mode = "afxdp" }"#,
-    )
-    .replace("name = \"r1\"", "name = \"r1\"\nworkers = 2");
+    );
     let shoal = Shoal::start(&sh, &topo, 2);
     check_path(
         &h1,
@@ -352,67 +354,19 @@ fn a_router_spread_over_two_workers_serves_a_queue_each() {
     }
 }
 
-/// A router spread over two workers in TAP mode: each worker serves one queue of a
-/// multi-queue TAP per interface.
-#[test]
-fn a_router_spread_over_two_workers_on_multi_queue_taps() {
-    if skip_unless_root("a_router_spread_over_two_workers_on_multi_queue_taps") {
-        return;
-    }
+/// h1 ─ TAP ─ [shoal r1 on `workers` workers] ─ TAP ─ h2: shoal creates the TAPs (multi-queue,
+/// a queue per worker, when several), the test moves each into its host's namespace (the open
+/// descriptor stays shoal's). Checks the path and that the TAPs go with shoal; returns what
+/// shoal printed when it stopped.
+fn hosts_through_taps(prefix: &str, workers: usize) -> String {
     let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
-    let (h1, sh, h2) = (
-        NetNs::new("pu1").expect("namespace"),
-        NetNs::new("pus").expect("namespace"),
-        NetNs::new("pu2").expect("namespace"),
-    );
+    let (h1, sh, h2) = three_namespaces(prefix);
     let topo = one_router(
-        r#"{ mode = "tap", tap = "ta" }"#,
-        r#"{ mode = "tap", tap = "tb" }"#,
-    )
-    .replace("name = \"r1\"", "name = \"r1\"\nworkers = 2");
-    let shoal = Shoal::start(&sh, &topo, 2);
-    for (dev, ns) in [("ta", &h1), ("tb", &h2)] {
-        sh.ip(&["link", "set", dev, "netns", &ns.name]).expect("ip");
-    }
-    host(&h1, "ta", "10.1.0.2/24", "10.1.0.1");
-    host(&h2, "tb", "10.2.0.2/24", "10.2.0.1");
-    check_path(
-        &h1,
-        &h2,
-        &["10.1.0.1", "10.2.0.2"],
-        &["10.2.0.1", "10.1.0.2"],
-    );
-    let report = shoal.terminate().join("\n");
-    for iface in ["a", "b"] {
-        let rows = port_rows(&report, iface);
-        let workers: Vec<usize> = rows.iter().map(|r| r.0).collect();
-        assert_eq!(workers, [0, 1], "{report}");
-        assert!(rows.iter().all(|r| r.3.contains("multi-queue")), "{report}");
-    }
-    assert!(
-        !h1.has_device("ta") && !h2.has_device("tb"),
-        "TAPs left behind"
-    );
-}
-
-/// h1 ─ TAP ─ [shoal r1] ─ TAP ─ h2: shoal creates the TAPs, the test moves each into its
-/// host's namespace (the open descriptor stays shoal's).
-#[test]
-fn hosts_talk_through_a_router_on_tap() {
-    if skip_unless_root("hosts_talk_through_a_router_on_tap") {
-        return;
-    }
-    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
-    let (h1, sh, h2) = (
-        NetNs::new("pt1").expect("namespace"),
-        NetNs::new("pts").expect("namespace"),
-        NetNs::new("pt2").expect("namespace"),
-    );
-    let topo = one_router(
+        workers,
         r#"{ mode = "tap", tap = "ta" }"#,
         r#"{ mode = "tap", tap = "tb" }"#,
     );
-    let shoal = Shoal::start(&sh, &topo, 1);
+    let shoal = Shoal::start(&sh, &topo, workers);
     for (dev, ns) in [("ta", &h1), ("tb", &h2)] {
         sh.ip(&["link", "set", dev, "netns", &ns.name]).expect("ip");
     }
@@ -433,6 +387,31 @@ fn hosts_talk_through_a_router_on_tap() {
         !h1.has_device("ta") && !h2.has_device("tb"),
         "TAPs left behind"
     );
+    report
+}
+
+#[test]
+fn hosts_talk_through_a_router_on_tap() {
+    if skip_unless_root("hosts_talk_through_a_router_on_tap") {
+        return;
+    }
+    hosts_through_taps("pt", 1);
+}
+
+/// A router spread over two workers in TAP mode: each worker serves one queue of a
+/// multi-queue TAP per interface.
+#[test]
+fn a_router_spread_over_two_workers_on_multi_queue_taps() {
+    if skip_unless_root("a_router_spread_over_two_workers_on_multi_queue_taps") {
+        return;
+    }
+    let report = hosts_through_taps("pu", 2);
+    for iface in ["a", "b"] {
+        let rows = port_rows(&report, iface);
+        let workers: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(workers, [0, 1], "{report}");
+        assert!(rows.iter().all(|r| r.3.contains("multi-queue")), "{report}");
+    }
 }
 
 /// h1 ─ veth ─ [A, AF_XDP] ═ shared-memory ring ═ [B] ─ TAP ─ h2, A and B on two workers.
@@ -442,11 +421,7 @@ fn chain_of_afxdp_shared_memory_and_tap() {
         return;
     }
     let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
-    let (h1, sh, h2) = (
-        NetNs::new("pc1").expect("namespace"),
-        NetNs::new("pcs").expect("namespace"),
-        NetNs::new("pc2").expect("namespace"),
-    );
+    let (h1, sh, h2) = three_namespaces("pc");
     h1.veth("eth0", &sh, "xa").expect("veth");
     host(&h1, "eth0", "10.1.0.2/24", "10.1.0.1");
     let topo = r#"
@@ -539,6 +514,7 @@ fn a_missing_device_is_a_clear_error() {
     std::fs::write(
         &path,
         one_router(
+            1,
             r#"{ dev = "nosuch0", mode = "afxdp" }"#,
             r#"{ dev = "nosuch1", mode = "afxdp" }"#,
         ),
