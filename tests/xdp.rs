@@ -313,6 +313,14 @@ fn shards_split_the_queues_and_share_one_program() {
     );
     drop(second);
     assert!(!xdp_attached(&p.a_ns, &p.a), "the last shard detaches");
+
+    // More queues than shards: each shard takes every other queue.
+    let p = pair(&["numrxqueues", "4", "numtxqueues", "4"]);
+    p.a_ns.enter().expect("setns");
+    let ports = XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1]).expect("open shards");
+    let described: Vec<String> = ports.iter().map(XdpPort::describe).collect();
+    assert!(described[0].ends_with("queues 0,2 of 4"), "{described:?}");
+    assert!(described[1].ends_with("queues 1,3 of 4"), "{described:?}");
 }
 
 /// Load a two-instruction XDP_PASS program named `name` and attach it the legacy (netlink)
