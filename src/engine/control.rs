@@ -4,16 +4,13 @@
 //! sleeping worker). A probe command makes an instance send a ping or traceroute datagram; the
 //! worker remembers it and, when that instance's application is handed a frame that answers it,
 //! sends the answer and the round-trip time back on the command's reply channel. RTTs are taken
-//! on the engine's clock, between the send and the delivery of the answer. Workers also send
-//! each other commands: the replicas of a spread router pass on the ARP frames their ports
-//! receive.
+//! on the engine's clock, between the send and the delivery of the answer.
 
 use std::net::Ipv4Addr;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use crate::probe::{Answer, Probe};
-use crate::router::IfaceId;
 use crate::time::Instant;
 
 /// The answer to a probe and its round-trip time.
@@ -32,13 +29,6 @@ pub(crate) enum Command {
     },
     /// Start or stop the hosts' flow generators.
     Flows(bool),
-    /// An ARP frame another replica of the spread router with local index `node` received on
-    /// interface `iface` (see [`crate::router::Router::absorb_arp`]).
-    Neighbour {
-        node: u32,
-        iface: IfaceId,
-        frame: Vec<u8>,
-    },
 }
 
 /// A probe waiting for its answer.

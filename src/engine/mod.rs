@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ use control::Command;
 use flow::Generator;
 use network::Wire;
 use wake::Waker;
-use worker::{Finished, Node, Peer, PortSlot, Remote, Sibling, Worker};
+use worker::{Finished, Node, Peer, PortSlot, Remote, SHARED_ARP_MAX, SharedArp, Sibling, Worker};
 
 /// Index of an instance in a [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -227,6 +227,9 @@ impl Engine {
         let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
         let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
             (0..workers).map(|_| mpsc::channel()).unzip();
+        let (inboxes, shared_arp): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| mpsc::sync_channel(SHARED_ARP_MAX))
+            .unzip();
         let mut remotes: Vec<Vec<Remote>> = (0..workers).map(|_| Vec::new()).collect();
         let mut remote_of = HashMap::new();
         for (i, spec) in net.nodes.iter().enumerate() {
@@ -294,7 +297,7 @@ impl Engine {
             local: &local,
             replicas: &replicas,
         };
-        let (ports, port_at) = open_ports(&net, places, &mut pools, &commands, &wakers)?;
+        let (ports, port_at) = open_ports(&net, places, &mut pools, &inboxes, &wakers)?;
         let mut per_worker: Vec<Vec<Node>> = (0..workers).map(|_| Vec::new()).collect();
         let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); workers];
         for (i, mut spec) in net.nodes.into_iter().enumerate() {
@@ -360,11 +363,11 @@ impl Engine {
         let mut stats = Vec::with_capacity(workers);
         let mut pools = pools.into_iter();
         let mut ports = ports.into_iter();
-        let mut receivers = receivers.into_iter();
+        let mut receivers = receivers.into_iter().zip(shared_arp);
         for (w, (nodes, hosts)) in per_worker.into_iter().zip(hosts).enumerate() {
             let s = Arc::new(WorkerStats::default());
             stats.push(s.clone());
-            let rx = receivers
+            let (rx, shared_arp) = receivers
                 .next()
                 .ok_or(EngineError::Spawn(std::io::ErrorKind::Other.into()))?;
             let worker = Worker {
@@ -391,6 +394,7 @@ impl Engine {
                 stop: stop.clone(),
                 busy_poll: cfg.busy_poll,
                 commands: rx,
+                shared_arp,
                 pending: Vec::new(),
                 flows_on: cfg.flows_at_start,
                 frames: 0,
@@ -590,12 +594,12 @@ type OpenedPorts = (Vec<Vec<PortSlot>>, HashMap<(usize, usize), u32>);
 
 /// Open every device of the network: [`OpenedPorts`]. Every device is opened once, before the instances move to their workers: for a
 /// spread router as one port per replica, each on its replica's pool, each knowing its
-/// siblings (through `commands` and `wakers`, by worker).
+/// siblings (through the `inboxes` and `wakers` of their workers).
 fn open_ports(
     net: &Network,
     places: Places<'_>,
     pools: &mut [Pool],
-    commands: &[Sender<Command>],
+    inboxes: &[SyncSender<SharedArp>],
     wakers: &[Arc<Waker>],
 ) -> Result<OpenedPorts, EngineError> {
     let Places {
@@ -621,7 +625,7 @@ fn open_ports(
                     .iter()
                     .filter(|&&o| o != m)
                     .map(|&o| Sibling {
-                        commands: commands[placement[o]].clone(),
+                        inbox: inboxes[placement[o]].clone(),
                         waker: wakers[placement[o]].clone(),
                         node: local[o],
                     })

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use super::control::{Command, PROBE_MEMORY, Pending};
 use super::flow::{Generator, Sink};
@@ -73,10 +73,22 @@ pub(crate) struct PortSlot {
 
 /// Another replica of a spread router, on another worker.
 pub(crate) struct Sibling {
-    pub commands: Sender<Command>,
+    /// That worker's inbox of shared ARP frames.
+    pub inbox: SyncSender<SharedArp>,
     pub waker: Arc<Waker>,
     /// Its local index on that worker.
     pub node: u32,
+}
+
+/// ARP frames a worker's inbox holds at most; beyond, copies are dropped and counted.
+pub(crate) const SHARED_ARP_MAX: usize = 1024;
+
+/// An ARP frame another replica of the spread router with local index `node` received on
+/// interface `iface` (see [`Router::absorb_arp`]).
+pub(crate) struct SharedArp {
+    pub node: u32,
+    pub iface: IfaceId,
+    pub frame: Vec<u8>,
 }
 
 /// An instance as a worker holds it.
@@ -142,6 +154,8 @@ pub(crate) struct Worker {
     pub stop: Arc<AtomicBool>,
     pub busy_poll: bool,
     pub commands: Receiver<Command>,
+    /// ARP frames the other replicas of this worker's spread routers received.
+    pub shared_arp: Receiver<SharedArp>,
     pub pending: Vec<Pending>,
     pub flows_on: bool,
     pub frames: u64,
@@ -149,27 +163,33 @@ pub(crate) struct Worker {
     pub queue_drops: u64,
 }
 
-/// Tell a spread router's other replicas of the ARP frames among `arrived` (what `slot`
-/// received), so that a reply arriving on another queue than its request resolves the
+/// Tell a spread router's other replicas (`siblings`) of the ARP frames among `arrived` (what
+/// its port on interface `iface` received), so that a reply arriving on another queue than its request resolves the
 /// neighbour for the replica that asked. ARP is rare: a copy per frame and sibling is cheap.
-fn share_arp(slot: &PortSlot, pool: &Pool, arrived: &[Frame]) {
+/// A sibling whose inbox is full (an ARP flood) misses the copy; returns how many were missed.
+fn share_arp(iface: IfaceId, siblings: &[Sibling], pool: &Pool, arrived: &[Frame]) -> u64 {
     const ARP: [u8; 2] = [0x08, 0x06];
+    let mut missed = 0;
     for frame in arrived {
         let bytes = pool.data(frame);
         if bytes.get(12..14) != Some(&ARP[..]) {
             continue;
         }
-        for s in &slot.siblings {
-            let frame = bytes.to_vec();
-            // A sibling that has stopped needs nothing more.
-            let _ = s.commands.send(Command::Neighbour {
+        for s in siblings {
+            let shared = SharedArp {
                 node: s.node,
-                iface: slot.iface,
-                frame,
-            });
-            s.waker.wake();
+                iface,
+                frame: bytes.to_vec(),
+            };
+            match s.inbox.try_send(shared) {
+                Ok(()) => s.waker.wake(),
+                Err(TrySendError::Full(_)) => missed += 1,
+                // A sibling that has stopped needs nothing more.
+                Err(TrySendError::Disconnected(_)) => {}
+            }
         }
     }
+    missed
 }
 
 impl Worker {
@@ -209,22 +229,13 @@ impl Worker {
         }
     }
 
-    /// Carry out the commands that arrived.
+    /// Carry out the commands that arrived, and learn from shared ARP frames.
     fn control(&mut self, now: Instant) -> usize {
         let mut n = 0;
         while let Ok(cmd) = self.commands.try_recv() {
             n += 1;
             match cmd {
                 Command::Flows(on) => self.flows_on = on,
-                Command::Neighbour { node, iface, frame } => {
-                    let Some(target) = self.nodes.get_mut(node as usize) else {
-                        continue;
-                    };
-                    let (pool, out) = (&mut self.pool, &mut self.actions);
-                    target.router.absorb_arp(now, iface, &frame, pool, out);
-                    self.apply(node);
-                    self.note_timer(node);
-                }
                 Command::Probe {
                     node,
                     dst,
@@ -273,6 +284,22 @@ impl Worker {
         if !self.pending.is_empty() {
             self.pending
                 .retain(|p| now.saturating_since(p.sent) < PROBE_MEMORY);
+        }
+        n + self.absorb_shared_arp(now)
+    }
+
+    /// Let each replica learn from the ARP frames its siblings shared.
+    fn absorb_shared_arp(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while let Ok(SharedArp { node, iface, frame }) = self.shared_arp.try_recv() {
+            n += 1;
+            let Some(target) = self.nodes.get_mut(node as usize) else {
+                continue;
+            };
+            let (pool, out) = (&mut self.pool, &mut self.actions);
+            target.router.absorb_arp(now, iface, &frame, pool, out);
+            self.apply(node);
+            self.note_timer(node);
         }
         n
     }
@@ -476,7 +503,7 @@ impl Worker {
             slot.port.poll(&mut self.pool);
             total += slot.port.recv(&mut self.pool, &mut self.arrivals);
             if !slot.siblings.is_empty() {
-                share_arp(slot, &self.pool, &self.arrivals);
+                self.drops += share_arp(slot.iface, &slot.siblings, &self.pool, &self.arrivals);
             }
             let (node, iface) = (slot.node, slot.iface);
             self.enqueue_arrivals(node, iface);
@@ -645,5 +672,54 @@ impl Worker {
             r.ep.doorbell().disarm();
         }
         self.waker.disarm();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    /// ARP frames, and only they, reach each sibling's inbox; a full inbox misses the copy and
+    /// says so, and a stopped sibling is no error.
+    #[test]
+    fn arp_frames_are_shared_up_to_the_inbox_bound() {
+        let mut pool = Pool::new(16).unwrap();
+        let mut frame = |ethertype: [u8; 2], tag: u8| {
+            let mut bytes = vec![tag; 60];
+            bytes[12..14].copy_from_slice(&ethertype);
+            pool.alloc_from(&bytes).unwrap()
+        };
+        let arrived = vec![
+            frame([0x08, 0x06], 1),
+            frame([0x08, 0x00], 2),
+            frame([0x08, 0x06], 3),
+            frame([0x08, 0x06], 4),
+        ];
+        let (roomy, roomy_rx) = sync_channel(8);
+        let (tight, tight_rx) = sync_channel(2);
+        let (gone, gone_rx) = sync_channel(8);
+        drop(gone_rx);
+        let sibling = |inbox, node| Sibling {
+            inbox,
+            waker: Arc::default(),
+            node,
+        };
+        let siblings = [sibling(roomy, 5), sibling(tight, 6), sibling(gone, 7)];
+        let missed = share_arp(IfaceId(1), &siblings, &pool, &arrived);
+        assert_eq!(missed, 1, "the tight inbox misses the third ARP frame");
+        let tags = |rx: &Receiver<SharedArp>, node| -> Vec<u8> {
+            rx.try_iter()
+                .map(|s| {
+                    assert_eq!((s.node, s.iface), (node, IfaceId(1)));
+                    s.frame[0]
+                })
+                .collect()
+        };
+        assert_eq!(tags(&roomy_rx, 5), [1, 3, 4]);
+        assert_eq!(tags(&tight_rx, 6), [1, 3]);
+        for f in arrived {
+            pool.free(f);
+        }
     }
 }
