@@ -153,6 +153,7 @@ impl Port {
     /// reason.
     pub fn open(spec: &PortSpec, default_tap: &str, pool: &mut Pool) -> Result<Port, PortError> {
         let mut ports = Port::open_shards(spec, default_tap, &mut [pool])?;
+        // One pool makes exactly one port; the error is never taken.
         ports.pop().ok_or(PortError::MissingDevice)
     }
 

@@ -210,23 +210,18 @@ impl Router {
         for iface in &mut ifaces {
             iface.counters = Default::default();
         }
+        // The configuration is copied; everything else is what a new instance starts with.
         Router {
-            config: self.config,
             ifaces,
             local_addrs: self.local_addrs.clone(),
             local_bloom: self.local_bloom,
             fib: self.fib.clone(),
             marks: self.marks.clone(),
-            flow_cache: flow_cache::FlowCache::default(),
-            neigh: NeighCache::default(),
-            adjacencies: adjacency::Adjacencies::default(),
             ifaces_generation: self.ifaces_generation,
-            limiter: RateLimiter::default(),
-            counters: Counters::default(),
             udp_ports: self.udp_ports.clone(),
             next_ident: self.next_ident,
-            events: Vec::new(),
             fast_path: self.fast_path,
+            ..Router::new(self.config)
         }
     }
 

@@ -148,6 +148,7 @@ impl XdpPort {
     /// buffers. [`XdpPort::open_shards`] with one pool.
     pub fn open(dev: &str, pool: &mut Pool) -> Result<XdpPort, PortError> {
         let mut ports = XdpPort::open_shards(dev, &mut [pool])?;
+        // One pool makes exactly one port; the error is never taken.
         ports.pop().ok_or(PortError::NoDevice(dev.to_string()))
     }
 

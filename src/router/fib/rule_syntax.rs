@@ -15,16 +15,9 @@
 use std::net::Ipv4Addr;
 
 use super::rule::{Action, Dev, Rule, Selector, TOS_MASK};
-use super::syntax::ParseError;
+use super::syntax::{ParseError, addr_and_len, err};
 use super::{TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
 use crate::router::iface::IfaceId;
-
-fn err(message: &'static str, word: &str) -> ParseError {
-    ParseError {
-        message,
-        word: word.to_owned(),
-    }
-}
 
 /// Names of tables beyond Linux's three, as `/etc/iproute2/rt_tables` gives them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -232,21 +225,8 @@ fn prefix(word: &str) -> Result<Option<(Ipv4Addr, u8)>, ParseError> {
     if word == "all" || word == "default" {
         return Ok(None);
     }
-    let (addr, len) = match word.split_once('/') {
-        Some((a, l)) => (
-            a,
-            l.parse::<u8>()
-                .ok()
-                .filter(|&l| l <= 32)
-                .ok_or_else(|| err("bad prefix length", word))?,
-        ),
-        None => (word, 32),
-    };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| err("bad prefix", word))?;
-    if len == 0 {
-        return Ok(None);
-    }
-    Ok(Some((addr, len)))
+    let (addr, len) = addr_and_len(word)?;
+    Ok((len != 0).then_some((addr, len)))
 }
 
 /// `MARK[/MASK]`; a mark without a mask compares all 32 bits, and `fwmark 0` (or `0/0`) is

@@ -24,7 +24,7 @@ pub struct ParseError {
     pub word: String,
 }
 
-fn err(message: &'static str, word: &str) -> ParseError {
+pub(super) fn err(message: &'static str, word: &str) -> ParseError {
     ParseError {
         message,
         word: word.to_owned(),
@@ -165,6 +165,15 @@ pub fn parse_prefix(word: &str) -> Result<(Ipv4Addr, u8), ParseError> {
     if word == "default" {
         return Ok((Ipv4Addr::UNSPECIFIED, 0));
     }
+    let (addr, len) = addr_and_len(word)?;
+    if u32::from(addr) & !mask(len) != 0 {
+        return Err(err("prefix has host bits set", word));
+    }
+    Ok((addr, len))
+}
+
+/// `ADDR/LEN` or `ADDR` (a /32), host bits as written: the part routes and rules share.
+pub(super) fn addr_and_len(word: &str) -> Result<(Ipv4Addr, u8), ParseError> {
     let (addr, len) = match word.split_once('/') {
         Some((a, l)) => (
             a,
@@ -176,9 +185,6 @@ pub fn parse_prefix(word: &str) -> Result<(Ipv4Addr, u8), ParseError> {
         None => (word, 32),
     };
     let addr: Ipv4Addr = addr.parse().map_err(|_| err("bad prefix", word))?;
-    if u32::from(addr) & !mask(len) != 0 {
-        return Err(err("prefix has host bits set", word));
-    }
     Ok((addr, len))
 }
 
