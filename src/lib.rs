@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod fabric;
 pub mod frame;
 pub mod link;
 pub mod netns;
@@ -19,6 +20,7 @@ pub mod port;
 pub mod probe;
 pub mod rig;
 pub mod router;
+pub mod shape;
 pub mod sim;
 pub mod time;
 pub mod topo;

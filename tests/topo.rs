@@ -87,7 +87,7 @@ fn all_hosts_ping(t: &Topology) {
         for &b in &hosts {
             if a != b {
                 let dst = t.first_addr(b).unwrap();
-                let got = ping(&mut sim, NodeId(a), dst);
+                let got = ping(&mut sim, NodeId(a as u32), dst);
                 assert!(
                     matches!(got, PingReply::Echo { .. }),
                     "{} -> {}: {got:?}",
@@ -321,7 +321,7 @@ fn chain_ping_and_traceroute() {
     let t = generate::chain(10).unwrap();
     let mut sim = t.build_sim().unwrap();
     let (h1, h2) = (sim.node("h1").unwrap(), sim.node("h2").unwrap());
-    let dst = t.first_addr(h2.0).unwrap();
+    let dst = t.first_addr(h2.0 as usize).unwrap();
     match ping(&mut sim, h1, dst) {
         // 11 links each way of 100 µs; TTL 64 less 10 routers.
         PingReply::Echo { rtt, ttl } => {

@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod r#gen;
 mod probe;
+mod report;
 mod run;
 pub mod sys;
 

@@ -142,40 +142,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
     let report = engine.stop()?;
-    println!(
-        "\n{:<16} {:>12} {:>12} {:>12} {:>10}  drops by reason",
-        "instance", "received", "forwarded", "sent", "dropped"
-    );
-    for (name, c) in &report.nodes {
-        let reasons: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
-        println!(
-            "{name:<16} {:>12} {:>12} {:>12} {:>10}  {}",
-            c.rx_frames,
-            c.forwarded,
-            c.tx_frames,
-            c.total_drops(),
-            reasons.join(", ")
-        );
-    }
-    if !report.ports.is_empty() {
-        println!(
-            "\n{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  bound to",
-            "port", "worker", "rx", "tx", "tx full", "rx lost"
-        );
-        for p in &report.ports {
-            let st = &p.stats;
-            println!(
-                "{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  {}",
-                format!("{}:{}", p.node, p.iface),
-                p.worker,
-                st.rx,
-                st.tx,
-                st.tx_full,
-                st.rx_dropped,
-                p.describe
-            );
-        }
-    }
+    super::report::print(&report);
     let s = &report.sink;
     let latency = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;
     if report.generated != 0 && !remote_flows {

@@ -15,7 +15,7 @@ use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use super::{NodeId, Sim, SimError};
-use crate::engine::{EngineError, FlowSpec, Network, NodeId as EngineNode};
+use crate::fabric::{FlowSpec, Network, NetworkError};
 use crate::router::{Config, ConfigError, IfAddr, IfaceId, Router};
 use crate::wire::ethernet;
 
@@ -116,7 +116,7 @@ impl Plan {
     /// The chain as an engine network: nodes in plan order (h1 is `NodeId(0)`, h2 the last),
     /// with a UDP flow from h1 to h2 at `rate` datagrams per second (flat out if `None`) of
     /// `frame_len`-byte frames, sunk at h2.
-    pub fn network(self, frame_len: usize, rate: Option<u64>) -> Result<Network, EngineError> {
+    pub fn network(self, frame_len: usize, rate: Option<u64>) -> Result<Network, NetworkError> {
         const PORT: u16 = 5001;
         let mut net = Network::new();
         let last = self.nodes.len() as u32 - 1;
@@ -124,10 +124,10 @@ impl Plan {
             net.add(&name, router);
         }
         for ((a, ai), (b, bi)) in self.links {
-            net.link((EngineNode(a as u32), ai), (EngineNode(b as u32), bi))?;
+            net.link((NodeId(a as u32), ai), (NodeId(b as u32), bi))?;
         }
         net.add_flow(
-            EngineNode(0),
+            NodeId(0),
             FlowSpec {
                 dst: self.h2_addr,
                 port: PORT,
@@ -136,7 +136,7 @@ impl Plan {
                 sources: 1,
             },
         );
-        net.add_sink(EngineNode(last), PORT);
+        net.add_sink(NodeId(last), PORT);
         Ok(net)
     }
 }

@@ -1,13 +1,14 @@
 //! Instantiating a [`Topology`]: configured router instances, then the simulator or the engine
 //! around them.
 //!
-//! Node `i` of the model becomes node `i` of the simulator or the engine network; interfaces
-//! keep their order, so interface `j` is `IfaceId(j)`. Two-ended links become point-to-point
-//! links, longer ones hubs.
+//! Node `i` of the model becomes node `i` of one [`Network`], which the simulator and the
+//! engine both run; interfaces keep their order, so interface `j` is `IfaceId(j)`. Two-ended
+//! links become point-to-point links, longer ones hubs.
 
-use crate::engine::Network;
+use crate::engine::EngineError;
+use crate::fabric::{Network, NodeId};
 use crate::router::{Config, ConfigError, IfaceId, Router};
-use crate::sim::{NodeId, Sim, SimError};
+use crate::sim::{Sim, SimError};
 
 use super::{Kind, Link, TopoError, Topology};
 
@@ -52,29 +53,11 @@ impl Topology {
             .collect()
     }
 
-    /// Build the topology in a fresh simulator. Node `i` of [`Topology::nodes`] is `NodeId(i)`,
-    /// and [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a
-    /// device stay unconnected: neither the other process nor the host is part of a simulation.
-    pub fn build_sim(&self) -> Result<Sim, TopoError> {
-        let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
-        // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
-        let mut sim = Sim::new((ifaces * 16).max(8192))?;
-        for (node, router) in self.nodes.iter().zip(self.routers()?) {
-            sim.add_router(&node.name, router);
-        }
-        for link in &self.links {
-            let ends: Vec<_> = ends(link).map(|(n, i)| (NodeId(n), i)).collect();
-            match ends[..] {
-                [a, b] => sim.link(a, b, link.delay)?,
-                _ => sim.hub(&ends, link.delay)?,
-            }
-        }
-        Ok(sim)
-    }
-
-    /// Build the topology as an engine network (link delays do not apply: engine links are as
-    /// fast as the workers). Nodes with `core` are pinned to it.
-    pub fn build_network(&self) -> Result<Network, TopoError> {
+    /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
+    /// interface `j` is `IfaceId(j)`; two-ended links are point to point, longer ones hubs,
+    /// each with its one-way delay; interfaces on a `link_file` or attached to a device are on
+    /// links of those media; nodes with `core` are pinned to it, with `workers` spread.
+    pub fn network(&self) -> Result<Network, TopoError> {
         let mut net = Network::new();
         for (node, router) in self.nodes.iter().zip(self.routers()?) {
             let id = net.add(&node.name, router);
@@ -87,25 +70,40 @@ impl Topology {
         }
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
-                let end = (crate::engine::NodeId(n as u32), IfaceId(i as u16));
+                let end = (NodeId(n as u32), IfaceId(i as u16));
                 if let Some(path) = &f.link_file {
-                    net.attach_file(end, path)?;
+                    net.attach_file(end, path).map_err(EngineError::from)?;
                 }
                 if let Some(spec) = &f.attach {
-                    net.attach_port(end, spec.clone())?;
+                    net.attach_port(end, spec.clone())
+                        .map_err(EngineError::from)?;
                 }
             }
         }
         for link in &self.links {
-            let ends: Vec<_> = ends(link)
-                .map(|(n, i)| (crate::engine::NodeId(n as u32), i))
-                .collect();
-            match ends[..] {
-                [a, b] => net.link(a, b)?,
-                _ => net.hub(&ends)?,
-            }
+            let ends: Vec<_> = ends(link).map(|(n, i)| (NodeId(n as u32), i)).collect();
+            let id = match ends[..] {
+                [a, b] => net.link(a, b),
+                _ => net.hub(&ends),
+            };
+            let id = id.map_err(EngineError::from)?;
+            net.set_delay(id, link.delay);
         }
         Ok(net)
+    }
+
+    /// Build the topology in a fresh simulator ([`Topology::network`] on a virtual clock).
+    /// [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a device
+    /// send into nothing: neither the other process nor the host is part of a simulation.
+    pub fn build_sim(&self) -> Result<Sim, TopoError> {
+        let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
+        // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
+        Ok(Sim::from_network(self.network()?, (ifaces * 16).max(8192))?)
+    }
+
+    /// Build the topology as an engine network ([`Topology::network`]).
+    pub fn build_network(&self) -> Result<Network, TopoError> {
+        self.network()
     }
 }
 
