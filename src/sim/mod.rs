@@ -19,7 +19,6 @@ use crate::fabric::runtime::Seen;
 use crate::fabric::{Egress, Env, Fabric, IfaceId, LinkId, Medium, Network, NetworkError, Node};
 use crate::frame::{Frame, Pool, PoolError};
 
-mod chain;
 mod probe;
 
 pub use crate::fabric::{EndCounters, NodeId};
@@ -28,7 +27,6 @@ use crate::router::{Config, ConfigError, IfAddr, Router, SendError, SendOptions}
 use crate::shape::Netem;
 use crate::time::Instant;
 use crate::wire::ethernet;
-pub use chain::{Chain, Plan, chain, plan};
 
 /// One end of a link: a node's interface.
 pub type Endpoint = (NodeId, IfaceId);

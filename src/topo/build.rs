@@ -22,6 +22,10 @@ impl Topology {
                     Kind::Router => Config::default(),
                     Kind::Host => Config::host(),
                 };
+                let config = Config {
+                    default_ttl: node.ttl,
+                    ..config
+                };
                 let wrap = |source: ConfigError| {
                     TopoError::from(SimError::Config {
                         node: node.name.clone(),
@@ -78,6 +82,9 @@ impl Topology {
                     net.attach_port(end, spec.clone())
                         .map_err(EngineError::from)?;
                 }
+                if let Some(n) = &f.netem {
+                    net.impair(end, n.clone());
+                }
             }
         }
         for link in &self.links {
@@ -87,8 +94,18 @@ impl Topology {
                 _ => net.hub(&ends),
             };
             let id = id.map_err(EngineError::from)?;
-            net.set_delay(id, link.delay);
+            match &link.netem {
+                Some(n) => net.impair_link(id, n),
+                None => net.set_delay(id, link.delay),
+            }
+            for &end in &ends {
+                let (n, i) = (end.0.0 as usize, usize::from(end.1.0));
+                if let Some(netem) = &self.nodes[n].ifaces[i].netem {
+                    net.impair(end, netem.clone());
+                }
+            }
         }
+        net.set_seed(self.seed);
         Ok(net)
     }
 
