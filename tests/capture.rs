@@ -65,7 +65,7 @@ const FIELDS: &[&str] = &[
 ];
 
 /// `tshark -r <input> -T fields ...`, one Vec of field values per packet.
-fn tshark_fields(input: &str, stdin: Stdio) -> io::Result<std::process::Child> {
+fn tshark_fields(input: &str, stdin: Stdio, stderr: Stdio) -> io::Result<std::process::Child> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-r", input, "-l", "-T", "fields", "-E", "separator=|"]);
     for field in FIELDS {
@@ -73,7 +73,7 @@ fn tshark_fields(input: &str, stdin: Stdio) -> io::Result<std::process::Child> {
     }
     cmd.stdin(stdin)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
 }
 
@@ -140,10 +140,14 @@ fn tshark_reads_a_capture_file() {
     let totals = cap.finish().expect("finish");
     assert_eq!((totals.written, totals.dropped_copies), (4, 0));
 
-    let out = tshark_fields(path.to_str().expect("UTF-8 path"), Stdio::null())
-        .expect("run tshark")
-        .wait_with_output()
-        .expect("tshark output");
+    let out = tshark_fields(
+        path.to_str().expect("UTF-8 path"),
+        Stdio::null(),
+        Stdio::piped(),
+    )
+    .expect("run tshark")
+    .wait_with_output()
+    .expect("tshark output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -186,7 +190,8 @@ fn tshark_reads_a_live_capture_from_a_pipe() {
     if !tshark_available() {
         return;
     }
-    let mut tshark = tshark_fields("-", Stdio::piped()).expect("run tshark -r -");
+    // stderr is not read while tshark runs, so it must not be a pipe that could fill.
+    let mut tshark = tshark_fields("-", Stdio::piped(), Stdio::null()).expect("run tshark -r -");
     let stdin = tshark.stdin.take().expect("piped stdin");
     let stdout = tshark.stdout.take().expect("piped stdout");
     let mut cap = Capture::new(Box::new(stdin), 16).expect("capture");

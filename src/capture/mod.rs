@@ -50,7 +50,9 @@ struct Interface {
     written: u64,
 }
 
-/// A capture session: the consumer end of the queue and the pcapng writer.
+/// A capture session: the consumer end of the queue and the pcapng writer. End it with
+/// [`Capture::finish`] (or [`CaptureThread::stop`]); one merely dropped flushes what it wrote
+/// but has no statistics blocks.
 pub struct Capture {
     writer: Writer<BufWriter<Box<dyn Write + Send>>>,
     queue: Queue,
@@ -97,10 +99,7 @@ impl Capture {
     /// shoal's "node:iface") and returns the producer handle for it.
     pub fn tap(&mut self, name: &str) -> io::Result<Tap> {
         if self.failed {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the capture's output failed earlier",
-            ));
+            return Err(io::Error::other("the capture's output failed earlier"));
         }
         let iface = self.writer.add_interface(name).inspect_err(|_| {
             // Reported right here; the output may hold half a block, so stop using it.
@@ -169,7 +168,9 @@ impl Capture {
 
     /// Moves the capture onto its own thread, which writes copies as they arrive and flushes at
     /// most [`FLUSH_EVERY`] after the last write, so a reader of a pipe sees traffic live.
-    /// Declare every interface first. [`CaptureThread::stop`] ends it like [`Capture::finish`].
+    /// Declare every interface first: taps cannot be added to a running capture.
+    /// [`CaptureThread::stop`] ends it like [`Capture::finish`]. Fails only if the thread
+    /// cannot be created.
     pub fn spawn(self) -> io::Result<CaptureThread> {
         let stopper = self.queue.stopper();
         let thread = thread::Builder::new()

@@ -24,6 +24,7 @@
 //! offered − written as the copies it lost (full queue, contention, a failed output, or copies
 //! still in flight when it stopped), so nothing goes unaccounted.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
@@ -41,7 +42,6 @@ const FREE_LIST_TRIES: u32 = 16;
 const RETURN_BATCH: usize = 64;
 
 /// A captured copy on its way to the writer.
-#[derive(Debug)]
 pub(super) struct Copied {
     pub iface: u32,
     pub ts_ns: u64,
@@ -52,7 +52,6 @@ pub(super) struct Copied {
 }
 
 /// What travels on the channel.
-#[derive(Debug)]
 pub(super) enum Msg {
     Copy(Copied),
     /// Sent once by a `CaptureThread` being stopped. The channel has one slot more than there
@@ -76,13 +75,23 @@ impl Counters {
 }
 
 /// State shared by the producers and the consumer.
-#[derive(Debug)]
 struct Shared {
     /// Buffers not in flight. Allocated with room for all of them, so returning never grows it.
     free: Mutex<Vec<Vec<u8>>>,
     /// Set when the capture stops or its output fails: producers then drop copies up front
     /// rather than copying into a queue nobody will write out.
     closed: AtomicBool,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The buffers' bytes are of no interest; how many are free is.
+        let free = self.free.try_lock().map(|free| free.len()).ok();
+        f.debug_struct("Shared")
+            .field("free", &free)
+            .field("closed", &self.closed)
+            .finish()
+    }
 }
 
 impl Shared {
@@ -185,7 +194,6 @@ impl Tap {
 }
 
 /// The consumer end: receives copies and recycles their buffers.
-#[derive(Debug)]
 pub(super) struct Queue {
     rx: Receiver<Msg>,
     /// Cloned into each Tap and into the stopper; keeping one here means the channel never
@@ -195,6 +203,16 @@ pub(super) struct Queue {
     /// Buffers written out and waiting to go back to the free list.
     returned: Vec<Vec<u8>>,
     capacity: usize,
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("capacity", &self.capacity)
+            .field("shared", &self.shared)
+            .field("returned", &self.returned.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Queue {
@@ -330,6 +348,26 @@ mod tests {
         // Room again once the consumer has given the buffers back.
         assert!(tap.record(10, Direction::Outbound, &[10], Some("netem-loss")));
         assert_eq!(tap.dropped_copies(), 6);
+    }
+
+    #[test]
+    fn taps_are_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Tap>();
+    }
+
+    #[test]
+    fn record_never_waits_for_a_held_free_list() {
+        let mut q = Queue::new(4);
+        let (tap, _) = q.tap(0);
+        let held = q.shared.lock();
+        // The consumer (here: this test) holds the lock; record gives the copy up instead of
+        // waiting for it. Were it to block, this test would never finish.
+        assert!(!tap.record(0, Direction::Inbound, &[1], None));
+        drop(held);
+        assert!(tap.record(1, Direction::Inbound, &[2], None));
+        assert_eq!(tap.dropped_copies(), 1);
+        assert_eq!(drain(&mut q), [(0, 1, 2)]);
     }
 
     #[test]
