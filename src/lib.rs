@@ -8,9 +8,11 @@
 //! [`topo`] reads, validates and generates topology files, [`sim`] runs instances over
 //! in-memory links on a virtual clock, [`probe`] matches ping and traceroute answers, and
 //! [`rig`] drives one router at full speed for measurements. [`time`] is the caller-supplied
-//! clock the sans-IO core runs on.
+//! clock the sans-IO core runs on. [`capture`] writes pcapng captures of frames seen on links,
+//! fed by forwarding threads through a bounded queue that never blocks them.
 
 pub mod bench;
+pub mod capture;
 pub mod engine;
 pub mod fabric;
 pub mod frame;
