@@ -10,6 +10,7 @@ use super::medium::{Medium, SharedArp, Sibling};
 use super::place::Replica;
 use super::wake::Waker;
 use super::worker::WorkerEnv;
+use crate::capture::Tap;
 use crate::fabric::flow::Generator;
 use crate::fabric::{Fabric, IfaceId, LinkDrop, LinkId, LinkSpec, Medium as Spec, NodeSpec};
 use crate::frame::Pool;
@@ -67,10 +68,17 @@ pub(super) fn add_links(
     fabrics: &mut [Fabric<WorkerEnv>],
     links: &[LinkSpec],
     seed: u64,
+    taps: &[Vec<Option<Tap>>],
     places: &Places<'_>,
     peers: &Peers<'_>,
 ) -> Result<(), EngineError> {
     let at = |i: usize| (places.placement[i], places.local[i]);
+    // Give end `k` of link `l`, just made as end `e` of worker `w`, its capture.
+    let tap = |fabrics: &mut [Fabric<WorkerEnv>], w: usize, e: u32, l: usize, k: usize| {
+        if let Some(t) = &taps[l][k] {
+            fabrics[w].capture(e, t.clone());
+        }
+    };
     for (l, spec) in links.iter().enumerate() {
         let link = LinkId(l as u32);
         let ends: Vec<(usize, usize, IfaceId)> = spec
@@ -85,7 +93,10 @@ pub(super) fn add_links(
             (Spec::Wire, &[(wa, sa, ia), (wb, sb, ib)]) if wa == wb => {
                 let places = [(sa as u32, ia), (sb as u32, ib)];
                 let egress = [&spec.egress[0], &spec.egress[1]];
-                fabrics[wa].wire_pair(link, places, egress, seed);
+                let made = fabrics[wa].wire_pair(link, places, egress, seed);
+                for (k, e) in made.into_iter().enumerate() {
+                    tap(fabrics, wa, e, l, k);
+                }
             }
             (Spec::Wire, &[a, b]) => {
                 // Between workers: a pair of shared-memory rings, each worker its end.
@@ -96,8 +107,10 @@ pub(super) fn add_links(
                     let peer = Some(peers.wakers[other].clone());
                     let fabric = &mut fabrics[w];
                     let place = (s as u32, iface);
-                    fabric.wire_exit(link, k, place, &spec.egress[k], seed, LinkDrop::RingFull);
+                    let (e, _) =
+                        fabric.wire_exit(link, k, place, &spec.egress[k], seed, LinkDrop::RingFull);
                     fabric.env.media.push(Medium::Ring { ep, peer });
+                    tap(fabrics, w, e, l, k);
                 }
             }
             (Spec::Wire, _) => {
@@ -113,14 +126,19 @@ pub(super) fn add_links(
                     });
                 }
                 let at: Vec<_> = ends.iter().map(|&(_, s, i)| (s as u32, i)).collect();
-                fabrics[w].wire_hub(link, &at, &spec.egress, seed);
+                let made = fabrics[w].wire_hub(link, &at, &spec.egress, seed);
+                for (k, e) in made.into_iter().enumerate() {
+                    tap(fabrics, w, e, l, k);
+                }
             }
             (Spec::File(path), &[(w, s, iface)]) => {
                 let ep = Endpoint::open(path, Side::Any, LinkConfig::default())?;
                 let fabric = &mut fabrics[w];
                 let place = (s as u32, iface);
-                fabric.wire_exit(link, 0, place, &spec.egress[0], seed, LinkDrop::RingFull);
+                let (e, _) =
+                    fabric.wire_exit(link, 0, place, &spec.egress[0], seed, LinkDrop::RingFull);
                 fabric.env.media.push(Medium::Ring { ep, peer: None });
+                tap(fabrics, w, e, l, 0);
             }
             (Spec::Port(port), &[_]) => {
                 let (node, iface) = spec.ends[0];
@@ -155,8 +173,9 @@ fn add_port(
     seed: u64,
     places: &Places<'_>,
     peers: &Peers<'_>,
-) -> Result<(), EngineError> {
+) -> Result<Vec<(usize, u32)>, EngineError> {
     let members = places.members(node);
+    let mut made = Vec::with_capacity(members.len());
     let workers: Vec<usize> = members.iter().map(|&m| places.placement[m]).collect();
     let (w0, s0) = (places.placement[node], places.local[node] as usize);
     let name = fabrics[w0].slots[s0].name.clone();
@@ -192,22 +211,17 @@ fn add_port(
             // Bound to a NIC: answer for the NIC's address, which its filter lets in.
             let _ = r.set_mac(iface, mac);
         }
-        fabric.wire_exit(
-            link,
-            0,
-            (slot, iface),
-            &spec.egress[0],
-            seed,
-            LinkDrop::PortFull,
-        );
+        let place = (slot, iface);
+        let (e, _) = fabric.wire_exit(link, 0, place, &spec.egress[0], seed, LinkDrop::PortFull);
         fabric.env.media.push(Medium::Port {
             port,
             node: slot,
             iface,
             siblings,
         });
+        made.push((w, e));
     }
-    Ok(())
+    Ok(made)
 }
 
 /// The pools of workers `at`, in that order (the workers are distinct).

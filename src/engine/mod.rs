@@ -28,7 +28,8 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::fabric::{Fabric, LinkSpec, NetworkError};
+use crate::capture::{Capture, CaptureThread};
+use crate::fabric::{Fabric, LinkSpec, NetworkError, Parts};
 use crate::frame::{Pool, PoolError};
 use crate::link::LinkError;
 use crate::port::PortError;
@@ -60,6 +61,9 @@ pub enum EngineError {
     /// A link could not be made.
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The capture could not be started.
+    #[error("capture: {0}")]
+    Capture(std::io::Error),
     /// A hub joins instances placed on different workers (hubs are in-worker only).
     #[error("hub {a} — {b} crosses workers; place its members on one core")]
     CrossWorker {
@@ -142,6 +146,8 @@ pub struct Engine {
     /// The links as described, and the names of their ends, for the report.
     links: Vec<LinkSpec>,
     end_names: Vec<Vec<String>>,
+    /// The thread writing the capture, if any.
+    capture: Option<CaptureThread>,
     started: std::time::Instant,
 }
 
@@ -162,7 +168,13 @@ impl Engine {
     /// Place the network on workers and start them.
     pub fn start(net: Network, cfg: EngineConfig) -> Result<Engine, EngineError> {
         let workers = cfg.workers.max(1);
-        let (mut nodes, links, seed) = net.into_parts();
+        let Parts {
+            mut nodes,
+            links,
+            seed,
+            capture,
+            taps,
+        } = net.into_parts().map_err(EngineError::Capture)?;
         let originals = nodes.len();
         let replicas = place::add_replicas(&mut nodes, &links, workers)?;
         let mut placement = place::place(&nodes, &links, workers);
@@ -172,6 +184,7 @@ impl Engine {
         }
         let local = build::local_indices(&placement, workers);
         let end_names = report::end_names(&nodes, &links);
+        let wall_offset = sys::wall_offset();
         let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
         let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
             (0..workers).map(|_| mpsc::channel()).unzip();
@@ -183,6 +196,7 @@ impl Engine {
             let env = WorkerEnv {
                 media: Vec::new(),
                 pending: Vec::new(),
+                wall_offset,
             };
             fabrics.push(Fabric::new(env, Pool::new(cfg.pool_frames)?));
         }
@@ -197,7 +211,11 @@ impl Engine {
             inboxes: &inboxes,
         };
         // Should this fail, the fabrics drop their media (devices) before their pools.
-        build::add_links(&mut fabrics, &links, seed, &places, &peers)?;
+        build::add_links(&mut fabrics, &links, seed, &taps, &places, &peers)?;
+        let capture = capture
+            .map(Capture::spawn)
+            .transpose()
+            .map_err(EngineError::Capture)?;
         let epoch = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let cores = if cfg.pin {
@@ -254,6 +272,7 @@ impl Engine {
             replica_of: replicas.iter().map(|r| r.of).collect(),
             links,
             end_names,
+            capture,
             started: epoch,
         })
     }
@@ -364,6 +383,7 @@ impl Engine {
             fabrics.push(handle.join().map_err(|_| EngineError::WorkerPanicked(w))?);
         }
         let elapsed = self.started.elapsed();
+        let capture = self.capture.map(CaptureThread::stop);
         let stopped = report::Stopped {
             fabrics: &fabrics,
             placement: &self.placement,
@@ -371,6 +391,8 @@ impl Engine {
             links: &self.links,
             end_names: &self.end_names,
         };
-        Ok(report::build(stopped, elapsed))
+        let mut report = report::build(stopped, elapsed);
+        report.capture = capture;
+        Ok(report)
     }
 }

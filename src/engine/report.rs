@@ -4,8 +4,9 @@
 //! device, is one row.
 
 use super::worker::WorkerEnv;
+use crate::capture::CaptureTotals;
 use crate::fabric::flow::Generator;
-use crate::fabric::{EndCounters, Fabric, IfaceId, LinkSpec, Medium, NodeSpec, Sink};
+use crate::fabric::{EndCounters, Fabric, LinkSpec, Medium, NodeSpec, Sink, end_name};
 use crate::port::PortStats;
 use crate::router::Counters;
 
@@ -33,6 +34,8 @@ pub struct EndReport {
     pub in_flight: u64,
     /// The impairment of frames leaving it, netem syntax.
     pub netem: Option<String>,
+    /// Its impairment does more than a constant delay.
+    pub impaired: bool,
 }
 
 /// A link's totals.
@@ -106,6 +109,8 @@ pub struct Report {
     pub ports: Vec<PortReport>,
     /// Wall-clock time from start to stop.
     pub elapsed: std::time::Duration,
+    /// The capture's totals (or why it failed), if the network had one.
+    pub capture: Option<std::io::Result<CaptureTotals>>,
 }
 
 impl Report {
@@ -160,6 +165,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
                     counters: EndCounters::default(),
                     in_flight: 0,
                     netem: eg.netem.as_ref().map(ToString::to_string),
+                    impaired: eg.netem.as_ref().is_some_and(|n| !n.is_constant_delay()),
                 })
                 .collect(),
         })
@@ -172,6 +178,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         send_errors: 0,
         ports: Vec::new(),
         elapsed,
+        capture: None,
     };
     for (worker, f) in s.fabrics.iter().enumerate() {
         for end in &f.ends {
@@ -254,15 +261,8 @@ fn medium(spec: &LinkSpec, path: crate::fabric::Path) -> &'static str {
 
 /// `node:iface` names of every link end, from the description.
 pub(super) fn end_names(nodes: &[NodeSpec], links: &[LinkSpec]) -> Vec<Vec<String>> {
-    let name = |n: usize, i: IfaceId| {
-        let spec = &nodes[n];
-        match spec.node.iface_name(i) {
-            Some(iface) => format!("{}:{iface}", spec.name),
-            None => format!("{}:#{}", spec.name, i.0),
-        }
-    };
     links
         .iter()
-        .map(|l| l.ends.iter().map(|&(n, i)| name(n.0 as usize, i)).collect())
+        .map(|l| l.ends.iter().map(|&e| end_name(nodes, e)).collect())
         .collect()
 }

@@ -32,6 +32,8 @@ const EXTERNAL_POLL: Duration = Duration::from_millis(1);
 pub(crate) struct WorkerEnv {
     pub media: Vec<Medium>,
     pub pending: Vec<Pending>,
+    /// Unix time less monotonic time, in nanoseconds, taken once at start (captures).
+    pub wall_offset: i128,
 }
 
 impl Env for WorkerEnv {
@@ -70,6 +72,10 @@ impl Env for WorkerEnv {
     }
 
     fn observe(&mut self, _seen: Seen<'_>) {}
+
+    fn wall(&self, at: Instant) -> u64 {
+        (i128::from(at.as_nanos()) + self.wall_offset).clamp(0, i128::from(u64::MAX)) as u64
+    }
 }
 
 /// Totals a worker publishes for live display; each is a running count.

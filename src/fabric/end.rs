@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use super::network::LinkId;
 use super::node::IfaceId;
+use crate::capture::Tap;
 use crate::frame::Frame;
 use crate::shape::{Impair, Shaper};
 use crate::time::Instant;
@@ -294,7 +295,11 @@ pub(crate) struct End {
     pub line: Line,
     /// When the line's timer is armed for (see `Fabric::lines`).
     pub armed: Option<Instant>,
-    /// Frames crossing this end are shown to the driver's observer (trace, capture).
+    /// The capture frames crossing this end are copied into, both ways.
+    pub tap: Option<Tap>,
+    /// Frames crossing this end are shown to the driver's observer (the simulator's trace).
+    pub traced: bool,
+    /// Captured or traced.
     pub watched: bool,
     /// Up, unimpaired and unwatched: frames go straight on.
     pub plain: bool,
@@ -314,6 +319,8 @@ impl End {
             shaper,
             line: Line::new(ordered),
             armed: None,
+            tap: None,
+            traced: false,
             watched: false,
             plain: false,
             counters: EndCounters::default(),
@@ -324,6 +331,7 @@ impl End {
 
     /// Recompute whether frames can skip the stages, after a change of state.
     pub fn replan(&mut self) {
+        self.watched = self.tap.is_some() || self.traced;
         self.plain = self.up && self.shaper.is_none() && !self.watched;
     }
 

@@ -27,6 +27,7 @@ pub use end::{EndCounters, LinkDrop};
 pub use flow::{FlowSpec, MIN_FRAME, Sink};
 pub use histogram::Histogram;
 pub use network::{Egress, End, LinkId, LinkSpec, Medium, Network, NetworkError, NodeId, NodeSpec};
+pub(crate) use network::{Parts, end_name};
 pub use node::{IfaceId, Kind, Node};
 pub use runtime::RX_QUEUE;
 pub(crate) use runtime::{Env, Fabric};

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use super::flow::FlowSpec;
 use super::node::{IfaceId, Node};
+use crate::capture::{Capture, Tap};
 use crate::port::PortSpec;
 use crate::router::Router;
 use crate::shape::Netem;
@@ -64,19 +65,14 @@ pub enum Medium {
     Port(PortSpec),
 }
 
-/// The stages frames leaving one end of a link pass, in order: an impairment (a constant
-/// delay is the plain link's propagation), then a capture.
+/// The stages of one end of a link: an impairment of the frames it sends (a constant delay
+/// is a plain link's propagation), and a capture of what crosses it both ways.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Egress {
     /// netem-style impairment of the frames this end sends; `None` for a perfect link.
     pub netem: Option<Netem>,
-}
-
-impl Egress {
-    /// True when frames pass untouched and at once.
-    pub fn is_plain(&self) -> bool {
-        self.netem.is_none()
-    }
+    /// Frames crossing this end, both ways, are copied into the network's capture.
+    pub capture: bool,
 }
 
 /// A link as described.
@@ -115,6 +111,17 @@ pub struct Network {
     nodes: Vec<NodeSpec>,
     links: Vec<LinkSpec>,
     seed: u64,
+    capture: Option<Capture>,
+}
+
+/// A network taken apart by a driver: its parts, and a capture handle for every captured end
+/// (per link, per end).
+pub(crate) struct Parts {
+    pub nodes: Vec<NodeSpec>,
+    pub links: Vec<LinkSpec>,
+    pub seed: u64,
+    pub capture: Option<Capture>,
+    pub taps: Vec<Vec<Option<Tap>>>,
 }
 
 impl Network {
@@ -179,9 +186,54 @@ impl Network {
         self.seed = seed;
     }
 
-    /// Take the network apart (for a driver).
-    pub(crate) fn into_parts(self) -> (Vec<NodeSpec>, Vec<LinkSpec>, u64) {
-        (self.nodes, self.links, self.seed)
+    /// Copy every frame crossing a captured end, both ways, into `capture` (pcapng).
+    pub fn set_capture(&mut self, capture: Capture) {
+        self.capture = Some(capture);
+    }
+
+    /// Capture what crosses `end`, both ways (into the capture given to
+    /// [`Network::set_capture`]). Returns false when the interface is on no link: nothing
+    /// crosses it.
+    pub fn capture(&mut self, end: End) -> bool {
+        let Some(link) = self.link_of(end) else {
+            return false;
+        };
+        let spec = &mut self.links[link.0 as usize];
+        match spec.ends.iter().position(|&e| e == end) {
+            Some(k) => {
+                spec.egress[k].capture = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Take the network apart for a driver, declaring every captured end to the capture (in
+    /// link order, named `node:iface`).
+    pub(crate) fn into_parts(mut self) -> std::io::Result<Parts> {
+        let mut taps = Vec::with_capacity(self.links.len());
+        for l in 0..self.links.len() {
+            let spec = &self.links[l];
+            let mut row = Vec::with_capacity(spec.ends.len());
+            for (k, &end) in spec.ends.iter().enumerate() {
+                let tap = match &mut self.capture {
+                    Some(c) if spec.egress[k].capture => {
+                        let name = end_name(&self.nodes, end);
+                        Some(c.tap(&name)?)
+                    }
+                    _ => None,
+                };
+                row.push(tap);
+            }
+            taps.push(row);
+        }
+        Ok(Parts {
+            nodes: self.nodes,
+            links: self.links,
+            seed: self.seed,
+            capture: self.capture,
+            taps,
+        })
     }
 
     /// Pin a node to a core (worker `core % workers` of the engine; the simulator ignores it).
@@ -351,13 +403,18 @@ impl Network {
     }
 
     /// `node:iface` of an end.
-    pub fn end_name(&self, (node, iface): End) -> String {
-        match self.nodes.get(node.0 as usize) {
-            Some(n) => match n.node.iface_name(iface) {
-                Some(name) => format!("{}:{name}", n.name),
-                None => format!("{}:#{}", n.name, iface.0),
-            },
-            None => format!("#{}:#{}", node.0, iface.0),
-        }
+    pub fn end_name(&self, end: End) -> String {
+        end_name(&self.nodes, end)
+    }
+}
+
+/// `node:iface` of an end.
+pub(crate) fn end_name(nodes: &[NodeSpec], (node, iface): End) -> String {
+    match nodes.get(node.0 as usize) {
+        Some(n) => match n.node.iface_name(iface) {
+            Some(name) => format!("{}:{name}", n.name),
+            None => format!("{}:#{}", n.name, iface.0),
+        },
+        None => format!("#{}:#{}", node.0, iface.0),
     }
 }

@@ -17,6 +17,7 @@ use std::collections::BinaryHeap;
 use super::end::{End, LinkDrop, Path};
 use super::flow::{Generator, Sink};
 use super::node::{IfaceId, Node};
+use crate::capture::{Direction, Tap};
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
 use crate::router::Action;
 use crate::shape::Fate;
@@ -41,8 +42,12 @@ pub(crate) trait Env {
     /// if any, counted it).
     fn delivered(&mut self, node: u32, iface: IfaceId, at: Instant, frame: &[u8]);
 
-    /// A frame crossed a watched end.
+    /// A frame crossed a traced end.
     fn observe(&mut self, seen: Seen<'_>);
+
+    /// A time of this driver's clock as nanoseconds since the Unix epoch, for captures: the
+    /// engine's monotonic clock plus an offset taken once, the simulator's virtual time as is.
+    fn wall(&self, at: Instant) -> u64;
 }
 
 /// A frame crossing a watched link end, as the driver's observer (trace, capture) sees it.
@@ -230,10 +235,17 @@ impl<E: Env> Fabric<E> {
         self.exits.len() as u32 - 1
     }
 
-    /// Show every frame crossing end `e` to the observer, or stop.
-    pub fn watch(&mut self, e: u32, on: bool) {
+    /// Show every frame crossing end `e` to the driver's observer, or stop.
+    pub fn trace(&mut self, e: u32, on: bool) {
         let end = &mut self.ends[e as usize];
-        end.watched = on;
+        end.traced = on;
+        end.replan();
+    }
+
+    /// Copy every frame crossing end `e`, both ways, into a capture.
+    pub fn capture(&mut self, e: u32, tap: Tap) {
+        let end = &mut self.ends[e as usize];
+        end.tap = Some(tap);
         end.replan();
     }
 
@@ -627,6 +639,19 @@ impl<E: Env> Fabric<E> {
         dropped: Option<LinkDrop>,
     ) {
         let end = &self.ends[e as usize];
+        if let Some(tap) = &end.tap {
+            let dir = if outbound {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            // A copy the capture has no room for is counted by the capture, never waited for.
+            let why = dropped.map(LinkDrop::name);
+            tap.record(self.env.wall(at), dir, self.pool.data(frame), why);
+        }
+        if !end.traced {
+            return;
+        }
         self.env.observe(Seen {
             node: end.node,
             iface: end.iface,
@@ -662,7 +687,8 @@ impl<E: Env> Fabric<E> {
         let (node, iface, len) = (end.node, end.iface, frame.len() as u64);
         if end.watched {
             let now = self.env.now();
-            self.observe(e, false, now, &frame, None);
+            let full = (!self.has_room(node, iface)).then_some(LinkDrop::RxQueueFull);
+            self.observe(e, false, now, &frame, full);
         }
         let queued = self.enqueue(node, iface, frame);
         let end = &mut self.ends[e as usize];
@@ -706,6 +732,13 @@ impl<E: Env> Fabric<E> {
             self.pool.free(f);
         }
         self.hubs[h as usize] = members;
+    }
+
+    /// Whether `node`'s interface `iface` has room in its receive queue.
+    fn has_room(&self, node: u32, iface: IfaceId) -> bool {
+        let n = &self.slots[node as usize];
+        n.rx.get(usize::from(iface.0))
+            .is_some_and(|q| q.len() < RX_QUEUE)
     }
 
     /// Queue a frame for `node`'s interface `iface`; false (the frame freed) when the queue is

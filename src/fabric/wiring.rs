@@ -27,7 +27,13 @@ fn shaper(egress: &Egress, seed: u64) -> Option<Shaper> {
 
 impl<E: Env> Fabric<E> {
     /// A point-to-point link with both ends in this fabric.
-    pub fn wire_pair(&mut self, link: LinkId, ends: [Place; 2], egress: [&Egress; 2], seed: u64) {
+    pub fn wire_pair(
+        &mut self,
+        link: LinkId,
+        ends: [Place; 2],
+        egress: [&Egress; 2],
+        seed: u64,
+    ) -> [u32; 2] {
         let first = self.ends.len() as u32;
         for k in 0..2 {
             let (slot, iface) = ends[k];
@@ -40,12 +46,19 @@ impl<E: Env> Fabric<E> {
             let s = shaper(egress[k], end_seed(seed, link, k));
             self.add_end(End::new(link, slot, iface, path, s));
         }
+        [first, first + 1]
     }
 
     /// A hub with every member in this fabric.
-    pub fn wire_hub(&mut self, link: LinkId, ends: &[Place], egress: &[Egress], seed: u64) {
+    pub fn wire_hub(
+        &mut self,
+        link: LinkId,
+        ends: &[Place],
+        egress: &[Egress],
+        seed: u64,
+    ) -> Vec<u32> {
         let h = self.hubs.len() as u32;
-        let members = ends
+        let members: Vec<u32> = ends
             .iter()
             .zip(egress)
             .enumerate()
@@ -54,7 +67,8 @@ impl<E: Env> Fabric<E> {
                 self.add_end(End::new(link, slot, iface, Path::Hub(h), s))
             })
             .collect();
-        self.add_hub(members);
+        self.add_hub(members.clone());
+        members
     }
 
     /// End `k` of a link whose far side is a medium the driver runs (a ring to another
@@ -88,9 +102,16 @@ impl<E: Env> Fabric<E> {
 
     /// End `k` of a link whose far side is not part of this run (a device or link file in the
     /// simulator): frames pass the stages and leave.
-    pub fn wire_away(&mut self, link: LinkId, k: usize, at: Place, egress: &Egress, seed: u64) {
+    pub fn wire_away(
+        &mut self,
+        link: LinkId,
+        k: usize,
+        at: Place,
+        egress: &Egress,
+        seed: u64,
+    ) -> u32 {
         let s = shaper(egress, end_seed(seed, link, k));
-        self.add_end(End::new(link, at.0, at.1, Path::Away, s));
+        self.add_end(End::new(link, at.0, at.1, Path::Away, s))
     }
 }
 

@@ -15,8 +15,11 @@
 use core::time::Duration;
 use std::net::Ipv4Addr;
 
+use crate::capture::{Capture, CaptureTotals};
 use crate::fabric::runtime::Seen;
-use crate::fabric::{Egress, Env, Fabric, IfaceId, LinkId, Medium, Network, NetworkError, Node};
+use crate::fabric::{
+    Egress, Env, Fabric, IfaceId, LinkId, Medium, Network, NetworkError, Node, Parts,
+};
 use crate::frame::{Frame, Pool, PoolError};
 
 mod probe;
@@ -70,6 +73,9 @@ pub enum SimError {
     /// A link could not be made.
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The capture could not be written.
+    #[error("capture: {0}")]
+    Capture(std::io::Error),
     /// No node has that name.
     #[error("no node named {0}")]
     NoSuchNode(String),
@@ -106,6 +112,10 @@ impl Env for SimEnv {
         }
     }
 
+    fn wall(&self, at: Instant) -> u64 {
+        at.as_nanos()
+    }
+
     fn observe(&mut self, seen: Seen<'_>) {
         // A frame an impairment drops was seen when it was put on the link.
         if let Some(trace) = &mut self.trace
@@ -124,6 +134,9 @@ impl Env for SimEnv {
 /// The simulated network.
 pub struct Sim {
     fabric: Fabric<SimEnv>,
+    /// Where captured frames go, written as the clock advances.
+    capture: Option<Capture>,
+    capture_error: Option<std::io::Error>,
     /// Links made so far (their ids seed their generators).
     links: u32,
     seed: u64,
@@ -134,6 +147,8 @@ impl Sim {
     pub fn new(frames: usize) -> Result<Sim, SimError> {
         Ok(Sim {
             fabric: Fabric::new(SimEnv::default(), Pool::new(frames)?),
+            capture: None,
+            capture_error: None,
             links: 0,
             seed: 0,
         })
@@ -145,8 +160,15 @@ impl Sim {
     /// engine's business; a node's sink is kept.
     pub fn from_network(net: Network, frames: usize) -> Result<Sim, SimError> {
         let mut sim = Sim::new(frames)?;
-        let (nodes, links, seed) = net.into_parts();
+        let Parts {
+            nodes,
+            links,
+            seed,
+            capture,
+            taps,
+        } = net.into_parts().map_err(SimError::Capture)?;
         sim.seed = seed;
+        sim.capture = capture;
         for spec in nodes {
             let slot = sim.add(&spec.name, spec.node);
             if spec.sink {
@@ -157,21 +179,39 @@ impl Sim {
         for (l, spec) in links.iter().enumerate() {
             let link = LinkId(l as u32);
             let at: Vec<_> = spec.ends.iter().map(|&(n, i)| (n.0, i)).collect();
-            match (&spec.medium, &at[..]) {
+            let egress = &spec.egress;
+            let ends = match (&spec.medium, &at[..]) {
                 (Medium::Wire, &[a, b]) => {
-                    sim.fabric
-                        .wire_pair(link, [a, b], [&spec.egress[0], &spec.egress[1]], seed)
+                    let f = &mut sim.fabric;
+                    f.wire_pair(link, [a, b], [&egress[0], &egress[1]], seed)
+                        .to_vec()
                 }
-                (Medium::Wire, _) => sim.fabric.wire_hub(link, &at, &spec.egress, seed),
-                (Medium::File(_) | Medium::Port(_), _) => {
-                    for (k, (&place, eg)) in at.iter().zip(&spec.egress).enumerate() {
-                        sim.fabric.wire_away(link, k, place, eg, seed);
-                    }
+                (Medium::Wire, _) => sim.fabric.wire_hub(link, &at, egress, seed),
+                (Medium::File(_) | Medium::Port(_), _) => at
+                    .iter()
+                    .zip(egress)
+                    .enumerate()
+                    .map(|(k, (&place, eg))| sim.fabric.wire_away(link, k, place, eg, seed))
+                    .collect(),
+            };
+            for (&e, tap) in ends.iter().zip(&taps[l]) {
+                if let Some(tap) = tap {
+                    sim.fabric.capture(e, tap.clone());
                 }
             }
         }
         sim.links = links.len() as u32;
         Ok(sim)
+    }
+
+    /// Write what the capture holds and close it (the network's capture, if it has one),
+    /// with its totals; `None` without a capture.
+    pub fn finish_capture(&mut self) -> Option<std::io::Result<CaptureTotals>> {
+        let mut capture = self.capture.take()?;
+        Some(match self.capture_error.take() {
+            Some(e) => Err(e),
+            None => capture.drain().and_then(|_| capture.finish()),
+        })
     }
 
     /// The virtual time.
@@ -371,7 +411,7 @@ impl Sim {
     fn watch_new_ends(&mut self) {
         if self.fabric.env.trace.is_some() {
             for e in 0..self.fabric.ends.len() {
-                self.fabric.watch(e as u32, true);
+                self.fabric.trace(e as u32, true);
             }
         }
     }
@@ -475,6 +515,13 @@ impl Sim {
     fn settle(&mut self) {
         let now = self.now();
         while self.fabric.run(now) != 0 {}
+        if let Some(c) = &mut self.capture
+            && self.capture_error.is_none()
+            && let Err(e) = c.drain()
+        {
+            // Kept for finish_capture; the network runs on without its capture.
+            self.capture_error = Some(e);
+        }
     }
 
     fn advance(&mut self, t: Instant) {
@@ -487,5 +534,6 @@ impl Sim {
 fn delayed(delay: Duration) -> Egress {
     Egress {
         netem: (!delay.is_zero()).then(|| Netem::delay(delay)),
+        capture: false,
     }
 }

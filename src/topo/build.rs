@@ -113,9 +113,14 @@ impl Topology {
     /// [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a device
     /// send into nothing: neither the other process nor the host is part of a simulation.
     pub fn build_sim(&self) -> Result<Sim, TopoError> {
+        Ok(Sim::from_network(self.network()?, self.sim_pool())?)
+    }
+
+    /// Frame buffers a simulation of this topology gets: room for bursts on every interface
+    /// (the pool is mapped lazily, so that costs nothing idle).
+    pub fn sim_pool(&self) -> usize {
         let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
-        // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
-        Ok(Sim::from_network(self.network()?, (ifaces * 16).max(8192))?)
+        (ifaces * 16).max(8192)
     }
 
     /// Build the topology as an engine network ([`Topology::network`]).
