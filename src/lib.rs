@@ -6,9 +6,10 @@
 //! worker threads, [`link`] carries frames between workers and processes over shared memory,
 //! [`port`] binds router interfaces to devices of the host (TAP, AF_XDP),
 //! [`topo`] reads, validates and generates topology files, [`sim`] runs instances over
-//! in-memory links on a virtual clock, [`probe`] matches ping and traceroute answers, and
-//! [`rig`] drives one router at full speed for measurements. [`time`] is the caller-supplied
-//! clock the sans-IO core runs on.
+//! in-memory links on a virtual clock, [`shape`] applies netem-style link impairments (delay,
+//! jitter, loss, duplication, corruption, reordering, rate) seeded and sans-IO, [`probe`]
+//! matches ping and traceroute answers, and [`rig`] drives one router at full speed for
+//! measurements. [`time`] is the caller-supplied clock the sans-IO core runs on.
 
 pub mod bench;
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod port;
 pub mod probe;
 pub mod rig;
 pub mod router;
+pub mod shape;
 pub mod sim;
 pub mod time;
 pub mod topo;
