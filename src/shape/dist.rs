@@ -14,11 +14,14 @@
 //!   averaged, not the two distributions mixed (paretonormal.c's comment says "mix"; its code
 //!   averages quantiles).
 //!
-//! Uniform keeps netem's table-less integer formula, `mu - sigma + rnd % (2 * sigma)`.
+//! Uniform keeps netem's table-less integer formula, `mu - sigma + rnd % (2 * sigma)`. Draws use
+//! only IEEE basic operations (see `math`), so a seed gives the same delays on every machine;
+//! the CDFs, used by tests and benchmarks only, may use the platform's libm.
 //! Read `tabledist` in Linux's net/sched/sch_netem.c and iproute2's netem/ directory.
 
 use core::time::Duration;
 
+use super::math;
 use super::spec::{Delay, Distribution};
 
 /// Entries in iproute2's tables (16384 / 4).
@@ -35,7 +38,8 @@ fn unit(rnd: u32) -> f64 {
     (slot + within) / f64::from(SLOTS)
 }
 
-/// The standard normal quantile, after P. J. Acklam's algorithm (relative error below 1.15e-9).
+/// The standard normal quantile, after P. J. Acklam's algorithm (relative error below 1.15e-9),
+/// with the portable logarithm so that draws are the same on every machine.
 fn normal_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
@@ -76,9 +80,9 @@ fn normal_quantile(p: f64) -> f64 {
     } else if p >= 1.0 {
         f64::INFINITY
     } else if p < LOW {
-        tail((-2.0 * p.ln()).sqrt())
+        tail((-2.0 * math::ln(p)).sqrt())
     } else if p > 1.0 - LOW {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+        -tail((-2.0 * math::ln(1.0 - p)).sqrt())
     } else {
         let q = p - 0.5;
         let r = q * q;
@@ -101,7 +105,7 @@ fn normal_cdf(x: f64) -> f64 {
 }
 
 fn pareto_quantile(u: f64) -> f64 {
-    ((4.0 / 3.0) * ((1.0 - u).cbrt().recip() - 1.5)).min(STD_MAX)
+    ((4.0 / 3.0) * (math::cbrt(1.0 - u).recip() - 1.5)).min(STD_MAX)
 }
 
 impl Distribution {

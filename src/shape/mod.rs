@@ -16,10 +16,12 @@
 //! differs from netem, and why, is in docs/netem.md.
 //!
 //! Files: `spec` (the types), `syntax` (the parser), `units` (tc's numbers and units), `shaper`
-//! (admission), `dist` (delay distributions), `loss` (loss models), `rng` (the generators).
+//! (admission), `dist` (delay distributions), `loss` (loss models), `rng` (the generators),
+//! `math` (libm-free `ln`, `cbrt` and powers, so that fates do not depend on the platform).
 
 mod dist;
 mod loss;
+mod math;
 mod rng;
 mod shaper;
 mod spec;

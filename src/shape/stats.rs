@@ -274,3 +274,32 @@ fn pareto_has_the_tables_moments() {
     assert!((mean + 0.0335).abs() < 0.005, "mean {mean}");
     assert!((sd - 0.8197).abs() < 0.01, "sd {sd}");
 }
+
+#[test]
+fn correlation_keeps_netems_quirks() {
+    // netem's correlation is a weighted mean of 32-bit values (get_crandom). Two consequences,
+    // kept on purpose so that a spec means what it means under Linux (see docs/netem.md):
+    // delays take the value modulo 2 * jitter (or modulo 4096 table slots), which leaves almost
+    // no correlation between successive delays...
+    for text in [
+        "delay 10ms 5ms 90%",
+        "delay 10ms 5ms 90% distribution normal",
+    ] {
+        let xs: Vec<f64> = delays(text, 300, 200_000)
+            .into_iter()
+            .map(|d| d as f64)
+            .collect();
+        let n = xs.len() as f64;
+        let m = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
+        let lag1 = xs.windows(2).map(|w| (w[0] - m) * (w[1] - m)).sum::<f64>() / (n - 1.0) / var;
+        assert!(lag1.abs() < 0.01, "{text}: lag-1 correlation {lag1}");
+    }
+    // ...and correlated values bunch around the middle, so a correlated small loss rate fires
+    // far less often than asked: 10% with 50% correlation loses about 0.1%.
+    let n = 1_000_000;
+    let rate = |text: &str| lost(text, 301, n).iter().filter(|&&l| l).count() as f64 / n as f64;
+    let (plain, correlated) = (rate("loss 10%"), rate("loss 10% 50%"));
+    assert!((plain - 0.1).abs() < 0.002, "{plain}");
+    assert!(correlated > 0.0005 && correlated < 0.002, "{correlated}");
+}
