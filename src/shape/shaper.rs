@@ -412,6 +412,13 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_below_one_byte_a_second_is_no_rate() {
+        // tc truncates 7 bit/s to 0 bytes/s, which netem reads as "no rate".
+        let mut s = Shaper::new(&spec("rate 7bit"), 10);
+        assert_eq!(at(s.admit(T0, 1500, 3).first), T0.as_nanos());
+    }
+
+    #[test]
     fn a_burst_takes_its_bytes_over_the_rate() {
         // 1 Mbit/s: 8000 ns a byte, exactly.
         let mut s = Shaper::new(&spec("rate 1mbit"), 10);

@@ -281,7 +281,23 @@ mod tests {
         assert_eq!(size("1kbit"), Some(128));
         assert_eq!(size("1mbit"), Some(131_072));
         assert_eq!(size("10b"), Some(10));
-        for bad in ["1.5", "-1", "5g", "1x", "k"] {
+        for (unit, bytes) in [
+            ("b", 1),
+            ("k", 1024),
+            ("kb", 1024),
+            ("m", 1 << 20),
+            ("mb", 1 << 20),
+            ("g", 1 << 30),
+            ("gb", 1 << 30),
+            ("kbit", 128),
+            ("mbit", 131_072),
+            ("gbit", 134_217_728),
+        ] {
+            assert_eq!(size(&format!("2{unit}")), Some(2 * bytes), "{unit}");
+            let upper = unit.to_ascii_uppercase();
+            assert_eq!(size(&format!("2{upper}")), Some(2 * bytes), "{upper}");
+        }
+        for bad in ["1.5", "-1", "4g", "1x", "k"] {
             assert_eq!(size(bad), None, "{bad:?}");
         }
     }
@@ -298,6 +314,22 @@ mod tests {
         assert_eq!(rate("1MiBps"), Some(1 << 20));
         assert_eq!(rate("2.5mbit"), Some(312_500));
         assert_eq!(rate("1tbit"), Some(125_000_000_000));
+        for (unit, bits) in RATE_SUFFIXES {
+            // 64 units of each, so that every multiplier gives whole bytes.
+            assert_eq!(
+                rate(&format!("64{unit}")),
+                Some((64.0 * bits / 8.0) as u64),
+                "{unit}"
+            );
+            let lower = unit.to_ascii_lowercase();
+            assert_eq!(
+                rate(&format!("64{lower}")),
+                rate(&format!("64{unit}")),
+                "{lower}"
+            );
+        }
+        assert_eq!(rate("64GiBps"), Some(64 << 30));
+        assert_eq!(rate("7bit"), Some(0));
         for bad in ["", "mbit", "-1mbit", "1mb", "1e30bit", "1 mbit"] {
             assert_eq!(rate(bad), None, "{bad:?}");
         }
