@@ -107,8 +107,14 @@ pub(super) fn add_links(
                     let peer = Some(peers.wakers[other].clone());
                     let fabric = &mut fabrics[w];
                     let place = (s as u32, iface);
-                    let (e, _) =
-                        fabric.wire_exit(link, k, place, &spec.egress[k], seed, LinkDrop::RingFull);
+                    let (e, _) = fabric.wire_exit(
+                        link,
+                        k,
+                        place,
+                        &spec.egress[k],
+                        seed,
+                        ("ring", LinkDrop::RingFull),
+                    );
                     fabric.env.media.push(Medium::Ring { ep, peer });
                     tap(fabrics, w, e, l, k);
                 }
@@ -135,8 +141,14 @@ pub(super) fn add_links(
                 let ep = Endpoint::open(path, Side::Any, LinkConfig::default())?;
                 let fabric = &mut fabrics[w];
                 let place = (s as u32, iface);
-                let (e, _) =
-                    fabric.wire_exit(link, 0, place, &spec.egress[0], seed, LinkDrop::RingFull);
+                let (e, _) = fabric.wire_exit(
+                    link,
+                    0,
+                    place,
+                    &spec.egress[0],
+                    seed,
+                    ("file", LinkDrop::RingFull),
+                );
                 fabric.env.media.push(Medium::Ring { ep, peer: None });
                 tap(fabrics, w, e, l, 0);
             }
@@ -212,7 +224,14 @@ fn add_port(
             let _ = r.set_mac(iface, mac);
         }
         let place = (slot, iface);
-        let (e, _) = fabric.wire_exit(link, 0, place, &spec.egress[0], seed, LinkDrop::PortFull);
+        let (e, _) = fabric.wire_exit(
+            link,
+            0,
+            place,
+            &spec.egress[0],
+            seed,
+            ("port", LinkDrop::PortFull),
+        );
         fabric.env.media.push(Medium::Port {
             port,
             node: slot,

@@ -17,8 +17,9 @@ mod sys;
 mod wake;
 mod worker;
 
+pub use crate::fabric::{EndReport, LinkReport};
 pub use crate::fabric::{FlowSpec, Histogram, MIN_FRAME, Network, NodeId, RX_QUEUE, Sink};
-pub use report::{EndReport, LinkReport, NodeReport, PortReport, Report};
+pub use report::{NodeReport, PortReport, Report};
 pub use worker::WorkerStats;
 
 use std::net::Ipv4Addr;
@@ -29,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::capture::{Capture, CaptureThread};
-use crate::fabric::{Fabric, LinkSpec, NetworkError, Parts};
+use crate::fabric::{Fabric, NetworkError, Parts};
 use crate::frame::{Pool, PoolError};
 use crate::link::LinkError;
 use crate::port::PortError;
@@ -143,9 +144,6 @@ pub struct Engine {
     placement: Vec<(usize, u32)>,
     /// For each replica of a spread router, the node it copies.
     replica_of: Vec<usize>,
-    /// The links as described, and the names of their ends, for the report.
-    links: Vec<LinkSpec>,
-    end_names: Vec<Vec<String>>,
     /// The thread writing the capture, if any.
     capture: Option<CaptureThread>,
     started: std::time::Instant,
@@ -183,7 +181,6 @@ impl Engine {
             placement[originals + k] = (placement[r.of] + r.shard) % workers;
         }
         let local = build::local_indices(&placement, workers);
-        let end_names = report::end_names(&nodes, &links);
         let wall_offset = sys::wall_offset();
         let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
         let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
@@ -270,8 +267,6 @@ impl Engine {
             stop,
             placement: placement.into_iter().zip(local).collect(),
             replica_of: replicas.iter().map(|r| r.of).collect(),
-            links,
-            end_names,
             capture,
             started: epoch,
         })
@@ -388,8 +383,6 @@ impl Engine {
             fabrics: &fabrics,
             placement: &self.placement,
             replica_of: &self.replica_of,
-            links: &self.links,
-            end_names: &self.end_names,
         };
         let mut report = report::build(stopped, elapsed);
         report.capture = capture;

@@ -1,12 +1,12 @@
 //! What a stopped engine reports: every node's counters, every link's counters by end with its
-//! drops by reason and what was still in flight, every device, and the flows' totals. Links
-//! are added up over workers by link id, so a link between two workers, or a spread router's
-//! device, is one row.
+//! drops by reason and what was still in flight ([`LinkReport`]), every device, and the flows'
+//! totals. Links are added up over workers by link id and end, so a link between two workers,
+//! or a spread router's device, is one row.
 
 use super::worker::WorkerEnv;
 use crate::capture::CaptureTotals;
 use crate::fabric::flow::Generator;
-use crate::fabric::{EndCounters, Fabric, LinkSpec, Medium, NodeSpec, Sink, end_name};
+use crate::fabric::{Fabric, LinkReport, Sink};
 use crate::port::PortStats;
 use crate::router::Counters;
 
@@ -21,61 +21,6 @@ pub struct NodeReport {
     pub unlinked: u64,
     /// Frames still waiting in its receive queues when the engine stopped.
     pub queued: u64,
-}
-
-/// One end of a link's totals.
-#[derive(Debug, Clone)]
-pub struct EndReport {
-    /// `node:iface`.
-    pub name: String,
-    /// What it counted (summed over a spread router's replicas).
-    pub counters: EndCounters,
-    /// Frames sent from it still on the link when the engine stopped.
-    pub in_flight: u64,
-    /// The impairment of frames leaving it, netem syntax.
-    pub netem: Option<String>,
-    /// Its impairment does more than a constant delay.
-    pub impaired: bool,
-}
-
-/// A link's totals.
-#[derive(Debug, Clone)]
-pub struct LinkReport {
-    /// Its ends, `a:eth0 — b:eth1`.
-    pub name: String,
-    /// What carried it: `wire` (in-worker hand-off), `ring` (between workers), `hub`,
-    /// `file PATH`, `port`.
-    pub medium: String,
-    /// Its ends, in link order.
-    pub ends: Vec<EndReport>,
-}
-
-impl LinkReport {
-    /// Frames that entered the link (sent by its nodes, made by it, taken from media beyond)
-    /// less frames that left it (handed to nodes or media, dropped, still in flight): zero
-    /// when every frame is accounted for. Frames in a ring between two workers count as
-    /// handed out by one end and not yet taken in by the other.
-    pub fn imbalance(&self) -> i128 {
-        let mut sum: i128 = 0;
-        for e in &self.ends {
-            let c = &e.counters;
-            sum += i128::from(c.tx_frames) + i128::from(c.made) + i128::from(c.taken);
-            sum -= i128::from(c.rx_frames) + i128::from(c.out) + i128::from(c.total_drops());
-            sum -= i128::from(e.in_flight);
-        }
-        sum
-    }
-
-    /// Frames in flight in the link's rings between workers (handed out by one end, not yet
-    /// taken in by the other).
-    pub fn in_ring(&self) -> u64 {
-        if self.medium != "ring" {
-            return 0;
-        }
-        let out: u64 = self.ends.iter().map(|e| e.counters.out).sum();
-        let taken: u64 = self.ends.iter().map(|e| e.counters.taken).sum();
-        out.saturating_sub(taken)
-    }
 }
 
 /// A port's totals, as a stopped engine reports them.
@@ -130,9 +75,6 @@ pub(super) struct Stopped<'a> {
     pub placement: &'a [(usize, u32)],
     /// For each replica (network index past the originals), the node it copies.
     pub replica_of: &'a [usize],
-    pub links: &'a [LinkSpec],
-    /// `node:iface` of each link end, as described.
-    pub end_names: &'a [Vec<String>],
 }
 
 /// Build the report.
@@ -150,26 +92,6 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         n.unlinked += r.unlinked;
         n.queued += r.queued;
     }
-    let mut links: Vec<LinkReport> = s
-        .links
-        .iter()
-        .zip(s.end_names)
-        .map(|(spec, names)| LinkReport {
-            name: names.join(" — "),
-            medium: String::new(),
-            ends: names
-                .iter()
-                .zip(&spec.egress)
-                .map(|(name, eg)| EndReport {
-                    name: name.clone(),
-                    counters: EndCounters::default(),
-                    in_flight: 0,
-                    netem: eg.netem.as_ref().map(ToString::to_string),
-                    impaired: eg.netem.as_ref().is_some_and(|n| !n.is_constant_delay()),
-                })
-                .collect(),
-        })
-        .collect();
     let mut report = Report {
         nodes,
         links: Vec::new(),
@@ -181,25 +103,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         capture: None,
     };
     for (worker, f) in s.fabrics.iter().enumerate() {
-        for end in &f.ends {
-            let Some(link) = links.get_mut(end.link.0 as usize) else {
-                continue;
-            };
-            let spec = &s.links[end.link.0 as usize];
-            // Which end of the link: a replica's end of a device is the link's one end.
-            let k = spec
-                .ends
-                .iter()
-                .position(|&(n, i)| {
-                    let (w, l) = s.placement[n.0 as usize];
-                    (w, l, i) == (worker, end.node, end.iface)
-                })
-                .unwrap_or(0);
-            let r = &mut link.ends[k];
-            r.counters += &end.counters;
-            r.in_flight += end.line.len() as u64;
-            link.medium = medium(spec, end.path).to_owned();
-        }
+        f.report_links(&mut report.links);
         for m in &f.env.media {
             if let Some((node, iface, describe, stats)) = m.port() {
                 let slot = &f.slots[node as usize];
@@ -224,12 +128,6 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
             }
         }
     }
-    for (link, spec) in links.iter_mut().zip(s.links) {
-        if link.medium.is_empty() {
-            link.medium = medium(spec, crate::fabric::Path::Away).to_owned();
-        }
-    }
-    report.links = links;
     report
 }
 
@@ -245,24 +143,4 @@ fn node_report(f: &Fabric<WorkerEnv>, slot: u32) -> NodeReport {
         unlinked: s.unlinked,
         queued: s.rx.iter().map(|q| q.len() as u64).sum(),
     }
-}
-
-/// What carried a link, as the report names it.
-fn medium(spec: &LinkSpec, path: crate::fabric::Path) -> &'static str {
-    use crate::fabric::Path;
-    match (&spec.medium, path) {
-        (Medium::Wire, Path::Hub(_)) => "hub",
-        (Medium::Wire, Path::Exit(_)) => "ring",
-        (Medium::Wire, _) => "wire",
-        (Medium::File(_), _) => "file",
-        (Medium::Port(_), _) => "port",
-    }
-}
-
-/// `node:iface` names of every link end, from the description.
-pub(super) fn end_names(nodes: &[NodeSpec], links: &[LinkSpec]) -> Vec<Vec<String>> {
-    links
-        .iter()
-        .map(|l| l.ends.iter().map(|&e| end_name(nodes, e)).collect())
-        .collect()
 }

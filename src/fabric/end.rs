@@ -280,8 +280,10 @@ impl Line {
 
 /// One end of a link, as a driver runs it.
 pub(crate) struct End {
-    /// The link, as the [`Network`](super::Network) numbers it (reports add ends up by it).
+    /// The link, as the [`Network`](super::Network) numbers it, and which of its ends this is
+    /// (reports add ends up by both).
     pub link: LinkId,
+    pub index: u32,
     /// The node's slot in the driver and its interface.
     pub node: u32,
     pub iface: IfaceId,
@@ -308,10 +310,16 @@ pub(crate) struct End {
 
 impl End {
     /// A new end of `link` at `node`'s interface `iface`.
-    pub fn new(link: LinkId, node: u32, iface: IfaceId, path: Path, shaper: Option<Shaper>) -> End {
+    pub fn new(
+        (link, index): (LinkId, usize),
+        (node, iface): (u32, IfaceId),
+        path: Path,
+        shaper: Option<Shaper>,
+    ) -> End {
         let ordered = shaper.as_ref().is_none_or(|s| s.spec().is_constant_delay());
         let mut end = End {
             link,
+            index: index as u32,
             node,
             iface,
             path,

@@ -86,6 +86,8 @@ pub(crate) struct Slot {
 pub(crate) struct Exit {
     pub end: u32,
     pub staged: Vec<Frame>,
+    /// The medium's name in reports (`ring`, `file`, `port`).
+    pub kind: &'static str,
     /// What a frame the medium has no room for counts as.
     pub full: LinkDrop,
 }
@@ -225,11 +227,13 @@ impl<E: Env> Fabric<E> {
         self.hubs.len() as u32 - 1
     }
 
-    /// Add an exit for end `end` to a medium the driver runs. Returns its index.
-    pub fn add_exit(&mut self, end: u32, full: LinkDrop) -> u32 {
+    /// Add an exit for end `end` to a medium the driver runs, named `kind` in reports, whose
+    /// refusals count as `full`. Returns its index.
+    pub fn add_exit(&mut self, end: u32, (kind, full): (&'static str, LinkDrop)) -> u32 {
         self.exits.push(Exit {
             end,
             staged: Vec::with_capacity(BATCH_MAX),
+            kind,
             full,
         });
         self.exits.len() as u32 - 1
@@ -604,7 +608,7 @@ impl<E: Env> Fabric<E> {
                 if let Some(bit) = corrupt {
                     let data = self.pool.data_mut(&frame);
                     if let Some(byte) = data.get_mut((bit / 8) as usize) {
-                        *byte ^= 1 << (bit % 8);
+                        *byte ^= 0x80 >> (bit % 8);
                         self.ends[e as usize].counters.corrupted += 1;
                     }
                 }

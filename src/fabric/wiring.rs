@@ -44,7 +44,7 @@ impl<E: Env> Fabric<E> {
                 end: first + 1 - k as u32,
             };
             let s = shaper(egress[k], end_seed(seed, link, k));
-            self.add_end(End::new(link, slot, iface, path, s));
+            self.add_end(End::new((link, k), (slot, iface), path, s));
         }
         [first, first + 1]
     }
@@ -64,7 +64,7 @@ impl<E: Env> Fabric<E> {
             .enumerate()
             .map(|(k, (&(slot, iface), eg))| {
                 let s = shaper(eg, end_seed(seed, link, k));
-                self.add_end(End::new(link, slot, iface, Path::Hub(h), s))
+                self.add_end(End::new((link, k), (slot, iface), Path::Hub(h), s))
             })
             .collect();
         self.add_hub(members.clone());
@@ -72,8 +72,9 @@ impl<E: Env> Fabric<E> {
     }
 
     /// End `k` of a link whose far side is a medium the driver runs (a ring to another
-    /// worker, a link file, a device): frames leave through a new exit, and what the medium
-    /// has no room for counts as `full`. Returns the end and the exit.
+    /// worker, a link file, a device): frames leave through a new exit. `medium` names the
+    /// medium for reports and says what a frame it has no room for counts as. Returns the end
+    /// and the exit.
     pub fn wire_exit(
         &mut self,
         link: LinkId,
@@ -81,12 +82,12 @@ impl<E: Env> Fabric<E> {
         at: Place,
         egress: &Egress,
         seed: u64,
-        full: LinkDrop,
+        medium: (&'static str, LinkDrop),
     ) -> (u32, u32) {
         let x = self.exits.len() as u32;
         let s = shaper(egress, end_seed(seed, link, k));
-        let e = self.add_end(End::new(link, at.0, at.1, Path::Exit(x), s));
-        self.add_exit(e, full);
+        let e = self.add_end(End::new((link, k), at, Path::Exit(x), s));
+        self.add_exit(e, medium);
         (e, x)
     }
 
@@ -111,7 +112,7 @@ impl<E: Env> Fabric<E> {
         seed: u64,
     ) -> u32 {
         let s = shaper(egress, end_seed(seed, link, k));
-        self.add_end(End::new(link, at.0, at.1, Path::Away, s))
+        self.add_end(End::new((link, k), at, Path::Away, s))
     }
 }
 

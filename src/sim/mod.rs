@@ -24,7 +24,7 @@ use crate::frame::{Frame, Pool, PoolError};
 
 mod probe;
 
-pub use crate::fabric::{EndCounters, NodeId};
+pub use crate::fabric::{EndCounters, LinkReport, NodeId};
 pub use crate::probe::{Hop, PingReply, TRACEROUTE_PORT};
 use crate::router::{Config, ConfigError, IfAddr, Router, SendError, SendOptions};
 use crate::shape::Netem;
@@ -269,6 +269,14 @@ impl Sim {
         match &mut self.fabric.slots[id.0 as usize].node {
             Node::Router(r) => r,
         }
+    }
+
+    /// Every link's totals by end, with what is in flight now (link ids in the order the links
+    /// were made).
+    pub fn links(&self) -> Vec<LinkReport> {
+        let mut links = Vec::new();
+        self.fabric.report_links(&mut links);
+        links
     }
 
     /// What the link end at a node's interface counted, if it is on a link.
