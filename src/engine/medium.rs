@@ -126,6 +126,11 @@ impl Medium {
         got
     }
 
+    /// Whether this medium is a host device.
+    pub fn is_port(&self) -> bool {
+        matches!(self, Medium::Port { .. })
+    }
+
     /// Whether this medium needs looking at when the worker cannot sleep on it (no io_uring):
     /// a link file or a device.
     pub fn external(&self) -> bool {

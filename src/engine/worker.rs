@@ -131,7 +131,7 @@ impl Worker {
             self.fabric.flush();
             self.publish();
             if work == 0 {
-                self.idle(now, seen);
+                self.idle(seen);
             }
         }
         self.fabric
@@ -253,7 +253,7 @@ impl Worker {
     }
 
     /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up.
-    fn idle(&mut self, now: Instant, seen: u32) {
+    fn idle(&mut self, seen: u32) {
         if self.busy_poll {
             std::hint::spin_loop();
             return;
@@ -272,7 +272,7 @@ impl Worker {
         // and a device cannot wake us, nor can devices beyond the most one sleep polls: then
         // look every millisecond.
         let media = &mut self.fabric.env.media;
-        let devices = media.iter().filter(|m| m.port().is_some()).count();
+        let devices = media.iter().filter(|m| m.is_port()).count();
         let external = media.iter().any(Medium::external);
         let unseen = devices > POLL_MAX || (external && self.sleeper.is_none());
         let cap = if unseen {
@@ -280,6 +280,8 @@ impl Worker {
         } else {
             Duration::from_secs(1)
         };
+        // The loop's own time is as old as its work: measure the wait from now.
+        let now = super::sys::monotonic();
         let wait = next.map_or(cap, |t| t.saturating_since(now)).min(cap);
         if wait.is_zero() {
             return;

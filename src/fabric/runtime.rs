@@ -330,6 +330,8 @@ impl<E: Env> Fabric<E> {
                 );
             }
             self.apply(i);
+            // Sending may have started a timer (an ARP request for the flow's next hop).
+            self.note_timer(i);
         }
         sent
     }
