@@ -27,6 +27,10 @@ use crate::time::Instant;
 /// How often an idle worker looks at media that cannot wake it.
 const EXTERNAL_POLL: Duration = Duration::from_millis(1);
 
+/// How long before a frame is due on a link the worker stops sleeping and spins: more than a
+/// wake-up from io_uring takes on a busy virtual machine (tens of microseconds).
+const LINE_SPIN: Duration = Duration::from_micros(50);
+
 /// A worker's side of its fabric: the real clock, the media beyond the exits (index = exit),
 /// and the probes waiting for answers.
 pub(crate) struct WorkerEnv {
@@ -252,7 +256,10 @@ impl Worker {
         self.stats.received.store(received, Ordering::Relaxed);
     }
 
-    /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up.
+    /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up. A
+    /// frame due on a link is waited for to the microsecond: the worker sleeps until
+    /// [`LINE_SPIN`] before it and spins the rest, so a wake-up's latency does not become the
+    /// link's delay error. Only frames in flight cost that; an idle worker sleeps.
     fn idle(&mut self, seen: u32) {
         if self.busy_poll {
             std::hint::spin_loop();
@@ -263,10 +270,19 @@ impl Worker {
         } else {
             None
         };
-        let next = match (self.fabric.next_deadline(), due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadlines = self.fabric.next_deadlines();
+        // The loop's own time is as old as its work: measure the wait from now.
+        let now = super::sys::monotonic();
+        if let Some(line) = deadlines.line
+            && line.saturating_since(now) <= LINE_SPIN
+        {
+            self.spin_until(line, seen);
+            return;
+        }
+        let line = deadlines
+            .line
+            .map(|t| Instant::from_nanos(t.as_nanos().saturating_sub(LINE_SPIN.as_nanos() as u64)));
+        let next = [deadlines.timer, line, due].into_iter().flatten().min();
         // Sleep until the next deadline or a wake-up; cap it so that even a lost wake-up would
         // cost at most a second. Without io_uring, a process at the far end of a link file
         // and a device cannot wake us, nor can devices beyond the most one sleep polls: then
@@ -280,8 +296,6 @@ impl Worker {
         } else {
             Duration::from_secs(1)
         };
-        // The loop's own time is as old as its work: measure the wait from now.
-        let now = super::sys::monotonic();
         let wait = next.map_or(cap, |t| t.saturating_since(now)).min(cap);
         if wait.is_zero() {
             return;
@@ -309,5 +323,13 @@ impl Worker {
             m.after_sleep();
         }
         self.waker.disarm();
+    }
+
+    /// Spin until `t` or until someone wakes the worker (a command, frames from another
+    /// worker).
+    fn spin_until(&self, t: Instant, seen: u32) {
+        while super::sys::monotonic() < t && self.waker.word.load(Ordering::Acquire) == seen {
+            std::hint::spin_loop();
+        }
     }
 }

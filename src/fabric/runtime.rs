@@ -117,6 +117,25 @@ impl Run {
     };
 }
 
+/// When a fabric next has something due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadlines {
+    /// The earliest node timer.
+    pub timer: Option<Instant>,
+    /// The earliest frame in flight on a link.
+    pub line: Option<Instant>,
+}
+
+impl Deadlines {
+    /// The earlier of the two.
+    pub fn first(self) -> Option<Instant> {
+        match (self.timer, self.line) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// Nodes, link ends and exits, driven by one thread.
 pub(crate) struct Fabric<E> {
     pub env: E,
@@ -277,8 +296,10 @@ impl<E: Env> Fabric<E> {
         work
     }
 
-    /// The earliest time something is due: a node timer or a frame in flight.
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    /// When something is next due: the earliest node timer, and the earliest frame in flight
+    /// on a link (a frame's time on a link is what an impairment promises, so a driver may
+    /// take more care to be on time for it).
+    pub fn next_deadlines(&mut self) -> Deadlines {
         while let Some(&Reverse((t, i))) = self.timers.peek() {
             if self.slots[i as usize].timer == Some(t) {
                 break;
@@ -291,12 +312,15 @@ impl<E: Env> Fabric<E> {
             }
             self.lines.pop();
         }
-        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
-        let line = self.lines.peek().map(|Reverse((t, _))| *t);
-        match (timer, line) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        Deadlines {
+            timer: self.timers.peek().map(|Reverse((t, _))| *t),
+            line: self.lines.peek().map(|Reverse((t, _))| *t),
         }
+    }
+
+    /// The earliest time something is due: a node timer or a frame in flight.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.next_deadlines().first()
     }
 
     /// When the next paced flow datagram is due.
