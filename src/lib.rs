@@ -22,6 +22,7 @@ pub mod link;
 pub mod netns;
 pub mod port;
 pub mod probe;
+mod reasons;
 pub mod rig;
 pub mod router;
 pub mod shape;

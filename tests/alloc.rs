@@ -2,52 +2,10 @@
 //! go through a warmed-up router (parse, validate, route lookup, ARP cache hit, TTL and
 //! checksum update, MAC rewrite, transmit action).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use shoal::rig::ForwardRig;
-
-struct Counting;
-
-thread_local! {
-    /// Set on the forwarding thread only. Counting every thread's allocations failed this test
-    /// now and then under heavy machine load (4 allocations, never in a single-threaded run),
-    /// most likely libtest's main thread finishing the spawn of the test thread.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: defers to the system allocator; only adds a counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 #[test]
 fn forwarding_100k_frames_allocates_nothing() {
@@ -57,19 +15,16 @@ fn forwarding_100k_frames_allocates_nothing() {
         rig.round();
     }
     let before = rig.router().counters().forwarded;
-    COUNTING.set(true);
-    let mut sent = 0;
-    while sent < 100_000 {
-        sent += rig.round();
-    }
-    COUNTING.set(false);
+    let (sent, allocations) = counting::allocations_in(|| {
+        let mut sent = 0;
+        while sent < 100_000 {
+            sent += rig.round();
+        }
+        sent
+    });
     assert_eq!(rig.router().counters().forwarded - before, sent as u64);
     assert!(sent >= 100_000);
-    assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst),
-        0,
-        "heap allocations while forwarding"
-    );
+    assert_eq!(allocations, 0, "heap allocations while forwarding");
 }
 
 /// A frame built by hand: Ethernet to `mac`, IPv4 from 10.1.0.2 to 10.5.0.1, UDP, TTL 64.
@@ -127,9 +82,7 @@ fn impaired_links_allocate_nothing_per_frame() {
     send(&mut sim, 5_000);
     sim.run_for(Duration::from_secs(1));
     send(&mut sim, 5_000);
-    COUNTING.set(true);
-    send(&mut sim, 12_500);
-    COUNTING.set(false);
+    let ((), allocations) = counting::allocations_in(|| send(&mut sim, 12_500));
     sim.run_for(Duration::from_secs(1));
     let end = sim.link_counters((r1, a)).unwrap();
     assert!(
@@ -140,9 +93,5 @@ fn impaired_links_allocate_nothing_per_frame() {
             .nonzero_drops()
             .collect::<Vec<_>>()
     );
-    assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst),
-        0,
-        "heap allocations on impaired links"
-    );
+    assert_eq!(allocations, 0, "heap allocations on impaired links");
 }

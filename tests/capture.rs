@@ -3,12 +3,9 @@
 //! pipe whose reader exits mid-capture; and a warm `Tap::record` that allocates nothing. The
 //! tshark tests skip with a message when tshark is missing (scripts/deps installs it).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -285,44 +282,8 @@ fn a_reader_that_exits_stops_the_capture_not_the_producers() {
 
 // --- allocation check ------------------------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    /// Set on the recording thread only, around the calls under test.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: defers to the system allocator; only adds a counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting.rs"]
+mod counting;
 
 #[test]
 fn warm_record_allocates_nothing() {
@@ -334,24 +295,22 @@ fn warm_record_allocates_nothing() {
         assert!(tap.record(i, Direction::Inbound, &frame, None));
     }
     cap.drain().expect("drain");
+    let mut allocations = 0;
     for round in 0..100 {
-        COUNTING.set(true);
         // 40 > 32: the last 8 find the queue full and are dropped, which allocates nothing too.
-        for i in 0..40 {
-            tap.record(
-                round * 40 + i,
-                Direction::Outbound,
-                &frame,
-                Some("queue-full"),
-            );
-        }
-        COUNTING.set(false);
+        let ((), n) = counting::allocations_in(|| {
+            for i in 0..40 {
+                tap.record(
+                    round * 40 + i,
+                    Direction::Outbound,
+                    &frame,
+                    Some("queue-full"),
+                );
+            }
+        });
+        allocations += n;
         cap.drain().expect("drain");
     }
     assert_eq!(tap.dropped_copies(), 800);
-    assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst),
-        0,
-        "allocations in record"
-    );
+    assert_eq!(allocations, 0, "allocations in record");
 }

@@ -12,7 +12,7 @@ use super::wake::Waker;
 use super::worker::WorkerEnv;
 use crate::capture::Tap;
 use crate::fabric::flow::Generator;
-use crate::fabric::{Fabric, IfaceId, LinkDrop, LinkId, LinkSpec, Medium as Spec, NodeSpec};
+use crate::fabric::{Egress, Fabric, IfaceId, LinkId, LinkSpec, Medium as Spec, NodeSpec};
 use crate::frame::Pool;
 use crate::link::{Endpoint, LinkConfig, Side};
 use crate::port::{Port, PortSpec};
@@ -105,17 +105,14 @@ pub(super) fn add_links(
                     [(a, ea, b.0), (b, eb, a.0)].into_iter().enumerate()
                 {
                     let peer = Some(peers.wakers[other].clone());
-                    let fabric = &mut fabrics[w];
-                    let place = (s as u32, iface);
-                    let (e, _) = fabric.wire_exit(
-                        link,
-                        k,
-                        place,
+                    let at = ((link, k), (s as u32, iface));
+                    let e = exit(
+                        &mut fabrics[w],
+                        at,
                         &spec.egress[k],
                         seed,
-                        ("ring", LinkDrop::RingFull),
+                        Medium::Ring { ep, peer },
                     );
-                    fabric.env.media.push(Medium::Ring { ep, peer });
                     tap(fabrics, w, e, l, k);
                 }
             }
@@ -139,17 +136,9 @@ pub(super) fn add_links(
             }
             (Spec::File(path), &[(w, s, iface)]) => {
                 let ep = Endpoint::open(path, Side::Any, LinkConfig::default())?;
-                let fabric = &mut fabrics[w];
-                let place = (s as u32, iface);
-                let (e, _) = fabric.wire_exit(
-                    link,
-                    0,
-                    place,
-                    &spec.egress[0],
-                    seed,
-                    ("file", LinkDrop::RingFull),
-                );
-                fabric.env.media.push(Medium::Ring { ep, peer: None });
+                let at = ((link, 0), (s as u32, iface));
+                let ring = Medium::Ring { ep, peer: None };
+                let e = exit(&mut fabrics[w], at, &spec.egress[0], seed, ring);
                 tap(fabrics, w, e, l, 0);
             }
             (Spec::Port(port), &[_]) => {
@@ -223,24 +212,41 @@ fn add_port(
             // Bound to a NIC: answer for the NIC's address, which its filter lets in.
             let _ = r.set_mac(iface, mac);
         }
-        let place = (slot, iface);
-        let (e, _) = fabric.wire_exit(
-            link,
-            0,
-            place,
-            &spec.egress[0],
-            seed,
-            ("port", LinkDrop::PortFull),
-        );
-        fabric.env.media.push(Medium::Port {
+        let medium = Medium::Port {
             port,
             node: slot,
             iface,
             siblings,
-        });
+        };
+        let e = exit(
+            fabric,
+            ((link, 0), (slot, iface)),
+            &spec.egress[0],
+            seed,
+            medium,
+        );
         made.push((w, e));
     }
     Ok(made)
+}
+
+/// End `k` of `link`, at a slot and interface of `fabric`, whose frames leave through
+/// `medium`: the end, its exit, and the medium at the exit's index. Returns the end.
+fn exit(
+    fabric: &mut Fabric<WorkerEnv>,
+    ((link, k), place): ((LinkId, usize), (u32, IfaceId)),
+    egress: &Egress,
+    seed: u64,
+    medium: Medium,
+) -> u32 {
+    let (e, x) = fabric.wire_exit(link, k, place, egress, seed, (medium.kind(), medium.full()));
+    debug_assert_eq!(
+        x as usize,
+        fabric.env.media.len(),
+        "an exit's index is its medium's"
+    );
+    fabric.env.media.push(medium);
+    e
 }
 
 /// The pools of workers `at`, in that order (the workers are distinct).

@@ -9,7 +9,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 
 use super::sys::{WAIT_MAX, WaitOn};
 use super::wake::Waker;
-use crate::fabric::IfaceId;
+use crate::fabric::{IfaceId, LinkDrop};
 use crate::frame::{BATCH_MAX, Frame, Pool};
 use crate::link::Endpoint;
 use crate::port::{Port, PortStats};
@@ -124,6 +124,24 @@ impl Medium {
         }
         got.frames = out.len();
         got
+    }
+
+    /// The medium's name in reports: `ring` (to another worker), `file` (a link file to
+    /// another process), `port` (a host device).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Medium::Ring { peer: Some(_), .. } => "ring",
+            Medium::Ring { peer: None, .. } => "file",
+            Medium::Port { .. } => "port",
+        }
+    }
+
+    /// What a frame the medium has no room for counts as.
+    pub fn full(&self) -> LinkDrop {
+        match self {
+            Medium::Ring { .. } => LinkDrop::RingFull,
+            Medium::Port { .. } => LinkDrop::PortFull,
+        }
     }
 
     /// Whether this medium is a host device.

@@ -43,22 +43,6 @@ use worker::{Worker, WorkerEnv};
 /// Why a network could not be built or run.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// No such instance or interface.
-    #[error("no interface {iface} on {node}")]
-    NoSuchIface {
-        /// Instance name.
-        node: String,
-        /// Interface index.
-        iface: u16,
-    },
-    /// The interface already has a link.
-    #[error("{node} interface {iface} is already linked")]
-    AlreadyLinked {
-        /// Instance name.
-        node: String,
-        /// Interface index.
-        iface: u16,
-    },
     /// A link could not be made.
     #[error(transparent)]
     Network(#[from] NetworkError),

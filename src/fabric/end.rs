@@ -20,53 +20,28 @@ use crate::frame::Frame;
 use crate::shape::{Impair, Shaper};
 use crate::time::Instant;
 
-/// Declare [`LinkDrop`] with each variant's kebab-case name, and its `COUNT`, `ALL` and `name`,
-/// from one list.
-macro_rules! link_drops {
-    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
-        /// Why a link lost a frame.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u8)]
-        pub enum LinkDrop {
-            $($(#[doc = $doc])* $variant,)+
-        }
-
-        impl LinkDrop {
-            /// Every reason, in declaration order.
-            pub const ALL: &'static [LinkDrop] = &[$(LinkDrop::$variant,)+];
-
-            /// Number of reasons.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// A short kebab-case name for tables and captures.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(LinkDrop::$variant => $name,)+
-                }
-            }
-        }
-    };
-}
-
-link_drops! {
-    /// The link is down.
-    Down => "link-down",
-    /// netem's loss model chose the frame.
-    NetemLoss => "netem-loss",
-    /// netem's queue held `limit` frames already (tail drop).
-    NetemLimit => "netem-limit",
-    /// A bit error hit the frame (`ber`).
-    NetemBer => "netem-ber",
-    /// The receiving interface's queue was full, as a NIC ring overflows.
-    RxQueueFull => "rx-queue-full",
-    /// A shared-memory ring to another worker or process had no room.
-    RingFull => "ring-full",
-    /// A host device's transmit ring had no room.
-    PortFull => "port-full",
-    /// The frame pool had no buffer for a copy (a hub's, a duplicate, a frame from a ring).
-    NoBuffer => "no-buffer",
-    /// A sibling replica of a spread router had no room for a copy of an ARP frame.
-    ReplicaFull => "replica-inbox-full",
+crate::reasons::reasons! {
+    /// Why a link lost a frame.
+    pub enum LinkDrop {
+        /// The link is down.
+        Down => "link-down",
+        /// netem's loss model chose the frame.
+        NetemLoss => "netem-loss",
+        /// netem's queue held `limit` frames already (tail drop).
+        NetemLimit => "netem-limit",
+        /// A bit error hit the frame (`ber`).
+        NetemBer => "netem-ber",
+        /// The receiving interface's queue was full, as a NIC ring overflows.
+        RxQueueFull => "rx-queue-full",
+        /// A shared-memory ring to another worker or process had no room.
+        RingFull => "ring-full",
+        /// A host device's transmit ring had no room.
+        PortFull => "port-full",
+        /// The frame pool had no buffer for a copy (a hub's, a duplicate, a frame from a ring).
+        NoBuffer => "no-buffer",
+        /// A sibling replica of a spread router had no room for a copy of an ARP frame.
+        ReplicaFull => "replica-inbox-full",
+    }
 }
 
 impl From<Impair> for LinkDrop {

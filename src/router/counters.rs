@@ -3,105 +3,80 @@
 //! A drop is not an error: every frame the router does not pass on gets exactly one
 //! [`DropReason`], counted in [`Counters::drops`]. Nothing on the per-packet path logs.
 
-/// Declare [`DropReason`] with each variant's kebab-case name, and its `COUNT`, `ALL` and
-/// `name`, from one list.
-macro_rules! drop_reasons {
-    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
-        /// Why a frame was not passed on.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u8)]
-        pub enum DropReason {
-            $($(#[doc = $doc])* $variant,)+
-        }
-
-        impl DropReason {
-            /// Every reason, in declaration order.
-            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)+];
-
-            /// Number of reasons.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// A short kebab-case name for tables and logs.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(DropReason::$variant => $name,)+
-                }
-            }
-        }
-    };
-}
-
-drop_reasons! {
-    /// Received on an interface that does not exist or is administratively down.
-    IfaceDown => "iface-down",
-    /// Unicast Ethernet destination that is not the interface's address.
-    OtherHost => "other-host",
-    /// Shorter than an Ethernet header.
-    EthernetTruncated => "ethernet-truncated",
-    /// Carries an 802.1Q tag; router interfaces are untagged.
-    VlanTagged => "vlan-tagged",
-    /// EtherType other than IPv4 and ARP.
-    UnsupportedEtherType => "unsupported-ethertype",
-    /// ARP that is not Ethernet/IPv4 (hardware or protocol type or length) or is truncated.
-    ArpMalformed => "arp-malformed",
-    /// An ARP reply nobody asked for, about a neighbour with no entry.
-    ArpUnsolicited => "arp-unsolicited",
-    /// Shorter than a minimal IPv4 header.
-    Ipv4Truncated => "ipv4-truncated",
-    /// IP version other than 4.
-    Ipv4BadVersion => "ipv4-bad-version",
-    /// IHL below 5 or beyond the frame.
-    Ipv4BadHeaderLen => "ipv4-bad-header-len",
-    /// Total length below the header or beyond the frame.
-    Ipv4BadTotalLen => "ipv4-bad-total-len",
-    /// Header checksum does not verify.
-    Ipv4BadChecksum => "ipv4-bad-checksum",
-    /// Source in 0/8, 127/8, 224/4, 255.255.255.255, or one of our own addresses.
-    MartianSource => "martian-source",
-    /// Destination in 0/8 or 127/8.
-    MartianDestination => "martian-destination",
-    /// Multicast destination; the router does no multicast routing.
-    Multicast => "multicast",
-    /// Link-layer broadcast or multicast carrying a packet that would need forwarding.
-    LinkBroadcast => "link-broadcast",
-    /// Not for us and this instance does not forward (a host).
-    NotForwarding => "not-forwarding",
-    /// Source-routed (LSRR/SSRR); refused like Linux's accept_source_route=0.
-    SourceRoute => "source-route",
-    /// No route to the destination.
-    NoRoute => "no-route",
-    /// Route of kind unreachable.
-    Unreachable => "unreachable",
-    /// Route of kind prohibit.
-    Prohibited => "prohibited",
-    /// Route of kind blackhole.
-    Blackhole => "blackhole",
-    /// TTL would reach zero.
-    TtlExceeded => "ttl-exceeded",
-    /// Larger than the egress MTU with DF set.
-    FragNeeded => "frag-needed",
-    /// A fragment addressed to this instance; it does not reassemble.
-    FragmentLocal => "fragment-local",
-    /// Egress interface is administratively down.
-    EgressDown => "egress-down",
-    /// ICMP message too short or with a bad checksum.
-    IcmpMalformed => "icmp-malformed",
-    /// Echo request to a broadcast address (icmp_echo_ignore_broadcasts).
-    EchoBroadcast => "echo-broadcast",
-    /// UDP datagram too short or with a bad checksum.
-    UdpMalformed => "udp-malformed",
-    /// UDP to a port nobody listens on.
-    PortUnreachable => "port-unreachable",
-    /// A transport protocol this instance does not serve.
-    ProtocolUnreachable => "protocol-unreachable",
-    /// Local delivery of a message nothing consumes (for example an unexpected echo reply).
-    LocalUnhandled => "local-unhandled",
-    /// Queue of frames waiting for a next hop's address was full; the oldest was dropped.
-    NeighQueueFull => "neigh-queue-full",
-    /// The next hop did not answer ARP.
-    NeighFailed => "neigh-failed",
-    /// No free buffer for a fragment or generated packet.
-    PoolExhausted => "pool-exhausted",
+crate::reasons::reasons! {
+    /// Why a frame was not passed on.
+    pub enum DropReason {
+        /// Received on an interface that does not exist or is administratively down.
+        IfaceDown => "iface-down",
+        /// Unicast Ethernet destination that is not the interface's address.
+        OtherHost => "other-host",
+        /// Shorter than an Ethernet header.
+        EthernetTruncated => "ethernet-truncated",
+        /// Carries an 802.1Q tag; router interfaces are untagged.
+        VlanTagged => "vlan-tagged",
+        /// EtherType other than IPv4 and ARP.
+        UnsupportedEtherType => "unsupported-ethertype",
+        /// ARP that is not Ethernet/IPv4 (hardware or protocol type or length) or is truncated.
+        ArpMalformed => "arp-malformed",
+        /// An ARP reply nobody asked for, about a neighbour with no entry.
+        ArpUnsolicited => "arp-unsolicited",
+        /// Shorter than a minimal IPv4 header.
+        Ipv4Truncated => "ipv4-truncated",
+        /// IP version other than 4.
+        Ipv4BadVersion => "ipv4-bad-version",
+        /// IHL below 5 or beyond the frame.
+        Ipv4BadHeaderLen => "ipv4-bad-header-len",
+        /// Total length below the header or beyond the frame.
+        Ipv4BadTotalLen => "ipv4-bad-total-len",
+        /// Header checksum does not verify.
+        Ipv4BadChecksum => "ipv4-bad-checksum",
+        /// Source in 0/8, 127/8, 224/4, 255.255.255.255, or one of our own addresses.
+        MartianSource => "martian-source",
+        /// Destination in 0/8 or 127/8.
+        MartianDestination => "martian-destination",
+        /// Multicast destination; the router does no multicast routing.
+        Multicast => "multicast",
+        /// Link-layer broadcast or multicast carrying a packet that would need forwarding.
+        LinkBroadcast => "link-broadcast",
+        /// Not for us and this instance does not forward (a host).
+        NotForwarding => "not-forwarding",
+        /// Source-routed (LSRR/SSRR); refused like Linux's accept_source_route=0.
+        SourceRoute => "source-route",
+        /// No route to the destination.
+        NoRoute => "no-route",
+        /// Route of kind unreachable.
+        Unreachable => "unreachable",
+        /// Route of kind prohibit.
+        Prohibited => "prohibited",
+        /// Route of kind blackhole.
+        Blackhole => "blackhole",
+        /// TTL would reach zero.
+        TtlExceeded => "ttl-exceeded",
+        /// Larger than the egress MTU with DF set.
+        FragNeeded => "frag-needed",
+        /// A fragment addressed to this instance; it does not reassemble.
+        FragmentLocal => "fragment-local",
+        /// Egress interface is administratively down.
+        EgressDown => "egress-down",
+        /// ICMP message too short or with a bad checksum.
+        IcmpMalformed => "icmp-malformed",
+        /// Echo request to a broadcast address (icmp_echo_ignore_broadcasts).
+        EchoBroadcast => "echo-broadcast",
+        /// UDP datagram too short or with a bad checksum.
+        UdpMalformed => "udp-malformed",
+        /// UDP to a port nobody listens on.
+        PortUnreachable => "port-unreachable",
+        /// A transport protocol this instance does not serve.
+        ProtocolUnreachable => "protocol-unreachable",
+        /// Local delivery of a message nothing consumes (for example an unexpected echo reply).
+        LocalUnhandled => "local-unhandled",
+        /// Queue of frames waiting for a next hop's address was full; the oldest was dropped.
+        NeighQueueFull => "neigh-queue-full",
+        /// The next hop did not answer ARP.
+        NeighFailed => "neigh-failed",
+        /// No free buffer for a fragment or generated packet.
+        PoolExhausted => "pool-exhausted",
+    }
 }
 
 impl core::fmt::Display for DropReason {
