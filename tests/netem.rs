@@ -59,7 +59,7 @@ fn ping(sim: &mut Sim, from: NodeId, seq: u16) -> PingReply {
 
 #[test]
 fn a_ping_across_a_delayed_link_takes_twice_its_delay_plus_the_other_links() {
-    let t = chain2("", r#"netem = "delay 10ms""#);
+    let t = chain2("delay_us = 100", r#"netem = "delay 10ms""#);
     let mut sim = t.build_sim().unwrap();
     let h1 = sim.node("h1").unwrap();
     // The first ping waits for ARP on every link; the rest see only the links' delays:

@@ -5,6 +5,7 @@
 
 use super::end::{End, EndCounters, Path};
 use super::runtime::{Env, Fabric};
+use crate::shape::Netem;
 
 /// One end of a link's totals.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +63,20 @@ impl LinkReport {
     }
 }
 
+/// An impairment as reports show it: netem syntax, a plain constant delay as just that.
+fn describe(spec: &Netem) -> String {
+    if spec.is_constant_delay() {
+        let d = spec.base_delay();
+        match d.as_nanos() {
+            n if n % 1_000_000 == 0 => format!("delay {}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("delay {}us", n / 1_000),
+            n => format!("delay {n}ns"),
+        }
+    } else {
+        spec.to_string()
+    }
+}
+
 impl<E: Env> Fabric<E> {
     /// Add what this fabric's link ends counted into `links`, indexed by link id (grown as
     /// needed).
@@ -79,7 +94,7 @@ impl<E: Env> Fabric<E> {
             let r = &mut link.ends[k];
             if r.name.is_empty() {
                 r.name = self.end_name(end);
-                r.netem = end.shaper.as_ref().map(|s| s.spec().to_string());
+                r.netem = end.shaper.as_ref().map(|s| describe(s.spec()));
                 r.impaired = end
                     .shaper
                     .as_ref()
