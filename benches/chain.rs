@@ -42,8 +42,8 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
         let report = engine.stop().expect("engine stops");
         let hops = (end.frames - start.frames) as f64 / elapsed / 1e6;
-        let lost = report.generated.saturating_sub(report.sink.received) as f64
-            / report.generated.max(1) as f64;
+        let lost =
+            report.sent.saturating_sub(report.sink.received) as f64 / report.sent.max(1) as f64;
         println!(
             "{routers:>8} {workers:>8} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}",
             (end.received - start.received) as f64 / elapsed / 1e6,

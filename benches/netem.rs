@@ -210,7 +210,7 @@ fn rate_by_sampling(bits_per_s: u64, frame: usize, secs: f64) -> (f64, usize, f6
         worst = worst.max((bits / dt / bits_per_s as f64 - 1.0).abs());
     }
     let (first, last) = (&samples[0], &samples[samples.len() - 1]);
-    let offered = (last.1.generated - first.1.generated) as f64 * frame as f64 * 8.0
+    let offered = (last.1.sent - first.1.sent) as f64 * frame as f64 * 8.0
         / last.0.duration_since(first.0).as_secs_f64();
     (worst, samples.len() - 1, offered / bits_per_s as f64)
 }

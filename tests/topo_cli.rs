@@ -66,7 +66,7 @@ fn run_a_generated_chain_with_a_flow_on_the_engine() {
         "--workers",
         "2",
         "--flow",
-        "h1:h2:20000",
+        "h1:h2:5000",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -189,4 +189,66 @@ fn two_processes_joined_by_a_link_file() {
     let sent = number(&sent_text, "\nflows: sent ");
     assert!(sent > 1000, "{sent_text}");
     assert_eq!(number(&got_text, "\nreceived "), sent, "{got_text}");
+}
+
+/// A flow that cannot get out says why, live and in the report, and a run whose flows all
+/// failed exits non-zero; the datagrams a flow did send add up.
+#[test]
+fn flows_that_cannot_send_say_why() {
+    let dir = std::env::temp_dir().join(format!("shoal-flow-why-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pair.toml");
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\niface = { name = \"eth0\", addr = \"10.0.0.1/24\" }\n\
+         [[host]]\nname = \"b\"\niface = { name = \"eth0\", addr = \"10.0.0.2/24\" }\n\
+         [[link]]\nends = [\"a:eth0\", \"b:eth0\"]\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    // No gateway: 10.9.9.9 has no route. 10.0.0.77 is on the link, but nobody answers ARP.
+    let out = shoal(&[
+        "run",
+        file,
+        "--seconds",
+        "2.5",
+        "--flow",
+        "a:10.9.9.9:100",
+        "--flow",
+        "a:10.0.0.77:100",
+    ]);
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(err.contains("no flow sent anything"), "{err}");
+    assert!(
+        err.contains("flow #0 from a sent nothing: no route to 10.9.9.9"),
+        "{err}"
+    );
+    assert!(
+        err.contains("flow #1 from a sent nothing: a: its next hop does not answer ARP"),
+        "{err}"
+    );
+    assert!(text.contains("(a → 10."), "the live line says why: {text}");
+    // A flow that works beside them: its datagrams add up, and the run succeeds.
+    let out = shoal(&[
+        "run",
+        file,
+        "--seconds",
+        "1",
+        "--flow",
+        "a:b:1000",
+        "--flow",
+        "a:10.9.9.9:100",
+    ]);
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{text}{err}");
+    assert!(!err.contains("BUG"), "{err}");
+    assert!(text.contains("#0 a → 10.0.0.2"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -258,7 +258,7 @@ fn in_process(sc: &Scenario, frame: usize, opts: &Options) -> anyhow::Result<Row
         let q = |x| report.sink.latency.quantile(x).unwrap_or(0);
         hops.push((after.frames - before.frames) as f64 / elapsed);
         samples.push(Sample {
-            offered_pps: (after.generated - before.generated) as f64 / elapsed,
+            offered_pps: (after.sent - before.sent) as f64 / elapsed,
             delivered_pps: delivered,
             forwarded_pps: delivered,
             latency_ns: [q(0.5), q(0.99), q(0.999)],

@@ -211,7 +211,7 @@ pub fn measure(run: &Run) -> anyhow::Result<Sample> {
         .ports
         .iter()
         .find(|port| port.node == "h1")
-        .map_or(report.generated, |port| port.stats.tx);
+        .map_or(report.sent, |port| port.stats.tx);
     let sink = &report.sink;
     let q = |x| sink.latency.quantile(x).unwrap_or(0);
     let path_ticks = (busy1 - busy0).saturating_sub(own1 - own0);

@@ -105,10 +105,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let q = |p| s.latency.quantile(p).map_or(0.0, |v| v as f64 / 1e3);
     println!(
         "\nsent {} datagrams, received {}, lost {} ({:.3}%), reordered {}",
-        report.generated,
+        report.sent,
         s.received,
-        report.generated.saturating_sub(s.received),
-        100.0 * report.generated.saturating_sub(s.received) as f64 / report.generated.max(1) as f64,
+        report.sent.saturating_sub(s.received),
+        100.0 * report.sent.saturating_sub(s.received) as f64 / report.sent.max(1) as f64,
         s.reordered
     );
     println!(

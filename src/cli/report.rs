@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use shoal::engine::{LinkReport, Report};
+use shoal::engine::{FlowReport, LinkReport, Report};
 
 /// Links printed in full; beyond, only the links that dropped frames or are impaired.
 const ALL_LINKS_UP_TO: usize = 32;
@@ -140,6 +140,115 @@ fn ports(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             st.tx_full,
             st.rx_dropped,
             p.describe
+        )?;
+    }
+    Ok(())
+}
+
+/// Print what became of each flow, check that its datagrams add up where its sink is in this
+/// run (`local`), and say why a flow sent nothing.
+pub fn flows(
+    report: &Report,
+    local: &dyn Fn(&FlowReport) -> bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    if report.flows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n{:<24} {:>11} {:>11} {:>11} {:>8} {:>9} {:>10} {:>10}  dropped where: why",
+        "flow", "sent", "received", "dropped", "loss %", "in flight", "p50 µs", "p99 µs"
+    )?;
+    for f in &report.flows {
+        // A flow another process sends, seen only by this run's sink.
+        let foreign = f.from.is_empty();
+        let name = if foreign {
+            format!("#{} from elsewhere", f.id)
+        } else {
+            format!("#{} {} → {}", f.id, f.from, f.to)
+        };
+        let a = &f.arrived;
+        let q = |p| a.latency.quantile(p).map_or(0.0, |v| v as f64 / 1e3);
+        let mut why: Vec<String> = f
+            .dropped
+            .iter()
+            .map(|(place, cause, n)| format!("{place}: {cause} {n}"))
+            .collect();
+        if f.refused != 0 {
+            let reason = f.refusal.as_deref().unwrap_or("refused");
+            why.push(format!("not sent {} ({reason})", f.refused));
+        }
+        if !foreign && !local(f) {
+            why.push("received elsewhere (its receiver counts it)".into());
+        }
+        let lost = f.sent.saturating_sub(a.received);
+        writeln!(
+            out,
+            "{name:<24} {:>11} {:>11} {:>11} {:>8.3} {:>9} {:>10.1} {:>10.1}  {}",
+            f.sent,
+            a.received,
+            f.total_dropped(),
+            100.0 * lost as f64 / f.sent.max(1) as f64,
+            f.in_flight,
+            q(0.5),
+            q(0.99),
+            why.join(", ")
+        )?;
+        if f.sent == 0 && !foreign {
+            let why = f
+                .refusal
+                .clone()
+                .or_else(|| {
+                    f.dropped
+                        .first()
+                        .map(|d| format!("{}: {}", d.0, d.1.explain()))
+                })
+                .unwrap_or_else(|| "nothing was due".into());
+            eprintln!("shoal: flow #{} from {} sent nothing: {why}", f.id, f.from);
+        }
+        if !foreign && local(f) && f.imbalance() != 0 {
+            eprintln!(
+                "shoal: BUG: flow #{} does not balance: {} made, {} refused, {} received, {} \
+                 dropped, {} in flight ({} unaccounted for)",
+                f.id,
+                f.made,
+                f.refused,
+                a.received,
+                f.total_dropped(),
+                f.in_flight,
+                f.imbalance()
+            );
+        }
+    }
+    let s = &report.sink;
+    if report.flows.iter().all(local) {
+        writeln!(
+            out,
+            "flows: sent {}, received {}, lost {}, reordered {}",
+            report.sent,
+            s.received,
+            report.sent.saturating_sub(s.received),
+            s.reordered
+        )?;
+    } else if report.sent != 0 {
+        writeln!(
+            out,
+            "flows: sent {} (to addresses outside this file: their receivers count them)",
+            report.sent
+        )?;
+    }
+    if s.received != 0 {
+        let us = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;
+        writeln!(
+            out,
+            "received {} datagrams, {} reordered; one-way latency p50 {:.1} µs, p99 {:.1} µs, \
+             max {:.1} µs",
+            s.received,
+            s.reordered,
+            us(0.5),
+            us(0.99),
+            s.latency.max() as f64 / 1e3
         )?;
     }
     Ok(())

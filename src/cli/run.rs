@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shoal::engine::{Engine, EngineConfig, FlowSpec, NodeId, Totals};
+use shoal::engine::{Engine, EngineConfig, FlowReport, FlowSpec, NodeId, Totals};
 use shoal::topo::Topology;
 
 use super::links::LinkArgs;
@@ -62,7 +62,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         topo.node_index(name)
             .with_context(|| format!("{what}: no node {name:?} in {}", args.topo))
     };
-    let mut remote_flows = false;
+    // Flows to addresses outside this file: (sender, address); their receivers count them.
+    let mut remote = Vec::new();
     for flow in &args.flows {
         let (from, to, rate) = parse_flow(flow)?;
         let src = node(from, &format!("--flow {flow}"))?;
@@ -70,7 +71,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         // another process across a link file.
         let dst = match to.parse() {
             Ok(addr) => {
-                remote_flows = true;
+                remote.push((from, addr));
                 addr
             }
             Err(_) => {
@@ -129,15 +130,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         if now.duration_since(last.1) >= Duration::from_secs(1) {
             let t = engine.stats();
             let dt = now.duration_since(last.1).as_secs_f64();
-            let line = format!(
+            let mut line = format!(
                 "{:>6.1} s  frames {:>12}  {:>8.3} Mpps  drops {:>8}  flows: sent {} received {}",
                 now.duration_since(t0).as_secs_f64(),
                 t.frames,
                 (t.frames - last.0.frames) as f64 / dt / 1e6,
                 t.drops,
-                t.generated,
+                t.sent,
                 t.received
             );
+            if let Some(why) = engine.trouble() {
+                line.push_str(&format!("  ({why})"));
+            }
             // On a terminal one line is redrawn in place; into a pipe or file, a line a second.
             if tty {
                 write!(out, "\r{line}")?;
@@ -155,32 +159,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(100));
     let report = engine.stop()?;
     super::report::print(&report, &mut out)?;
-    let s = &report.sink;
-    let latency = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;
-    if report.generated != 0 && !remote_flows {
-        let lost = report.generated.saturating_sub(s.received);
-        writeln!(
-            out,
-            "flows: sent {}, received {}, lost {lost}, reordered {}",
-            report.generated, s.received, s.reordered
-        )?;
-    } else if report.generated != 0 {
-        writeln!(
-            out,
-            "flows: sent {} (to addresses outside this file: their receivers count them)",
-            report.generated
-        )?;
-    }
-    if s.received != 0 {
-        writeln!(
-            out,
-            "received {} datagrams, {} reordered; one-way latency p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            s.received,
-            s.reordered,
-            latency(0.5),
-            latency(0.99),
-            s.latency.max() as f64 / 1e3
-        )?;
+    // A flow's datagrams add up when its destination's sink is in this run.
+    let local = |f: &FlowReport| !remote.contains(&(f.from.as_str(), f.to));
+    super::report::flows(&report, &local, &mut out)?;
+    // This run's own flows (a sink also reports flows other processes send it).
+    let mut ours = report
+        .flows
+        .iter()
+        .filter(|f| !f.from.is_empty())
+        .peekable();
+    if ours.peek().is_some() && ours.all(|f| f.sent == 0) {
+        anyhow::bail!("no flow sent anything (the flows table says why)");
     }
     Ok(())
 }

@@ -47,13 +47,17 @@ pub(super) fn add_nodes(
     nodes: Vec<NodeSpec>,
     placement: &[usize],
 ) {
+    // Flows are numbered in network order: the id their datagrams carry.
+    let mut flow = 0u16;
     for (i, spec) in nodes.into_iter().enumerate() {
         let fabric = &mut fabrics[placement[i]];
         let generators: Vec<Generator> = spec
             .flows
             .iter()
-            .enumerate()
-            .map(|(k, f)| Generator::new(*f, (i * 16 + k) as u16))
+            .map(|f| {
+                flow = flow.wrapping_add(1);
+                Generator::new(*f, flow - 1)
+            })
             .collect();
         let slot = fabric.add_slot(spec.name, spec.node);
         let sink = spec.sink.then(Default::default);

@@ -65,31 +65,50 @@ pub(crate) enum Medium {
 
 impl Medium {
     /// Hand `frames` (of `pool`) to the medium, draining the vector: the ring copies them
-    /// (one release store for the batch) and they go back to the pool; the device takes the
-    /// buffers. Returns how many it had no room for (freed).
-    pub fn send(&mut self, pool: &mut Pool, frames: &mut Vec<Frame>) -> usize {
+    /// (one release store per batch) and they go back to the pool, the frames it has no room
+    /// for to `refused`; the device takes the buffers, and frees those it has no room for.
+    /// Returns how many the device freed so.
+    pub fn send(
+        &mut self,
+        pool: &mut Pool,
+        frames: &mut Vec<Frame>,
+        refused: &mut Vec<Frame>,
+    ) -> usize {
         match self {
             Medium::Ring { ep, peer } => {
-                let mut refused = 0;
                 let mut sent = 0;
-                for chunk in frames.chunks(BATCH_MAX) {
-                    let mut slices: [&[u8]; BATCH_MAX] = [&[]; BATCH_MAX];
-                    for (slot, frame) in slices.iter_mut().zip(chunk) {
-                        *slot = pool.data(frame);
+                let mut frames = frames.drain(..);
+                loop {
+                    let mut chunk: [Option<Frame>; BATCH_MAX] = [const { None }; BATCH_MAX];
+                    let mut len = 0;
+                    for (slot, f) in chunk.iter_mut().zip(frames.by_ref()) {
+                        *slot = Some(f);
+                        len += 1;
                     }
-                    let n = ep.send(&slices[..chunk.len()]);
+                    if len == 0 {
+                        break;
+                    }
+                    let mut slices: [&[u8]; BATCH_MAX] = [&[]; BATCH_MAX];
+                    for (s, f) in slices.iter_mut().zip(chunk.iter().flatten()) {
+                        *s = pool.data(f);
+                    }
+                    // The ring takes a prefix of the chunk.
+                    let n = ep.send(&slices[..len]);
                     sent += n;
-                    refused += chunk.len() - n;
-                }
-                for frame in frames.drain(..) {
-                    pool.free(frame);
+                    for (k, f) in chunk.into_iter().flatten().enumerate() {
+                        if k < n {
+                            pool.free(f);
+                        } else {
+                            refused.push(f);
+                        }
+                    }
                 }
                 if sent != 0
                     && let Some(w) = peer
                 {
                     w.wake();
                 }
-                refused
+                0
             }
             Medium::Port { port, .. } => {
                 let before = port.stats().tx_full;
@@ -184,6 +203,15 @@ impl Medium {
     pub fn after_sleep(&mut self) {
         if let Medium::Ring { ep, peer: None } = self {
             ep.doorbell().disarm();
+        }
+    }
+
+    /// Show every frame another worker of this process left in the medium for this one to
+    /// `f` (a ring's unread frames; a link file's come from another process, whose flows are
+    /// its own, and a device's are the kernel's).
+    pub fn peek(&self, f: impl FnMut(&[u8])) {
+        if let Medium::Ring { ep, peer: Some(_) } = self {
+            ep.peek(f);
         }
     }
 

@@ -17,7 +17,7 @@ mod sys;
 mod wake;
 mod worker;
 
-pub use crate::fabric::{EndReport, LinkReport};
+pub use crate::fabric::{Cause, EndReport, FlowReport, LinkReport};
 pub use crate::fabric::{FlowSpec, Histogram, MIN_FRAME, Network, NodeId, RX_QUEUE, Sink};
 pub use report::{NodeReport, PortReport, Report};
 pub use worker::WorkerStats;
@@ -140,8 +140,8 @@ pub struct Totals {
     pub frames: u64,
     /// Frames dropped.
     pub drops: u64,
-    /// Datagrams generated.
-    pub generated: u64,
+    /// Datagrams the hosts' flows put on their links.
+    pub sent: u64,
     /// Datagrams received by sinks.
     pub received: u64,
 }
@@ -227,7 +227,7 @@ impl Engine {
                 commands: rx,
                 shared_arp,
                 flows_on: cfg.flows_at_start,
-                generated: 0,
+                told: 0,
             };
             let core = cores.get(cfg.first_core + w).copied();
             let handle = std::thread::Builder::new()
@@ -262,10 +262,20 @@ impl Engine {
         for s in &self.stats {
             t.frames += s.frames.load(Ordering::Relaxed);
             t.drops += s.drops.load(Ordering::Relaxed);
-            t.generated += s.generated.load(Ordering::Relaxed);
+            t.sent += s.sent.load(Ordering::Relaxed);
             t.received += s.received.load(Ordering::Relaxed);
         }
         t
+    }
+
+    /// Why a host's flow could not get out, most recently (no route, a next hop that does
+    /// not answer ARP, …), if any flow has had trouble.
+    pub fn trouble(&self) -> Option<String> {
+        let told = self
+            .stats
+            .iter()
+            .filter_map(|s| s.trouble.lock().ok()?.clone());
+        told.max_by_key(|(seq, _)| *seq).map(|(_, what)| what)
     }
 
     /// Worker of each instance, in network order.

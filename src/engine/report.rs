@@ -6,7 +6,8 @@
 use super::worker::WorkerEnv;
 use crate::capture::CaptureTotals;
 use crate::fabric::flow::Generator;
-use crate::fabric::{Fabric, LinkReport, Sink};
+use crate::fabric::flow::flow_of;
+use crate::fabric::{Fabric, FlowReport, LinkReport, Sink};
 use crate::port::PortStats;
 use crate::router::Counters;
 
@@ -46,10 +47,10 @@ pub struct Report {
     pub links: Vec<LinkReport>,
     /// All sinks folded together.
     pub sink: Sink,
-    /// Datagrams generated.
-    pub generated: u64,
-    /// Datagrams a router refused to originate.
-    pub send_errors: u64,
+    /// Datagrams the hosts' flows put on their links.
+    pub sent: u64,
+    /// What became of each flow's datagrams (by flow id).
+    pub flows: Vec<FlowReport>,
     /// Every port: instance, interface, what it is bound to, and its totals.
     pub ports: Vec<PortReport>,
     /// Wall-clock time from start to stop.
@@ -96,8 +97,8 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         nodes,
         links: Vec::new(),
         sink: Sink::default(),
-        generated: 0,
-        send_errors: 0,
+        sent: 0,
+        flows: Vec::new(),
         ports: Vec::new(),
         elapsed,
         capture: None,
@@ -117,17 +118,29 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
             }
         }
         for slot in &f.slots {
-            report.generated += slot.generators.iter().map(Generator::sent).sum::<u64>();
-            report.send_errors += slot
-                .generators
-                .iter()
-                .map(Generator::send_errors)
-                .sum::<u64>();
+            report.sent += slot.generators.iter().map(Generator::sent).sum::<u64>();
             if let Some(sink) = &slot.sink {
                 report.sink.merge(sink);
             }
         }
+        f.report_flows(&mut report.flows);
     }
+    // Frames still in rings between workers were in flight when the workers stopped.
+    for f in s.fabrics {
+        for m in &f.env.media {
+            m.peek(|frame| {
+                if let Some((id, _)) = flow_of(frame)
+                    && let Some(flow) = report.flows.get_mut(usize::from(id))
+                {
+                    flow.in_flight += 1;
+                }
+            });
+        }
+    }
+    // Flows neither sent nor received in this run are ids of no flow.
+    report
+        .flows
+        .retain(|f| !f.from.is_empty() || f.arrived.received != 0);
     report
 }
 

@@ -244,6 +244,15 @@ impl Line {
         }
     }
 
+    /// The frames in flight, in no particular order.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        let (fifo, heap) = match self {
+            Line::Fifo(q) => (Some(q.iter().map(|f| &f.frame)), None),
+            Line::Heap(h, _) => (None, Some(h.iter().map(|Reverse(f)| &f.frame))),
+        };
+        fifo.into_iter().flatten().chain(heap.into_iter().flatten())
+    }
+
     /// Take every frame, due or not (a run that stops, a link that goes down).
     pub fn drain(&mut self) -> Vec<Frame> {
         match self {

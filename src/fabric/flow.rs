@@ -1,6 +1,6 @@
 //! UDP flows between hosts: a generator that stamps each datagram with a flow id, a sequence
-//! number and its send time, and a sink that counts what arrives, what arrives out of order and
-//! how late.
+//! number and its send time (the sink that counts them is in `sink.rs`), and recognising a
+//! flow's frames wherever they are dropped.
 //!
 //! The stamp is 16 bytes at the start of the UDP payload — flow id (u16), magic (u16), sequence
 //! (u32), send time in nanoseconds of the engine's clock (u64), all big-endian — so it fits the
@@ -10,15 +10,18 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::histogram::Histogram;
 use crate::frame::Pool;
 use crate::router::{Action, Router, SendOptions};
 use crate::time::Instant;
 use crate::wire::{ethernet, ipv4, udp};
 
-const MAGIC: u16 = 0x5348;
+pub(super) const MAGIC: u16 = 0x5348;
+/// The IPv4 protocol number of UDP.
+const UDP: u8 = 17;
+/// The IPv4 protocol number of ICMP.
+const ICMP: u8 = 1;
 /// Bytes of Ethernet, IPv4 and UDP headers in front of the stamp.
-const HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
+pub(super) const HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
 /// Length of the stamp.
 pub const STAMP_LEN: usize = 16;
 /// The smallest frame a flow can send.
@@ -40,6 +43,9 @@ pub struct FlowSpec {
     pub sources: u16,
 }
 
+/// Why a host's router refused to originate a flow's datagram.
+pub type Refusal = crate::router::SendError;
+
 /// A flow's sending side.
 #[derive(Debug)]
 pub struct Generator {
@@ -48,8 +54,15 @@ pub struct Generator {
     seq: u32,
     /// When the next datagram is due; `None` until the first poll starts the clock.
     next_due: Option<Instant>,
-    sent: u64,
-    send_errors: u64,
+    /// Datagrams made (each handed to the router, or refused by it).
+    made: u64,
+    /// Datagrams the host put on its link (counted by the fabric as they leave).
+    pub(crate) sent: u64,
+    /// Datagrams the router refused, and the last reason.
+    refused: u64,
+    last_refusal: Option<Refusal>,
+    /// The reason changed since [`Generator::news`] last looked.
+    news: bool,
     payload: Vec<u8>,
 }
 
@@ -65,20 +78,46 @@ impl Generator {
             id,
             seq: 0,
             next_due: None,
+            made: 0,
             sent: 0,
-            send_errors: 0,
+            refused: 0,
+            last_refusal: None,
+            news: false,
             payload: vec![0; len],
         }
     }
 
-    /// Datagrams sent so far.
+    /// The flow's id (in its datagrams' stamps).
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// What it sends.
+    pub fn spec(&self) -> &FlowSpec {
+        &self.spec
+    }
+
+    /// Datagrams made: handed to the host's router or refused by it.
+    pub fn made(&self) -> u64 {
+        self.made
+    }
+
+    /// Datagrams the host put on its link.
     pub fn sent(&self) -> u64 {
         self.sent
     }
 
-    /// Datagrams the router refused (no route, pool exhausted).
-    pub fn send_errors(&self) -> u64 {
-        self.send_errors
+    /// Datagrams the host's router refused to originate (no route, no source address, no
+    /// buffer), and why the last one was.
+    pub fn refused(&self) -> (u64, Option<&Refusal>) {
+        (self.refused, self.last_refusal.as_ref())
+    }
+
+    /// A new reason the router refused the flow's datagrams, once.
+    pub fn news(&mut self) -> Option<&Refusal> {
+        core::mem::take(&mut self.news)
+            .then_some(self.last_refusal.as_ref())
+            .flatten()
     }
 
     /// When the next datagram is due (`None` when flat out: always).
@@ -126,9 +165,16 @@ impl Generator {
                 pool,
                 out,
             ) {
-                Ok(()) => self.sent += 1,
-                Err(_) => self.send_errors += 1,
+                Ok(()) => {}
+                Err(e) => {
+                    self.refused += 1;
+                    if self.last_refusal.as_ref() != Some(&e) {
+                        self.last_refusal = Some(e);
+                        self.news = true;
+                    }
+                }
             }
+            self.made += 1;
             if let Some(i) = interval {
                 due = due + i;
             }
@@ -139,7 +185,38 @@ impl Generator {
     }
 }
 
-fn stamp(payload: &mut [u8], id: u16, seq: u32, now: Instant) {
+/// The flow a frame (Ethernet header first) belongs to: a stamped UDP datagram of it, or an
+/// ICMP error quoting one (a router answered it instead of passing it on). Reads a few bytes at
+/// fixed offsets; `None` for anything else. The Ethernet header is not read: a frame waiting
+/// for its next hop to resolve has none written yet.
+pub fn flow_of(frame: &[u8]) -> Option<(u16, bool)> {
+    let ip = frame.get(ethernet::HEADER_LEN..)?;
+    let stamped = |ip: &[u8]| -> Option<u16> {
+        let ihl = usize::from(ip.first()? & 0x0f) * 4;
+        if ip.first()? >> 4 != 4 || *ip.get(9)? != UDP {
+            return None;
+        }
+        let s = ip.get(ihl + udp::HEADER_LEN..ihl + udp::HEADER_LEN + 4)?;
+        (u16::from_be_bytes([s[2], s[3]]) == MAGIC).then(|| u16::from_be_bytes([s[0], s[1]]))
+    };
+    if ip.first()? >> 4 != 4 {
+        return None;
+    }
+    match *ip.get(9)? {
+        UDP => stamped(ip).map(|id| (id, false)),
+        ICMP => {
+            let ihl = usize::from(ip.first()? & 0x0f) * 4;
+            // Destination unreachable, time exceeded, parameter problem quote the datagram.
+            matches!(ip.get(ihl)?, 3 | 11 | 12)
+                .then(|| stamped(ip.get(ihl + 8..)?))
+                .flatten()
+                .map(|id| (id, true))
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn stamp(payload: &mut [u8], id: u16, seq: u32, now: Instant) {
     if let Some(s) = payload.first_chunk_mut::<STAMP_LEN>() {
         s[..2].copy_from_slice(&id.to_be_bytes());
         s[2..4].copy_from_slice(&MAGIC.to_be_bytes());
@@ -148,88 +225,34 @@ fn stamp(payload: &mut [u8], id: u16, seq: u32, now: Instant) {
     }
 }
 
-/// A flow's receiving side (one per listening host; flows are told apart by id).
-#[derive(Debug, Default)]
-pub struct Sink {
-    /// Stamped datagrams received.
-    pub received: u64,
-    /// UDP datagrams received without a stamp (from another generator, such as trafgen).
-    pub unstamped: u64,
-    /// Datagrams that arrived with a lower sequence number than one already seen.
-    pub reordered: u64,
-    /// Bytes of the frames received.
-    pub bytes: u64,
-    /// One-way latency, nanoseconds.
-    pub latency: Histogram,
-    highest: Vec<u32>,
-}
-
-impl Sink {
-    /// Account for one delivered frame (Ethernet header first); ignores unstamped frames.
-    pub fn on_frame(&mut self, now: Instant, frame: &[u8]) {
-        let Some(s) = frame
-            .get(HEADERS..)
-            .and_then(|p| p.first_chunk::<STAMP_LEN>())
-        else {
-            return;
-        };
-        if u16::from_be_bytes([s[2], s[3]]) != MAGIC {
-            let udp = frame.get(ethernet::HEADER_LEN + 9) == Some(&17);
-            self.unstamped += u64::from(udp);
-            return;
-        }
-        let id = usize::from(u16::from_be_bytes([s[0], s[1]]));
-        let seq = u32::from_be_bytes([s[4], s[5], s[6], s[7]]);
-        let sent = u64::from_be_bytes([s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]);
-        if self.highest.len() <= id {
-            self.highest.resize(id + 1, 0);
-        }
-        if seq < self.highest[id] {
-            self.reordered += 1;
-        } else {
-            self.highest[id] = seq;
-        }
-        self.received += 1;
-        self.bytes += frame.len() as u64;
-        self.latency.record(now.as_nanos().saturating_sub(sent));
-    }
-
-    /// Fold another sink's tallies into this one.
-    pub fn merge(&mut self, other: &Sink) {
-        self.received += other.received;
-        self.unstamped += other.unstamped;
-        self.reordered += other.reordered;
-        self.bytes += other.bytes;
-        self.latency.merge(&other.latency);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn frame(id: u16, seq: u32, sent: u64) -> Vec<u8> {
-        let mut f = vec![0u8; 64];
-        stamp(&mut f[HEADERS..], id, seq, Instant::from_nanos(sent));
+    /// A stamped UDP datagram of flow `id`, as a generator's host sends it.
+    fn datagram(id: u16) -> Vec<u8> {
+        let mut f = vec![0u8; MIN_FRAME];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[14 + 9] = UDP;
+        stamp(&mut f[HEADERS..], id, 1, Instant::ZERO);
         f
     }
 
     #[test]
-    fn sink_counts_reordering_and_latency() {
-        let mut s = Sink::default();
-        for seq in [1, 2, 4, 3, 5] {
-            s.on_frame(
-                Instant::from_nanos(1000 + u64::from(seq)),
-                &frame(0, seq, 1000),
-            );
-        }
-        s.on_frame(Instant::from_nanos(5000), &frame(1, 1, 4000));
-        s.on_frame(Instant::from_nanos(5000), &[0u8; 30]);
-        let mut other = frame(2, 1, 0);
-        other[ethernet::HEADER_LEN + 9] = 17;
-        other[HEADERS + 2] = 0;
-        s.on_frame(Instant::from_nanos(5000), &other);
-        assert_eq!((s.received, s.reordered, s.unstamped), (6, 1, 1));
-        assert_eq!(s.latency.max(), 1000);
+    fn a_flow_s_frames_are_recognised_even_quoted_in_an_icmp_error() {
+        assert_eq!(flow_of(&datagram(7)), Some((7, false)));
+        let mut error = datagram(0);
+        error[14 + 9] = ICMP;
+        error[34] = 11;
+        error.truncate(34 + 8);
+        error.extend_from_slice(&datagram(9)[14..]);
+        assert_eq!(flow_of(&error), Some((9, true)));
+        error[34] = 0; // an echo reply quotes nothing
+        assert_eq!(flow_of(&error), None);
+        let mut other = datagram(3);
+        other[HEADERS + 2] ^= 1;
+        assert_eq!(flow_of(&other), None);
+        assert_eq!(flow_of(&[0; 10]), None);
     }
 }

@@ -14,6 +14,7 @@
 //! Every frame is accounted for: received by a node, dropped with a reason at a named place
 //! (a node's [`DropReason`](crate::router::DropReason), a link's [`LinkDrop`]), or in flight.
 
+mod account;
 mod end;
 pub mod flow;
 pub mod histogram;
@@ -21,15 +22,18 @@ mod network;
 mod node;
 mod report;
 pub(crate) mod runtime;
+pub mod sink;
 mod wiring;
 
+pub use account::Cause;
 pub use end::{EndCounters, LinkDrop};
-pub use flow::{FlowSpec, MIN_FRAME, Sink};
+pub use flow::{FlowSpec, MIN_FRAME};
 pub use histogram::Histogram;
 pub(crate) use network::Parts;
 pub use network::{Egress, End, LinkId, LinkSpec, Medium, Network, NetworkError, NodeId, NodeSpec};
 pub use node::{IfaceId, Kind, Node};
-pub use report::{EndReport, LinkReport};
+pub use report::{EndReport, FlowReport, LinkReport};
 pub use runtime::RX_QUEUE;
 pub(crate) use runtime::{Env, Fabric};
+pub use sink::{FlowTally, Sink};
 pub(crate) use wiring::end_seed;

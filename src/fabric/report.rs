@@ -1,10 +1,14 @@
-//! What links counted, as reports show it: each link by end, with its drops by reason, what
-//! was still in flight, its impairment — and the check that every frame is accounted for.
-//! Both drivers build these from their fabrics' link ends; the engine adds up the ends of a
-//! link split between workers (and a spread router's replicas of one end) by link id and end.
+//! What links and flows counted, as reports show it: each link by end, with its drops by
+//! reason, what was still in flight, its impairment; each flow with what its host made, sent
+//! and what became of it — and the checks that every frame is accounted for. Both drivers
+//! build these from their fabrics; the engine adds up what several workers hold (a link split
+//! between workers, a spread router's replicas of one end, a flow and its sink) by id.
 
+use super::account::{Cause, Spot};
 use super::end::{End, EndCounters, Path};
+use super::flow::flow_of;
 use super::runtime::{Env, Fabric};
+use super::sink::FlowTally;
 use crate::shape::Netem;
 
 /// One end of a link's totals.
@@ -128,6 +132,123 @@ impl<E: Env> Fabric<E> {
             Path::Hub(_) => "hub",
             Path::Exit(x) => self.exits[x as usize].kind,
             Path::Away => "none",
+        }
+    }
+}
+
+/// What became of a flow's datagrams.
+#[derive(Debug, Clone)]
+pub struct FlowReport {
+    /// The flow's id (in its stamps).
+    pub id: u16,
+    /// The sending host.
+    pub from: String,
+    /// Where it sends.
+    pub to: std::net::Ipv4Addr,
+    /// Datagrams made: handed to the host's router, or refused by it.
+    pub made: u64,
+    /// Datagrams the host's router refused to originate, and why the last one was.
+    pub refused: u64,
+    pub refusal: Option<String>,
+    /// Datagrams the host put on its link.
+    pub sent: u64,
+    /// What this run's sinks received of it (nothing when its destination is elsewhere,
+    /// across a link file or a device).
+    pub arrived: FlowTally,
+    /// Datagrams that ended on the way, by place (`node` or `node:iface`) and cause.
+    pub dropped: Vec<(String, Cause, u64)>,
+    /// Datagrams still on the way when counted: on links, in receive queues, waiting for a
+    /// next hop.
+    pub in_flight: u64,
+}
+
+impl FlowReport {
+    fn new(id: u16) -> FlowReport {
+        FlowReport {
+            id,
+            from: String::new(),
+            to: std::net::Ipv4Addr::UNSPECIFIED,
+            made: 0,
+            refused: 0,
+            refusal: None,
+            sent: 0,
+            arrived: FlowTally::default(),
+            dropped: Vec::new(),
+            in_flight: 0,
+        }
+    }
+
+    /// Datagrams dropped, every place and cause.
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped.iter().map(|d| d.2).sum()
+    }
+
+    /// Datagrams made and not refused less those received, dropped or in flight: zero when
+    /// every datagram is accounted for (meaningful when the flow's sink is in this run).
+    pub fn imbalance(&self) -> i128 {
+        i128::from(self.made)
+            - i128::from(self.refused)
+            - i128::from(self.arrived.received)
+            - i128::from(self.total_dropped())
+            - i128::from(self.in_flight)
+    }
+}
+
+impl<E: Env> Fabric<E> {
+    /// Add what this fabric knows of every flow into `flows` (by flow id, grown as needed):
+    /// the generators of its hosts, its sinks' tallies, the frames it dropped and those still
+    /// in it.
+    pub fn report_flows(&self, flows: &mut Vec<FlowReport>) {
+        fn at(flows: &mut Vec<FlowReport>, id: u16) -> &mut FlowReport {
+            let i = usize::from(id);
+            while flows.len() <= i {
+                flows.push(FlowReport::new(flows.len() as u16));
+            }
+            &mut flows[i]
+        }
+        for &h in &self.hosts {
+            let slot = &self.slots[h as usize];
+            for g in &slot.generators {
+                let f = at(flows, g.id());
+                f.from.clone_from(&slot.name);
+                f.to = g.spec().dst;
+                f.made += g.made();
+                f.sent += g.sent();
+                let (refused, why) = g.refused();
+                f.refused += refused;
+                if let Some(why) = why {
+                    f.refusal = Some(why.to_string());
+                }
+            }
+            if let Some(sink) = &slot.sink {
+                for (id, tally) in sink.flows() {
+                    at(flows, id).arrived.merge(tally);
+                }
+            }
+        }
+        for (id, spot, cause, n) in self.book.entries() {
+            let place = match spot {
+                Spot::Node(s) => self.slots[s as usize].name.clone(),
+                Spot::End(e) => self.end_name(&self.ends[e as usize]),
+            };
+            let f = at(flows, id);
+            match f.dropped.iter_mut().find(|d| d.0 == place && d.1 == cause) {
+                Some(d) => d.2 += n,
+                None => f.dropped.push((place, cause, n)),
+            }
+        }
+        let lines = self.ends.iter().flat_map(|e| e.line.frames());
+        let queued = self.slots.iter().flat_map(|s| s.rx.iter().flatten());
+        let staged = self.exits.iter().flat_map(|x| &x.staged);
+        let held = self
+            .slots
+            .iter()
+            .filter_map(|s| s.node.router())
+            .flat_map(|r| r.neighbours().held());
+        for frame in lines.chain(queued).chain(staged).chain(held) {
+            if let Some((id, _)) = flow_of(self.pool.data(frame)) {
+                at(flows, id).in_flight += 1;
+            }
         }
     }
 }

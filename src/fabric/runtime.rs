@@ -14,9 +14,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use super::account::{Cause, FlowBook, Spot};
 use super::end::{End, LinkDrop, Path};
-use super::flow::{Generator, Sink};
+use super::flow::{Generator, flow_of};
 use super::node::{IfaceId, Node};
+use super::sink::Sink;
 use crate::capture::{Direction, Tap};
 use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
 use crate::router::Action;
@@ -34,9 +36,16 @@ pub(crate) trait Env {
     /// The time now: a fresh read of the engine's clock, or the simulator's virtual time.
     fn now(&self) -> Instant;
 
-    /// Hand `frames`, staged for exit `exit`, to its medium, emptying the vector; returns how
-    /// many the medium had no room for (freed, and counted by the fabric).
-    fn transmit(&mut self, exit: u32, pool: &mut Pool, frames: &mut Vec<Frame>) -> usize;
+    /// Hand `frames`, staged for exit `exit`, to its medium, emptying the vector. Frames the
+    /// medium has no room for go to `refused` (the fabric counts and frees them), or, where the
+    /// medium frees them itself, are only counted: returns how many those were.
+    fn transmit(
+        &mut self,
+        exit: u32,
+        pool: &mut Pool,
+        frames: &mut Vec<Frame>,
+        refused: &mut Vec<Frame>,
+    ) -> usize;
 
     /// Node `node`'s application was handed `frame` on `iface` at `at` (after its flow sink,
     /// if any, counted it).
@@ -117,6 +126,24 @@ impl Run {
     };
 }
 
+/// The latest reason a host's flow could not get out (refused by its router, dropped by it:
+/// no route, its next hop not answering ARP), for a driver to show while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct Trouble {
+    /// Bumped by every new reason.
+    pub seq: u64,
+    pub what: String,
+    /// The flow and cause of the last drop told, so a flood of them is told once.
+    last: Option<(u16, Cause)>,
+}
+
+impl Trouble {
+    fn tell(&mut self, what: String) {
+        self.what = what;
+        self.seq += 1;
+    }
+}
+
 /// When a fabric next has something due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Deadlines {
@@ -153,6 +180,12 @@ pub(crate) struct Fabric<E> {
     lines: BinaryHeap<Reverse<(Instant, u32)>>,
     actions: Vec<Action>,
     batch: Batch,
+    /// Where flows' dropped frames went.
+    pub book: FlowBook,
+    /// Why a flow cannot get out, most recently.
+    pub trouble: Trouble,
+    /// Scratch: frames a medium refused, before they are counted and freed.
+    refused: Vec<Frame>,
     /// Frames handed to nodes.
     pub frames: u64,
     /// Frames dropped anywhere (nodes, links, unlinked interfaces): a running total for display.
@@ -175,6 +208,9 @@ impl<E: Env> Fabric<E> {
             lines: BinaryHeap::new(),
             actions: Vec::with_capacity(4 * BATCH_MAX),
             batch: Batch::new(),
+            book: FlowBook::default(),
+            trouble: Trouble::default(),
+            refused: Vec::with_capacity(BATCH_MAX),
             frames: 0,
             drops: 0,
         }
@@ -352,6 +388,11 @@ impl<E: Env> Fabric<E> {
                     &mut self.pool,
                     &mut self.actions,
                 );
+                let dst = g.spec().dst;
+                if let Some(why) = g.news() {
+                    let what = format!("{} → {dst}: {why}", slot.name);
+                    self.trouble.tell(what);
+                }
             }
             self.apply(i);
             // Sending may have started a timer (an ARP request for the flow's next hop).
@@ -382,10 +423,12 @@ impl<E: Env> Fabric<E> {
         }
     }
 
-    /// Put a frame in a node's receive queue as if its link had carried it (tests, probes).
+    /// Put a frame in a node's receive queue as if its link had carried it (tests, probes);
+    /// a full queue drops it, counted at the node.
     pub fn inject(&mut self, slot: u32, iface: IfaceId, frame: Frame) {
-        if !self.enqueue(slot, iface, frame) {
-            self.drops += 1;
+        if let Err(frame) = self.enqueue(slot, iface, frame) {
+            let full = Cause::Link(LinkDrop::RxQueueFull);
+            self.discard(frame, Spot::Node(slot), full);
         }
     }
 
@@ -400,12 +443,20 @@ impl<E: Env> Fabric<E> {
 
     fn flush_exit(&mut self, x: u32) {
         let exit = &mut self.exits[x as usize];
-        let sent = exit.staged.len();
-        let refused = self.env.transmit(x, &mut self.pool, &mut exit.staged);
-        let end = &mut self.ends[exit.end as usize];
-        end.counters.out += (sent - refused) as u64;
-        end.counters.drops[exit.full as usize] += refused as u64;
-        self.drops += refused as u64;
+        let (e, full, staged) = (exit.end, exit.full, exit.staged.len());
+        let mut refused = core::mem::take(&mut self.refused);
+        let lost = self
+            .env
+            .transmit(x, &mut self.pool, &mut exit.staged, &mut refused);
+        let n = lost + refused.len();
+        let end = &mut self.ends[e as usize];
+        end.counters.out += (staged - n) as u64;
+        end.counters.drops[full as usize] += n as u64;
+        self.drops += lost as u64;
+        for frame in refused.drain(..) {
+            self.discard(frame, Spot::End(e), Cause::Link(full));
+        }
+        self.refused = refused;
     }
 
     /// Release every frame due at `now` from the links.
@@ -509,6 +560,8 @@ impl<E: Env> Fabric<E> {
         // A batch's transmissions mostly leave through one interface: look its end up once
         // and count its frames once.
         let mut run = Run::NONE;
+        // A host sending flows counts what it puts on its links, flow by flow.
+        let sends_flows = !self.slots[i as usize].generators.is_empty();
         for action in actions.drain(..) {
             match action {
                 Action::Transmit { iface, frame } => {
@@ -516,14 +569,23 @@ impl<E: Env> Fabric<E> {
                         self.settle(&run);
                         run = self.start_run(i, iface);
                     }
+                    if sends_flows {
+                        self.count_sent(i, run.end, &frame);
+                    }
                     match run.peer {
-                        Some((node, piface, _)) => {
+                        Some((node, piface, peer_end)) => {
                             run.frames += 1;
                             let len = frame.len() as u64;
                             run.bytes += len;
-                            if self.enqueue(node, piface, frame) {
-                                run.received += 1;
-                                run.received_bytes += len;
+                            match self.enqueue(node, piface, frame) {
+                                Ok(()) => {
+                                    run.received += 1;
+                                    run.received_bytes += len;
+                                }
+                                Err(frame) => {
+                                    let full = Cause::Link(LinkDrop::RxQueueFull);
+                                    self.discard(frame, Spot::End(peer_end), full);
+                                }
                             }
                         }
                         None => self.send(i, run.end, frame),
@@ -535,17 +597,51 @@ impl<E: Env> Fabric<E> {
                     if let Some(sink) = &mut self.slots[i as usize].sink {
                         sink.on_frame(now, bytes);
                     }
+                    self.book.delivered(bytes, Spot::Node(i));
                     self.env.delivered(i, iface, now, bytes);
                     self.pool.free(frame);
                 }
-                Action::Drop { frame, .. } => {
-                    self.drops += 1;
-                    self.pool.free(frame);
+                Action::Drop { frame, reason } => {
+                    self.discard(frame, Spot::Node(i), Cause::Node(reason));
                 }
             }
         }
         self.settle(&run);
         self.actions = actions;
+    }
+
+    /// A frame ends here: count it by flow if it is a flow's, and free it.
+    fn discard(&mut self, frame: Frame, spot: Spot, cause: Cause) {
+        let flow = self.book.note(self.pool.data(&frame), spot, cause);
+        // A flow's datagram dropped by the host that sends it: the flow cannot get out.
+        if let (Some(id), Spot::Node(i)) = (flow, spot)
+            && self.trouble.last != Some((id, cause))
+        {
+            let slot = &self.slots[i as usize];
+            if let Some(g) = slot.generators.iter().find(|g| g.id() == id) {
+                let what = format!("{} → {}: {}", slot.name, g.spec().dst, cause.explain());
+                self.trouble.tell(what);
+                self.trouble.last = Some((id, cause));
+            }
+        }
+        self.drops += 1;
+        self.pool.free(frame);
+    }
+
+    /// Host `i` puts `frame` on its link end `e` (or on no link): if it is one of the host's
+    /// flows', that flow sent it.
+    fn count_sent(&mut self, i: u32, e: u32, frame: &Frame) {
+        if e == NO_END {
+            return;
+        }
+        if let Some((id, false)) = flow_of(self.pool.data(frame))
+            && let Some(g) = self.slots[i as usize]
+                .generators
+                .iter_mut()
+                .find(|g| g.id() == id)
+        {
+            g.sent += 1;
+        }
     }
 
     fn start_run(&self, i: u32, iface: IfaceId) -> Run {
@@ -580,16 +676,16 @@ impl<E: Env> Fabric<E> {
         let p = &mut self.ends[peer_end as usize].counters;
         p.rx_frames += run.received;
         p.rx_bytes += run.received_bytes;
+        // The frames themselves were discarded (and counted in the fabric's total) as they
+        // found the queue full.
         p.drops[LinkDrop::RxQueueFull as usize] += full;
-        self.drops += full;
     }
 
     /// Send a frame from node `i` on end `e` through the end's stages.
     fn send(&mut self, i: u32, e: u32, frame: Frame) {
         let Some(end) = self.ends.get_mut(e as usize) else {
             self.slots[i as usize].unlinked += 1;
-            self.drops += 1;
-            self.pool.free(frame);
+            self.discard(frame, Spot::Node(i), Cause::Unlinked);
             return;
         };
         end.counters.tx_frames += 1;
@@ -653,11 +749,10 @@ impl<E: Env> Fabric<E> {
     fn lose(&mut self, e: u32, frame: Frame, why: LinkDrop, now: Instant) {
         let end = &mut self.ends[e as usize];
         end.drop(why);
-        self.drops += 1;
         if end.watched {
             self.observe(e, true, now, &frame, Some(why));
         }
-        self.pool.free(frame);
+        self.discard(frame, Spot::End(e), Cause::Link(why));
     }
 
     fn observe(
@@ -720,14 +815,17 @@ impl<E: Env> Fabric<E> {
             let full = (!self.has_room(node, iface)).then_some(LinkDrop::RxQueueFull);
             self.observe(e, false, now, &frame, full);
         }
-        let queued = self.enqueue(node, iface, frame);
-        let end = &mut self.ends[e as usize];
-        if queued {
-            end.counters.rx_frames += 1;
-            end.counters.rx_bytes += len;
-        } else {
-            end.drop(LinkDrop::RxQueueFull);
-            self.drops += 1;
+        match self.enqueue(node, iface, frame) {
+            Ok(()) => {
+                let c = &mut self.ends[e as usize].counters;
+                c.rx_frames += 1;
+                c.rx_bytes += len;
+            }
+            Err(frame) => {
+                self.ends[e as usize].drop(LinkDrop::RxQueueFull);
+                let full = Cause::Link(LinkDrop::RxQueueFull);
+                self.discard(frame, Spot::End(e), full);
+            }
         }
     }
 
@@ -747,6 +845,10 @@ impl<E: Env> Fabric<E> {
                 if copy.is_none() {
                     sender.drop(LinkDrop::NoBuffer);
                     self.drops += 1;
+                    if let Some(f) = &frame {
+                        let cause = Cause::Link(LinkDrop::NoBuffer);
+                        self.book.note(self.pool.data(f), Spot::End(from), cause);
+                    }
                 }
                 copy
             } else {
@@ -771,10 +873,10 @@ impl<E: Env> Fabric<E> {
             .is_some_and(|q| q.len() < RX_QUEUE)
     }
 
-    /// Queue a frame for `node`'s interface `iface`; false (the frame freed) when the queue is
-    /// full or the interface does not exist.
+    /// Queue a frame for `node`'s interface `iface`; the frame back when the queue is full or
+    /// the interface does not exist.
     #[inline]
-    fn enqueue(&mut self, node: u32, iface: IfaceId, frame: Frame) -> bool {
+    fn enqueue(&mut self, node: u32, iface: IfaceId, frame: Frame) -> Result<(), Frame> {
         let n = &mut self.slots[node as usize];
         match n.rx.get_mut(usize::from(iface.0)) {
             Some(q) if q.len() < RX_QUEUE => {
@@ -783,12 +885,9 @@ impl<E: Env> Fabric<E> {
                     n.queued = true;
                     self.ready.push(node);
                 }
-                true
+                Ok(())
             }
-            _ => {
-                self.pool.free(frame);
-                false
-            }
+            _ => Err(frame),
         }
     }
 }

@@ -237,6 +237,24 @@ impl Endpoint {
         n as usize
     }
 
+    /// Show every frame waiting to be received to `f`, in order, without receiving it (what a
+    /// stopped run still had in flight on the link).
+    pub fn peek(&self, mut f: impl FnMut(&[u8])) {
+        let sh = &*self.shared;
+        let tail = sh.tail(self.peer).load(Ordering::Acquire);
+        let avail = tail.wrapping_sub(self.head);
+        if avail > self.slots {
+            return;
+        }
+        for i in 0..avail {
+            let slot = self.head.wrapping_add(i) & self.mask;
+            let len = sh.desc_len(self.peer, slot).load(Ordering::Relaxed) as usize;
+            if len <= self.frame_size {
+                f(sh.map.bytes(sh.layout.frame_off(self.peer, slot), len));
+            }
+        }
+    }
+
     /// Whether a frame is waiting to be received.
     pub fn pending(&mut self) -> bool {
         if self.tail_seen != self.head {

@@ -154,6 +154,13 @@ pub struct NeighCache {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 
 impl NeighCache {
+    /// The frames waiting for a next hop to resolve.
+    pub fn held(&self) -> impl Iterator<Item = &Frame> {
+        self.entries
+            .values()
+            .flat_map(|e| e.queue.iter().map(|q| &q.frame))
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -94,11 +94,15 @@ impl Env for SimEnv {
         self.now
     }
 
-    fn transmit(&mut self, _exit: u32, pool: &mut Pool, frames: &mut Vec<Frame>) -> usize {
+    fn transmit(
+        &mut self,
+        _exit: u32,
+        _pool: &mut Pool,
+        frames: &mut Vec<Frame>,
+        refused: &mut Vec<Frame>,
+    ) -> usize {
         // The simulator runs no media of its own: nothing is ever staged for one.
-        for f in frames.drain(..) {
-            pool.free(f);
-        }
+        refused.append(frames);
         0
     }
 
