@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod r#gen;
+mod json;
 mod links;
 mod probe;
 mod report;

@@ -9,8 +9,9 @@ use shoal::engine::{FlowReport, LinkReport, Report};
 /// Links printed in full; beyond, only the links that dropped frames or are impaired.
 const ALL_LINKS_UP_TO: usize = 32;
 
-/// Print the nodes, links, ports and capture of `report`.
+/// Print the workers, nodes, links, ports and capture of `report`.
 pub fn print(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    workers(report, out)?;
     nodes(report, out)?;
     links(report, out)?;
     ports(report, out)?;
@@ -28,6 +29,31 @@ pub fn print(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             "shoal: BUG: link {} does not balance: {missing} frame(s) unaccounted for",
             link.name
         );
+    }
+    Ok(())
+}
+
+fn workers(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    for (w, r) in report.workers.iter().enumerate() {
+        let core = r
+            .core
+            .map_or("not pinned".to_owned(), |c| format!("core {c}"));
+        writeln!(
+            out,
+            "worker {w}: {core}, {} nodes, busy {:.0}% of the run",
+            r.nodes,
+            100.0 * r.busy
+        )?;
+    }
+    match report.cut.len() {
+        0 => {}
+        n if n <= 8 => writeln!(out, "links between workers: {}", report.cut.join(", "))?,
+        n => writeln!(
+            out,
+            "links between workers: {n}, {} …",
+            report.cut[..8].join(", ")
+        )?,
     }
     Ok(())
 }

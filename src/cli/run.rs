@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Frame length of the flows, bytes (without FCS).
     #[arg(long, default_value_t = 64)]
     frame: usize,
+    /// Print the final report as one JSON document on standard output (everything else goes
+    /// to standard error).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     links: LinkArgs,
 }
@@ -96,7 +100,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         net.add_sink(NodeId(node(sink, "--sink")? as u32), FLOW_PORT);
     }
     args.links.apply(&topo, &mut net)?;
-    let to_stderr = args.links.capture_to_stdout();
+    if args.json && args.links.capture_to_stdout() {
+        let msg = "--json and -w - both want standard output: write the capture to a file";
+        return Err(super::Usage::new(msg.into()).into());
+    }
+    let to_stderr = args.links.capture_to_stdout() || args.json;
     let mut out = super::text_out(to_stderr);
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
@@ -158,10 +166,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
     let report = engine.stop()?;
-    super::report::print(&report, &mut out)?;
     // A flow's datagrams add up when its destination's sink is in this run.
     let local = |f: &FlowReport| !remote.contains(&(f.from.as_str(), f.to));
-    super::report::flows(&report, &local, &mut out)?;
+    if args.json {
+        let doc = super::json::report(&report, &local);
+        println!("{doc:#}");
+    } else {
+        super::report::print(&report, &mut out)?;
+        super::report::flows(&report, &local, &mut out)?;
+    }
     // This run's own flows (a sink also reports flows other processes send it).
     let mut ours = report
         .flows

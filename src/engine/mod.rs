@@ -19,7 +19,7 @@ mod worker;
 
 pub use crate::fabric::{Cause, EndReport, FlowReport, LinkReport};
 pub use crate::fabric::{FlowSpec, Histogram, MIN_FRAME, Network, NodeId, RX_QUEUE, Sink};
-pub use report::{NodeReport, PortReport, Report};
+pub use report::{NodeReport, PortReport, Report, WorkerReport};
 pub use worker::WorkerStats;
 
 use std::net::Ipv4Addr;
@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::capture::{Capture, CaptureThread};
-use crate::fabric::{Fabric, NetworkError, Parts};
+use crate::fabric::{Fabric, NetworkError, Parts, end_name};
 use crate::frame::{Pool, PoolError};
 use crate::link::LinkError;
 use crate::port::PortError;
@@ -130,6 +130,8 @@ pub struct Engine {
     replica_of: Vec<usize>,
     /// The thread writing the capture, if any.
     capture: Option<CaptureThread>,
+    /// The links between workers, by their ends' names.
+    cut: Vec<String>,
     started: std::time::Instant,
 }
 
@@ -165,6 +167,17 @@ impl Engine {
             placement[originals + k] = (placement[r.of] + r.shard) % workers;
         }
         let local = build::local_indices(&placement, workers);
+        let cut = place::cut(&links, &placement)
+            .into_iter()
+            .map(|l| {
+                links[l]
+                    .ends
+                    .iter()
+                    .map(|&e| end_name(&nodes, e))
+                    .collect::<Vec<_>>()
+                    .join(" — ")
+            })
+            .collect();
         let wall_offset = sys::wall_offset();
         let wakers: Vec<Arc<Waker>> = (0..workers).map(|_| Arc::default()).collect();
         let (commands, receivers): (Vec<Sender<Command>>, Vec<_>) =
@@ -209,7 +222,9 @@ impl Engine {
         let mut receivers = receivers.into_iter().zip(shared_arp);
         for (w, fabric) in fabrics.into_iter().enumerate() {
             let s = Arc::new(WorkerStats::default());
+            s.core.store(-1, Ordering::Relaxed);
             stats.push(s.clone());
+            let pinned = s.clone();
             let (rx, shared_arp) = receivers
                 .next()
                 .ok_or(EngineError::Spawn(std::io::ErrorKind::Other.into()))?;
@@ -228,14 +243,18 @@ impl Engine {
                 shared_arp,
                 flows_on: cfg.flows_at_start,
                 told: 0,
+                idle_ns: 0,
             };
             let core = cores.get(cfg.first_core + w).copied();
             let handle = std::thread::Builder::new()
                 .name(format!("shoal-w{w}"))
                 .spawn(move || {
-                    if let Some(core) = core {
-                        // Pinning is best effort: a restricted cpuset leaves the thread floating.
-                        core_affinity::set_for_current(core);
+                    // Pinning is best effort: a restricted cpuset leaves the thread floating,
+                    // and the report says so.
+                    if let Some(core) = core
+                        && core_affinity::set_for_current(core)
+                    {
+                        pinned.core.store(core.id as i64, Ordering::Relaxed);
                     }
                     worker.run()
                 })
@@ -252,6 +271,7 @@ impl Engine {
             placement: placement.into_iter().zip(local).collect(),
             replica_of: replicas.iter().map(|r| r.of).collect(),
             capture,
+            cut,
             started: epoch,
         })
     }
@@ -380,6 +400,18 @@ impl Engine {
         };
         let mut report = report::build(stopped, elapsed);
         report.capture = capture;
+        report.cut = self.cut;
+        for (w, s) in self.stats.iter().enumerate() {
+            let idle = Duration::from_nanos(s.idle_ns.load(Ordering::Relaxed));
+            let core = usize::try_from(s.core.load(Ordering::Relaxed)).ok();
+            let nodes = self.placement.iter().filter(|&&(x, _)| x == w).count();
+            let busy = 1.0 - idle.as_secs_f64() / elapsed.as_secs_f64().max(1e-9);
+            report.workers.push(report::WorkerReport {
+                nodes,
+                core,
+                busy: busy.clamp(0.0, 1.0),
+            });
+        }
         Ok(report)
     }
 }

@@ -24,6 +24,19 @@ pub struct NodeReport {
     pub queued: u64,
 }
 
+/// A worker's share of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerReport {
+    /// Nodes placed on it (replicas included).
+    pub nodes: usize,
+    /// The core it was pinned to, `None` when it floated (no core left for it, or the cpuset
+    /// refused).
+    pub core: Option<usize>,
+    /// The fraction of the run it spent working rather than asleep or waiting for a frame
+    /// due on a link.
+    pub busy: f64,
+}
+
 /// A port's totals, as a stopped engine reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortReport {
@@ -57,6 +70,10 @@ pub struct Report {
     pub elapsed: std::time::Duration,
     /// The capture's totals (or why it failed), if the network had one.
     pub capture: Option<std::io::Result<CaptureTotals>>,
+    /// Each worker: its nodes, its core, how busy it was.
+    pub workers: Vec<WorkerReport>,
+    /// The links between workers (`a:eth1 — b:eth0`): where placement cut the topology.
+    pub cut: Vec<String>,
 }
 
 impl Report {
@@ -102,6 +119,8 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         ports: Vec::new(),
         elapsed,
         capture: None,
+        workers: Vec::new(),
+        cut: Vec::new(),
     };
     for (worker, f) in s.fabrics.iter().enumerate() {
         f.report_links(&mut report.links);

@@ -97,6 +97,11 @@ pub struct WorkerStats {
     pub sent: AtomicU64,
     /// Datagrams that reached a sink.
     pub received: AtomicU64,
+    /// Nanoseconds the worker spent asleep or spinning for a frame due on a link: idle.
+    pub idle_ns: AtomicU64,
+    /// The core the worker is pinned to, or -1 when it is not (none asked, none left, or
+    /// the cpuset refused).
+    pub core: std::sync::atomic::AtomicI64,
     /// Why a host's flow could not get out, most recently (rarely written: when it changes).
     pub trouble: std::sync::Mutex<Option<(u64, String)>>,
 }
@@ -122,6 +127,8 @@ pub(crate) struct Worker {
     pub flows_on: bool,
     /// The trouble last published.
     pub told: u64,
+    /// Nanoseconds spent idle so far.
+    pub idle_ns: u64,
 }
 
 impl Worker {
@@ -266,6 +273,7 @@ impl Worker {
             .filter_map(|&i| self.fabric.slots[i as usize].sink.as_ref());
         let received = sinks.map(|s| s.received).sum::<u64>();
         self.stats.received.store(received, Ordering::Relaxed);
+        self.stats.idle_ns.store(self.idle_ns, Ordering::Relaxed);
         let trouble = &self.fabric.trouble;
         if trouble.seq != self.told
             && let Ok(mut t) = self.stats.trouble.try_lock()
@@ -296,6 +304,7 @@ impl Worker {
             && line.saturating_since(now) <= LINE_SPIN
         {
             self.spin_until(line, seen);
+            self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
             return;
         }
         let line = deadlines
@@ -342,6 +351,7 @@ impl Worker {
             m.after_sleep();
         }
         self.waker.disarm();
+        self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
     }
 
     /// Spin until `t` or until someone wakes the worker (a command, frames from another

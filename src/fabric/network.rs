@@ -409,7 +409,7 @@ impl Network {
 }
 
 /// `node:iface` of an end.
-fn end_name(nodes: &[NodeSpec], (node, iface): End) -> String {
+pub(crate) fn end_name(nodes: &[NodeSpec], (node, iface): End) -> String {
     match nodes.get(node.0 as usize) {
         Some(n) => match n.node.iface_name(iface) {
             Some(name) => format!("{}:{name}", n.name),
