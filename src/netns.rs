@@ -124,7 +124,7 @@ impl NetNs {
         self.ip(&args)?;
         for (ns, dev) in [(self, a), (other, b)] {
             ns.sysctl(&format!("net.ipv6.conf.{dev}.disable_ipv6=1"))?;
-            ns.ip(&["link", "set", dev, "up"])?;
+            ns.ip(&["link", "set", "dev", dev, "up"])?;
         }
         Ok(())
     }
