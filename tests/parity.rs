@@ -17,9 +17,12 @@ mod classes;
 mod common;
 #[path = "parity/compare.rs"]
 mod compare;
+#[path = "parity/flood.rs"]
+mod flood;
 #[path = "parity/net.rs"]
 mod net;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use classes::Class;
@@ -31,6 +34,9 @@ use net::Net;
 /// Differences that are known and explained: a class-name prefix and the reason. Each is in
 /// docs/architecture.md, "Where Linux differs".
 const EXPLAINED: &[(&str, &str)] = &[];
+
+/// One test at a time: each builds both chains, and the floods measure rates.
+static ONE: Mutex<()> = Mutex::new(());
 
 /// Time between classes: keeps the ICMP error rate well inside Linux's global limit (1000/s,
 /// bursts of 50), whose random charge would otherwise make answers a matter of chance.
@@ -82,6 +88,7 @@ fn hosts_see_shoal_as_they_see_linux() {
     if skip_unless_root("hosts_see_shoal_as_they_see_linux") {
         return;
     }
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let seed = seed();
     println!("parity: SHOAL_PARITY_SEED={seed}");
     let filter = std::env::var("SHOAL_PARITY_CLASS").unwrap_or_default();
@@ -194,5 +201,72 @@ fn hosts_see_shoal_as_they_see_linux() {
         "hosts see shoal differ from Linux in {} classes (SHOAL_PARITY_SEED={seed}):\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// ICMP rate limits under floods from 1, 16, 64 and 4,096 sources, Linux's and shoal's routers
+/// measured one after the other; the table goes to docs/benchmarks.md. The per-destination
+/// limit is exact; the instance-wide one refills on the kernel's tick and charges a random 0-2
+/// credits per error, so rates are compared within 15% (and a few messages).
+#[test]
+fn icmp_rate_limits_match_linux_under_floods() {
+    if skip_unless_root("icmp_rate_limits_match_linux_under_floods") {
+        return;
+    }
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut results = Vec::new();
+    for build in [Net::linux as fn() -> std::io::Result<Net>, Net::shoal] {
+        let net = build().expect("chain");
+        net.warm_up().expect("chain carries pings");
+        let measured: Vec<flood::Measured> = flood::FLOODS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let m = flood::run(&net, i, *f);
+                std::thread::sleep(Duration::from_secs(1));
+                m
+            })
+            .collect();
+        results.push((net.name, measured));
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "parity: floods of {} s, load average {}",
+        flood::SECONDS,
+        load.trim()
+    );
+    println!(
+        "| sources | offered/s (sent: Linux, shoal) | Linux: answers (first s, then /s) | shoal: answers (first s, then /s) | newcomer answered (Linux, shoal) |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    let (linux, shoal) = (&results[0].1, &results[1].1);
+    let mut wrong = Vec::new();
+    for ((f, l), s) in flood::FLOODS.iter().zip(linux).zip(shoal) {
+        println!(
+            "| {} | {} ({}, {}) | {} ({}, {:.0}/s) | {} ({}, {:.0}/s) | {}/{}, {}/{} |",
+            f.sources,
+            f.pps,
+            l.sent as u64 / flood::SECONDS,
+            s.sent as u64 / flood::SECONDS,
+            l.answered,
+            l.first_second,
+            l.steady,
+            s.answered,
+            s.first_second,
+            s.steady,
+            l.newcomer.0,
+            l.newcomer.1,
+            s.newcomer.0,
+            s.newcomer.1
+        );
+        let close = |a: f64, b: f64| (a - b).abs() <= 0.15 * a.max(b) + 3.0;
+        if !close(l.answered as f64, s.answered as f64) || !close(l.steady, s.steady) {
+            wrong.push(format!("{} sources: Linux {l:?}, shoal {s:?}", f.sources));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "rate limits differ:\n{}",
+        wrong.join("\n")
     );
 }

@@ -9,17 +9,17 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::build;
 use super::classes::{Class, H2, ROUTER_ADDRS};
 use super::common::netns::NetNs;
 use super::common::raw::RawSocket;
 
-/// Frames arriving at one host, collected by a thread until stopped.
+/// Frames arriving at one host, collected by a thread until stopped, with when they came.
 pub struct Capture {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<Vec<u8>>>,
+    thread: JoinHandle<Vec<(Instant, Vec<u8>)>>,
 }
 
 impl Capture {
@@ -31,7 +31,7 @@ impl Capture {
             let mut frames = Vec::new();
             while !flag.load(Ordering::Relaxed) {
                 match socket.recv(Duration::from_millis(50)) {
-                    Ok(Some(r)) if r.incoming => frames.push(r.bytes),
+                    Ok(Some(r)) if r.incoming => frames.push((Instant::now(), r.bytes)),
                     Ok(_) => {}
                     Err(e) => panic!("capture: {e}"),
                 }
@@ -39,7 +39,7 @@ impl Capture {
             // Drain what is already queued.
             while let Ok(Some(r)) = socket.recv(Duration::ZERO) {
                 if r.incoming {
-                    frames.push(r.bytes);
+                    frames.push((Instant::now(), r.bytes));
                 }
             }
             frames
@@ -48,6 +48,10 @@ impl Capture {
     }
 
     pub fn finish(self) -> Vec<Vec<u8>> {
+        self.finish_timed().into_iter().map(|(_, f)| f).collect()
+    }
+
+    pub fn finish_timed(self) -> Vec<(Instant, Vec<u8>)> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("capture thread")
     }
