@@ -69,6 +69,7 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
     );
     let start = sim.now();
     let mut rtts = Vec::new();
+    let mut errors = 0;
     let interval = Duration::from_secs(1);
     for seq in 1..=args.count {
         let sent = sim.now();
@@ -82,8 +83,15 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
                 );
                 rtts.push(ms(rtt));
             }
-            PingReply::Error { from, kind, code } => {
-                println!("From {from} icmp_seq={seq} {}", icmp_error(kind, code))
+            PingReply::Error {
+                from,
+                kind,
+                code,
+                info,
+            } => {
+                errors += 1;
+                let what = PingReply::describe_error(kind, code, info);
+                println!("From {from} icmp_seq={seq} {what}")
             }
             PingReply::Timeout => {}
         }
@@ -94,8 +102,13 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
     let sent = usize::from(args.count);
     let loss = (sent - rtts.len()) * 100 / sent.max(1);
     println!("\n--- {dst} ping statistics ---");
+    let errors = if errors > 0 {
+        format!(", +{errors} errors")
+    } else {
+        String::new()
+    };
     println!(
-        "{sent} packets transmitted, {} received, {loss}% packet loss, time {}ms",
+        "{sent} packets transmitted, {} received{errors}, {loss}% packet loss, time {}ms",
         rtts.len(),
         (sim.now() - start).as_millis()
     );
@@ -125,25 +138,13 @@ pub fn traceroute(args: TracerouteArgs) -> anyhow::Result<()> {
                 let name = topo
                     .owner(from)
                     .map_or(from.to_string(), |n| n.name.clone());
-                println!("{:>2}  {name} ({from})  {:.3} ms", hop.ttl, ms(rtt));
+                let mark = hop.mark.map(|m| format!(" {m}")).unwrap_or_default();
+                println!("{:>2}  {name} ({from})  {:.3} ms{mark}", hop.ttl, ms(rtt));
             }
             _ => println!("{:>2}  *", hop.ttl),
         }
     }
     Ok(())
-}
-
-/// What Linux ping prints for an ICMP error.
-fn icmp_error(kind: u8, code: u8) -> String {
-    match (kind, code) {
-        (3, 0) => "Destination Net Unreachable".into(),
-        (3, 1) => "Destination Host Unreachable".into(),
-        (3, 3) => "Destination Port Unreachable".into(),
-        (3, 4) => "Frag needed and DF set".into(),
-        (3, 13) => "Packet filtered".into(),
-        (11, 0) => "Time to live exceeded".into(),
-        _ => format!("ICMP type {kind} code {code}"),
-    }
 }
 
 fn ms(d: Duration) -> f64 {
