@@ -67,6 +67,12 @@ fn expect_drop(frame: &[u8], reason: DropReason) {
         n.sim.pool().capacity(),
         "buffer returned"
     );
+    // Every frame is forwarded, delivered locally, dropped or held.
+    assert_eq!(
+        after.rx_frames,
+        after.forwarded + after.delivered_locally() + after.total_drops() + after.held,
+        "{after:?}"
+    );
 }
 
 #[test]

@@ -95,17 +95,22 @@ impl Router {
                 let bytes = io.pool.data_mut(&frame);
                 reply.emit(&mut arp::Packet::new_unchecked(&mut bytes[ETH..]));
                 self.counters.arp_replies += 1;
+                self.counters.local += 1;
                 self.transmit(id, sha, ethernet::EtherType::Arp, frame, io);
             }
             Verdict::Ignore => self.drop_frame(io, frame, DropReason::ArpIgnored),
             Verdict::Confirm => {
                 io.pool.free(frame);
                 match self.neigh.confirm(now, id, sip, sha) {
-                    Some(waiting) => self.release(id, sha, waiting, io),
+                    Some(waiting) => {
+                        self.counters.local += 1;
+                        self.release(id, sha, waiting, io)
+                    }
                     None => self.counters.drops[DropReason::ArpUnsolicited as usize] += 1,
                 }
             }
             Verdict::Refresh => {
+                self.counters.local += 1;
                 io.pool.free(frame);
                 let waiting = self.neigh.learn(now, id, sip, sha, false);
                 self.release(id, sha, waiting, io);

@@ -93,8 +93,6 @@ drop_reasons! {
     ReasmTooFar => "reasm-too-far",
     /// The datagram's fragments did not all arrive in time (ipfrag_time).
     ReasmTimeout => "reasm-timeout",
-    /// A fragment merged into a reassembled datagram (which goes on as one packet).
-    Reassembled => "reassembled",
     /// A reassembled datagram for the application larger than a frame.
     TooBigToDeliver => "too-big-to-deliver",
     /// Egress interface is administratively down.
@@ -146,6 +144,13 @@ pub struct Counters {
     pub forwarded: u64,
     /// Frames handed to the local application as deliver actions.
     pub delivered: u64,
+    /// Frames the instance's own stack took in: ARP it processed, echo and timestamp requests
+    /// it answered, fragments merged into a reassembled datagram. With `delivered`, what
+    /// `shoal run` reports as delivered locally.
+    pub local: u64,
+    /// Fragments held for reassembly now (not a running total): received, and in none of the
+    /// other counts yet.
+    pub held: u64,
     /// ARP requests sent while resolving or probing neighbours.
     pub arp_requests: u64,
     /// ARP replies sent for our addresses.
@@ -173,6 +178,8 @@ impl Default for Counters {
             tx_frames: 0,
             forwarded: 0,
             delivered: 0,
+            local: 0,
+            held: 0,
             arp_requests: 0,
             arp_replies: 0,
             echo_replies: 0,
@@ -193,6 +200,8 @@ impl core::ops::AddAssign<&Counters> for Counters {
         self.tx_frames += other.tx_frames;
         self.forwarded += other.forwarded;
         self.delivered += other.delivered;
+        self.local += other.local;
+        self.held += other.held;
         self.arp_requests += other.arp_requests;
         self.arp_replies += other.arp_replies;
         self.echo_replies += other.echo_replies;
@@ -211,6 +220,15 @@ impl Counters {
     /// Drops counted for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]
+    }
+
+    /// Frames delivered locally: to the application, or taken in by the instance itself.
+    /// Every received frame is forwarded, delivered locally, dropped or held:
+    /// `rx_frames = forwarded + delivered_locally() + total_drops() + held`, but for a
+    /// forwarded frame whose next hop then never answers ARP, counted forwarded and then
+    /// dropped (`neigh-failed`, `neigh-queue-full`), as Linux counts it.
+    pub fn delivered_locally(&self) -> u64 {
+        self.delivered + self.local
     }
 
     /// All drops.

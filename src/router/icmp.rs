@@ -364,6 +364,7 @@ impl Router {
             now,
         );
         self.counters.echo_replies += 1;
+        self.counters.local += 1;
         self.send_routed(now, frame, &route, io);
     }
 }
@@ -412,6 +413,7 @@ impl Router {
         };
         write_header(&mut reply[..ip_len], &ip, &opts, &dopt, meta.src, now);
         self.counters.echo_replies += 1;
+        self.counters.local += 1;
         match route.via {
             Via::Neighbour { egress, next_hop } => {
                 self.fragment_bytes(now, None, egress, next_hop, &mut reply, io)

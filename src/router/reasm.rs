@@ -549,11 +549,16 @@ impl Router {
             self.reasm.add(&self.config.reasm, now, incoming)
         };
         self.counters.drops[DropReason::ReasmTooFar as usize] += restarted as u64;
+        self.counters.held -= restarted as u64;
         match outcome {
-            Outcome::Held => io.pool.free(frame),
+            Outcome::Held => {
+                self.counters.held += 1;
+                io.pool.free(frame)
+            }
             Outcome::Dropped(f) => self.drop_frame(io, frame, f.reason()),
             Outcome::Discarded(f, held) => {
                 self.counters.drops[f.reason() as usize] += held as u64;
+                self.counters.held -= held as u64;
                 self.drop_frame(io, frame, f.reason());
             }
             Outcome::Complete {
@@ -561,7 +566,9 @@ impl Router {
                 held,
                 first,
             } => {
-                self.counters.drops[DropReason::Reassembled as usize] += held as u64;
+                // The fragments held are taken in; the last one goes on as the datagram.
+                self.counters.local += held as u64;
+                self.counters.held -= held as u64;
                 self.counters.reassembled += 1;
                 let meta = first.meta;
                 // The completing fragment's buffer takes the datagram if it fits.
@@ -586,6 +593,7 @@ impl Router {
         self.reasm.expire(now, &mut expired);
         for e in expired {
             let reason = DropReason::ReasmTimeout as usize;
+            self.counters.held -= e.held as u64;
             let Some(first) = e.first else {
                 self.counters.drops[reason] += e.held as u64;
                 continue;
