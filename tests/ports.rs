@@ -299,7 +299,7 @@ fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let num = |i: usize| f[i].parse::<u64>().expect("a number");
-            (num(1) as usize, num(2), num(3), f[6..].join(" "))
+            (num(1) as usize, num(2), num(3), f[5..].join(" "))
         })
         .collect()
 }

@@ -142,36 +142,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
     let report = engine.stop()?;
+    // received = forwarded + delivered + dropped + held (fragments waiting for the rest).
     println!(
-        "\n{:<16} {:>12} {:>12} {:>12} {:>10}  drops by reason",
-        "instance", "received", "forwarded", "sent", "dropped"
+        "\n{:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  drops by reason",
+        "instance", "received", "forwarded", "delivered", "dropped", "held", "sent"
     );
     for (name, c) in &report.nodes {
         let reasons: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
         println!(
-            "{name:<16} {:>12} {:>12} {:>12} {:>10}  {}",
+            "{name:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  {}",
             c.rx_frames,
             c.forwarded,
-            c.tx_frames,
+            c.delivered_locally(),
             c.total_drops(),
+            c.held,
+            c.tx_frames,
             reasons.join(", ")
         );
     }
     if !report.ports.is_empty() {
         println!(
-            "\n{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  bound to",
-            "port", "worker", "rx", "tx", "tx full", "rx lost"
+            "\n{:<24} {:>6} {:>12} {:>12} {:>10}  bound to; receive drops by reason",
+            "port", "worker", "rx", "tx", "tx full"
         );
         for p in &report.ports {
             let st = &p.stats;
+            let drops: Vec<String> = st.rx_drops().map(|(r, n)| format!("{r} {n}")).collect();
+            let drops = if drops.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", drops.join(", "))
+            };
             println!(
-                "{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  {}",
+                "{:<24} {:>6} {:>12} {:>12} {:>10}  {}{drops}",
                 format!("{}:{}", p.node, p.iface),
                 p.worker,
                 st.rx,
                 st.tx,
                 st.tx_full,
-                st.rx_dropped,
                 p.describe
             );
         }

@@ -638,6 +638,7 @@ fn open_ports(
                     iface,
                     staged: Vec::with_capacity(crate::frame::BATCH_MAX),
                     siblings,
+                    queue_full: 0,
                 });
             }
         }

@@ -69,6 +69,8 @@ pub(crate) struct PortSlot {
     pub staged: Vec<Frame>,
     /// The other replicas of a spread router, told of every ARP frame the port receives.
     pub siblings: Vec<Sibling>,
+    /// Frames from the port that found the interface's receive queue full.
+    pub queue_full: u64,
 }
 
 /// Another replica of a spread router, on another worker.
@@ -220,7 +222,13 @@ impl Worker {
         let ports = self
             .ports
             .drain(..)
-            .map(|p| (p.node, p.iface, p.port.describe(), p.port.stats()))
+            .map(|p| {
+                let stats = PortStats {
+                    rx_queue_full: p.queue_full,
+                    ..p.port.stats()
+                };
+                (p.node, p.iface, p.port.describe(), stats)
+            })
             .collect();
         Finished {
             nodes: self.nodes,
@@ -506,7 +514,9 @@ impl Worker {
                 self.drops += share_arp(slot.iface, &slot.siblings, &self.pool, &self.arrivals);
             }
             let (node, iface) = (slot.node, slot.iface);
+            let before = self.queue_drops;
             self.enqueue_arrivals(node, iface);
+            self.ports[p].queue_full += self.queue_drops - before;
         }
         total
     }
