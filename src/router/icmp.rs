@@ -21,6 +21,7 @@
 use std::net::Ipv4Addr;
 
 use super::meta::Ipv4Meta;
+use super::neigh::Queued;
 use super::options::{self, Compiled};
 use super::output::Via;
 use super::ratelimit::{self, NR_ICMP_TYPES};
@@ -370,6 +371,25 @@ impl Router {
 }
 
 impl Router {
+    /// A queued frame's next hop never answered: ICMP host unreachable to its sender if it was
+    /// forwarded (Linux's arp_error_report), a plain drop if we made it.
+    pub(crate) fn resolution_failed(&mut self, now: Instant, q: Queued, io: &mut Io<'_>) {
+        let meta = match (q.ingress, Ipv4Meta::parse(io.pool.data(&q.frame))) {
+            (Some(_), Ok(meta)) => meta,
+            _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
+        };
+        let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
+        self.icmp_error(
+            now,
+            q.ingress,
+            q.frame,
+            &meta,
+            err,
+            DropReason::NeighFailed,
+            io,
+        );
+    }
+
     /// Answer an echo request reassembled into more than a frame holds: the reply is built
     /// apart and leaves in fragments.
     pub(crate) fn echo_reply_large(

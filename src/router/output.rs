@@ -10,14 +10,13 @@
 use std::net::Ipv4Addr;
 
 use super::fib::FlowKey;
-use super::icmp::IcmpError;
 use super::meta::{Cast, Ipv4Meta};
 use super::neigh::{Enqueued, Queued};
 use super::{Action, DropReason, Io, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
-use crate::wire::{arp, ethernet, icmpv4};
+use crate::wire::{arp, ethernet};
 
 const ETH: usize = ethernet::HEADER_LEN;
 
@@ -256,25 +255,6 @@ impl Router {
             unicast.unwrap_or(ethernet::Address::BROADCAST),
             ethernet::EtherType::Arp,
             frame,
-            io,
-        );
-    }
-
-    /// A queued frame's next hop never answered: ICMP host unreachable to its sender if it was
-    /// forwarded (Linux's arp_error_report), a plain drop if we made it.
-    pub(crate) fn resolution_failed(&mut self, now: Instant, q: Queued, io: &mut Io<'_>) {
-        let meta = match (q.ingress, Ipv4Meta::parse(io.pool.data(&q.frame))) {
-            (Some(_), Ok(meta)) => meta,
-            _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
-        };
-        let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
-        self.icmp_error(
-            now,
-            q.ingress,
-            q.frame,
-            &meta,
-            err,
-            DropReason::NeighFailed,
             io,
         );
     }
