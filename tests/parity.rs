@@ -134,6 +134,8 @@ fn hosts_see_shoal_as_they_see_linux() {
         .iter()
         .map(|s| compare::attribute(&classes, &s.1))
         .collect();
+    // SHOAL_PARITY_SHOW=1 prints what Linux's chain made of every class.
+    let show = std::env::var("SHOAL_PARITY_SHOW").is_ok_and(|v| v == "1");
     let mut same = 0;
     let mut explained = Vec::new();
     let mut failures = Vec::new();
@@ -146,6 +148,13 @@ fn hosts_see_shoal_as_they_see_linux() {
             let (l, s) = (compare::canonical(raw_l), compare::canonical(raw_s));
             if l != s {
                 text += &format!("    at {host}:\n{}", compare::diff(&l, &s, raw_l, raw_s));
+            }
+        }
+        if show {
+            for (host, at) in [("h1", &at_h1), ("h2", &at_h2)] {
+                for f in at[0].0.get(&i).unwrap_or(&none) {
+                    println!("parity: {} at {host}: {}", class.name, compare::describe(f));
+                }
             }
         }
         if text.is_empty() {

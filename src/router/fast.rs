@@ -105,6 +105,8 @@ pub(crate) struct FastPath<'r> {
     fixed_generations: u64,
     /// The adjacencies' epoch now (see [`adjacency`](super::adjacency)).
     epoch: u64,
+    /// Whether a packet leaving by its ingress may need a redirect (the general path decides).
+    redirects: bool,
     tally: &'r mut Tally,
 }
 
@@ -147,6 +149,7 @@ impl Router {
             adjacencies: &mut self.adjacencies,
             fixed_generations,
             epoch,
+            redirects: self.config.send_redirects,
             tally,
         }
     }
@@ -353,6 +356,10 @@ impl FastPath<'_> {
         let Some((macs, egress)) = adjacency else {
             return Some(frame);
         };
+        // Back out of the interface it came in on: a redirect may be due.
+        if egress == self.ingress && self.redirects {
+            return Some(frame);
+        }
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
         h[22] = ttl - 1;

@@ -10,9 +10,10 @@
 
 use std::net::Ipv4Addr;
 
+use super::fib::FlowKey;
 use super::icmp::IcmpError;
 use super::meta::Ipv4Meta;
-use super::{DropReason, Io, NextHop, Router, options};
+use super::{DropReason, Io, NextHop, RouteKind, Router, options};
 use crate::frame::{FRAME_SIZE, Frame};
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
@@ -61,6 +62,10 @@ impl Router {
         let header = &mut bytes[ETH..ETH + meta.header_len];
         let mut ip = ipv4::Packet::new_unchecked(&mut header[..]);
         ip.decrement_ttl();
+        if egress == ingress && self.config.send_redirects && meta.opts.srr == 0 {
+            self.redirect(now, ingress, &frame, meta, next_hop, io);
+        }
+        let header = &mut io.pool.data_mut(&frame)[ETH..ETH + meta.header_len];
         if let Some(addr) = egress_addr
             && options::forward(header, &meta.opts, addr)
         {
@@ -72,6 +77,49 @@ impl Router {
             return self.fragment(now, Some(ingress), egress, next_hop, frame, io);
         }
         self.dispatch(now, Some(ingress), egress, next_hop, frame, io);
+    }
+
+    /// A packet leaves by the interface it came in on: if its sender is on that link, tell it
+    /// the better next hop (ICMP host redirect, RFC 1812 §4.3.3.2, as Linux's
+    /// ip_rt_send_redirect: backed off per sender, quoting the packet with its TTL already
+    /// decremented). The packet itself is forwarded all the same.
+    fn redirect(
+        &mut self,
+        now: Instant,
+        ingress: IfaceId,
+        frame: &Frame,
+        meta: &Ipv4Meta,
+        gateway: Ipv4Addr,
+        io: &mut Io<'_>,
+    ) {
+        // The sender's route must be the link itself (__fib_validate_source: a next hop on
+        // the ingress device without a gateway).
+        let back = FlowKey {
+            src: meta.dst,
+            tos: meta.tos,
+            iif: Some(ingress),
+            ..FlowKey::to(meta.src)
+        };
+        let on_link = self.fib.route(&back).is_some_and(|r| {
+            let nh = r.nexthop;
+            nh.kind == RouteKind::Unicast && nh.dev == Some(ingress) && nh.gateway.is_none()
+        });
+        let cfg = self.config.icmp;
+        if !on_link || !self.limiter.redirect_allow(&cfg, now, u32::from(meta.src)) {
+            return;
+        }
+        let Some(copy) = io.pool.duplicate(frame) else {
+            self.counters.drops[DropReason::PoolExhausted as usize] += 1;
+            return;
+        };
+        let err = IcmpError {
+            kind: icmpv4::Message::Redirect.into(),
+            code: icmpv4::redirect::HOST,
+            info: gateway.octets(),
+        };
+        if let Err(copy) = self.icmp_send(now, copy, meta, err, io) {
+            io.pool.free(copy);
+        }
     }
 
     /// Split the packet in `frame` into fragments that fit the egress MTU and dispatch them in

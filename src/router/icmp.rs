@@ -120,26 +120,42 @@ impl Router {
         &mut self,
         now: Instant,
         ingress: Option<IfaceId>,
-        mut frame: Frame,
+        frame: Frame,
         meta: &Ipv4Meta,
         err: IcmpError,
         reason: DropReason,
         io: &mut Io<'_>,
     ) {
         let _ = ingress;
+        match self.icmp_send(now, frame, meta, err, io) {
+            Ok(()) => self.counters.drops[reason as usize] += 1,
+            Err(frame) => self.drop_frame(io, frame, reason),
+        }
+    }
+
+    /// Turn the datagram in `frame` into the ICMP error `err` back to its source and send it,
+    /// where Linux would (`__icmp_send`); the frame back if not.
+    pub(crate) fn icmp_send(
+        &mut self,
+        now: Instant,
+        mut frame: Frame,
+        meta: &Ipv4Meta,
+        err: IcmpError,
+        io: &mut Io<'_>,
+    ) -> Result<(), Frame> {
         if !self.may_answer(io.pool.data(&frame), meta) {
-            return self.drop_frame(io, frame, reason);
+            return Err(frame);
         }
         let saddr = meta.local.then_some(meta.dst);
         let header = &io.pool.data(&frame)[ETH..ETH + meta.header_len];
         let Some((opts, dopt)) = self.answer_options(header, meta) else {
-            return self.drop_frame(io, frame, reason);
+            return Err(frame);
         };
         let cfg = self.config.icmp;
         let limited = ratelimit::limited(&cfg, err.kind, err.code);
         if limited && !self.limiter.global_allow(&cfg, now) {
             self.counters.icmp_rate_limited += 1;
-            return self.drop_frame(io, frame, reason);
+            return Err(frame);
         }
         let dst = if dopt.srr != 0 {
             Ipv4Addr::from(dopt.faddr)
@@ -148,13 +164,12 @@ impl Router {
         };
         let tos = (meta.tos & RT_TOS_MASK) | PREC_INTERNETCONTROL;
         let Ok(route) = self.route_out(dst, tos, saddr) else {
-            return self.drop_frame(io, frame, reason);
+            return Err(frame);
         };
         if limited && !self.limiter.peer_allow(&cfg, now, u32::from(dst)) {
             self.counters.icmp_rate_limited += 1;
-            return self.drop_frame(io, frame, reason);
+            return Err(frame);
         }
-        self.counters.drops[reason as usize] += 1;
 
         let optlen = usize::from(dopt.optlen);
         let room = usize::from(route.mtu).min(MAX_ERROR_LEN) - ipv4::HEADER_LEN - optlen - 8;
@@ -200,6 +215,7 @@ impl Router {
         icmp[2..4].copy_from_slice(&sum.to_be_bytes());
         self.counters.icmp_errors += 1;
         self.send_routed(now, frame, &route, io);
+        Ok(())
     }
 
     /// RFC 1812 §4.3.2.7, as Linux's `__icmp_send` checks it: no error about a link-layer

@@ -89,6 +89,9 @@ pub struct Config {
     pub forwarding: bool,
     /// TTL of packets this instance originates (`net.ipv4.ip_default_ttl`).
     pub default_ttl: u8,
+    /// Send ICMP host redirects to a sender on the link a packet leaves by again
+    /// (`net.ipv4.conf.*.send_redirects`).
+    pub send_redirects: bool,
     /// ARP timings.
     pub neigh: NeighConfig,
     /// ICMP error rate limits.
@@ -102,6 +105,7 @@ impl Default for Config {
         Config {
             forwarding: true,
             default_ttl: 64,
+            send_redirects: true,
             neigh: NeighConfig::default(),
             icmp: IcmpConfig::default(),
             reasm: ReasmConfig::default(),

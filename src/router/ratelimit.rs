@@ -82,6 +82,8 @@ struct Peer {
     last: i64,
     /// Last use, for eviction.
     used: u64,
+    /// Redirects sent since the last silence (n_redirects).
+    redirects: u32,
 }
 
 /// The instance's credit and the peer entries.
@@ -190,6 +192,31 @@ impl RateLimiter {
         allowed
     }
 
+    /// May a redirect go to `src` now (ip_rt_send_redirect)? Redirects back off exponentially
+    /// — 20 ms, doubled after each — stop after nine, and start over after 20.48 s without
+    /// one; the same entry's tokens are zeroed at that restart, which the error limits see.
+    pub(crate) fn redirect_allow(&mut self, cfg: &IcmpConfig, now: Instant, src: u32) -> bool {
+        const NUMBER: u32 = 9;
+        let now = jiffies(cfg, now);
+        let load = u64::from(cfg.hz / 50);
+        let silence = load << (NUMBER + 1);
+        let p = self.peer(cfg, now, src);
+        if since(now, p.last) > silence {
+            p.tokens = 0;
+            p.redirects = 0;
+        }
+        if p.redirects >= NUMBER {
+            p.last = now as i64;
+            return false;
+        }
+        if p.redirects == 0 || since(now, p.last) > load << p.redirects {
+            p.last = now as i64;
+            p.redirects += 1;
+            return true;
+        }
+        false
+    }
+
     /// The peer entry of `addr`, created full (Linux dates a new entry 60 s back).
     fn peer(&mut self, cfg: &IcmpConfig, now: u64, addr: u32) -> &mut Peer {
         if !self.peers.contains_key(&addr) {
@@ -199,6 +226,7 @@ impl RateLimiter {
             tokens: 0,
             last: now as i64 - 60 * i64::from(cfg.hz),
             used: now,
+            redirects: 0,
         });
         p.used = now;
         p
@@ -344,6 +372,29 @@ mod tests {
             .count();
         // ~1000/s, less the refills lost to the 20 ms floor: Linux measures about 1000/s.
         assert!((9_000..=10_100).contains(&sent), "{sent}");
+    }
+
+    #[test]
+    fn redirects_back_off_and_stop_after_nine() {
+        let cfg = IcmpConfig::default();
+        let mut rl = RateLimiter::default();
+        // The first, then none until 20 ms << 1 has passed, then 20 ms << 2, ...
+        assert!(rl.redirect_allow(&cfg, ms(0), A));
+        assert!(!rl.redirect_allow(&cfg, ms(40), A));
+        assert!(rl.redirect_allow(&cfg, ms(44), A));
+        let mut t = 44;
+        let mut sent = 2;
+        for _ in 0..200 {
+            t += 400;
+            sent += usize::from(rl.redirect_allow(&cfg, ms(t), A));
+        }
+        assert_eq!(sent, 9, "nine, then silence");
+        // The first redirect to a new source zeroed its tokens: an error right after is
+        // refused, as Linux refuses it.
+        let b = A + 1;
+        assert!(rl.redirect_allow(&cfg, ms(100_000), b));
+        assert!(!send(&mut rl, &cfg, ms(100_000), b, false));
+        assert!(send(&mut rl, &cfg, ms(101_000), b, false));
     }
 
     #[test]

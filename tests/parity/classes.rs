@@ -226,7 +226,31 @@ pub fn all(seed: u64) -> Vec<Class> {
     fragments(&mut g);
     ethernet(&mut g);
     arp(&mut g);
+    redirects(&mut g);
     g.classes
+}
+
+/// A sender on r1's link (h1 itself) sending by r1 to a next hop on that same link: Linux
+/// forwards and tells the sender (ICMP host redirect), backing off per sender. The two classes
+/// share h1's entry, so they run in this order, well apart.
+fn redirects(g: &mut Gen) {
+    g.class("redirect/to-a-neighbour-that-never-answers", |c| {
+        // Redirected, forwarded, and — no one answering ARP — host unreachable later, under
+        // the same sender's limits the first redirect reset.
+        let d = c.lan();
+        c.gap(300);
+        for (i, gap) in [0u64, 10, 10, 100].into_iter().enumerate() {
+            c.gap(gap);
+            c.ip(&udp_ip(H1, d, 40000, 33434 + i as u16, b"redirect me"));
+        }
+        c.wait(5_000);
+    });
+    g.class("redirect/to-a-gateway-on-the-link", |c| {
+        // 10.100/16 is routed via h1: r1 sends the packet back to h1 and tells it so.
+        let d = c.src();
+        c.gap(500);
+        c.ip(&udp_ip(H1, d, 40000, 33434, b"redirect me"));
+    });
 }
 
 fn udp_ip(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Ip {
