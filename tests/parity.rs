@@ -216,7 +216,8 @@ fn hosts_see_shoal_as_they_see_linux() {
 /// ICMP rate limits under floods from 1, 16, 64 and 4,096 sources, Linux's and shoal's routers
 /// measured one after the other; the table goes to docs/benchmarks.md. The per-destination
 /// limit is exact; the instance-wide one refills on the kernel's tick and charges a random 0-2
-/// credits per error, so rates are compared within 15% (and a few messages).
+/// credits per error, so totals are compared within 15% (and a few messages), the steady rate
+/// within 25%.
 #[test]
 fn icmp_rate_limits_match_linux_under_floods() {
     if skip_unless_root("icmp_rate_limits_match_linux_under_floods") {
@@ -268,8 +269,10 @@ fn icmp_rate_limits_match_linux_under_floods() {
             s.newcomer.0,
             s.newcomer.1
         );
-        let close = |a: f64, b: f64| (a - b).abs() <= 0.15 * a.max(b) + 3.0;
-        if !close(l.answered as f64, s.answered as f64) || !close(l.steady, s.steady) {
+        // The totals within 15%; the split between the first second and the rest moves more
+        // with the machine's load (Linux's refills follow its softirq timing).
+        let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * a.max(b) + 3.0;
+        if !close(l.answered as f64, s.answered as f64, 0.15) || !close(l.steady, s.steady, 0.25) {
             wrong.push(format!("{} sources: Linux {l:?}, shoal {s:?}", f.sources));
         }
     }

@@ -836,6 +836,40 @@ fn to_routers(g: &mut Gen) {
             c.ip(&Ip::new(s, dst, 253, b"experimental".to_vec()));
         });
     }
+    for (name, opts) in [
+        (
+            "record-route",
+            vec![
+                7u8, 19, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        ),
+        (
+            "timestamp-addr",
+            vec![68, 20, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        ("timestamp-only", vec![68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ] {
+        for (to, dst) in [("r2-far", R2B), ("h2", H2)] {
+            g.class(format!("echo/{name}-to-{to}"), |c| {
+                let s = c.src();
+                let mut ip = echo_ip(s, dst, 1, b"options");
+                ip.options = opts.clone();
+                c.ip(&ip);
+            });
+            g.class(format!("udp/{name}-to-{to}"), |c| {
+                let s = c.src();
+                let mut ip = udp_ip(s, dst, 40000, 33434, b"options");
+                ip.options = opts.clone();
+                c.ip(&ip);
+            });
+        }
+        g.class(format!("icmp/timestamp-{name}-to-r1"), |c| {
+            let s = c.src();
+            let mut ip = Ip::new(s, R1A, 1, build::icmp(13, 0, [0, 1, 0, 2], &[0; 12]));
+            ip.options = opts.clone();
+            c.ip(&ip);
+        });
+    }
     g.class("echo/code-5", |c| {
         let s = c.src();
         let m = build::icmp(8, 5, [0x7a, 0x11, 0, 1], b"code");
@@ -904,6 +938,24 @@ fn tcp_udp_to_routers(g: &mut Gen) {
             ));
         });
     }
+    g.class("tcp/r1-syn-tos", |c| {
+        let s = c.src();
+        let mut ip = Ip::new(s, R1A, 6, build::tcp(s, R1A, 40007, 80, 9, 0, SYN, &[]));
+        ip.tos = 0xb9;
+        c.ip(&ip);
+    });
+    g.class("tcp/r1-syn-record-route", |c| {
+        let s = c.src();
+        let mut ip = Ip::new(s, R1A, 6, build::tcp(s, R1A, 40008, 80, 9, 0, SYN, &[]));
+        ip.options = vec![7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        c.ip(&ip);
+    });
+    g.class("tcp/r1-syn-timestamp-full", |c| {
+        let s = c.src();
+        let mut ip = Ip::new(s, R1A, 6, build::tcp(s, R1A, 40009, 80, 9, 0, SYN, &[]));
+        ip.options = vec![7, 7, 8, 1, 2, 3, 4, 0];
+        c.ip(&ip);
+    });
     g.class("tcp/r1-bad-checksum", |c| {
         let s = c.src();
         let mut t = build::tcp(s, R1A, 40003, 80, 1, 0, SYN, &[]);
@@ -979,9 +1031,8 @@ fn tcp_udp_to_routers(g: &mut Gen) {
 }
 
 fn icmp_types(g: &mut Gen) {
-    let mut kinds: Vec<u8> = (0..=20).collect();
-    kinds.extend([30, 37, 40, 41, 42, 43, 200, 255]);
-    for kind in kinds {
+    // Every type, to r1 and expiring at r1.
+    for kind in 0..=255u8 {
         g.class(format!("icmp/type-{kind}-to-r1"), |c| {
             let s = c.src();
             let data = icmp_data(c, kind, s, R1A);

@@ -207,6 +207,12 @@ pub fn normalise(frame: &[u8]) -> Vec<u8> {
         if matches!(kind, 3 | 4 | 5 | 11 | 12) && end >= body + 8 + 20 {
             let inner = body + 8;
             mask_timestamps(&mut f[inner..end]);
+            // A quoted header with options carries the checksum of the times routers
+            // stamped (stale, too, where the router quoting it stamped it last, as Linux
+            // quotes it): masked with them.
+            if f[inner] & 0x0f > 5 {
+                f[inner + 10..inner + 12].fill(0);
+            }
         }
     }
     f.extend_from_slice(&markers);
