@@ -39,7 +39,7 @@ impl Router {
         if meta.ttl <= 1 {
             let err = IcmpError::time_exceeded(icmpv4::time_exceeded::TTL);
             let reason = DropReason::TtlExceeded;
-            return self.icmp_error(now, Some(ingress), frame, meta, err, reason, io);
+            return self.icmp_error(now, frame, meta, err, reason, io);
         }
         let Some(egress) = nh.dev.filter(|d| usize::from(d.0) < self.ifaces.len()) else {
             return self.drop_frame(io, frame, DropReason::NoRoute);
@@ -52,7 +52,7 @@ impl Router {
         if meta.total_len > usize::from(mtu) && meta.dont_frag {
             let err = IcmpError::frag_needed(mtu);
             let reason = DropReason::FragNeeded;
-            return self.icmp_error(now, Some(ingress), frame, meta, err, reason, io);
+            return self.icmp_error(now, frame, meta, err, reason, io);
         }
         let next_hop = nh.gateway.unwrap_or(meta.dst);
         let egress_addr = (meta.opts.optlen != 0)

@@ -95,7 +95,6 @@ impl Router {
     pub(crate) fn route_error(
         &mut self,
         now: Instant,
-        ingress: IfaceId,
         frame: Frame,
         meta: &Ipv4Meta,
         err: IcmpError,
@@ -110,7 +109,7 @@ impl Router {
             self.counters.icmp_rate_limited += 1;
             return self.drop_frame(io, frame, reason);
         }
-        self.icmp_error(now, Some(ingress), frame, meta, err, reason, io);
+        self.icmp_error(now, frame, meta, err, reason, io);
     }
 
     /// Drop the datagram in `frame` for `reason` and, where Linux would, turn its buffer into
@@ -119,14 +118,12 @@ impl Router {
     pub(crate) fn icmp_error(
         &mut self,
         now: Instant,
-        ingress: Option<IfaceId>,
         frame: Frame,
         meta: &Ipv4Meta,
         err: IcmpError,
         reason: DropReason,
         io: &mut Io<'_>,
     ) {
-        let _ = ingress;
         match self.icmp_send(now, frame, meta, err, io) {
             Ok(()) => self.counters.drops[reason as usize] += 1,
             Err(frame) => self.drop_frame(io, frame, reason),
@@ -395,15 +392,7 @@ impl Router {
             _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
         };
         let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
-        self.icmp_error(
-            now,
-            q.ingress,
-            q.frame,
-            &meta,
-            err,
-            DropReason::NeighFailed,
-            io,
-        );
+        self.icmp_error(now, q.frame, &meta, err, DropReason::NeighFailed, io);
     }
 
     /// Answer an echo request reassembled into more than a frame holds: the reply is built

@@ -150,7 +150,7 @@ impl Router {
                     meta.opts = partial;
                     let err = IcmpError::parameter_problem(pointer);
                     let reason = DropReason::BadOptions;
-                    return self.icmp_error(now, Some(id), frame, &meta, err, reason, io);
+                    return self.icmp_error(now, frame, &meta, err, reason, io);
                 }
             }
             if meta.opts.srr != 0 {
@@ -160,7 +160,7 @@ impl Router {
         match decision {
             Decision::NoRoute => {
                 let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::NET);
-                self.route_error(now, id, frame, &meta, err, DropReason::NoRoute, io)
+                self.route_error(now, frame, &meta, err, DropReason::NoRoute, io)
             }
             Decision::Route(nh) => self.route_input(now, id, frame, meta, nh, io),
         }
@@ -227,11 +227,11 @@ impl Router {
             RouteKind::Blackhole => self.drop_frame(io, frame, DropReason::Blackhole),
             RouteKind::Unreachable => {
                 let err = IcmpError::dst_unreachable(code::HOST);
-                self.route_error(now, id, frame, &meta, err, DropReason::Unreachable, io)
+                self.route_error(now, frame, &meta, err, DropReason::Unreachable, io)
             }
             RouteKind::Prohibit => {
                 let err = IcmpError::dst_unreachable(code::ADMIN_PROHIBITED);
-                self.route_error(now, id, frame, &meta, err, DropReason::Prohibited, io)
+                self.route_error(now, frame, &meta, err, DropReason::Prohibited, io)
             }
             // The rule walk never returns a throw route.
             RouteKind::Throw => self.drop_frame(io, frame, DropReason::NoRoute),

@@ -76,13 +76,13 @@ impl Router {
                 // Linux has trimmed the datagram to its UDP length by now: that is what the
                 // error quotes.
                 meta.quote_len = meta.header_len + len;
-                self.port_unreachable(now, id, frame, &meta, io);
+                self.port_unreachable(now, frame, &meta, io);
             }
             ipv4::Protocol::Unknown(UDPLITE) => {
                 if udp_check(&io.pool.data(&frame)[start..end], &meta, true).is_none() {
                     return self.drop_frame(io, frame, DropReason::UdpMalformed);
                 }
-                self.port_unreachable(now, id, frame, &meta, io);
+                self.port_unreachable(now, frame, &meta, io);
             }
             ipv4::Protocol::Tcp => match tcp_check(&io.pool.data(&frame)[start..end], &meta) {
                 Some(seg) => self.tcp_reset(now, frame, &meta, seg, io),
@@ -92,29 +92,14 @@ impl Router {
             _ => {
                 let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::PROTOCOL);
                 let reason = DropReason::ProtocolUnreachable;
-                self.icmp_error(now, Some(id), frame, &meta, err, reason, io)
+                self.icmp_error(now, frame, &meta, err, reason, io)
             }
         }
     }
 
-    fn port_unreachable(
-        &mut self,
-        now: Instant,
-        id: IfaceId,
-        frame: Frame,
-        meta: &Ipv4Meta,
-        io: &mut Io<'_>,
-    ) {
+    fn port_unreachable(&mut self, now: Instant, frame: Frame, meta: &Ipv4Meta, io: &mut Io<'_>) {
         let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::PORT);
-        self.icmp_error(
-            now,
-            Some(id),
-            frame,
-            meta,
-            err,
-            DropReason::PortUnreachable,
-            io,
-        )
+        self.icmp_error(now, frame, meta, err, DropReason::PortUnreachable, io)
     }
 
     pub(crate) fn deliver(&mut self, iface: IfaceId, frame: Frame, io: &mut Io<'_>) {
@@ -128,7 +113,6 @@ impl Router {
     pub(crate) fn deliver_large(
         &mut self,
         now: Instant,
-        id: IfaceId,
         mut frame: Frame,
         datagram: Vec<u8>,
         first: First,
@@ -178,7 +162,7 @@ impl Router {
                 if !prefix(&mut frame, io) {
                     return self.drop_frame(io, frame, DropReason::TooBigToDeliver);
                 }
-                self.port_unreachable(now, id, frame, &meta, io);
+                self.port_unreachable(now, frame, &meta, io);
             }
             ipv4::Protocol::Tcp => match tcp_check(body, &meta) {
                 Some(seg) if prefix(&mut frame, io) => self.tcp_reset(now, frame, &meta, seg, io),
@@ -188,7 +172,7 @@ impl Router {
             _ if prefix(&mut frame, io) => {
                 let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::PROTOCOL);
                 let reason = DropReason::ProtocolUnreachable;
-                self.icmp_error(now, Some(id), frame, &meta, err, reason, io)
+                self.icmp_error(now, frame, &meta, err, reason, io)
             }
             _ => self.drop_frame(io, frame, DropReason::TooBigToDeliver),
         }

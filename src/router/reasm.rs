@@ -101,7 +101,6 @@ struct Queue {
     /// it ended (last_run_head).
     tail: Option<(usize, usize)>,
     last_run: usize,
-    iif: IfaceId,
     ecn: u8,
     max_size: usize,
     max_df_size: usize,
@@ -150,7 +149,6 @@ pub(crate) struct Expired {
     pub held: usize,
     /// The first fragment, if it came: its source gets time exceeded.
     pub first: Option<First>,
-    pub iif: IfaceId,
 }
 
 /// The queues of one instance.
@@ -169,7 +167,6 @@ pub(crate) struct Incoming<'a> {
     /// The whole IP packet (header and payload, trimmed to its total length).
     pub packet: &'a [u8],
     pub eth: [u8; 14],
-    pub iif: IfaceId,
 }
 
 /// RFC 3168's ECN codepoints of a fragment, as a bit (ip4_frag_ecn).
@@ -256,7 +253,6 @@ impl Reassembler {
                     runs: Vec::new(),
                     tail: None,
                     last_run: 0,
-                    iif: f.iif,
                     ecn: 0,
                     max_size: 0,
                     max_df_size: 0,
@@ -300,7 +296,6 @@ impl Reassembler {
                     ecn: 0,
                     max_size: 0,
                     max_df_size: 0,
-                    iif: q.iif,
                     rid: q.rid,
                 };
             }
@@ -390,7 +385,6 @@ impl Reassembler {
         let data = payload[..end - offset].to_vec();
         let at = q.fragments.partition_point(|x| x.offset < offset);
         q.fragments.insert(at, Fragment { offset, data });
-        q.iif = f.iif;
         q.meat += end - offset;
         q.ecn |= ecn_bit(m.tos);
         q.charge += FRAGMENT_CHARGE;
@@ -472,7 +466,6 @@ impl Reassembler {
             out.push(Expired {
                 held: q.fragments.len(),
                 first: q.first.take(),
-                iif: q.iif,
             });
             false
         });
@@ -544,7 +537,6 @@ impl Router {
                 meta: &meta,
                 packet: &bytes[ETH..ETH + meta.total_len],
                 eth,
-                iif: id,
             };
             self.reasm.add(&self.config.reasm, now, incoming)
         };
@@ -581,7 +573,7 @@ impl Router {
                     bytes[ETH..].copy_from_slice(&datagram);
                     return self.deliver_local(now, id, frame, meta, io);
                 }
-                self.deliver_large(now, id, frame, datagram, first, io);
+                self.deliver_large(now, frame, datagram, first, io);
             }
         }
     }
@@ -620,15 +612,7 @@ impl Router {
             let mut meta = first.meta;
             meta.quote_len = h + n;
             let err = IcmpError::time_exceeded(icmpv4::time_exceeded::REASSEMBLY);
-            self.icmp_error(
-                now,
-                Some(e.iif),
-                frame,
-                &meta,
-                err,
-                DropReason::ReasmTimeout,
-                io,
-            );
+            self.icmp_error(now, frame, &meta, err, DropReason::ReasmTimeout, io);
         }
     }
 }
@@ -673,7 +657,6 @@ mod tests {
                 meta: &meta,
                 packet,
                 eth: [0; 14],
-                iif: IfaceId(0),
             },
         )
     }
