@@ -686,6 +686,9 @@ impl Router {
 }
 
 #[cfg(test)]
+mod linux_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
