@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use shoal::engine::{Engine, EngineConfig};
-use shoal::sim::plan;
+use shoal::topo::generate::chain_flood;
 
 fn main() {
     // `cargo bench` passes --bench; under `cargo test` this is a quick smoke run.
@@ -22,10 +22,8 @@ fn main() {
         &[(16, 2)]
     };
     for &(routers, workers) in rows {
-        let net = plan(routers)
-            .expect("valid chain")
-            .network(64, None)
-            .expect("wired");
+        let flood = chain_flood(routers, 64, None).expect("valid chain");
+        let (net, h1, h2) = (flood.network, flood.h1, flood.h2_addr);
         let cfg = EngineConfig {
             workers,
             flows_at_start: false,
@@ -33,12 +31,7 @@ fn main() {
         };
         let engine = Engine::start(net, cfg).expect("engine starts");
         // Resolve ARP along the path before measuring.
-        let _ = engine.ping(
-            shoal::engine::NodeId(0),
-            "10.2.0.2".parse().expect("address"),
-            1,
-            Duration::from_secs(2),
-        );
+        let _ = engine.ping(h1, h2, 1, Duration::from_secs(2));
         let start = engine.stats();
         let t0 = Instant::now();
         engine.set_flows(true);

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("shoal: {e:#}");
             // A topology error is the user's file, not a failed run: status 2, like a usage error.
-            if e.downcast_ref::<cli::TopoError>().is_some() {
+            if e.downcast_ref::<cli::TopoError>().is_some()
+                || e.downcast_ref::<cli::Usage>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

@@ -296,6 +296,7 @@ fn hosts_talk_through_a_router_on_afxdp() {
 fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
     report
         .lines()
+        .skip_while(|l| !l.starts_with("port "))
         .filter(|l| l.starts_with(&format!("r1:{iface} ")))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();

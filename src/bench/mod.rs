@@ -237,9 +237,7 @@ fn in_process(sc: &Scenario, frame: usize, opts: &Options) -> anyhow::Result<Row
     let mut samples = Vec::new();
     let mut hops = Vec::new();
     for _ in 0..opts.runs.max(1) {
-        let plan =
-            crate::sim::plan(sc.routers).map_err(|(node, e)| anyhow::anyhow!("{node}: {e}"))?;
-        let net = plan.network(frame, None)?;
+        let net = crate::topo::generate::chain_flood(sc.routers, frame, None)?.network;
         let cfg = EngineConfig {
             workers: 1,
             flows_at_start: false,

@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shoal::engine::{Engine, EngineConfig, NodeId};
+use shoal::engine::{Engine, EngineConfig};
 use shoal::probe::PingReply;
-use shoal::sim::plan;
+use shoal::topo::generate::chain_flood;
 
 /// Options of `shoal demo`.
 #[derive(Debug, clap::Args)]
@@ -28,11 +28,9 @@ pub struct DemoArgs {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n = usize::from(args.routers);
-    let p = plan(n).map_err(|(node, e)| anyhow::anyhow!("{node}: {e}"))?;
-    let h2_addr = p.h2_addr;
     let frame = args.frame.max(shoal::engine::MIN_FRAME);
-    let net = p.network(frame, None).context("wiring the chain")?;
-    let h1 = NodeId(0);
+    let flood = chain_flood(n, frame, None).context("building the chain")?;
+    let (net, h1, h2_addr) = (flood.network, flood.h1, flood.h2_addr);
     let cfg = EngineConfig {
         flows_at_start: false,
         ..EngineConfig::default()

@@ -3,11 +3,26 @@
 mod bench;
 mod demo;
 mod r#gen;
+mod links;
 mod probe;
+mod report;
 mod run;
 pub mod sys;
 
 pub use shoal::topo::TopoError;
+
+/// A command line that asks for something impossible or malformed: reported like a topology
+/// error, with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(String);
+
+impl Usage {
+    /// A usage error saying `what`.
+    pub fn new(what: String) -> Usage {
+        Usage(what)
+    }
+}
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +49,16 @@ enum Command {
     Ping(probe::PingArgs),
     /// Traceroute from a node of a topology file, run in the simulator (virtual time).
     Traceroute(probe::TracerouteArgs),
+}
+
+/// Where a command's text goes: standard output, or standard error when a capture streams
+/// to standard output.
+fn text_out(capture_on_stdout: bool) -> Box<dyn std::io::Write> {
+    if capture_on_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    }
 }
 
 /// Run the chosen subcommand.

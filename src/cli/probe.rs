@@ -3,12 +3,15 @@
 //! driven by link delays, not the wall clock.
 
 use core::time::Duration;
+use std::io::Write;
 use std::net::Ipv4Addr;
 
 use anyhow::Context;
 use shoal::router::SendOptions;
 use shoal::sim::{NodeId, PingReply, Sim};
 use shoal::topo::Topology;
+
+use super::links::LinkArgs;
 
 /// Options of `shoal ping`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +28,8 @@ pub struct PingArgs {
     /// Bytes of payload.
     #[arg(short = 's', long, default_value_t = 56)]
     size: usize,
+    #[command(flatten)]
+    links: LinkArgs,
 }
 
 /// Options of `shoal traceroute`.
@@ -39,15 +44,25 @@ pub struct TracerouteArgs {
     /// Most hops to probe.
     #[arg(short = 'm', long, default_value_t = 30)]
     max_hops: u8,
+    #[command(flatten)]
+    links: LinkArgs,
 }
 
-/// Load and build the topology and resolve the source node and destination address.
-fn setup(file: &str, from: &str, dst: &str) -> anyhow::Result<(Topology, Sim, NodeId, Ipv4Addr)> {
+/// Load and build the topology with the command line's impairments and captures, and resolve
+/// the source node and destination address.
+fn setup(
+    file: &str,
+    from: &str,
+    dst: &str,
+    links: &LinkArgs,
+) -> anyhow::Result<(Topology, Sim, NodeId, Ipv4Addr)> {
     let topo = Topology::load(file)?;
     for w in &topo.warnings {
         eprintln!("{file}:{}: warning: {}: {}", w.line, w.key, w.message);
     }
-    let sim = topo.build_sim()?;
+    let mut net = topo.network()?;
+    links.apply(&topo, &mut net)?;
+    let sim = Sim::from_network(net, topo.sim_pool())?;
     let node = sim.node(from)?;
     let addr = match dst.parse() {
         Ok(a) => a,
@@ -60,13 +75,15 @@ fn setup(file: &str, from: &str, dst: &str) -> anyhow::Result<(Topology, Sim, No
 }
 
 pub fn ping(args: PingArgs) -> anyhow::Result<()> {
-    let (_, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst)?;
-    println!(
+    let (_, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst, &args.links)?;
+    let mut out = super::text_out(args.links.capture_to_stdout());
+    writeln!(
+        out,
         "PING {dst} ({dst}) from {} {}({}) bytes of data; times are virtual (simulator clock).",
         args.from,
         args.size,
         args.size + 28
-    );
+    )?;
     let start = sim.now();
     let mut rtts = Vec::new();
     let mut errors = 0;
@@ -76,11 +93,12 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
         let reply = sim.ping(node, dst, seq, args.size, SendOptions::default(), interval)?;
         match reply {
             PingReply::Echo { rtt, ttl } => {
-                println!(
+                writeln!(
+                    out,
                     "{} bytes from {dst}: icmp_seq={seq} ttl={ttl} time={:.3} ms",
                     args.size + 8,
                     ms(rtt)
-                );
+                )?;
                 rtts.push(ms(rtt));
             }
             PingReply::Error {
@@ -91,7 +109,7 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
             } => {
                 errors += 1;
                 let what = PingReply::describe_error(kind, code, info);
-                println!("From {from} icmp_seq={seq} {what}")
+                writeln!(out, "From {from} icmp_seq={seq} {what}")?
             }
             PingReply::Timeout => {}
         }
@@ -101,36 +119,43 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
     }
     let sent = usize::from(args.count);
     let loss = (sent - rtts.len()) * 100 / sent.max(1);
-    println!("\n--- {dst} ping statistics ---");
+    writeln!(out, "\n--- {dst} ping statistics ---")?;
     let errors = if errors > 0 {
         format!(", +{errors} errors")
     } else {
         String::new()
     };
-    println!(
+    writeln!(
+        out,
         "{sent} packets transmitted, {} received{errors}, {loss}% packet loss, time {}ms",
         rtts.len(),
         (sim.now() - start).as_millis()
-    );
+    )?;
     if !rtts.is_empty() {
         let n = rtts.len() as f64;
         let avg = rtts.iter().sum::<f64>() / n;
         let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
         let max = rtts.iter().copied().fold(0.0, f64::max);
         let mdev = (rtts.iter().map(|r| (r - avg).powi(2)).sum::<f64>() / n).sqrt();
-        println!("rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{mdev:.3} ms");
+        writeln!(
+            out,
+            "rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{mdev:.3} ms"
+        )?;
     }
+    finish_capture(&mut sim, &mut out)?;
     anyhow::ensure!(!rtts.is_empty(), "no reply from {dst}");
     Ok(())
 }
 
 pub fn traceroute(args: TracerouteArgs) -> anyhow::Result<()> {
-    let (topo, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst)?;
-    println!(
+    let (topo, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst, &args.links)?;
+    let mut out = super::text_out(args.links.capture_to_stdout());
+    writeln!(
+        out,
         "traceroute to {dst} ({dst}) from {}, {} hops max, 60 byte packets; times are virtual \
          (simulator clock)",
         args.from, args.max_hops
-    );
+    )?;
     let hops = sim.traceroute(node, dst, args.max_hops.max(1), Duration::from_secs(5))?;
     for hop in &hops {
         match (hop.from, hop.rtt) {
@@ -139,10 +164,28 @@ pub fn traceroute(args: TracerouteArgs) -> anyhow::Result<()> {
                     .owner(from)
                     .map_or(from.to_string(), |n| n.name.clone());
                 let mark = hop.mark.map(|m| format!(" {m}")).unwrap_or_default();
-                println!("{:>2}  {name} ({from})  {:.3} ms{mark}", hop.ttl, ms(rtt));
+                writeln!(
+                    out,
+                    "{:>2}  {name} ({from})  {:.3} ms{mark}",
+                    hop.ttl,
+                    ms(rtt)
+                )?;
             }
-            _ => println!("{:>2}  *", hop.ttl),
+            _ => writeln!(out, "{:>2}  *", hop.ttl)?,
         }
+    }
+    finish_capture(&mut sim, &mut out)
+}
+
+/// Close the capture, if any, and say what it holds.
+fn finish_capture(sim: &mut Sim, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Some(done) = sim.finish_capture() {
+        let t = done.context("writing the capture")?;
+        writeln!(
+            out,
+            "capture: {} frames written, {} copies dropped",
+            t.written, t.dropped_copies
+        )?;
     }
     Ok(())
 }

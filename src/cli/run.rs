@@ -8,6 +8,8 @@ use anyhow::Context;
 use shoal::engine::{Engine, EngineConfig, FlowSpec, NodeId, Totals};
 use shoal::topo::Topology;
 
+use super::links::LinkArgs;
+
 use super::sys;
 
 const FLOW_PORT: u16 = 5001;
@@ -43,6 +45,8 @@ pub struct RunArgs {
     /// Frame length of the flows, bytes (without FCS).
     #[arg(long, default_value_t = 64)]
     frame: usize,
+    #[command(flatten)]
+    links: LinkArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -90,6 +94,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for sink in &args.sinks {
         net.add_sink(NodeId(node(sink, "--sink")? as u32), FLOW_PORT);
     }
+    args.links.apply(&topo, &mut net)?;
+    let to_stderr = args.links.capture_to_stdout();
+    let mut out = super::text_out(to_stderr);
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
         workers: args.workers.unwrap_or(defaults.workers).max(1),
@@ -99,18 +106,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     sys::catch_interrupts();
     let engine = Engine::start(net, cfg).context("starting the engine")?;
-    println!(
+    writeln!(
+        out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
         args.topo,
         topo.nodes.len(),
         cfg.workers
-    );
+    )?;
     let t0 = Instant::now();
     let deadline = args
         .seconds
         .map(|s| t0 + Duration::from_secs_f64(s.max(0.0)));
     let mut last = (Totals::default(), t0);
-    let tty = std::io::stdout().is_terminal();
+    let tty = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
     while !sys::interrupted() && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
@@ -128,85 +140,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             );
             // On a terminal one line is redrawn in place; into a pipe or file, a line a second.
             if tty {
-                print!("\r{line}");
-                let _ = std::io::stdout().flush();
+                write!(out, "\r{line}")?;
+                out.flush()?;
             } else {
-                println!("{line}");
+                writeln!(out, "{line}")?;
             }
             last = (t, now);
         }
     }
     if tty {
-        println!();
+        writeln!(out)?;
     }
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
     let report = engine.stop()?;
-    // received = forwarded + delivered + dropped + held (fragments waiting for the rest).
-    println!(
-        "\n{:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  drops by reason",
-        "instance", "received", "forwarded", "delivered", "dropped", "held", "sent"
-    );
-    for (name, c) in &report.nodes {
-        let reasons: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
-        println!(
-            "{name:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  {}",
-            c.rx_frames,
-            c.forwarded,
-            c.delivered_locally(),
-            c.total_drops(),
-            c.held,
-            c.tx_frames,
-            reasons.join(", ")
-        );
-    }
-    if !report.ports.is_empty() {
-        println!(
-            "\n{:<24} {:>6} {:>12} {:>12} {:>10}  bound to; receive drops by reason",
-            "port", "worker", "rx", "tx", "tx full"
-        );
-        for p in &report.ports {
-            let st = &p.stats;
-            let drops: Vec<String> = st.rx_drops().map(|(r, n)| format!("{r} {n}")).collect();
-            let drops = if drops.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", drops.join(", "))
-            };
-            println!(
-                "{:<24} {:>6} {:>12} {:>12} {:>10}  {}{drops}",
-                format!("{}:{}", p.node, p.iface),
-                p.worker,
-                st.rx,
-                st.tx,
-                st.tx_full,
-                p.describe
-            );
-        }
-    }
+    super::report::print(&report, &mut out)?;
     let s = &report.sink;
     let latency = |q| s.latency.quantile(q).unwrap_or(0) as f64 / 1e3;
     if report.generated != 0 && !remote_flows {
         let lost = report.generated.saturating_sub(s.received);
-        println!(
+        writeln!(
+            out,
             "flows: sent {}, received {}, lost {lost}, reordered {}",
             report.generated, s.received, s.reordered
-        );
+        )?;
     } else if report.generated != 0 {
-        println!(
+        writeln!(
+            out,
             "flows: sent {} (to addresses outside this file: their receivers count them)",
             report.generated
-        );
+        )?;
     }
     if s.received != 0 {
-        println!(
+        writeln!(
+            out,
             "received {} datagrams, {} reordered; one-way latency p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
             s.received,
             s.reordered,
             latency(0.5),
             latency(0.99),
             s.latency.max() as f64 / 1e3
-        );
+        )?;
     }
     Ok(())
 }

@@ -12,6 +12,15 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Let writes to a closed pipe fail with an error instead of ending the process: a capture
+/// streaming to a reader that went away stops, the network runs on.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);

@@ -46,6 +46,15 @@ pub(crate) fn monotonic() -> Instant {
     Instant::from_nanos(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
+/// Unix time less monotonic time, nanoseconds: added to a monotonic instant, it gives wall-clock
+/// time (captures are stamped so), without reading the wall clock per frame.
+pub(crate) fn wall_offset() -> i128 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    unix - i128::from(monotonic().as_nanos())
+}
+
 /// Wake one thread of this process waiting on `word`.
 pub(crate) fn futex_wake_private(word: &AtomicU32) {
     // SAFETY: the word is a live, aligned u32 owned by the caller; FUTEX_WAKE only uses its

@@ -1,108 +1,85 @@
-//! A worker: one thread, one frame pool, the instances placed on it and the links between them.
+//! A worker: one thread driving one fabric — its frame pool, the nodes placed on it, the link
+//! ends they own — on the real clock, and the media beyond the fabric's exits.
 //!
-//! The loop: run the hosts' generators, process every instance that has frames waiting (an
-//! instance's transmit on a link to another instance of this worker moves the frame handle into
-//! that instance's receive queue: no copy), run due timers, and, when nothing happened, sleep
-//! until the next timer or generator deadline (or until woken). With busy polling asked for it
-//! spins instead. An instance with nothing queued and no timer costs nothing per iteration:
-//! work is found through a ready list and a timer heap, never by scanning every instance.
+//! The loop: take commands, receive from every medium, run the hosts' generators, run the
+//! fabric at the current time (frames due from links, nodes with frames waiting, timers), flush
+//! what was staged for media (one publish per batch per medium), and, when nothing happened,
+//! sleep until the next deadline — a node's timer, a frame due on a link, a paced flow — or a
+//! wake-up. With busy polling asked for it spins instead. A node with nothing queued and no
+//! timer costs nothing per iteration.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-
 use super::control::{Command, PROBE_MEMORY, Pending};
-use super::flow::{Generator, Sink};
-use super::sys::{POLL_MAX, Sleeper, WAIT_MAX, WaitOn};
+use super::medium::{Medium, SharedArp};
+use super::sys::{POLL_MAX, Sleeper, WaitOn};
 use super::wake::Waker;
-use crate::frame::{BATCH_MAX, Batch, Frame, Pool};
-use crate::link::Endpoint;
-use crate::port::{Port, PortStats};
+use crate::fabric::runtime::Seen;
+use crate::fabric::{Env, Fabric, IfaceId, LinkDrop, Node};
+use crate::frame::{Frame, Pool};
 use crate::probe::{PING_IDENT, Probe};
-use crate::router::{Action, IfaceId, Router, SendOptions};
+use crate::router::SendOptions;
 use crate::time::Instant;
 
-/// How often an idle worker looks at links to other processes.
+/// How often an idle worker looks at media that cannot wake it.
 const EXTERNAL_POLL: Duration = Duration::from_millis(1);
 
-/// Frames an interface's receive queue holds before it tail-drops, as a NIC ring does.
-pub const RX_QUEUE: usize = 256;
+/// How long before a frame is due on a link the worker stops sleeping and spins: more than a
+/// wake-up from io_uring takes on a busy virtual machine (tens of microseconds).
+const LINE_SPIN: Duration = Duration::from_micros(50);
 
-/// Where an interface's transmissions go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Peer {
-    /// Not connected: frames are dropped.
-    None,
-    /// An instance on this worker: node index and interface.
-    Local(u32, IfaceId),
-    /// A hub of this worker: every other member gets a copy.
-    Hub(u32),
-    /// A shared-memory link to an instance on another worker: index into the remotes.
-    Remote(u32),
-    /// A host device: index into the ports.
-    Port(u32),
+/// A worker's side of its fabric: the real clock, the media beyond the exits (index = exit),
+/// and the probes waiting for answers.
+pub(crate) struct WorkerEnv {
+    pub media: Vec<Medium>,
+    pub pending: Vec<Pending>,
+    /// Unix time less monotonic time, in nanoseconds, taken once at start (captures).
+    pub wall_offset: i128,
 }
 
-/// This worker's end of a link to another worker.
-pub(crate) struct Remote {
-    pub ep: Endpoint,
-    /// The local end: received frames go to this node's interface.
-    pub node: u32,
-    pub iface: IfaceId,
-    /// Frames waiting for the next flush (one publish per batch).
-    pub staged: Vec<Frame>,
-    /// The worker at the other end, woken after a flush; `None` for a link file (another
-    /// process: the link's own doorbell wakes it).
-    pub peer: Option<Arc<Waker>>,
-}
+impl Env for WorkerEnv {
+    fn now(&self) -> Instant {
+        super::sys::monotonic()
+    }
 
-/// A port of this worker: the device and the interface it feeds.
-pub(crate) struct PortSlot {
-    pub port: Port,
-    pub node: u32,
-    pub iface: IfaceId,
-    /// Frames waiting for the next flush (one kick per batch).
-    pub staged: Vec<Frame>,
-    /// The other replicas of a spread router, told of every ARP frame the port receives.
-    pub siblings: Vec<Sibling>,
-    /// Frames from the port that found the interface's receive queue full.
-    pub queue_full: u64,
-}
+    fn transmit(&mut self, exit: u32, pool: &mut Pool, frames: &mut Vec<Frame>) -> usize {
+        match self.media.get_mut(exit as usize) {
+            Some(m) => m.send(pool, frames),
+            None => {
+                let n = frames.len();
+                for f in frames.drain(..) {
+                    pool.free(f);
+                }
+                n
+            }
+        }
+    }
 
-/// Another replica of a spread router, on another worker.
-pub(crate) struct Sibling {
-    /// That worker's inbox of shared ARP frames.
-    pub inbox: SyncSender<SharedArp>,
-    pub waker: Arc<Waker>,
-    /// Its local index on that worker.
-    pub node: u32,
-}
+    fn delivered(&mut self, node: u32, _iface: IfaceId, at: Instant, frame: &[u8]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let answered = self
+            .pending
+            .iter()
+            .position(|p| p.node == node && p.probe.answer(frame).is_some());
+        if let Some(k) = answered {
+            let p = self.pending.swap_remove(k);
+            if let Some(answer) = p.probe.answer(frame) {
+                // The asker may have given up; that is not the worker's problem.
+                let _ = p.reply.send((answer, at.saturating_since(p.sent)));
+            }
+        }
+    }
 
-/// ARP frames a worker's inbox holds at most; beyond, copies are dropped and counted.
-pub(crate) const SHARED_ARP_MAX: usize = 1024;
+    fn observe(&mut self, _seen: Seen<'_>) {}
 
-/// An ARP frame another replica of the spread router with local index `node` received on
-/// interface `iface` (see [`Router::absorb_arp`]).
-pub(crate) struct SharedArp {
-    pub node: u32,
-    pub iface: IfaceId,
-    pub frame: Vec<u8>,
-}
-
-/// An instance as a worker holds it.
-pub(crate) struct Node {
-    pub name: String,
-    pub router: Router,
-    pub rx: Vec<Vec<Frame>>,
-    pub peers: Vec<Peer>,
-    pub queued: bool,
-    pub timer: Option<Instant>,
-    pub generators: Vec<Generator>,
-    pub sink: Option<Sink>,
+    fn wall(&self, at: Instant) -> u64 {
+        (i128::from(at.as_nanos()) + self.wall_offset).clamp(0, i128::from(u64::MAX)) as u64
+    }
 }
 
 /// Totals a worker publishes for live display; each is a running count.
@@ -110,7 +87,7 @@ pub(crate) struct Node {
 pub struct WorkerStats {
     /// Frames handed to instances.
     pub frames: AtomicU64,
-    /// Frames dropped (by instances, or for a full receive queue or an unconnected port).
+    /// Frames dropped (by instances, on links, on unconnected interfaces).
     pub drops: AtomicU64,
     /// Datagrams generated by hosts.
     pub generated: AtomicU64,
@@ -118,25 +95,9 @@ pub struct WorkerStats {
     pub received: AtomicU64,
 }
 
-/// What a worker hands back when it stops.
-pub(crate) struct Finished {
-    pub nodes: Vec<Node>,
-    pub queue_drops: u64,
-    /// Each port's node, interface, description and totals.
-    pub ports: Vec<(u32, IfaceId, String, PortStats)>,
-}
-
 pub(crate) struct Worker {
-    /// Declared before the pool so that they are dropped first, also when unwinding: the
-    /// kernel reads and writes the pool's buffers until a port is closed.
-    pub ports: Vec<PortSlot>,
-    pub pool: Pool,
-    pub nodes: Vec<Node>,
-    /// Members of each hub, as (node, interface).
-    pub hubs: Vec<Vec<(u32, IfaceId)>>,
-    /// Links to instances on other workers.
-    pub remotes: Vec<Remote>,
-    /// Frames just received from remotes, before they are queued.
+    pub fabric: Fabric<WorkerEnv>,
+    /// Frames just received from a medium, before they are handed in.
     pub arrivals: Vec<Frame>,
     /// This worker's wake word.
     pub waker: Arc<Waker>,
@@ -144,97 +105,40 @@ pub(crate) struct Worker {
     pub sleeper: Option<Sleeper>,
     /// Scratch list of futexes to sleep on.
     pub waits: Vec<WaitOn>,
-    /// Scratch list of port descriptors to sleep on.
+    /// Scratch list of device descriptors to sleep on.
     pub fds: Vec<std::os::fd::RawFd>,
-    /// Nodes with generators or a sink, so per-iteration work never scans every node.
-    pub hosts: Vec<u32>,
-    pub ready: Vec<u32>,
-    pub timers: BinaryHeap<Reverse<(Instant, u32)>>,
-    pub actions: Vec<Action>,
-    pub batch: Batch,
     pub stats: Arc<WorkerStats>,
     pub stop: Arc<AtomicBool>,
     pub busy_poll: bool,
     pub commands: Receiver<Command>,
     /// ARP frames the other replicas of this worker's spread routers received.
     pub shared_arp: Receiver<SharedArp>,
-    pub pending: Vec<Pending>,
     pub flows_on: bool,
-    pub frames: u64,
-    pub drops: u64,
-    pub queue_drops: u64,
-}
-
-/// Tell a spread router's other replicas (`siblings`) of the ARP frames among `arrived` (what
-/// its port on interface `iface` received), so that a reply arriving on another queue than its request resolves the
-/// neighbour for the replica that asked. ARP is rare: a copy per frame and sibling is cheap.
-/// A sibling whose inbox is full (an ARP flood) misses the copy; returns how many were missed.
-fn share_arp(iface: IfaceId, siblings: &[Sibling], pool: &Pool, arrived: &[Frame]) -> u64 {
-    const ARP: [u8; 2] = [0x08, 0x06];
-    let mut missed = 0;
-    for frame in arrived {
-        let bytes = pool.data(frame);
-        if bytes.get(12..14) != Some(&ARP[..]) {
-            continue;
-        }
-        for s in siblings {
-            let shared = SharedArp {
-                node: s.node,
-                iface,
-                frame: bytes.to_vec(),
-            };
-            match s.inbox.try_send(shared) {
-                Ok(()) => s.waker.wake(),
-                Err(TrySendError::Full(_)) => missed += 1,
-                // A sibling that has stopped needs nothing more.
-                Err(TrySendError::Disconnected(_)) => {}
-            }
-        }
-    }
-    missed
+    pub generated: u64,
 }
 
 impl Worker {
-    fn now(&self) -> Instant {
-        super::sys::monotonic()
-    }
-
-    /// Run until told to stop.
-    pub fn run(mut self) -> Finished {
-        for i in 0..self.nodes.len() {
-            self.note_timer(i as u32);
-        }
+    /// Run until told to stop; hand the fabric back.
+    pub fn run(mut self) -> Fabric<WorkerEnv> {
         while !self.stop.load(Ordering::Relaxed) {
             // Read before looking for work: a wake-up after this read makes the sleep return.
             let seen = self.waker.word.load(Ordering::Acquire);
-            let now = self.now();
+            let now = super::sys::monotonic();
             let mut work = self.control(now);
             work += self.receive();
-            work += self.generate(now);
-            work += self.drain(now);
-            work += self.run_timers(now);
-            self.flush();
+            if self.flows_on {
+                let sent = self.fabric.generate(now);
+                self.generated += sent as u64;
+                work += sent;
+            }
+            work += self.fabric.run(now);
+            self.fabric.flush();
             self.publish();
             if work == 0 {
-                self.idle(now, seen);
+                self.idle(seen);
             }
         }
-        let ports = self
-            .ports
-            .drain(..)
-            .map(|p| {
-                let stats = PortStats {
-                    rx_queue_full: p.queue_full,
-                    ..p.port.stats()
-                };
-                (p.node, p.iface, p.port.describe(), stats)
-            })
-            .collect();
-        Finished {
-            nodes: self.nodes,
-            queue_drops: self.queue_drops,
-            ports,
-        }
+        self.fabric
     }
 
     /// Carry out the commands that arrived, and learn from shared ARP frames.
@@ -251,47 +155,46 @@ impl Worker {
                     ttl,
                     reply,
                 } => {
-                    let Some(target) = self.nodes.get_mut(node as usize) else {
+                    if node as usize >= self.fabric.slots.len() {
                         continue;
-                    };
-                    let ttl = ttl.unwrap_or(target.router.config().default_ttl);
-                    let opts = SendOptions {
-                        ttl,
-                        ..SendOptions::default()
-                    };
-                    let (router, pool, out) =
-                        (&mut target.router, &mut self.pool, &mut self.actions);
-                    let sent = match probe {
-                        Probe::Echo { seq, .. } => router.send_echo_request(
-                            now,
-                            dst,
-                            PING_IDENT,
-                            seq,
-                            &[0xa5; 56],
-                            opts,
-                            pool,
-                            out,
-                        ),
-                        Probe::Udp { sport, dport } => {
-                            router.send_udp(now, dst, sport, dport, &[0; 32], opts, pool, out)
+                    }
+                    let sent = self.fabric.originate(node, |n, pool, out| match n {
+                        Node::Router(router) => {
+                            let ttl = ttl.unwrap_or(router.config().default_ttl);
+                            let opts = SendOptions {
+                                ttl,
+                                ..SendOptions::default()
+                            };
+                            match probe {
+                                Probe::Echo { seq, .. } => router.send_echo_request(
+                                    now,
+                                    dst,
+                                    PING_IDENT,
+                                    seq,
+                                    &[0xa5; 56],
+                                    opts,
+                                    pool,
+                                    out,
+                                ),
+                                Probe::Udp { sport, dport } => router
+                                    .send_udp(now, dst, sport, dport, &[0; 32], opts, pool, out),
+                            }
                         }
-                    };
+                    });
                     if sent.is_ok() {
-                        self.pending.push(Pending {
+                        self.fabric.env.pending.push(Pending {
                             node,
                             probe,
                             sent: now,
                             reply,
                         });
                     }
-                    self.apply(node);
-                    self.note_timer(node);
                 }
             }
         }
-        if !self.pending.is_empty() {
-            self.pending
-                .retain(|p| now.saturating_since(p.sent) < PROBE_MEMORY);
+        let pending = &mut self.fabric.env.pending;
+        if !pending.is_empty() {
+            pending.retain(|p| now.saturating_since(p.sent) < PROBE_MEMORY);
         }
         n + self.absorb_shared_arp(now)
     }
@@ -301,347 +204,93 @@ impl Worker {
         let mut n = 0;
         while let Ok(SharedArp { node, iface, frame }) = self.shared_arp.try_recv() {
             n += 1;
-            let Some(target) = self.nodes.get_mut(node as usize) else {
+            if node as usize >= self.fabric.slots.len() {
                 continue;
-            };
-            let (pool, out) = (&mut self.pool, &mut self.actions);
-            target.router.absorb_arp(now, iface, &frame, pool, out);
-            self.apply(node);
-            self.note_timer(node);
+            }
+            self.fabric.originate(node, |n, pool, out| match n {
+                Node::Router(r) => r.absorb_arp(now, iface, &frame, pool, out),
+            });
         }
         n
     }
 
-    /// Let the hosts' generators send what is due.
-    fn generate(&mut self, now: Instant) -> usize {
-        if !self.flows_on {
-            return 0;
-        }
-        let mut sent = 0;
-        for h in 0..self.hosts.len() {
-            let i = self.hosts[h];
-            let node = &mut self.nodes[i as usize];
-            if node.generators.is_empty() {
-                continue;
-            }
-            for g in &mut node.generators {
-                sent += g.poll(
-                    now,
-                    BATCH_MAX / 2,
-                    &mut node.router,
-                    &mut self.pool,
-                    &mut self.actions,
-                );
-            }
-            self.apply(i);
-        }
-        if sent != 0 {
-            self.stats
-                .generated
-                .fetch_add(sent as u64, Ordering::Relaxed);
-        }
-        sent
-    }
-
-    /// Process every instance with frames waiting, until none has.
-    fn drain(&mut self, now: Instant) -> usize {
-        let mut processed = 0;
-        while let Some(i) = self.ready.pop() {
-            self.nodes[i as usize].queued = false;
-            let ifaces = self.nodes[i as usize].rx.len();
-            for iface in 0..ifaces {
-                loop {
-                    let node = &mut self.nodes[i as usize];
-                    let queue = &mut node.rx[iface];
-                    if queue.is_empty() {
-                        break;
-                    }
-                    processed += self.batch.take_from(queue);
-                    node.router.process(
-                        now,
-                        IfaceId(iface as u16),
-                        &mut self.batch,
-                        &mut self.pool,
-                        &mut self.actions,
-                    );
-                    self.apply(i);
-                }
-            }
-            self.note_timer(i);
-        }
-        self.frames += processed as u64;
-        processed
-    }
-
-    /// Carry out what node `i` asked for.
-    fn apply(&mut self, i: u32) {
-        let mut actions = core::mem::take(&mut self.actions);
-        // A batch's transmissions mostly leave through one interface: look its peer up once.
-        let mut last: Option<(IfaceId, Peer)> = None;
-        for action in actions.drain(..) {
-            match action {
-                Action::Transmit { iface, frame } => {
-                    let peer = match last {
-                        Some((f, peer)) if f == iface => peer,
-                        _ => {
-                            let peers = &self.nodes[i as usize].peers;
-                            let peer = peers.get(usize::from(iface.0)).copied();
-                            let peer = peer.unwrap_or(Peer::None);
-                            last = Some((iface, peer));
-                            peer
-                        }
-                    };
-                    match peer {
-                        Peer::Local(p, pi) => self.enqueue(p, pi, frame),
-                        Peer::Hub(h) => self.broadcast(h, (i, iface), frame),
-                        Peer::Remote(r) => self.stage(r, frame),
-                        Peer::Port(p) => self.stage_port(p, frame),
-                        Peer::None => {
-                            self.drops += 1;
-                            self.pool.free(frame);
-                        }
-                    }
-                }
-                Action::Deliver { frame, .. } => {
-                    // The loop's `now` is as old as this iteration, and a datagram can cross a
-                    // whole chain within one: read the clock for what applications measure.
-                    let now = self.now();
-                    let bytes = self.pool.data(&frame);
-                    if let Some(sink) = &mut self.nodes[i as usize].sink {
-                        sink.on_frame(now, bytes);
-                    }
-                    if !self.pending.is_empty() {
-                        let answered = self
-                            .pending
-                            .iter()
-                            .position(|p| p.node == i && p.probe.answer(bytes).is_some());
-                        if let Some(k) = answered {
-                            let p = self.pending.swap_remove(k);
-                            if let Some(answer) = p.probe.answer(bytes) {
-                                // The asker may have given up; that is not the worker's problem.
-                                let _ = p.reply.send((answer, now.saturating_since(p.sent)));
-                            }
-                        }
-                    }
-                    self.pool.free(frame);
-                }
-                Action::Drop { frame, .. } => {
-                    self.drops += 1;
-                    self.pool.free(frame);
-                }
-            }
-        }
-        self.actions = actions;
-    }
-
-    /// Hold a frame for remote `r`, flushing when a batch is full.
-    fn stage(&mut self, r: u32, frame: Frame) {
-        self.remotes[r as usize].staged.push(frame);
-        if self.remotes[r as usize].staged.len() >= BATCH_MAX {
-            self.flush_one(r as usize);
-        }
-    }
-
-    /// Hold a frame for port `p`, handing the batch over when full.
-    fn stage_port(&mut self, p: u32, frame: Frame) {
-        let slot = &mut self.ports[p as usize];
-        slot.staged.push(frame);
-        if slot.staged.len() >= BATCH_MAX {
-            slot.port.send(&mut self.pool, &mut slot.staged);
-        }
-    }
-
-    /// Publish every remote's and every port's staged frames.
-    fn flush(&mut self) {
-        for r in 0..self.remotes.len() {
-            if !self.remotes[r].staged.is_empty() {
-                self.flush_one(r);
-            }
-        }
-        for slot in &mut self.ports {
-            if !slot.staged.is_empty() {
-                slot.port.send(&mut self.pool, &mut slot.staged);
-            }
-        }
-    }
-
-    /// Copy remote `r`'s staged frames into its ring (one publish), free them, wake the peer.
-    fn flush_one(&mut self, r: usize) {
-        let remote = &mut self.remotes[r];
-        let mut slices: [&[u8]; BATCH_MAX] = [&[]; BATCH_MAX];
-        let n = remote.staged.len().min(BATCH_MAX);
-        for (slot, frame) in slices.iter_mut().zip(&remote.staged) {
-            *slot = self.pool.data(frame);
-        }
-        let sent = remote.ep.send(&slices[..n]);
-        // What the ring had no room for is lost, as on a full NIC queue.
-        self.drops += (remote.staged.len() - sent) as u64;
-        for frame in remote.staged.drain(..) {
-            self.pool.free(frame);
-        }
-        if sent != 0
-            && let Some(w) = &remote.peer
-        {
-            w.wake();
-        }
-    }
-
-    /// Take in what other workers sent, a batch per link, copying it into this worker's pool,
-    /// and what the ports received.
+    /// Take in what every medium received, a batch each, and hand it to the fabric.
     fn receive(&mut self) -> usize {
         let mut total = 0;
-        for r in 0..self.remotes.len() {
-            let Worker {
-                remotes,
-                pool,
-                arrivals,
-                drops,
-                ..
-            } = self;
-            let remote = &mut remotes[r];
-            total += remote.ep.recv(|bytes| match pool.alloc_from(bytes) {
-                Some(f) => arrivals.push(f),
-                None => *drops += 1,
-            });
-            let (node, iface) = (remote.node, remote.iface);
-            self.enqueue_arrivals(node, iface);
-        }
-        for p in 0..self.ports.len() {
-            let slot = &mut self.ports[p];
-            slot.port.poll(&mut self.pool);
-            total += slot.port.recv(&mut self.pool, &mut self.arrivals);
-            if !slot.siblings.is_empty() {
-                self.drops += share_arp(slot.iface, &slot.siblings, &self.pool, &self.arrivals);
+        for x in 0..self.fabric.exits.len() {
+            let Fabric { env, pool, .. } = &mut self.fabric;
+            let Some(medium) = env.media.get_mut(x) else {
+                continue;
+            };
+            let got = medium.recv(pool, &mut self.arrivals);
+            total += got.frames + got.lost;
+            let e = self.fabric.exits[x].end;
+            let end = &mut self.fabric.ends[e as usize];
+            end.counters.made += (got.shared + got.unshared) as u64;
+            end.counters.out += got.shared as u64;
+            end.counters.drops[LinkDrop::ReplicaFull as usize] += got.unshared as u64;
+            end.counters.taken += got.lost as u64;
+            end.counters.drops[LinkDrop::NoBuffer as usize] += got.lost as u64;
+            self.fabric.drops += (got.unshared + got.lost) as u64;
+            if !self.arrivals.is_empty() {
+                self.fabric.arrive(e, &mut self.arrivals);
             }
-            let (node, iface) = (slot.node, slot.iface);
-            let before = self.queue_drops;
-            self.enqueue_arrivals(node, iface);
-            self.ports[p].queue_full += self.queue_drops - before;
         }
         total
     }
 
-    /// Queue what just arrived for `node`'s interface `iface`.
-    fn enqueue_arrivals(&mut self, node: u32, iface: IfaceId) {
-        let mut arrived = core::mem::take(&mut self.arrivals);
-        for f in arrived.drain(..) {
-            self.enqueue(node, iface, f);
-        }
-        self.arrivals = arrived;
-    }
-
-    /// Give every member of hub `h` but the sender a copy of `frame` (the last gets the frame
-    /// itself). A copy the pool has no room for is lost, as on a congested hub.
-    fn broadcast(&mut self, h: u32, from: (u32, IfaceId), frame: Frame) {
-        let members = core::mem::take(&mut self.hubs[h as usize]);
-        let mut to = members.iter().filter(|&&m| m != from).peekable();
-        let mut frame = Some(frame);
-        while let Some(&(node, iface)) = to.next() {
-            let copy = if to.peek().is_some() {
-                frame.as_ref().and_then(|f| self.pool.duplicate(f))
-            } else {
-                frame.take()
-            };
-            match copy {
-                Some(c) => self.enqueue(node, iface, c),
-                None => self.drops += 1,
-            }
-        }
-        if let Some(f) = frame {
-            self.pool.free(f);
-        }
-        self.hubs[h as usize] = members;
-    }
-
-    #[inline]
-    fn enqueue(&mut self, node: u32, iface: IfaceId, frame: Frame) {
-        let n = &mut self.nodes[node as usize];
-        match n.rx.get_mut(usize::from(iface.0)) {
-            Some(q) if q.len() < RX_QUEUE => {
-                q.push(frame);
-                if !n.queued {
-                    n.queued = true;
-                    self.ready.push(node);
-                }
-            }
-            _ => {
-                self.queue_drops += 1;
-                self.drops += 1;
-                self.pool.free(frame);
-            }
-        }
-    }
-
-    /// Remember node `i`'s next timer in the heap (stale heap entries are skipped later).
-    fn note_timer(&mut self, i: u32) {
-        let node = &mut self.nodes[i as usize];
-        let t = node.router.poll_timeout();
-        if t != node.timer {
-            node.timer = t;
-            if let Some(t) = t {
-                self.timers.push(Reverse((t, i)));
-            }
-        }
-    }
-
-    fn run_timers(&mut self, now: Instant) -> usize {
-        let mut ran = 0;
-        while let Some(&Reverse((t, i))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
-            let node = &mut self.nodes[i as usize];
-            if node.timer != Some(t) {
-                continue;
-            }
-            node.timer = None;
-            node.router
-                .handle_timeout(now, &mut self.pool, &mut self.actions);
-            self.apply(i);
-            self.note_timer(i);
-            ran += 1;
-        }
-        ran
-    }
-
     fn publish(&self) {
-        self.stats.frames.store(self.frames, Ordering::Relaxed);
-        self.stats.drops.store(self.drops, Ordering::Relaxed);
+        self.stats
+            .frames
+            .store(self.fabric.frames, Ordering::Relaxed);
+        self.stats.drops.store(self.fabric.drops, Ordering::Relaxed);
+        self.stats
+            .generated
+            .store(self.generated, Ordering::Relaxed);
         let sinks = self
+            .fabric
             .hosts
             .iter()
-            .filter_map(|&i| self.nodes[i as usize].sink.as_ref());
+            .filter_map(|&i| self.fabric.slots[i as usize].sink.as_ref());
         let received = sinks.map(|s| s.received).sum::<u64>();
         self.stats.received.store(received, Ordering::Relaxed);
     }
 
-    /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up.
-    fn idle(&mut self, now: Instant, seen: u32) {
+    /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up. A
+    /// frame due on a link is waited for to the microsecond: the worker sleeps until
+    /// [`LINE_SPIN`] before it and spins the rest, so a wake-up's latency does not become the
+    /// link's delay error. Only frames in flight cost that; an idle worker sleeps.
+    fn idle(&mut self, seen: u32) {
         if self.busy_poll {
             std::hint::spin_loop();
             return;
         }
-        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
-        let generators = self
-            .hosts
-            .iter()
-            .flat_map(|&i| &self.nodes[i as usize].generators);
         let due = if self.flows_on {
-            generators.filter_map(Generator::next_due).min()
+            self.fabric.next_flow_due()
         } else {
             None
         };
-        let next = match (timer, due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadlines = self.fabric.next_deadlines();
+        // The loop's own time is as old as its work: measure the wait from now.
+        let now = super::sys::monotonic();
+        if let Some(line) = deadlines.line
+            && line.saturating_since(now) <= LINE_SPIN
+        {
+            self.spin_until(line, seen);
+            return;
+        }
+        let line = deadlines
+            .line
+            .map(|t| Instant::from_nanos(t.as_nanos().saturating_sub(LINE_SPIN.as_nanos() as u64)));
+        let next = [deadlines.timer, line, due].into_iter().flatten().min();
         // Sleep until the next deadline or a wake-up; cap it so that even a lost wake-up would
         // cost at most a second. Without io_uring, a process at the far end of a link file
-        // and a device cannot wake us, nor can ports beyond the most one sleep polls: then
+        // and a device cannot wake us, nor can devices beyond the most one sleep polls: then
         // look every millisecond.
-        let external = self.remotes.iter().any(|r| r.peer.is_none()) || !self.ports.is_empty();
-        let unseen = self.ports.len() > POLL_MAX || (external && self.sleeper.is_none());
+        let media = &mut self.fabric.env.media;
+        let devices = media.iter().filter(|m| m.is_port()).count();
+        let external = media.iter().any(Medium::external);
+        let unseen = devices > POLL_MAX || (external && self.sleeper.is_none());
         let cap = if unseen {
             EXTERNAL_POLL
         } else {
@@ -653,21 +302,13 @@ impl Worker {
         }
         self.waker.arm();
         self.waits.clear();
+        self.fds.clear();
         self.waits.push(WaitOn::new(&self.waker.word, seen, false));
         let mut pending = false;
-        for r in self.remotes.iter_mut() {
-            if r.peer.is_none() && self.waits.len() < WAIT_MAX {
-                let bell = r.ep.doorbell();
-                let armed = bell.arm();
-                self.waits.push(WaitOn::new(bell.word(), armed, true));
-            }
-            // Re-check after arming: what arrived before is seen here, what arrives after
-            // changes a word we wait on.
-            pending |= r.ep.pending();
+        for m in media.iter_mut() {
+            pending |= m.prepare_sleep(&mut self.waits, &mut self.fds);
         }
         if !pending {
-            self.fds.clear();
-            self.fds.extend(self.ports.iter().map(|p| p.port.wait_fd()));
             match &mut self.sleeper {
                 Some(s) => {
                     if s.wait(&self.waits, &self.fds, wait).is_err() {
@@ -678,58 +319,17 @@ impl Worker {
                 None => std::thread::park_timeout(wait),
             }
         }
-        for r in self.remotes.iter().filter(|r| r.peer.is_none()) {
-            r.ep.doorbell().disarm();
+        for m in media.iter_mut() {
+            m.after_sleep();
         }
         self.waker.disarm();
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc::sync_channel;
-
-    /// ARP frames, and only they, reach each sibling's inbox; a full inbox misses the copy and
-    /// says so, and a stopped sibling is no error.
-    #[test]
-    fn arp_frames_are_shared_up_to_the_inbox_bound() {
-        let mut pool = Pool::new(16).unwrap();
-        let mut frame = |ethertype: [u8; 2], tag: u8| {
-            let mut bytes = vec![tag; 60];
-            bytes[12..14].copy_from_slice(&ethertype);
-            pool.alloc_from(&bytes).unwrap()
-        };
-        let arrived = vec![
-            frame([0x08, 0x06], 1),
-            frame([0x08, 0x00], 2),
-            frame([0x08, 0x06], 3),
-            frame([0x08, 0x06], 4),
-        ];
-        let (roomy, roomy_rx) = sync_channel(8);
-        let (tight, tight_rx) = sync_channel(2);
-        let (gone, gone_rx) = sync_channel(8);
-        drop(gone_rx);
-        let sibling = |inbox, node| Sibling {
-            inbox,
-            waker: Arc::default(),
-            node,
-        };
-        let siblings = [sibling(roomy, 5), sibling(tight, 6), sibling(gone, 7)];
-        let missed = share_arp(IfaceId(1), &siblings, &pool, &arrived);
-        assert_eq!(missed, 1, "the tight inbox misses the third ARP frame");
-        let tags = |rx: &Receiver<SharedArp>, node| -> Vec<u8> {
-            rx.try_iter()
-                .map(|s| {
-                    assert_eq!((s.node, s.iface), (node, IfaceId(1)));
-                    s.frame[0]
-                })
-                .collect()
-        };
-        assert_eq!(tags(&roomy_rx, 5), [1, 3, 4]);
-        assert_eq!(tags(&tight_rx, 6), [1, 3]);
-        for f in arrived {
-            pool.free(f);
+    /// Spin until `t` or until someone wakes the worker (a command, frames from another
+    /// worker).
+    fn spin_until(&self, t: Instant, seen: u32) {
+        while super::sys::monotonic() < t && self.waker.word.load(Ordering::Acquire) == seen {
+            std::hint::spin_loop();
         }
     }
 }

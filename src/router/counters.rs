@@ -3,128 +3,103 @@
 //! A drop is not an error: every frame the router does not pass on gets exactly one
 //! [`DropReason`], counted in [`Counters::drops`]. Nothing on the per-packet path logs.
 
-/// Declare [`DropReason`] with each variant's kebab-case name, and its `COUNT`, `ALL` and
-/// `name`, from one list.
-macro_rules! drop_reasons {
-    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
-        /// Why a frame was not passed on.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u8)]
-        pub enum DropReason {
-            $($(#[doc = $doc])* $variant,)+
-        }
-
-        impl DropReason {
-            /// Every reason, in declaration order.
-            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)+];
-
-            /// Number of reasons.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// A short kebab-case name for tables and logs.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(DropReason::$variant => $name,)+
-                }
-            }
-        }
-    };
-}
-
-drop_reasons! {
-    /// Received on an interface that does not exist or is administratively down.
-    IfaceDown => "iface-down",
-    /// Unicast Ethernet destination that is not the interface's address.
-    OtherHost => "other-host",
-    /// Shorter than an Ethernet header.
-    EthernetTruncated => "ethernet-truncated",
-    /// Carries an 802.1Q tag; router interfaces are untagged.
-    VlanTagged => "vlan-tagged",
-    /// EtherType other than IPv4 and ARP.
-    UnsupportedEtherType => "unsupported-ethertype",
-    /// ARP that is not Ethernet/IPv4 (hardware or protocol type or length) or is truncated.
-    ArpMalformed => "arp-malformed",
-    /// An ARP reply nobody asked for, about a neighbour with no entry.
-    ArpUnsolicited => "arp-unsolicited",
-    /// Shorter than a minimal IPv4 header.
-    Ipv4Truncated => "ipv4-truncated",
-    /// IP version other than 4.
-    Ipv4BadVersion => "ipv4-bad-version",
-    /// IHL below 5 or beyond the frame.
-    Ipv4BadHeaderLen => "ipv4-bad-header-len",
-    /// Total length below the header or beyond the frame.
-    Ipv4BadTotalLen => "ipv4-bad-total-len",
-    /// Header checksum does not verify.
-    Ipv4BadChecksum => "ipv4-bad-checksum",
-    /// Source in 0/8, 127/8, 224/4, 255.255.255.255, or one of our own addresses.
-    MartianSource => "martian-source",
-    /// Destination in 0/8 or 127/8.
-    MartianDestination => "martian-destination",
-    /// Multicast destination; the router does no multicast routing.
-    Multicast => "multicast",
-    /// Link-layer broadcast or multicast carrying a packet that would need forwarding.
-    LinkBroadcast => "link-broadcast",
-    /// Not for us and this instance does not forward (a host).
-    NotForwarding => "not-forwarding",
-    /// Source-routed (LSRR/SSRR); refused like Linux's accept_source_route=0.
-    SourceRoute => "source-route",
-    /// No route to the destination.
-    NoRoute => "no-route",
-    /// Route of kind unreachable.
-    Unreachable => "unreachable",
-    /// Route of kind prohibit.
-    Prohibited => "prohibited",
-    /// Route of kind blackhole.
-    Blackhole => "blackhole",
-    /// TTL would reach zero.
-    TtlExceeded => "ttl-exceeded",
-    /// Larger than the egress MTU with DF set.
-    FragNeeded => "frag-needed",
-    /// A fragment wholly inside fragments already held for reassembly.
-    ReasmDuplicate => "reasm-duplicate",
-    /// A fragment overlapping others held: its whole datagram is dropped (RFC 5722).
-    ReasmOverlap => "reasm-overlap",
-    /// A fragment of zero length, a last fragment that disagrees, data past the end, a
-    /// datagram over 65,535 bytes, ECN that cannot be combined: the whole datagram is dropped.
-    ReasmInvalid => "reasm-invalid",
-    /// Reassembly holds more than its memory limit (ipfrag_high_thresh).
-    ReasmMemory => "reasm-memory",
-    /// Too many fragments from the source between two of this datagram: restarted.
-    ReasmTooFar => "reasm-too-far",
-    /// The datagram's fragments did not all arrive in time (ipfrag_time).
-    ReasmTimeout => "reasm-timeout",
-    /// A reassembled datagram for the application larger than a frame.
-    TooBigToDeliver => "too-big-to-deliver",
-    /// Egress interface is administratively down.
-    EgressDown => "egress-down",
-    /// ICMP message too short or with a bad checksum.
-    IcmpMalformed => "icmp-malformed",
-    /// Echo request to a broadcast address (icmp_echo_ignore_broadcasts).
-    EchoBroadcast => "echo-broadcast",
-    /// UDP datagram too short or with a bad checksum.
-    UdpMalformed => "udp-malformed",
-    /// UDP to a port nobody listens on.
-    PortUnreachable => "port-unreachable",
-    /// A transport protocol this instance does not serve.
-    ProtocolUnreachable => "protocol-unreachable",
-    /// TCP to a port nobody listens on (all of them): answered with a reset where Linux would.
-    TcpNoListener => "tcp-no-listener",
-    /// TCP segment too short, with a bad data offset or checksum.
-    TcpMalformed => "tcp-malformed",
-    /// IGMP addressed to the instance: taken in, nothing to do.
-    Igmp => "igmp",
-    /// A malformed IP option (answered with parameter problem).
-    BadOptions => "bad-options",
-    /// An ARP request for another address: nothing to do.
-    ArpIgnored => "arp-ignored",
-    /// Local delivery of a message nothing consumes (for example an unexpected echo reply).
-    LocalUnhandled => "local-unhandled",
-    /// Queue of frames waiting for a next hop's address was full; the oldest was dropped.
-    NeighQueueFull => "neigh-queue-full",
-    /// The next hop did not answer ARP.
-    NeighFailed => "neigh-failed",
-    /// No free buffer for a fragment or generated packet.
-    PoolExhausted => "pool-exhausted",
+crate::reasons::reasons! {
+    /// Why a frame was not passed on.
+    pub enum DropReason {
+        /// Received on an interface that does not exist or is administratively down.
+        IfaceDown => "iface-down",
+        /// Unicast Ethernet destination that is not the interface's address.
+        OtherHost => "other-host",
+        /// Shorter than an Ethernet header.
+        EthernetTruncated => "ethernet-truncated",
+        /// Carries an 802.1Q tag; router interfaces are untagged.
+        VlanTagged => "vlan-tagged",
+        /// EtherType other than IPv4 and ARP.
+        UnsupportedEtherType => "unsupported-ethertype",
+        /// ARP that is not Ethernet/IPv4 (hardware or protocol type or length) or is truncated.
+        ArpMalformed => "arp-malformed",
+        /// An ARP reply nobody asked for, about a neighbour with no entry.
+        ArpUnsolicited => "arp-unsolicited",
+        /// Shorter than a minimal IPv4 header.
+        Ipv4Truncated => "ipv4-truncated",
+        /// IP version other than 4.
+        Ipv4BadVersion => "ipv4-bad-version",
+        /// IHL below 5 or beyond the frame.
+        Ipv4BadHeaderLen => "ipv4-bad-header-len",
+        /// Total length below the header or beyond the frame.
+        Ipv4BadTotalLen => "ipv4-bad-total-len",
+        /// Header checksum does not verify.
+        Ipv4BadChecksum => "ipv4-bad-checksum",
+        /// Source in 0/8, 127/8, 224/4, 255.255.255.255, or one of our own addresses.
+        MartianSource => "martian-source",
+        /// Destination in 0/8 or 127/8.
+        MartianDestination => "martian-destination",
+        /// Multicast destination; the router does no multicast routing.
+        Multicast => "multicast",
+        /// Link-layer broadcast or multicast carrying a packet that would need forwarding.
+        LinkBroadcast => "link-broadcast",
+        /// Not for us and this instance does not forward (a host).
+        NotForwarding => "not-forwarding",
+        /// Source-routed (LSRR/SSRR); refused like Linux's accept_source_route=0.
+        SourceRoute => "source-route",
+        /// No route to the destination.
+        NoRoute => "no-route",
+        /// Route of kind unreachable.
+        Unreachable => "unreachable",
+        /// Route of kind prohibit.
+        Prohibited => "prohibited",
+        /// Route of kind blackhole.
+        Blackhole => "blackhole",
+        /// TTL would reach zero.
+        TtlExceeded => "ttl-exceeded",
+        /// Larger than the egress MTU with DF set.
+        FragNeeded => "frag-needed",
+        /// A fragment wholly inside fragments already held for reassembly.
+        ReasmDuplicate => "reasm-duplicate",
+        /// A fragment overlapping others held: its whole datagram is dropped (RFC 5722).
+        ReasmOverlap => "reasm-overlap",
+        /// A fragment of zero length, a last fragment that disagrees, data past the end, a
+        /// datagram over 65,535 bytes, ECN that cannot be combined: the whole datagram is dropped.
+        ReasmInvalid => "reasm-invalid",
+        /// Reassembly holds more than its memory limit (ipfrag_high_thresh).
+        ReasmMemory => "reasm-memory",
+        /// Too many fragments from the source between two of this datagram: restarted.
+        ReasmTooFar => "reasm-too-far",
+        /// The datagram's fragments did not all arrive in time (ipfrag_time).
+        ReasmTimeout => "reasm-timeout",
+        /// A reassembled datagram for the application larger than a frame.
+        TooBigToDeliver => "too-big-to-deliver",
+        /// Egress interface is administratively down.
+        EgressDown => "egress-down",
+        /// ICMP message too short or with a bad checksum.
+        IcmpMalformed => "icmp-malformed",
+        /// Echo request to a broadcast address (icmp_echo_ignore_broadcasts).
+        EchoBroadcast => "echo-broadcast",
+        /// UDP datagram too short or with a bad checksum.
+        UdpMalformed => "udp-malformed",
+        /// UDP to a port nobody listens on.
+        PortUnreachable => "port-unreachable",
+        /// A transport protocol this instance does not serve.
+        ProtocolUnreachable => "protocol-unreachable",
+        /// TCP to a port nobody listens on (all of them): answered with a reset where Linux would.
+        TcpNoListener => "tcp-no-listener",
+        /// TCP segment too short, with a bad data offset or checksum.
+        TcpMalformed => "tcp-malformed",
+        /// IGMP addressed to the instance: taken in, nothing to do.
+        Igmp => "igmp",
+        /// A malformed IP option (answered with parameter problem).
+        BadOptions => "bad-options",
+        /// An ARP request for another address: nothing to do.
+        ArpIgnored => "arp-ignored",
+        /// Local delivery of a message nothing consumes (for example an unexpected echo reply).
+        LocalUnhandled => "local-unhandled",
+        /// Queue of frames waiting for a next hop's address was full; the oldest was dropped.
+        NeighQueueFull => "neigh-queue-full",
+        /// The next hop did not answer ARP.
+        NeighFailed => "neigh-failed",
+        /// No free buffer for a fragment or generated packet.
+        PoolExhausted => "pool-exhausted",
+    }
 }
 
 impl core::fmt::Display for DropReason {

@@ -1,12 +1,11 @@
-//! A deterministic network of router instances on a virtual clock.
+//! The simulator: a network run on a virtual clock, deterministic and replayable.
 //!
-//! Nodes are [`Router`]s (hosts are routers with forwarding off) wired by point-to-point links
-//! or hubs (a bus: a frame sent by one member reaches every other member, like a shmif bus
-//! file or an old coaxial segment), each with a fixed one-way delay. Frames in flight wait in
-//! a time-ordered queue; the clock jumps straight to the next delivery or timer, so a simulated
-//! minute of ARP aging costs microseconds.
-//! Everything shares one [`Pool`], and a link hands over the frame reference itself: the same
-//! zero-copy hand-off an engine does between instances on one worker.
+//! It drives the same runtime model as the engine's workers ([`crate::fabric`]) with the whole
+//! network in one fabric and one pool: nodes behind the batch contract, links with their
+//! stages (impairments, observers, counters), hubs. The clock jumps straight to the next thing
+//! due — a frame whose time on a link is up, a node's timer — so a simulated minute of ARP aging
+//! costs microseconds, and every random choice of a link comes from its own generator seeded
+//! from the network's seed, so the same network and seed give the same run.
 //!
 //! What nodes deliver to their application (echo replies, ICMP errors, UDP to listened ports)
 //! lands in the node's inbox as bytes; [`Sim::ping`] and [`Sim::traceroute`] are built on it,
@@ -14,24 +13,23 @@
 //! for tests that inspect the wire.
 
 use core::time::Duration;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::net::Ipv4Addr;
 
+use crate::capture::{Capture, CaptureTotals};
+use crate::fabric::runtime::Seen;
+use crate::fabric::{
+    Egress, Env, Fabric, IfaceId, LinkId, Medium, Network, NetworkError, Node, Parts,
+};
 use crate::frame::{Frame, Pool, PoolError};
 
-mod chain;
 mod probe;
 
+pub use crate::fabric::{EndCounters, LinkReport, NodeId};
 pub use crate::probe::{Hop, PingReply, TRACEROUTE_PORT};
-use crate::router::{Action, Config, ConfigError, IfAddr, IfaceId, Router, SendError, SendOptions};
+use crate::router::{Config, ConfigError, IfAddr, Router, SendError, SendOptions};
+use crate::shape::Netem;
 use crate::time::Instant;
 use crate::wire::ethernet;
-pub use chain::{Chain, Plan, chain, plan};
-
-/// Index of a node in a [`Sim`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(pub usize);
 
 /// One end of a link: a node's interface.
 pub type Endpoint = (NodeId, IfaceId);
@@ -58,36 +56,6 @@ pub struct Traced {
     pub bytes: Vec<u8>,
 }
 
-struct Node {
-    name: String,
-    router: Router,
-    inbox: Vec<Delivered>,
-}
-
-struct InFlight {
-    at: Instant,
-    seq: u64,
-    to: Endpoint,
-    frame: Frame,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// Why a simulation could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -102,62 +70,158 @@ pub enum SimError {
         /// What it refused.
         source: ConfigError,
     },
-    /// An endpoint is already linked.
-    #[error("{0} is already linked")]
-    AlreadyLinked(String),
+    /// A link could not be made.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// The capture could not be written.
+    #[error("capture: {0}")]
+    Capture(std::io::Error),
     /// No node has that name.
     #[error("no node named {0}")]
     NoSuchNode(String),
 }
 
-/// What an endpoint is plugged into.
-#[derive(Debug, Clone, Copy)]
-enum Wire {
-    /// A point-to-point link to this peer.
-    Peer(Endpoint, Duration),
-    /// The hub with this index.
-    Hub(usize),
+/// The simulator's side of the fabric: the virtual clock, the inboxes, the trace.
+#[derive(Default)]
+struct SimEnv {
+    now: Instant,
+    inboxes: Vec<Vec<Delivered>>,
+    trace: Option<Vec<Traced>>,
+}
+
+impl Env for SimEnv {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn transmit(&mut self, _exit: u32, pool: &mut Pool, frames: &mut Vec<Frame>) -> usize {
+        // The simulator runs no media of its own: nothing is ever staged for one.
+        for f in frames.drain(..) {
+            pool.free(f);
+        }
+        0
+    }
+
+    fn delivered(&mut self, node: u32, iface: IfaceId, at: Instant, frame: &[u8]) {
+        if let Some(inbox) = self.inboxes.get_mut(node as usize) {
+            inbox.push(Delivered {
+                at,
+                iface,
+                bytes: frame.to_vec(),
+            });
+        }
+    }
+
+    fn wall(&self, at: Instant) -> u64 {
+        at.as_nanos()
+    }
+
+    fn observe(&mut self, seen: Seen<'_>) {
+        // A frame an impairment drops was seen when it was put on the link.
+        if let Some(trace) = &mut self.trace
+            && seen.outbound
+            && seen.dropped.is_none()
+        {
+            trace.push(Traced {
+                at: seen.at,
+                from: (NodeId(seen.node), seen.iface),
+                bytes: seen.frame.to_vec(),
+            });
+        }
+    }
 }
 
 /// The simulated network.
 pub struct Sim {
-    pool: Pool,
-    nodes: Vec<Node>,
-    /// What each endpoint is plugged into, indexed by node then interface.
-    peers: Vec<Vec<Option<Wire>>>,
-    /// Members of each hub and its one-way delay.
-    hubs: Vec<(Vec<Endpoint>, Duration)>,
-    in_flight: BinaryHeap<Reverse<InFlight>>,
-    seq: u64,
-    now: Instant,
-    actions: Vec<Action>,
-    trace: Option<Vec<Traced>>,
+    fabric: Fabric<SimEnv>,
+    /// Where captured frames go, written as the clock advances.
+    capture: Option<Capture>,
+    capture_error: Option<std::io::Error>,
+    /// Links made so far (their ids seed their generators).
+    links: u32,
+    seed: u64,
 }
 
 impl Sim {
     /// An empty network whose nodes share a pool of `frames` buffers.
     pub fn new(frames: usize) -> Result<Sim, SimError> {
         Ok(Sim {
-            pool: Pool::new(frames)?,
-            nodes: Vec::new(),
-            peers: Vec::new(),
-            hubs: Vec::new(),
-            in_flight: BinaryHeap::new(),
-            seq: 0,
-            now: Instant::ZERO,
-            actions: Vec::new(),
-            trace: None,
+            fabric: Fabric::new(SimEnv::default(), Pool::new(frames)?),
+            capture: None,
+            capture_error: None,
+            links: 0,
+            seed: 0,
+        })
+    }
+
+    /// Run a described network, its nodes sharing a pool of `frames` buffers. Node `i` of the
+    /// network is `NodeId(i)`. Interfaces on a link file or bound to a host device send into
+    /// nothing: neither the other process nor the host is part of a simulation. Flows are the
+    /// engine's business; a node's sink is kept.
+    pub fn from_network(net: Network, frames: usize) -> Result<Sim, SimError> {
+        let mut sim = Sim::new(frames)?;
+        let Parts {
+            nodes,
+            links,
+            seed,
+            capture,
+            taps,
+        } = net.into_parts().map_err(SimError::Capture)?;
+        sim.seed = seed;
+        sim.capture = capture;
+        for spec in nodes {
+            let slot = sim.add(&spec.name, spec.node);
+            if spec.sink {
+                sim.fabric
+                    .set_app(slot.0, Vec::new(), Some(Default::default()));
+            }
+        }
+        for (l, spec) in links.iter().enumerate() {
+            let link = LinkId(l as u32);
+            let at: Vec<_> = spec.ends.iter().map(|&(n, i)| (n.0, i)).collect();
+            let egress = &spec.egress;
+            let ends = match (&spec.medium, &at[..]) {
+                (Medium::Wire, &[a, b]) => {
+                    let f = &mut sim.fabric;
+                    f.wire_pair(link, [a, b], [&egress[0], &egress[1]], seed)
+                        .to_vec()
+                }
+                (Medium::Wire, _) => sim.fabric.wire_hub(link, &at, egress, seed),
+                (Medium::File(_) | Medium::Port(_), _) => at
+                    .iter()
+                    .zip(egress)
+                    .enumerate()
+                    .map(|(k, (&place, eg))| sim.fabric.wire_away(link, k, place, eg, seed))
+                    .collect(),
+            };
+            for (&e, tap) in ends.iter().zip(&taps[l]) {
+                if let Some(tap) = tap {
+                    sim.fabric.capture(e, tap.clone());
+                }
+            }
+        }
+        sim.links = links.len() as u32;
+        Ok(sim)
+    }
+
+    /// Write what the capture holds and close it (the network's capture, if it has one),
+    /// with its totals; `None` without a capture.
+    pub fn finish_capture(&mut self) -> Option<std::io::Result<CaptureTotals>> {
+        let mut capture = self.capture.take()?;
+        Some(match self.capture_error.take() {
+            Some(e) => Err(e),
+            None => capture.drain().and_then(|_| capture.finish()),
         })
     }
 
     /// The virtual time.
     pub fn now(&self) -> Instant {
-        self.now
+        self.fabric.env.now
     }
 
     /// The shared pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.fabric.pool
     }
 
     /// Add a node.
@@ -167,38 +231,58 @@ impl Sim {
 
     /// Add a node around an already configured instance.
     pub fn add_router(&mut self, name: &str, router: Router) -> NodeId {
-        let ifaces = router.ifaces().len();
-        self.nodes.push(Node {
-            name: name.to_owned(),
-            router,
-            inbox: Vec::new(),
-        });
-        self.peers.push(vec![None; ifaces]);
-        NodeId(self.nodes.len() - 1)
+        self.add(name, Node::Router(router))
+    }
+
+    fn add(&mut self, name: &str, node: Node) -> NodeId {
+        self.fabric.env.inboxes.push(Vec::new());
+        NodeId(self.fabric.add_slot(name.to_owned(), node))
     }
 
     /// A node by name.
     pub fn node(&self, name: &str) -> Result<NodeId, SimError> {
-        self.nodes
+        self.fabric
+            .slots
             .iter()
             .position(|n| n.name == name)
-            .map(NodeId)
+            .map(|i| NodeId(i as u32))
             .ok_or_else(|| SimError::NoSuchNode(name.to_owned()))
     }
 
     /// A node's name.
     pub fn name(&self, id: NodeId) -> &str {
-        &self.nodes[id.0].name
+        &self.fabric.slots[id.0 as usize].name
     }
 
     /// A node's router.
+    ///
+    /// # Panics
+    /// If the node is not a router (every node is, today).
     pub fn router(&self, id: NodeId) -> &Router {
-        &self.nodes[id.0].router
+        match &self.fabric.slots[id.0 as usize].node {
+            Node::Router(r) => r,
+        }
     }
 
     /// A node's router, for configuration.
     pub fn router_mut(&mut self, id: NodeId) -> &mut Router {
-        &mut self.nodes[id.0].router
+        match &mut self.fabric.slots[id.0 as usize].node {
+            Node::Router(r) => r,
+        }
+    }
+
+    /// Every link's totals by end, with what is in flight now (link ids in the order the links
+    /// were made).
+    pub fn links(&self) -> Vec<LinkReport> {
+        let mut links = Vec::new();
+        self.fabric.report_links(&mut links);
+        links
+    }
+
+    /// What the link end at a node's interface counted, if it is on a link.
+    pub fn link_counters(&self, (node, iface): Endpoint) -> Option<&EndCounters> {
+        let e = self.fabric.outlet(node.0, iface)?;
+        Some(&self.fabric.ends[e as usize].counters)
     }
 
     /// Add an interface with MTU 1500, a generated locally administered MAC
@@ -209,24 +293,22 @@ impl Sim {
         name: &str,
         addr: Option<IfAddr>,
     ) -> Result<IfaceId, SimError> {
-        let index = self.nodes[node.0].router.ifaces().len();
+        let index = self.router(node).ifaces().len();
         let [hi, lo] = (node.0 as u16).to_be_bytes();
         let mac = ethernet::Address([0x02, 0, hi, lo, index as u8, 0]);
         let id = self.add_iface_with(node, name, mac, 1500)?;
         if let Some(a) = addr {
-            let n = &mut self.nodes[node.0];
-            n.router
-                .add_addr(id, a)
-                .map_err(|source| SimError::Config {
-                    node: n.name.clone(),
-                    source,
-                })?;
+            let r = self.router_mut(node).add_addr(id, a);
+            r.map_err(|source| SimError::Config {
+                node: self.name(node).to_owned(),
+                source,
+            })?;
         }
         Ok(id)
     }
 
-    /// Add an interface with the given MAC and MTU and no address (a topology file's interface;
-    /// addresses follow through [`router_mut`](Self::router_mut)).
+    /// Add an interface with the given MAC and MTU and no address (addresses follow through
+    /// [`router_mut`](Self::router_mut)).
     pub fn add_iface_with(
         &mut self,
         node: NodeId,
@@ -234,81 +316,132 @@ impl Sim {
         mac: ethernet::Address,
         mtu: u16,
     ) -> Result<IfaceId, SimError> {
-        let n = &mut self.nodes[node.0];
-        let id = n
-            .router
-            .add_iface(name, mac, mtu)
-            .map_err(|source| SimError::Config {
-                node: n.name.clone(),
-                source,
-            })?;
-        self.peers[node.0].push(None);
+        let added = self.router_mut(node).add_iface(name, mac, mtu);
+        let id = added.map_err(|source| SimError::Config {
+            node: self.name(node).to_owned(),
+            source,
+        })?;
+        self.fabric.iface_added(node.0);
         Ok(id)
     }
 
     /// Connect two interfaces with a link of one-way `delay`.
     pub fn link(&mut self, a: Endpoint, b: Endpoint, delay: Duration) -> Result<(), SimError> {
         self.check_unlinked(&[a, b])?;
-        self.peers[a.0.0][usize::from(a.1.0)] = Some(Wire::Peer(b, delay));
-        self.peers[b.0.0][usize::from(b.1.0)] = Some(Wire::Peer(a, delay));
+        let egress = delayed(delay);
+        let link = self.next_link();
+        let ends = [(a.0.0, a.1), (b.0.0, b.1)];
+        self.fabric
+            .wire_pair(link, ends, [&egress, &egress], self.seed);
+        self.watch_new_ends();
         Ok(())
     }
 
     /// Connect interfaces to one hub of one-way `delay`: a frame any member sends reaches every
-    /// other member (each gets its own copy; a copy the pool has no room for is lost, as on a
-    /// congested segment).
+    /// other member (each gets its own copy; a copy the pool has no room for is lost and
+    /// counted, as on a congested segment).
     pub fn hub(&mut self, members: &[Endpoint], delay: Duration) -> Result<(), SimError> {
         self.check_unlinked(members)?;
-        let index = self.hubs.len();
-        for e in members {
-            self.peers[e.0.0][usize::from(e.1.0)] = Some(Wire::Hub(index));
-        }
-        self.hubs.push((members.to_vec(), delay));
+        let egress = vec![delayed(delay); members.len()];
+        let link = self.next_link();
+        let at: Vec<_> = members.iter().map(|&(n, i)| (n.0, i)).collect();
+        self.fabric.wire_hub(link, &at, &egress, self.seed);
+        self.watch_new_ends();
         Ok(())
     }
 
+    /// Impair the frames leaving `end` (netem is an egress stage): replaces the end's delay.
+    /// Returns false when the interface is on no link.
+    pub fn impair(&mut self, end: Endpoint, netem: &Netem) -> bool {
+        let Some(e) = self.fabric.outlet(end.0.0, end.1) else {
+            return false;
+        };
+        let link = self.fabric.ends[e as usize].link;
+        let k = self.fabric.ends[..e as usize]
+            .iter()
+            .filter(|x| x.link == link)
+            .count();
+        let seed = crate::fabric::end_seed(self.seed, link, k);
+        self.fabric.reshape(e, Some(netem), seed);
+        true
+    }
+
+    /// Bring the link a node's interface is on up or down. Returns false when it is on no link.
+    pub fn set_link_up(&mut self, end: Endpoint, up: bool) -> bool {
+        let Some(e) = self.fabric.outlet(end.0.0, end.1) else {
+            return false;
+        };
+        let link = self.fabric.ends[e as usize].link;
+        for x in 0..self.fabric.ends.len() {
+            if self.fabric.ends[x].link == link {
+                self.fabric.set_up(x as u32, up);
+            }
+        }
+        true
+    }
+
+    fn next_link(&mut self) -> LinkId {
+        self.links += 1;
+        LinkId(self.links - 1)
+    }
+
     fn check_unlinked(&self, ends: &[Endpoint]) -> Result<(), SimError> {
-        for (i, &e) in ends.iter().enumerate() {
-            if self.peer(e).is_some() || ends[..i].contains(&e) {
-                return Err(SimError::AlreadyLinked(format!(
-                    "{}:{}",
-                    self.nodes[e.0.0].name, e.1.0
-                )));
+        for (k, &(node, iface)) in ends.iter().enumerate() {
+            let slot = self
+                .fabric
+                .slots
+                .get(node.0 as usize)
+                .filter(|s| usize::from(iface.0) < s.node.iface_count());
+            let Some(slot) = slot else {
+                return Err(NetworkError::NoSuchIface {
+                    node: format!("#{}", node.0),
+                    iface: iface.0,
+                }
+                .into());
+            };
+            if self.fabric.outlet(node.0, iface).is_some() || ends[..k].contains(&(node, iface)) {
+                return Err(NetworkError::AlreadyLinked {
+                    node: slot.name.clone(),
+                    iface: iface.0,
+                }
+                .into());
             }
         }
         Ok(())
     }
 
-    fn peer(&self, e: Endpoint) -> Option<Wire> {
-        self.peers
-            .get(e.0.0)?
-            .get(usize::from(e.1.0))
-            .copied()
-            .flatten()
-    }
-
     /// Record every frame put on a link from now on.
     pub fn start_trace(&mut self) {
-        self.trace = Some(Vec::new());
+        self.fabric.env.trace = Some(Vec::new());
+        self.watch_new_ends();
+    }
+
+    fn watch_new_ends(&mut self) {
+        if self.fabric.env.trace.is_some() {
+            for e in 0..self.fabric.ends.len() {
+                self.fabric.trace(e as u32, true);
+            }
+        }
     }
 
     /// Frames recorded since [`start_trace`](Self::start_trace), emptied.
     pub fn take_trace(&mut self) -> Vec<Traced> {
-        self.trace.as_mut().map(core::mem::take).unwrap_or_default()
+        let trace = self.fabric.env.trace.as_mut();
+        trace.map(core::mem::take).unwrap_or_default()
     }
 
     /// Frames a node's application received, emptied.
     pub fn take_inbox(&mut self, node: NodeId) -> Vec<Delivered> {
-        core::mem::take(&mut self.nodes[node.0].inbox)
+        core::mem::take(&mut self.fabric.env.inboxes[node.0 as usize])
     }
 
     /// Put raw bytes on the wire towards `to`, as if its link peer had sent them. Returns false
     /// when the pool is exhausted or the bytes do not fit a frame.
     pub fn inject(&mut self, to: Endpoint, bytes: &[u8]) -> bool {
-        let Some(frame) = self.pool.alloc_from(bytes) else {
+        let Some(frame) = self.fabric.pool.alloc_from(bytes) else {
             return false;
         };
-        self.schedule(self.now, to, frame);
+        self.fabric.inject(to.0.0, to.1, frame);
         true
     }
 
@@ -322,19 +455,10 @@ impl Sim {
         payload: &[u8],
         opts: SendOptions,
     ) -> Result<(), SendError> {
-        let router = &mut self.nodes[node.0].router;
-        router.send_echo_request(
-            self.now,
-            dst,
-            ident,
-            seq,
-            payload,
-            opts,
-            &mut self.pool,
-            &mut self.actions,
-        )?;
-        self.apply(node);
-        Ok(())
+        let now = self.now();
+        self.fabric.originate(node.0, |n, pool, out| match n {
+            Node::Router(r) => r.send_echo_request(now, dst, ident, seq, payload, opts, pool, out),
+        })
     }
 
     /// Send a UDP datagram from `node`'s application.
@@ -346,34 +470,28 @@ impl Sim {
         payload: &[u8],
         opts: SendOptions,
     ) -> Result<(), SendError> {
-        let router = &mut self.nodes[node.0].router;
-        router.send_udp(
-            self.now,
-            dst,
-            ports.0,
-            ports.1,
-            payload,
-            opts,
-            &mut self.pool,
-            &mut self.actions,
-        )?;
-        self.apply(node);
-        Ok(())
+        let now = self.now();
+        self.fabric.originate(node.0, |n, pool, out| match n {
+            Node::Router(r) => r.send_udp(now, dst, ports.0, ports.1, payload, opts, pool, out),
+        })
     }
 
     /// Run until nothing is in flight and no timer is due before `deadline`; the clock ends at
     /// `deadline`.
     pub fn run_until(&mut self, deadline: Instant) {
-        while let Some(at) = self.next_event().filter(|&t| t <= deadline) {
-            self.now = self.now.max(at);
-            self.step();
+        loop {
+            self.settle();
+            match self.fabric.next_deadline().filter(|&t| t <= deadline) {
+                Some(t) => self.advance(t),
+                None => break,
+            }
         }
-        self.now = self.now.max(deadline);
+        self.advance(deadline);
     }
 
     /// Run for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
-        self.run_until(self.now + d);
+        self.run_until(self.now() + d);
     }
 
     /// Run until `node`'s inbox has a frame that `want` accepts (returning it, and leaving the
@@ -384,138 +502,46 @@ impl Sim {
         timeout: Duration,
         want: impl Fn(&Delivered) -> bool,
     ) -> Option<Delivered> {
-        let deadline = self.now + timeout;
+        let deadline = self.now() + timeout;
         loop {
-            let inbox = &mut self.nodes[node.0].inbox;
+            self.settle();
+            let inbox = &mut self.fabric.env.inboxes[node.0 as usize];
             if let Some(i) = inbox.iter().position(&want) {
                 return Some(inbox.remove(i));
             }
-            match self.next_event().filter(|&t| t <= deadline) {
-                Some(at) => {
-                    self.now = self.now.max(at);
-                    self.step();
-                }
+            match self.fabric.next_deadline().filter(|&t| t <= deadline) {
+                Some(t) => self.advance(t),
                 None => {
-                    self.now = deadline;
+                    self.advance(deadline);
                     return None;
                 }
             }
         }
     }
 
-    fn next_event(&self) -> Option<Instant> {
-        let wire = self.in_flight.peek().map(|Reverse(f)| f.at);
-        let timers = self
-            .nodes
-            .iter()
-            .filter_map(|n| n.router.poll_timeout())
-            .min();
-        match (wire, timers) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Deliver every frame due now and run every timer due now.
-    fn step(&mut self) {
-        while self
-            .in_flight
-            .peek()
-            .is_some_and(|Reverse(f)| f.at <= self.now)
+    /// Do everything due at the current time, until nothing more is.
+    fn settle(&mut self) {
+        let now = self.now();
+        while self.fabric.run(now) != 0 {}
+        if let Some(c) = &mut self.capture
+            && self.capture_error.is_none()
+            && let Err(e) = c.drain()
         {
-            let Some(Reverse(f)) = self.in_flight.pop() else {
-                break;
-            };
-            let (node, iface) = f.to;
-            self.nodes[node.0].router.process_frame(
-                self.now,
-                iface,
-                f.frame,
-                &mut self.pool,
-                &mut self.actions,
-            );
-            self.apply(node);
-        }
-        for i in 0..self.nodes.len() {
-            if self.nodes[i]
-                .router
-                .poll_timeout()
-                .is_some_and(|t| t <= self.now)
-            {
-                self.nodes[i]
-                    .router
-                    .handle_timeout(self.now, &mut self.pool, &mut self.actions);
-                self.apply(NodeId(i));
-            }
+            // Kept for finish_capture; the network runs on without its capture.
+            self.capture_error = Some(e);
         }
     }
 
-    /// Carry out the actions `node` just produced.
-    fn apply(&mut self, node: NodeId) {
-        let mut actions = core::mem::take(&mut self.actions);
-        for action in actions.drain(..) {
-            match action {
-                Action::Transmit { iface, frame } => {
-                    let from = (node, iface);
-                    let wire = self.peer(from);
-                    if wire.is_some()
-                        && let Some(trace) = &mut self.trace
-                    {
-                        trace.push(Traced {
-                            at: self.now,
-                            from,
-                            bytes: self.pool.data(&frame).to_vec(),
-                        });
-                    }
-                    match wire {
-                        Some(Wire::Peer(to, delay)) => self.schedule(self.now + delay, to, frame),
-                        Some(Wire::Hub(h)) => self.broadcast(h, from, frame),
-                        None => self.pool.free(frame),
-                    }
-                }
-                Action::Deliver { iface, frame } => {
-                    let bytes = self.pool.data(&frame).to_vec();
-                    self.nodes[node.0].inbox.push(Delivered {
-                        at: self.now,
-                        iface,
-                        bytes,
-                    });
-                    self.pool.free(frame);
-                }
-                Action::Drop { frame, .. } => self.pool.free(frame),
-            }
-        }
-        self.actions = actions;
+    fn advance(&mut self, t: Instant) {
+        let env = &mut self.fabric.env;
+        env.now = env.now.max(t);
     }
+}
 
-    /// Hand `frame` to every member of hub `h` but its sender: copies for all but the last.
-    fn broadcast(&mut self, h: usize, from: Endpoint, frame: Frame) {
-        let (members, delay) = &self.hubs[h];
-        let (delay, others): (Duration, Vec<Endpoint>) = (
-            *delay,
-            members.iter().copied().filter(|&m| m != from).collect(),
-        );
-        let at = self.now + delay;
-        let Some((&last, rest)) = others.split_last() else {
-            self.pool.free(frame);
-            return;
-        };
-        for &to in rest {
-            let bytes = self.pool.data(&frame).to_vec();
-            if let Some(copy) = self.pool.alloc_from(&bytes) {
-                self.schedule(at, to, copy);
-            }
-        }
-        self.schedule(at, last, frame);
-    }
-
-    fn schedule(&mut self, at: Instant, to: Endpoint, frame: Frame) {
-        self.seq += 1;
-        self.in_flight.push(Reverse(InFlight {
-            at,
-            seq: self.seq,
-            to,
-            frame,
-        }));
+/// The stages of a plain link end of one-way `delay`.
+fn delayed(delay: Duration) -> Egress {
+    Egress {
+        netem: (!delay.is_zero()).then(|| Netem::delay(delay)),
+        capture: false,
     }
 }

@@ -22,7 +22,7 @@ impl Sim {
             ident: PING_IDENT,
             seq,
         };
-        let sent = self.now;
+        let sent = self.now();
         self.send_echo_request(node, dst, PING_IDENT, seq, &vec![0xa5; payload_len], opts)?;
         let got = self.run_until_delivered(node, timeout, |d| probe.answer(&d.bytes).is_some());
         Ok(
@@ -44,7 +44,7 @@ impl Sim {
         timeout: Duration,
     ) -> Result<Vec<Hop>, SendError> {
         crate::probe::trace(max_hops, |ttl, probe| {
-            let sent = self.now;
+            let sent = self.now();
             let opts = SendOptions {
                 ttl,
                 ..SendOptions::default()

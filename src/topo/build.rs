@@ -1,13 +1,14 @@
 //! Instantiating a [`Topology`]: configured router instances, then the simulator or the engine
 //! around them.
 //!
-//! Node `i` of the model becomes node `i` of the simulator or the engine network; interfaces
-//! keep their order, so interface `j` is `IfaceId(j)`. Two-ended links become point-to-point
-//! links, longer ones hubs.
+//! Node `i` of the model becomes node `i` of one [`Network`], which the simulator and the
+//! engine both run; interfaces keep their order, so interface `j` is `IfaceId(j)`. Two-ended
+//! links become point-to-point links, longer ones hubs.
 
-use crate::engine::Network;
+use crate::engine::EngineError;
+use crate::fabric::{Network, NodeId};
 use crate::router::{Config, ConfigError, IfaceId, Router};
-use crate::sim::{NodeId, Sim, SimError};
+use crate::sim::{Sim, SimError};
 
 use super::{Kind, Link, TopoError, Topology};
 
@@ -20,6 +21,10 @@ impl Topology {
                 let config = match node.kind {
                     Kind::Router => Config::default(),
                     Kind::Host => Config::host(),
+                };
+                let config = Config {
+                    default_ttl: node.ttl,
+                    ..config
                 };
                 let wrap = |source: ConfigError| {
                     TopoError::from(SimError::Config {
@@ -52,29 +57,11 @@ impl Topology {
             .collect()
     }
 
-    /// Build the topology in a fresh simulator. Node `i` of [`Topology::nodes`] is `NodeId(i)`,
-    /// and [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a
-    /// device stay unconnected: neither the other process nor the host is part of a simulation.
-    pub fn build_sim(&self) -> Result<Sim, TopoError> {
-        let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
-        // The pool is mapped lazily, so room for bursts on every interface costs nothing idle.
-        let mut sim = Sim::new((ifaces * 16).max(8192))?;
-        for (node, router) in self.nodes.iter().zip(self.routers()?) {
-            sim.add_router(&node.name, router);
-        }
-        for link in &self.links {
-            let ends: Vec<_> = ends(link).map(|(n, i)| (NodeId(n), i)).collect();
-            match ends[..] {
-                [a, b] => sim.link(a, b, link.delay)?,
-                _ => sim.hub(&ends, link.delay)?,
-            }
-        }
-        Ok(sim)
-    }
-
-    /// Build the topology as an engine network (link delays do not apply: engine links are as
-    /// fast as the workers). Nodes with `core` are pinned to it.
-    pub fn build_network(&self) -> Result<Network, TopoError> {
+    /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
+    /// interface `j` is `IfaceId(j)`; two-ended links are point to point, longer ones hubs,
+    /// each with its one-way delay; interfaces on a `link_file` or attached to a device are on
+    /// links of those media; nodes with `core` are pinned to it, with `workers` spread.
+    pub fn network(&self) -> Result<Network, TopoError> {
         let mut net = Network::new();
         for (node, router) in self.nodes.iter().zip(self.routers()?) {
             let id = net.add(&node.name, router);
@@ -87,25 +74,58 @@ impl Topology {
         }
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
-                let end = (crate::engine::NodeId(n as u32), IfaceId(i as u16));
+                let end = (NodeId(n as u32), IfaceId(i as u16));
                 if let Some(path) = &f.link_file {
-                    net.attach_file(end, path)?;
+                    net.attach_file(end, path).map_err(EngineError::from)?;
                 }
                 if let Some(spec) = &f.attach {
-                    net.attach_port(end, spec.clone())?;
+                    net.attach_port(end, spec.clone())
+                        .map_err(EngineError::from)?;
+                }
+                if let Some(n) = &f.netem {
+                    net.impair(end, n.clone());
                 }
             }
         }
         for link in &self.links {
-            let ends: Vec<_> = ends(link)
-                .map(|(n, i)| (crate::engine::NodeId(n as u32), i))
-                .collect();
-            match ends[..] {
-                [a, b] => net.link(a, b)?,
-                _ => net.hub(&ends)?,
+            let ends: Vec<_> = ends(link).map(|(n, i)| (NodeId(n as u32), i)).collect();
+            let id = match ends[..] {
+                [a, b] => net.link(a, b),
+                _ => net.hub(&ends),
+            };
+            let id = id.map_err(EngineError::from)?;
+            match &link.netem {
+                Some(n) => net.impair_link(id, n),
+                None => net.set_delay(id, link.delay),
+            }
+            for &end in &ends {
+                let (n, i) = (end.0.0 as usize, usize::from(end.1.0));
+                if let Some(netem) = &self.nodes[n].ifaces[i].netem {
+                    net.impair(end, netem.clone());
+                }
             }
         }
+        net.set_seed(self.seed);
         Ok(net)
+    }
+
+    /// Build the topology in a fresh simulator ([`Topology::network`] on a virtual clock).
+    /// [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a device
+    /// send into nothing: neither the other process nor the host is part of a simulation.
+    pub fn build_sim(&self) -> Result<Sim, TopoError> {
+        Ok(Sim::from_network(self.network()?, self.sim_pool())?)
+    }
+
+    /// Frame buffers a simulation of this topology gets: room for bursts on every interface
+    /// (the pool is mapped lazily, so that costs nothing idle).
+    pub fn sim_pool(&self) -> usize {
+        let ifaces: usize = self.nodes.iter().map(|n| n.ifaces.len()).sum();
+        (ifaces * 16).max(8192)
+    }
+
+    /// Build the topology as an engine network ([`Topology::network`]).
+    pub fn build_network(&self) -> Result<Network, TopoError> {
+        self.network()
     }
 }
 

@@ -40,6 +40,12 @@ pub struct Settings {
     /// One-way delay of links that give none, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_us: Option<u64>,
+    /// Seed of every link's random generator (impairments), so a run can be replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// TTL of the packets nodes that give none originate (Linux's `ip_default_ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Spanned<u32>>,
 }
 
 impl Settings {
@@ -64,6 +70,9 @@ pub struct NodeDoc {
     /// Default route via this address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Spanned<String>>,
+    /// TTL of the packets the node originates (Linux's `ip_default_ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Spanned<u32>>,
     /// Routes in iproute2 syntax, or "auto" (routers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Spanned<Routes>>,
@@ -105,6 +114,9 @@ pub struct IfaceDoc {
     /// Interface group, for `suppress_ifgroup` rules (0 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<u32>,
+    /// Impairment of the frames leaving the interface, in `tc qdisc … netem` syntax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netem: Option<Spanned<String>>,
 }
 
 /// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device.
@@ -131,6 +143,10 @@ pub struct LinkDoc {
     /// One-way delay in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_us: Option<u64>,
+    /// Impairment of the frames crossing the link in every direction, in `tc qdisc … netem`
+    /// syntax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netem: Option<Spanned<String>>,
 }
 
 /// `routes = "auto"` or a list of routes.

@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, Routes, Settings};
 use super::{TopoError, Topology};
+use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, Network, NodeId};
 
 /// Most links the address plan holds: the /30s of 10.0.0.0/8.
 pub const MAX_LINKS: usize = 1 << 22;
@@ -28,7 +29,65 @@ pub fn chain(routers: usize) -> Result<Topology, TopoError> {
         p.link((w[0], "eth1"), (w[1], "eth0"))?;
     }
     p.host_on("h2", last, "eth1")?;
+    p.reach(routers);
     Topology::from_doc(p.doc)
+}
+
+/// A generated chain ready to flood: perfect links (no delay), a UDP flow from `h1` to `h2`
+/// (see [`chain_flood`]).
+pub struct Flood {
+    /// The network, with the flow and h2's sink.
+    pub network: Network,
+    /// The hosts.
+    pub h1: NodeId,
+    pub h2: NodeId,
+    /// h2's address.
+    pub h2_addr: Ipv4Addr,
+}
+
+/// UDP port of [`chain_flood`]'s flow.
+pub const FLOOD_PORT: u16 = 5001;
+
+/// [`chain`] as a network whose links have no delay, with a flow of `frame_len`-byte UDP
+/// datagrams from `h1` to `h2` (port [`FLOOD_PORT`]) at `rate` per second, flat out without
+/// one, sunk at `h2`: the demo, the chain bench and the engine tests run it.
+pub fn chain_flood(
+    routers: usize,
+    frame_len: usize,
+    rate: Option<u64>,
+) -> Result<Flood, TopoError> {
+    let t = chain(routers)?;
+    let host = |name: &str| {
+        let i = t.node_index(name);
+        let addr = i.and_then(|i| t.first_addr(i));
+        i.zip(addr).ok_or_else(|| TopoError::Invalid {
+            file: "<generated>".into(),
+            line: 1,
+            key: "host".into(),
+            message: format!("the chain has no host {name} with an address"),
+        })
+    };
+    let ((h1, _), (h2, h2_addr)) = (host("h1")?, host("h2")?);
+    let mut network = t.network()?;
+    for l in 0..network.links().len() {
+        network.set_delay(LinkId(l as u32), core::time::Duration::ZERO);
+    }
+    let (h1, h2) = (NodeId(h1 as u32), NodeId(h2 as u32));
+    let flow = FlowSpec {
+        dst: h2_addr,
+        port: FLOOD_PORT,
+        frame_len: frame_len.max(MIN_FRAME),
+        rate,
+        sources: 1,
+    };
+    network.add_flow(h1, flow);
+    network.add_sink(h2, FLOOD_PORT);
+    Ok(Flood {
+        network,
+        h1,
+        h2,
+        h2_addr,
+    })
 }
 
 /// `rows` × `cols` routers `r{row}_{col}` (1-based), each linked to its east and south neighbour
@@ -66,6 +125,7 @@ pub fn grid(rows: usize, cols: usize) -> Result<Topology, TopoError> {
     for (k, &router) in corners.iter().enumerate() {
         p.host_on(&format!("h{}", k + 1), router, "lan")?;
     }
+    p.reach(rows + cols - 1);
     Topology::from_doc(p.doc)
 }
 
@@ -119,6 +179,7 @@ pub fn hypercube(m: usize, n: usize) -> Result<Topology, TopoError> {
     for (k, &router) in corners.iter().enumerate() {
         p.host_on(&format!("h{}", k + 1), router, "lan")?;
     }
+    p.reach(n * (m - 1) + 1);
     Topology::from_doc(p.doc)
 }
 
@@ -151,7 +212,7 @@ impl Plan {
             doc: Doc {
                 settings: Settings {
                     routes: Some(spanned(Routes::Auto)),
-                    delay_us: None,
+                    ..Settings::default()
                 },
                 ..Doc::default()
             },
@@ -165,11 +226,21 @@ impl Plan {
             core: None,
             workers: None,
             gateway: None,
+            ttl: None,
             routes: None,
             tables: None,
             rules: Vec::new(),
             marks: Vec::new(),
             iface: OneOrMany(Vec::new()),
+        }
+    }
+
+    /// Let packets cross `routers` routers, the most on a path between two hosts: beyond 63,
+    /// Linux's default TTL of 64 runs out on the way, so every node originates with 255
+    /// (`ip_default_ttl = 255`, as rump's startrouters.sh sets it).
+    fn reach(&mut self, routers: usize) {
+        if routers >= usize::from(super::DEFAULT_TTL) {
+            self.doc.settings.ttl = Some(spanned(255));
         }
     }
 
@@ -197,6 +268,7 @@ impl Plan {
             link_file: None,
             attach: None,
             group: None,
+            netem: None,
         });
         format!("{}:{name}", node.name.get_ref())
     }
@@ -225,7 +297,7 @@ impl Plan {
     fn push_link(&mut self, a: String, b: String) {
         self.doc.links.push(LinkDoc {
             ends: vec![spanned(a), spanned(b)],
-            delay_us: None,
+            ..LinkDoc::default()
         });
     }
 }

@@ -23,6 +23,7 @@ use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use crate::router::IfAddr;
+use crate::shape::Netem;
 use crate::sim::SimError;
 use crate::wire::ethernet;
 pub use doc::Doc;
@@ -105,6 +106,8 @@ pub struct Node {
     pub marks: Vec<String>,
     /// Default gateway.
     pub gateway: Option<Ipv4Addr>,
+    /// TTL of the packets it originates.
+    pub ttl: u8,
 }
 
 /// A validated interface.
@@ -126,6 +129,8 @@ pub struct Iface {
     pub attach: Option<crate::port::PortSpec>,
     /// Interface group (`suppress_ifgroup`).
     pub group: u32,
+    /// Impairment of the frames leaving it, if the file gives one on the interface.
+    pub netem: Option<Netem>,
 }
 
 /// A validated link.
@@ -133,8 +138,11 @@ pub struct Iface {
 pub struct Link {
     /// (node index, interface index) of each end; two for point-to-point, more for a bus.
     pub ends: Vec<(usize, usize)>,
-    /// One-way delay.
+    /// One-way delay of a direction no impairment covers.
     pub delay: Duration,
+    /// Impairment of every direction, if the file gives one on the link (an interface's own
+    /// `netem` is on [`Iface::netem`]; the two never meet).
+    pub netem: Option<Netem>,
 }
 
 /// A warning: the topology is usable but probably not what was meant.
@@ -157,11 +165,21 @@ pub struct Topology {
     pub links: Vec<Link>,
     /// Things worth telling the user (interfaces on no link).
     pub warnings: Vec<Warning>,
+    /// Seed of every link's random generator.
+    pub seed: u64,
     doc: Doc,
 }
 
-/// Default one-way link delay when neither the link nor `[settings]` gives one.
-pub const DEFAULT_DELAY_US: u64 = 100;
+/// Default one-way link delay when neither the link nor `[settings]` gives one: none, so a
+/// link nobody configured is perfect in both drivers (as in Mininet or under netem). A delay
+/// costs the engine a timer and a precise wake-up per frame due.
+pub const DEFAULT_DELAY_US: u64 = 0;
+
+/// Seed of the links' random generators when `[settings]` gives none.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// TTL of originated packets when neither the node nor `[settings]` gives one (Linux's).
+pub const DEFAULT_TTL: u8 = 64;
 
 impl Topology {
     /// Parse and validate TOML text; `file` names it in errors.

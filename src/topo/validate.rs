@@ -11,11 +11,15 @@ use toml::Spanned;
 use super::auto;
 use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::subnet::{Subnet, subnet, subnets_of};
-use super::{DEFAULT_DELAY_US, Iface, Kind, Link, Node, TopoError, Topology, Warning, line_of};
+use super::{
+    DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError, Topology,
+    Warning, line_of,
+};
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
 use crate::router::fib::{TableNames, parse_mark, parse_route_in, parse_rule};
 use crate::router::{IfAddr, IfaceId, RouteKind};
+use crate::shape::{Netem, NetemError};
 use crate::wire::ethernet;
 
 /// Error construction with the file's name and text at hand.
@@ -82,6 +86,11 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
         };
         let (rules, marks) = policy(&cx, nd, &ifaces, &tables, &key)?;
         let workers = spread_workers(&cx, nd, kind, &ifaces, &key("workers"))?;
+        let ttl = ttl(&cx, nd.ttl.as_ref(), &key("ttl"))
+            .transpose()
+            .or_else(|| ttl(&cx, doc.settings.ttl.as_ref(), "settings.ttl").transpose())
+            .transpose()?
+            .unwrap_or(DEFAULT_TTL);
         if let Some(g) = gateway {
             list.push(format!("default via {g}"));
         }
@@ -97,6 +106,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             rules,
             marks,
             gateway,
+            ttl,
         });
     }
     let links = links(&cx, &doc, &mut nodes)?;
@@ -112,8 +122,27 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
         nodes,
         links,
         warnings,
+        seed: doc.settings.seed.unwrap_or(DEFAULT_SEED),
         doc,
     })
+}
+
+/// A `ttl` key, checked (1 to 255).
+fn ttl(cx: &Cx, t: Option<&Spanned<u32>>, key: &str) -> Result<Option<u8>, TopoError> {
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    match u8::try_from(*t.get_ref()) {
+        Ok(v) if v != 0 => Ok(Some(v)),
+        _ => Err(cx.err(t.span(), key, format!("{} is outside 1..=255", t.get_ref()))),
+    }
+}
+
+/// A `netem` key, parsed (the error quotes the spec and names the offending word).
+fn netem(cx: &Cx, n: &Spanned<String>, key: &str) -> Result<Netem, TopoError> {
+    n.get_ref()
+        .parse()
+        .map_err(|e: NetemError| cx.err(n.span(), key, format!("{:?}: {e}", n.get_ref())))
 }
 
 fn section(kind: Kind) -> &'static str {
@@ -199,6 +228,11 @@ fn ifaces(
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
             attach: attach(cx, id, &key)?,
             group: id.group.unwrap_or(0),
+            netem: id
+                .netem
+                .as_ref()
+                .map(|n| netem(cx, n, &key("netem")))
+                .transpose()?,
         });
     }
     Ok(out)
@@ -494,9 +528,36 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
             let msg = "a link needs at least two ends".into();
             return Err(cx.err(span, "link.ends", msg));
         }
+        let link_netem = ld
+            .netem
+            .as_ref()
+            .map(|n| netem(cx, n, "link.netem"))
+            .transpose()?;
+        let shaped_end = ends
+            .iter()
+            .find(|&&(n, i)| nodes[n].ifaces[i].netem.is_some());
+        if let Some(&(n, i)) = shaped_end {
+            let end = format!("{}:{}", nodes[n].name, nodes[n].ifaces[i].name);
+            let clash = if ld.netem.is_some() {
+                Some("the link's netem impairs every direction already")
+            } else if ld.delay_us.is_some() {
+                Some("give the direction's delay in its netem, not also in delay_us")
+            } else {
+                None
+            };
+            if let (Some(why), Some(first)) = (clash, ld.ends.first()) {
+                let msg = format!("{end} has its own netem: {why}");
+                return Err(cx.err(first.span(), "link.netem", msg));
+            }
+        }
+        if let (Some(n), Some(_)) = (&ld.netem, ld.delay_us) {
+            let msg = "give the link's delay in its netem, not also in delay_us".into();
+            return Err(cx.err(n.span(), "link.netem", msg));
+        }
         out.push(Link {
             ends,
             delay: Duration::from_micros(ld.delay_us.unwrap_or(default_delay)),
+            netem: link_netem,
         });
     }
     Ok(out)

@@ -1,8 +1,9 @@
-//! A fixed-size latency histogram: log-linear buckets (HDR-style, 3 significant bits), so
-//! recording is a few instructions, never allocates, and percentiles are within 12.5%.
+//! A fixed-size latency histogram: log-linear buckets (HDR-style, 7 significant bits), so
+//! recording is a few instructions, never allocates, and percentiles are within 0.4% (the
+//! middle of a bucket less than 0.8% wide: 10 ms reads as 10 ms ± 40 µs).
 
 /// Sub-buckets per power of two.
-const SUB_BITS: u32 = 3;
+const SUB_BITS: u32 = 7;
 const SUB: usize = 1 << SUB_BITS;
 const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB;
 
@@ -42,6 +43,15 @@ fn lower_bound(b: usize) -> u64 {
     (1u64 << exp) | ((b % SUB) as u64) << (exp - SUB_BITS)
 }
 
+/// How many values bucket `b` holds.
+fn width(b: usize) -> u64 {
+    if b < SUB {
+        return 1;
+    }
+    let exp = (b / SUB) as u32 + SUB_BITS - 1;
+    1 << (exp - SUB_BITS)
+}
+
 impl Histogram {
     /// Count one value.
     #[inline]
@@ -75,8 +85,8 @@ impl Histogram {
         self.max = self.max.max(other.max);
     }
 
-    /// The value below which a fraction `q` (0..=1) of the recorded values fall (the lower
-    /// bound of its bucket), or `None` when empty.
+    /// The value below which a fraction `q` (0..=1) of the recorded values fall (the middle
+    /// of its bucket, never above the largest value), or `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
         if self.total == 0 {
             return None;
@@ -86,7 +96,7 @@ impl Histogram {
         for (b, &c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                return Some(lower_bound(b).min(self.max));
+                return Some(lower_bound(b).saturating_add(width(b) / 2).min(self.max));
             }
         }
         Some(self.max)
@@ -104,7 +114,8 @@ mod tests {
             let b = bucket(v);
             assert!(b >= last && b < BUCKETS, "{v}");
             assert!(lower_bound(b) <= v);
-            assert!(v - lower_bound(b) <= v / 8, "within an eighth: {v}");
+            assert!(v - lower_bound(b) <= v / 128, "within 1/128: {v}");
+            assert!(v - lower_bound(b) < width(b), "{v} in its bucket");
             last = b;
         }
     }
@@ -117,9 +128,10 @@ mod tests {
             h.record(v * 1000);
         }
         let p50 = h.quantile(0.5).unwrap();
-        assert!((440_000..=500_000).contains(&p50), "{p50}");
+        assert!((498_000..=502_000).contains(&p50), "{p50}");
         let p99 = h.quantile(0.99).unwrap();
-        assert!((880_000..=990_000).contains(&p99), "{p99}");
+        assert!((986_000..=994_000).contains(&p99), "{p99}");
+        assert_eq!(h.quantile(1.0), Some(1_000_000));
         assert_eq!(h.max(), 1_000_000);
         let mut g = Histogram::default();
         g.merge(&h);

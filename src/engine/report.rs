@@ -1,0 +1,146 @@
+//! What a stopped engine reports: every node's counters, every link's counters by end with its
+//! drops by reason and what was still in flight ([`LinkReport`]), every device, and the flows'
+//! totals. Links are added up over workers by link id and end, so a link between two workers,
+//! or a spread router's device, is one row.
+
+use super::worker::WorkerEnv;
+use crate::capture::CaptureTotals;
+use crate::fabric::flow::Generator;
+use crate::fabric::{Fabric, LinkReport, Sink};
+use crate::port::PortStats;
+use crate::router::Counters;
+
+/// A node's totals.
+#[derive(Debug, Clone)]
+pub struct NodeReport {
+    /// Its name.
+    pub name: String,
+    /// The node's own counters (a spread router's summed over its replicas).
+    pub counters: Counters,
+    /// Frames it sent on interfaces on no link (dropped).
+    pub unlinked: u64,
+    /// Frames still waiting in its receive queues when the engine stopped.
+    pub queued: u64,
+}
+
+/// A port's totals, as a stopped engine reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortReport {
+    /// Instance name.
+    pub node: String,
+    /// Interface name.
+    pub iface: String,
+    /// Device and mode, e.g. `veth1 afxdp native copy, 1 queue`.
+    pub describe: String,
+    /// The worker serving the port (several for a spread router's device).
+    pub worker: usize,
+    /// Frames in and out, and drops.
+    pub stats: PortStats,
+}
+
+/// What a stopped engine reports.
+pub struct Report {
+    /// Each node, in network order (a spread router's replicas summed into it).
+    pub nodes: Vec<NodeReport>,
+    /// Each link, in network order.
+    pub links: Vec<LinkReport>,
+    /// All sinks folded together.
+    pub sink: Sink,
+    /// Datagrams generated.
+    pub generated: u64,
+    /// Datagrams a router refused to originate.
+    pub send_errors: u64,
+    /// Every port: instance, interface, what it is bound to, and its totals.
+    pub ports: Vec<PortReport>,
+    /// Wall-clock time from start to stop.
+    pub elapsed: std::time::Duration,
+    /// The capture's totals (or why it failed), if the network had one.
+    pub capture: Option<std::io::Result<CaptureTotals>>,
+}
+
+impl Report {
+    /// The links whose frames do not add up (a bug if any).
+    pub fn unbalanced(&self) -> impl Iterator<Item = (&LinkReport, i128)> {
+        self.links
+            .iter()
+            .map(|l| (l, l.imbalance()))
+            .filter(|&(_, d)| d != 0)
+    }
+}
+
+/// What the report is made from: the stopped workers' fabrics and where everything was.
+pub(super) struct Stopped<'a> {
+    pub fabrics: &'a [Fabric<WorkerEnv>],
+    /// Worker and slot of each node, in network order (replicas last).
+    pub placement: &'a [(usize, u32)],
+    /// For each replica (network index past the originals), the node it copies.
+    pub replica_of: &'a [usize],
+}
+
+/// Build the report.
+pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
+    let originals = s.placement.len() - s.replica_of.len();
+    let mut nodes: Vec<NodeReport> = s.placement[..originals]
+        .iter()
+        .map(|&(w, l)| node_report(&s.fabrics[w], l))
+        .collect();
+    for (k, &of) in s.replica_of.iter().enumerate() {
+        let (w, l) = s.placement[originals + k];
+        let r = node_report(&s.fabrics[w], l);
+        let n = &mut nodes[of];
+        n.counters += &r.counters;
+        n.unlinked += r.unlinked;
+        n.queued += r.queued;
+    }
+    let mut report = Report {
+        nodes,
+        links: Vec::new(),
+        sink: Sink::default(),
+        generated: 0,
+        send_errors: 0,
+        ports: Vec::new(),
+        elapsed,
+        capture: None,
+    };
+    for (worker, f) in s.fabrics.iter().enumerate() {
+        f.report_links(&mut report.links);
+        for m in &f.env.media {
+            if let Some((node, iface, describe, stats)) = m.port() {
+                let slot = &f.slots[node as usize];
+                report.ports.push(PortReport {
+                    node: slot.name.clone(),
+                    iface: slot.node.iface_name(iface).unwrap_or_default().to_owned(),
+                    describe,
+                    worker,
+                    stats,
+                });
+            }
+        }
+        for slot in &f.slots {
+            report.generated += slot.generators.iter().map(Generator::sent).sum::<u64>();
+            report.send_errors += slot
+                .generators
+                .iter()
+                .map(Generator::send_errors)
+                .sum::<u64>();
+            if let Some(sink) = &slot.sink {
+                report.sink.merge(sink);
+            }
+        }
+    }
+    report
+}
+
+fn node_report(f: &Fabric<WorkerEnv>, slot: u32) -> NodeReport {
+    let s = &f.slots[slot as usize];
+    NodeReport {
+        name: s.name.clone(),
+        counters: s
+            .node
+            .router()
+            .map(|r| r.counters().clone())
+            .unwrap_or_default(),
+        unlinked: s.unlinked,
+        queued: s.rx.iter().map(|q| q.len() as u64).sum(),
+    }
+}

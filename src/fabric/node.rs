@@ -1,0 +1,125 @@
+//! A node of a network: one of the kinds of instance shoal runs, behind one batch contract.
+//!
+//! Every kind is sans-IO and speaks the same contract — a batch of frames received on an
+//! interface in, [`Action`]s out (transmit on an interface, deliver to the application, drop
+//! with a counted reason), timers through `poll_timeout` / `handle_timeout` — so the drivers
+//! (the simulator and the engine's workers) never look inside a node. Routers are the only kind
+//! today; a host is a router with forwarding off (Linux's `ip_forward = 0`). The enum is where a
+//! switch joins them.
+
+use crate::frame::{Batch, Frame, Pool};
+use crate::router::{Action, Router};
+use crate::time::Instant;
+
+pub use crate::router::IfaceId;
+
+/// What a node is, as reports and topology files name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Forwards IPv4.
+    Router,
+    /// An IPv4 end system: a router that does not forward.
+    Host,
+}
+
+/// One instance of a network.
+#[derive(Debug)]
+pub enum Node {
+    /// An IPv4 router or host.
+    Router(Router),
+}
+
+impl From<Router> for Node {
+    fn from(r: Router) -> Node {
+        Node::Router(r)
+    }
+}
+
+impl Node {
+    /// Router or host.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Node::Router(r) if r.config().forwarding => Kind::Router,
+            Node::Router(_) => Kind::Host,
+        }
+    }
+
+    /// Process a burst of frames received on `iface`, emptying `batch` into `out`.
+    #[inline]
+    pub fn process(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        batch: &mut Batch,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        match self {
+            Node::Router(r) => r.process(now, iface, batch, pool, out),
+        }
+    }
+
+    /// Process one received frame.
+    pub fn process_frame(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        frame: Frame,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        match self {
+            Node::Router(r) => r.process_frame(now, iface, frame, pool, out),
+        }
+    }
+
+    /// When the node next needs [`Node::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Node::Router(r) => r.poll_timeout(),
+        }
+    }
+
+    /// Run the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
+        match self {
+            Node::Router(r) => r.handle_timeout(now, pool, out),
+        }
+    }
+
+    /// Number of interfaces (their ids are `0..count`).
+    pub fn iface_count(&self) -> usize {
+        match self {
+            Node::Router(r) => r.ifaces().len(),
+        }
+    }
+
+    /// An interface's name.
+    pub fn iface_name(&self, iface: IfaceId) -> Option<&str> {
+        match self {
+            Node::Router(r) => r.iface(iface).map(|i| i.name()),
+        }
+    }
+
+    /// The same configuration with fresh state (counters, caches), for a node spread over
+    /// several workers.
+    pub fn replica(&self) -> Node {
+        match self {
+            Node::Router(r) => Node::Router(r.replica()),
+        }
+    }
+
+    /// The router, if the node is one.
+    pub fn router(&self) -> Option<&Router> {
+        match self {
+            Node::Router(r) => Some(r),
+        }
+    }
+
+    /// The router, if the node is one, for configuration or for its application to send.
+    pub fn router_mut(&mut self) -> Option<&mut Router> {
+        match self {
+            Node::Router(r) => Some(r),
+        }
+    }
+}
