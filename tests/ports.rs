@@ -302,7 +302,7 @@ fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
             let f: Vec<&str> = l.split_whitespace().collect();
             let num = |i: usize| f[i].parse::<u64>().expect("a number");
             // What the port is bound to, without the receive drops after it.
-            let bound = f[5..].join(" ");
+            let bound = f[6..].join(" ");
             let bound = bound.split("; ").next().unwrap_or_default().to_owned();
             (num(1) as usize, num(2), num(3), bound)
         })
@@ -486,8 +486,11 @@ fn a_taps_receive_drops_and_local_deliveries_show_in_the_report() {
     assert!(sent >= 5, "{report}");
     let a = report
         .lines()
+        .skip_while(|l| !l.starts_with("port "))
         .find(|l| l.starts_with("r1:a "))
         .unwrap_or_else(|| panic!("no port row for r1:a: {report}"));
+    // rx lost 2, by reason: oversize.
+    assert_eq!(a.split_whitespace().nth(5), Some("2"), "{report}");
     assert!(a.ends_with("; oversize 2"), "{report}");
 }
 

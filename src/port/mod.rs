@@ -125,7 +125,9 @@ pub enum PortError {
 }
 
 /// Running totals of a port. Every frame the device hands over is counted in `rx` and then
-/// goes to its instance or is dropped here with a reason.
+/// goes on to its link end, where one that finds the instance's receive queue full is dropped
+/// and counted (`rx-queue-full` in the run report's link table); what is lost before that is
+/// counted here with its reason.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PortStats {
     /// Frames received from the device.
@@ -141,21 +143,16 @@ pub struct PortStats {
     /// Received frames larger than a frame buffer (a TAP read that filled its buffer may have
     /// been cut short), dropped.
     pub rx_oversize: u64,
-    /// Received frames for which the instance's receive queue was full, dropped (counted by
-    /// the engine, which holds the queue).
-    pub rx_queue_full: u64,
     /// Times a read could not be posted because the pool had no free buffer (TAP).
     pub rx_no_buffer: u64,
 }
 
 impl PortStats {
-    /// Receive drops by reason, the nonzero ones: `ring-full`, `oversize`, `queue-full`,
-    /// `no-buffer`.
+    /// Receive drops by reason, the nonzero ones: `ring-full`, `oversize`, `no-buffer`.
     pub fn rx_drops(&self) -> impl Iterator<Item = (&'static str, u64)> {
         [
             ("ring-full", self.rx_dropped),
             ("oversize", self.rx_oversize),
-            ("queue-full", self.rx_queue_full),
             ("no-buffer", self.rx_no_buffer),
         ]
         .into_iter()
