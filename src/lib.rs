@@ -12,6 +12,11 @@
 //! (TAP, AF_XDP), [`topo`] reads, validates and generates topology files, [`probe`] matches
 //! ping and traceroute answers, and [`rig`] drives one router at full speed for measurements.
 //! [`time`] is the caller-supplied clock the sans-IO core runs on.
+//!
+//! `unsafe` is allowed only in the `sys` modules, which hold every system call and raw memory
+//! access; the compiler refuses it anywhere else.
+
+#![deny(unsafe_code)]
 
 pub mod bench;
 pub mod capture;

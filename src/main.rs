@@ -1,5 +1,7 @@
 //! The `shoal` command line.
 
+#![deny(unsafe_code)]
+
 mod cli;
 
 use std::process::ExitCode;

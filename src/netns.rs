@@ -6,14 +6,13 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// True when the process runs as root, which namespaces, veth and XDP need.
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    sys::geteuid() == 0
 }
 
 /// A name unique to this process and call: `{prefix}{pid % 10000}x{n}`, cut to 15 bytes.
@@ -99,11 +98,7 @@ impl NetNs {
     /// Move the calling thread into this namespace; threads it spawns afterwards inherit it.
     pub fn enter(&self) -> io::Result<()> {
         let f = File::open(format!("/run/netns/{}", self.name))?;
-        // SAFETY: setns on a valid namespace descriptor affects only the calling thread.
-        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        sys::setns_net(f.as_fd())
     }
 
     /// A veth pair, `a` here and `b` in `other`, both up, IPv6 off on both (no router
@@ -124,7 +119,7 @@ impl NetNs {
         self.ip(&args)?;
         for (ns, dev) in [(self, a), (other, b)] {
             ns.sysctl(&format!("net.ipv6.conf.{dev}.disable_ipv6=1"))?;
-            ns.ip(&["link", "set", dev, "up"])?;
+            ns.ip(&["link", "set", "dev", dev, "up"])?;
         }
         Ok(())
     }
@@ -140,5 +135,26 @@ impl Drop for NetNs {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .output();
+    }
+}
+
+/// The system calls this module makes.
+#[allow(unsafe_code)]
+mod sys {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    pub(super) fn geteuid() -> u32 {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() }
+    }
+
+    /// Move the calling thread into the network namespace `ns` refers to.
+    pub(super) fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+        // SAFETY: setns on a valid namespace descriptor affects only the calling thread.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }

@@ -23,10 +23,117 @@ pub const TRACE_SPORT: u16 = 40000;
 pub enum PingReply {
     /// An echo reply after this round-trip time, with the reply's TTL.
     Echo { rtt: Duration, ttl: u8 },
-    /// An ICMP error from this address (type, code).
-    Error { from: Ipv4Addr, kind: u8, code: u8 },
+    /// An ICMP error from this address: type, code, and the four bytes after the checksum
+    /// (the MTU of fragmentation-needed, the pointer of a parameter problem).
+    Error {
+        from: Ipv4Addr,
+        kind: u8,
+        code: u8,
+        info: u32,
+    },
     /// Nothing within the timeout.
     Timeout,
+}
+
+impl PingReply {
+    /// What Linux's ping (iputils) prints for an ICMP error after `From ADDR icmp_seq=N `.
+    pub fn describe_error(kind: u8, code: u8, info: u32) -> String {
+        let text = match (kind, code) {
+            (3, 0) => "Destination Net Unreachable",
+            (3, 1) => "Destination Host Unreachable",
+            (3, 2) => "Destination Protocol Unreachable",
+            (3, 3) => "Destination Port Unreachable",
+            (3, 4) => return format!("Frag needed and DF set (mtu = {})", info & 0xffff),
+            (3, 5) => "Source Route Failed",
+            (3, 6) => "Destination Net Unknown",
+            (3, 7) => "Destination Host Unknown",
+            (3, 8) => "Source Host Isolated",
+            (3, 9) => "Destination Net Prohibited",
+            (3, 10) => "Destination Host Prohibited",
+            (3, 11) => "Destination Net Unreachable for Type of Service",
+            (3, 12) => "Destination Host Unreachable for Type of Service",
+            (3, 13) => "Packet filtered",
+            (3, 14) => "Precedence Violation",
+            (3, 15) => "Precedence Cutoff",
+            (3, c) => return format!("Dest Unreachable, Bad Code: {c}"),
+            (4, _) => "Source Quench",
+            (5, c) => {
+                let what = match c {
+                    0 => "Redirect Network",
+                    1 => "Redirect Host",
+                    2 => "Redirect Type of Service and Network",
+                    3 => "Redirect Type of Service and Host",
+                    _ => return format!("Redirect, Bad Code: {c}"),
+                };
+                return format!("{what}(New nexthop: {})", Ipv4Addr::from(info));
+            }
+            (11, 0) => "Time to live exceeded",
+            (11, 1) => "Frag reassembly time exceeded",
+            (11, c) => return format!("Time exceeded, Bad Code: {c}"),
+            (12, _) => return format!("Parameter problem: pointer = {}", info >> 24),
+            (k, c) => return format!("Bad ICMP type: {k} code {c}"),
+        };
+        text.to_owned()
+    }
+}
+
+/// What Linux traceroute prints after the time of an answer that ends the trace other than
+/// at the destination: the destination unreachable codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// `!N`: network unreachable or unknown, source host isolated (codes 0, 6, 8, 11).
+    Net,
+    /// `!H`: host unreachable or unknown (1, 7, 12).
+    Host,
+    /// `!P`: protocol unreachable (2).
+    Protocol,
+    /// `!X`: communication administratively prohibited (9, 10, 13).
+    Prohibited,
+    /// `!F-MTU`: fragmentation needed (4), with the next-hop MTU.
+    FragNeeded(u16),
+    /// `!S`: source route failed (5).
+    SourceRoute,
+    /// `!V`: host precedence violation (14).
+    Precedence,
+    /// `!C`: precedence cutoff (15).
+    Cutoff,
+    /// `!<code>`: any other code.
+    Code(u8),
+}
+
+impl Mark {
+    /// The mark for a destination unreachable with this code and rest of header, or `None`
+    /// for port unreachable (the destination answered).
+    pub fn of(code: u8, info: u32) -> Option<Mark> {
+        Some(match code {
+            0 | 6 | 8 | 11 => Mark::Net,
+            1 | 7 | 12 => Mark::Host,
+            2 => Mark::Protocol,
+            3 => return None,
+            4 => Mark::FragNeeded(info as u16),
+            5 => Mark::SourceRoute,
+            9 | 10 | 13 => Mark::Prohibited,
+            14 => Mark::Precedence,
+            15 => Mark::Cutoff,
+            c => Mark::Code(c),
+        })
+    }
+}
+
+impl core::fmt::Display for Mark {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Mark::Net => f.write_str("!N"),
+            Mark::Host => f.write_str("!H"),
+            Mark::Protocol => f.write_str("!P"),
+            Mark::Prohibited => f.write_str("!X"),
+            Mark::FragNeeded(mtu) => write!(f, "!F-{mtu}"),
+            Mark::SourceRoute => f.write_str("!S"),
+            Mark::Precedence => f.write_str("!V"),
+            Mark::Cutoff => f.write_str("!C"),
+            Mark::Code(c) => write!(f, "!<{c}>"),
+        }
+    }
 }
 
 /// One traceroute hop.
@@ -38,8 +145,19 @@ pub struct Hop {
     pub from: Option<Ipv4Addr>,
     /// Round trip of the answer.
     pub rtt: Option<Duration>,
-    /// True when the answer was port unreachable from the destination: the trace is done.
+    /// True when the answer was port unreachable: the destination (or the router owning the
+    /// address) answered, and the trace is done.
     pub reached: bool,
+    /// An unreachable other than the port's: printed after the time, and the trace ends here
+    /// too, as Linux traceroute ends it.
+    pub mark: Option<Mark>,
+}
+
+impl Hop {
+    /// Whether the trace stops after this hop.
+    pub fn last(&self) -> bool {
+        self.reached || self.mark.is_some()
+    }
 }
 
 /// A probe that was sent.
@@ -62,6 +180,8 @@ pub struct Answer {
     pub kind: u8,
     /// ICMP code.
     pub code: u8,
+    /// The four bytes after the checksum.
+    pub info: u32,
 }
 
 impl Probe {
@@ -96,11 +216,13 @@ impl Probe {
                 kind.is_error() && quoted_udp_ports(v.quoted) == Some((sport, dport))
             }
         };
+        let rest = v.icmp.as_ref().get(4..8).unwrap_or(&[0; 4]);
         ours.then(|| Answer {
             from: v.src,
             ttl: v.ttl,
             kind: kind.into(),
             code: v.icmp.msg_code(),
+            info: u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]),
         })
     }
 }
@@ -115,25 +237,29 @@ impl Answer {
                 from: self.from,
                 kind: self.kind,
                 code: self.code,
+                info: self.info,
             }
         }
     }
 
     /// As traceroute reports it for hop `ttl`, after `rtt`.
     pub fn hop(&self, ttl: u8, rtt: Duration) -> Hop {
-        let reached = self.kind == u8::from(icmpv4::Message::DstUnreachable)
-            && self.code == icmpv4::dst_unreachable::PORT;
+        let unreachable = self.kind == u8::from(icmpv4::Message::DstUnreachable);
         Hop {
             ttl,
             from: Some(self.from),
             rtt: Some(rtt),
-            reached,
+            reached: unreachable && self.code == icmpv4::dst_unreachable::PORT,
+            mark: unreachable
+                .then(|| Mark::of(self.code, self.info))
+                .flatten(),
         }
     }
 }
 
-/// Trace a path as Linux traceroute does by default: one UDP probe per TTL from 1 up, until the
-/// destination answers port unreachable or `max_hops` is reached. `send` sends the probe for
+/// Trace a path as Linux traceroute does by default: one UDP probe per TTL from 1 up, until an
+/// answer ends it — port unreachable (the destination), or any other destination unreachable
+/// (`!N`, `!H`, ...) — or `max_hops` is reached. `send` sends the probe for
 /// one TTL and returns its answer with the round-trip time, or `None` after its timeout.
 pub fn trace<E>(
     max_hops: u8,
@@ -148,10 +274,11 @@ pub fn trace<E>(
                 from: None,
                 rtt: None,
                 reached: false,
+                mark: None,
             },
         };
         hops.push(hop);
-        if hop.reached {
+        if hop.last() {
             break;
         }
     }
@@ -168,14 +295,13 @@ struct IcmpView<'a> {
 }
 
 fn parse_icmp(frame: &[u8]) -> Option<IcmpView<'_>> {
-    let ip = ipv4::Packet::new_checked(frame.get(ethernet::HEADER_LEN..)?).ok()?;
-    if ip.protocol() != ipv4::Protocol::Icmp {
+    let ip = ipv4::Header::decode(frame.get(ethernet::HEADER_LEN..)?).ok()?;
+    if ip.protocol != ipv4::Protocol::Icmp {
         return None;
     }
-    let (src, ttl) = (ip.src_addr(), ip.ttl());
-    let body = frame.get(
-        ethernet::HEADER_LEN + ip.header_len()..ethernet::HEADER_LEN + usize::from(ip.total_len()),
-    )?;
+    let (src, ttl) = (ip.src, ip.ttl);
+    let body =
+        frame.get(ethernet::HEADER_LEN + ip.header_len..ethernet::HEADER_LEN + ip.total_len)?;
     let icmp = icmpv4::Packet::new_checked(body).ok()?;
     let quoted = body.get(icmpv4::HEADER_LEN..)?;
     Some(IcmpView {

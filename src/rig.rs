@@ -180,11 +180,6 @@ impl ForwardRig {
     pub fn router(&self) -> &Router {
         &self.router
     }
-
-    /// Frames per round.
-    pub fn batch_len(&self) -> usize {
-        self.templates.len()
-    }
 }
 
 /// Ethernet + IPv4 header of a UDP packet from 10.0.0.2 to `dst`.

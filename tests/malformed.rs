@@ -67,6 +67,12 @@ fn expect_drop(frame: &[u8], reason: DropReason) {
         n.sim.pool().capacity(),
         "buffer returned"
     );
+    // Every frame is forwarded, delivered locally, dropped or held.
+    assert_eq!(
+        after.rx_frames,
+        after.forwarded + after.delivered_locally() + after.total_drops() + after.held,
+        "{after:?}"
+    );
 }
 
 #[test]
@@ -170,7 +176,8 @@ fn vlan_tagged() {
 fn arp_with_wrong_lengths_or_types() {
     let n = two_routers();
     let good = arp_request(&n);
-    for (at, value) in [(18, 8u8), (19, 2), (19, 16), (15, 6), (16, 0x86)] {
+    // Hardware type 6 (IEEE 802) is Ethernet to Linux; 7 is not.
+    for (at, value) in [(18, 8u8), (19, 2), (19, 16), (15, 7), (16, 0x86)] {
         let mut f = good.clone();
         f[at] = value;
         expect_drop(&f, DropReason::ArpMalformed);
@@ -185,8 +192,9 @@ fn arp_with_wrong_lengths_or_types() {
 #[test]
 fn martian_sources() {
     let n = two_routers();
+    // 0.1.2.3 is unicast since Linux 5.3 (only 0.0.0.0 of 0/8 is martian).
     for src in [
-        "0.1.2.3",
+        "0.0.0.0",
         "127.0.0.1",
         "224.0.0.1",
         "255.255.255.255",
@@ -204,7 +212,7 @@ fn martian_and_multicast_destinations() {
     let n = two_routers();
     for (dst, reason) in [
         ("127.0.0.1", DropReason::MartianDestination),
-        ("0.0.0.9", DropReason::MartianDestination),
+        ("0.0.0.0", DropReason::MartianDestination),
         ("239.1.1.1", DropReason::Multicast),
     ] {
         let mut f = valid_frame(&n);

@@ -120,6 +120,48 @@ fn traceroute_lists_each_routers_ingress_address_like_linux() {
     );
 }
 
+/// A traceroute to a router's far address ends there, answered from that address (Linux
+/// answers from the address a datagram was sent to); one to an unreachable, prohibited or
+/// missing route ends at the router that refuses it, marked as Linux traceroute marks it.
+#[test]
+fn traceroute_ends_at_far_addresses_and_at_unreachables_with_their_marks() {
+    use shoal::probe::Mark;
+    let mut n = two_routers();
+    // r1's far side (10.0.12.1) is one hop away: the probe with TTL 1 is delivered there.
+    let hops = n.sim.traceroute(n.h1, ip("10.0.12.1"), 30, SECOND).unwrap();
+    let path: Vec<_> = hops.iter().map(|h| (h.from, h.reached)).collect();
+    assert_eq!(path, [(Some(ip("10.0.12.1")), true)]);
+    // r2's far side (10.0.2.1): hop 1 is r1's near side, hop 2 the far address itself.
+    let hops = n.sim.traceroute(n.h1, ip("10.0.2.1"), 30, SECOND).unwrap();
+    let path: Vec<_> = hops.iter().map(|h| h.from).collect();
+    assert_eq!(path, [Some(ip("10.0.1.1")), Some(ip("10.0.2.1"))]);
+
+    let r2 = n.sim.router_mut(n.r2);
+    r2.add_route_str("unreachable 10.50.0.0/16").unwrap();
+    r2.add_route_str("prohibit 10.51.0.0/16").unwrap();
+    n.sim
+        .router_mut(n.r1)
+        .add_route_str("10.50.0.0/15 via 10.0.12.2")
+        .unwrap();
+    for (dst, mark) in [("10.50.1.1", Mark::Host), ("10.51.1.1", Mark::Prohibited)] {
+        let hops = n.sim.traceroute(n.h1, ip(dst), 30, SECOND).unwrap();
+        let path: Vec<_> = hops.iter().map(|h| (h.from, h.mark)).collect();
+        assert_eq!(
+            path,
+            [
+                (Some(ip("10.0.1.1")), None),
+                (Some(ip("10.0.12.2")), Some(mark))
+            ],
+            "{dst}"
+        );
+    }
+    // No route at r1: !N at the first hop.
+    let hops = n.sim.traceroute(n.h1, ip("10.99.1.1"), 30, SECOND).unwrap();
+    assert_eq!(hops.len(), 1);
+    assert_eq!(hops[0].mark, Some(Mark::Net));
+    assert_eq!(hops[0].mark.map(|m| m.to_string()).as_deref(), Some("!N"));
+}
+
 /// Send `len` bytes of UDP from h1 towards h2 with TTL 1 and return the ICMP error r1 answers.
 fn expire_at_r1(n: &mut common::Net, len: usize) -> shoal::sim::Delivered {
     let opts = SendOptions {
@@ -190,7 +232,8 @@ fn df_packets_too_big_get_frag_needed_with_the_next_hop_mtu() {
         PingReply::Error {
             from: ip("10.0.1.1"),
             kind: 3,
-            code: 4
+            code: 4,
+            info: 1000,
         }
     );
     n.sim
@@ -283,14 +326,11 @@ fn df_clear_packets_are_fragmented_correctly() {
     );
     assert_eq!(&data[8..], &payload[..], "payload survives, in order");
     assert_eq!(n.sim.router(n.r1).counters().fragments, 3);
-    // h2 does not reassemble; it counts the fragments it cannot deliver.
-    assert_eq!(
-        n.sim
-            .router(n.h2)
-            .counters()
-            .dropped(DropReason::FragmentLocal),
-        3
-    );
+    // h2 reassembles the datagram (two fragments taken in, the third goes on as the datagram)
+    // and answers it: no one listens on port 6000.
+    let h2 = n.sim.router(n.h2).counters();
+    assert_eq!((h2.reassembled, h2.held), (1, 0));
+    assert_eq!(h2.dropped(DropReason::PortUnreachable), 1);
 }
 
 #[test]
@@ -326,7 +366,8 @@ fn no_route_is_answered_net_unreachable() {
         PingReply::Error {
             from: ip("10.0.1.1"),
             kind: 3,
-            code: 0
+            code: 0,
+            info: 0,
         }
     );
     assert_eq!(
@@ -352,7 +393,8 @@ fn route_kinds_unreachable_prohibit_blackhole() {
         PingReply::Error {
             from: ip("10.0.1.1"),
             kind: 3,
-            code: 1
+            code: 1,
+            info: 0,
         }
     );
     assert_eq!(
@@ -360,7 +402,8 @@ fn route_kinds_unreachable_prohibit_blackhole() {
         PingReply::Error {
             from: ip("10.0.1.1"),
             kind: 3,
-            code: 13
+            code: 13,
+            info: 0,
         }
     );
     assert_eq!(ping(&mut n, "10.52.1.1"), PingReply::Timeout);
@@ -399,7 +442,8 @@ fn unresolvable_next_hop_gets_host_unreachable_after_three_arp_tries() {
         PingReply::Error {
             from: ip("10.0.12.2"),
             kind: 3,
-            code: 1
+            code: 1,
+            info: 0,
         }
     );
     assert_eq!(n.sim.router(n.r2).counters().arp_requests - before, 3);
@@ -544,7 +588,8 @@ fn admin_down_interfaces_drop_and_withdraw_their_routes() {
         PingReply::Error {
             from: ip("10.0.12.2"),
             kind: 3,
-            code: 0
+            code: 0,
+            info: 0,
         },
         "connected route gone"
     );

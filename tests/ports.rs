@@ -291,7 +291,8 @@ fn hosts_talk_through_a_router_on_afxdp() {
     }
 }
 
-/// The rows of shoal's port table for `iface`: (worker, rx, tx, bound to).
+/// The rows of shoal's port table for `iface`: (worker, rx, tx, bound to) — the receive drops
+/// by reason that may follow are left out.
 fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
     report
         .lines()
@@ -300,7 +301,10 @@ fn port_rows(report: &str, iface: &str) -> Vec<(usize, u64, u64, String)> {
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let num = |i: usize| f[i].parse::<u64>().expect("a number");
-            (num(1) as usize, num(2), num(3), f[6..].join(" "))
+            // What the port is bound to, without the receive drops after it.
+            let bound = f[6..].join(" ");
+            let bound = bound.split("; ").next().unwrap_or_default().to_owned();
+            (num(1) as usize, num(2), num(3), bound)
         })
         .collect()
 }
@@ -413,6 +417,81 @@ fn a_router_spread_over_two_workers_on_multi_queue_taps() {
         assert_eq!(workers, [0, 1], "{report}");
         assert!(rows.iter().all(|r| r.3.contains("multi-queue")), "{report}");
     }
+}
+
+/// The row of shoal's instance table for `name`: received, forwarded, delivered, dropped,
+/// held, sent.
+fn instance_row(report: &str, name: &str) -> [u64; 6] {
+    let line = report
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row for {name}: {report}"));
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(6)
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    f.try_into().expect("six numbers")
+}
+
+/// What a TAP port loses on receive shows in the report with its reason, and the instance
+/// table balances: received = forwarded + delivered + dropped + held. h1's side of the TAP
+/// takes a 9,000-byte MTU, so its large pings outgrow shoal's buffers (oversize); its small
+/// pings to the router are delivered locally; its TTL-1 pings through are dropped (and
+/// answered with time exceeded).
+#[test]
+fn a_taps_receive_drops_and_local_deliveries_show_in_the_report() {
+    if skip_unless_root("a_taps_receive_drops_and_local_deliveries_show_in_the_report") {
+        return;
+    }
+    let _one = TRAFFIC.lock().unwrap_or_else(|e| e.into_inner());
+    let (h1, sh, h2) = three_namespaces("pr");
+    let topo = one_router(
+        1,
+        r#"{ mode = "tap", tap = "ta" }"#,
+        r#"{ mode = "tap", tap = "tb" }"#,
+    );
+    let shoal = Shoal::start(&sh, &topo, 1);
+    for (dev, ns) in [("ta", &h1), ("tb", &h2)] {
+        sh.ip(&["link", "set", dev, "netns", &ns.name]).expect("ip");
+    }
+    host(&h1, "ta", "10.1.0.2/24", "10.1.0.1");
+    host(&h2, "tb", "10.2.0.2/24", "10.2.0.1");
+    h1.ip(&["link", "set", "ta", "mtu", "9000"]).expect("ip");
+    ping(&h1, "10.1.0.1", 64);
+    let big = h1
+        .exec(&[
+            "ping", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", "8000", "10.1.0.1",
+        ])
+        .expect("run");
+    let text = String::from_utf8_lossy(&big.stdout);
+    assert!(text.contains("2 packets transmitted, 0 received"), "{text}");
+    let expired = h1
+        .exec(&[
+            "ping", "-c", "2", "-i", "0.2", "-W", "1", "-t", "1", "10.2.0.2",
+        ])
+        .expect("run");
+    let text = String::from_utf8_lossy(&expired.stdout);
+    assert!(text.contains("Time to live exceeded"), "{text}");
+    let report = shoal.terminate().join("\n");
+
+    let [received, forwarded, delivered, dropped, held, sent] = instance_row(&report, "r1");
+    assert_eq!(received, forwarded + delivered + dropped + held, "{report}");
+    // Three echo requests (and the ARP that preceded them) were taken in; two TTL-1 pings
+    // dropped; nothing went through.
+    assert!(delivered >= 3, "{report}");
+    assert!(dropped >= 2, "{report}");
+    assert_eq!(forwarded, 0, "{report}");
+    assert!(sent >= 5, "{report}");
+    let a = report
+        .lines()
+        .skip_while(|l| !l.starts_with("port "))
+        .find(|l| l.starts_with("r1:a "))
+        .unwrap_or_else(|| panic!("no port row for r1:a: {report}"));
+    // rx lost 2, by reason: oversize.
+    assert_eq!(a.split_whitespace().nth(5), Some("2"), "{report}");
+    assert!(a.ends_with("; oversize 2"), "{report}");
 }
 
 /// h1 ─ veth ─ [A, AF_XDP] ═ shared-memory ring ═ [B] ─ TAP ─ h2, A and B on two workers.

@@ -294,7 +294,11 @@ fn frames_larger_than_a_buffer_are_counted_drops() {
     let small = recv_until(&mut port, &mut pool, |b| b.len() == 14 + 20 + 8 + 100);
     let _ = child.wait();
     assert_eq!(small.len(), 142);
-    assert_eq!(port.stats().rx_dropped, 1, "{:?}", port.errors());
+    assert_eq!(port.stats().rx_oversize, 1, "{:?}", port.errors());
+    assert_eq!(
+        port.stats().rx_drops().collect::<Vec<_>>(),
+        [("oversize", 1)]
+    );
     port.close(&mut pool);
 }
 

@@ -31,6 +31,47 @@ fn gen_then_ping_and_traceroute() {
     assert!(text.contains(" 4  r4 (10.0.0.14)"), "{text}");
     assert!(text.contains(" 5  h2 (10.0.0.18)"), "{text}");
 
+    // Ping and traceroute print what Linux's print for unreachables.
+    let unreachable = dir.join("unreachable.toml");
+    let unreachable = unreachable.to_str().unwrap();
+    std::fs::write(
+        unreachable,
+        r#"
+[[router]]
+name = "r1"
+iface = { name = "eth0", addr = "10.0.1.1/24" }
+routes = ["unreachable 10.9.0.0/16"]
+
+[[host]]
+name = "h1"
+iface = { name = "eth0", addr = "10.0.1.2/24" }
+gateway = "10.0.1.1"
+
+[[link]]
+ends = ["r1:eth0", "h1:eth0"]
+"#,
+    )
+    .unwrap();
+    let out = shoal(&["ping", unreachable, "h1", "10.9.0.1", "-c", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("From 10.0.1.1 icmp_seq=1 Destination Host Unreachable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 received, +2 errors, 100% packet loss"),
+        "{text}"
+    );
+    let out = shoal(&["traceroute", unreachable, "h1", "10.9.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hops: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(hops.len(), 1, "{text}");
+    assert!(
+        hops[0].starts_with(" 1  r1 (10.0.1.1)") && hops[0].ends_with(" ms !H"),
+        "{text}"
+    );
+
     std::fs::write(file, "[[link]]\nends = [\"a:eth0\", \"b:eth0\"]\n").unwrap();
     let out = shoal(&["ping", file, "a", "10.0.0.1"]);
     assert_eq!(out.status.code(), Some(2));

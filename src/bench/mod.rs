@@ -14,6 +14,7 @@
 pub mod procstat;
 pub mod report;
 mod rig;
+mod sys;
 mod trafgen;
 
 use std::time::{Duration, Instant};

@@ -91,8 +91,7 @@ impl Drop for Bench {
         if let Some(c) = &mut self.shoal {
             // SIGTERM lets it print its counters and port table (which `SHOAL_BENCH_DEBUG`
             // shows); SIGKILL if it does not go within two seconds.
-            // SAFETY: kill on our own child's pid has no memory-safety preconditions.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            super::sys::terminate(c);
             let deadline = Instant::now() + Duration::from_secs(2);
             while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
                 std::thread::sleep(Duration::from_millis(20));

@@ -86,6 +86,7 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
     )?;
     let start = sim.now();
     let mut rtts = Vec::new();
+    let mut errors = 0;
     let interval = Duration::from_secs(1);
     for seq in 1..=args.count {
         let sent = sim.now();
@@ -100,8 +101,15 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
                 )?;
                 rtts.push(ms(rtt));
             }
-            PingReply::Error { from, kind, code } => {
-                writeln!(out, "From {from} icmp_seq={seq} {}", icmp_error(kind, code))?
+            PingReply::Error {
+                from,
+                kind,
+                code,
+                info,
+            } => {
+                errors += 1;
+                let what = PingReply::describe_error(kind, code, info);
+                writeln!(out, "From {from} icmp_seq={seq} {what}")?
             }
             PingReply::Timeout => {}
         }
@@ -112,9 +120,14 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
     let sent = usize::from(args.count);
     let loss = (sent - rtts.len()) * 100 / sent.max(1);
     writeln!(out, "\n--- {dst} ping statistics ---")?;
+    let errors = if errors > 0 {
+        format!(", +{errors} errors")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{sent} packets transmitted, {} received, {loss}% packet loss, time {}ms",
+        "{sent} packets transmitted, {} received{errors}, {loss}% packet loss, time {}ms",
         rtts.len(),
         (sim.now() - start).as_millis()
     )?;
@@ -150,7 +163,13 @@ pub fn traceroute(args: TracerouteArgs) -> anyhow::Result<()> {
                 let name = topo
                     .owner(from)
                     .map_or(from.to_string(), |n| n.name.clone());
-                writeln!(out, "{:>2}  {name} ({from})  {:.3} ms", hop.ttl, ms(rtt))?;
+                let mark = hop.mark.map(|m| format!(" {m}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:>2}  {name} ({from})  {:.3} ms{mark}",
+                    hop.ttl,
+                    ms(rtt)
+                )?;
             }
             _ => writeln!(out, "{:>2}  *", hop.ttl)?,
         }
@@ -169,19 +188,6 @@ fn finish_capture(sim: &mut Sim, out: &mut dyn Write) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// What Linux ping prints for an ICMP error.
-fn icmp_error(kind: u8, code: u8) -> String {
-    match (kind, code) {
-        (3, 0) => "Destination Net Unreachable".into(),
-        (3, 1) => "Destination Host Unreachable".into(),
-        (3, 3) => "Destination Port Unreachable".into(),
-        (3, 4) => "Frag needed and DF set".into(),
-        (3, 13) => "Packet filtered".into(),
-        (11, 0) => "Time to live exceeded".into(),
-        _ => format!("ICMP type {kind} code {code}"),
-    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -58,11 +58,16 @@ fn workers(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One row per instance. What it received was forwarded, delivered locally (to its own stack
+/// or application), dropped for a reason, or is held (fragments waiting for the rest), so
+/// received = forwarded + delivered + dropped + held reads off the row; frames it sent on an
+/// interface with no link are noted apart (they were counted once already, as forwarded or as
+/// its own).
 fn nodes(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "\n{:<16} {:>12} {:>12} {:>12} {:>10}  drops by reason",
-        "instance", "received", "forwarded", "sent", "dropped"
+        "\n{:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  drops by reason",
+        "instance", "received", "forwarded", "delivered", "dropped", "held", "sent"
     )?;
     for n in &report.nodes {
         let c = &n.counters;
@@ -75,12 +80,14 @@ fn nodes(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
         writeln!(
             out,
-            "{:<16} {:>12} {:>12} {:>12} {:>10}  {}",
+            "{:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  {}",
             n.name,
             c.rx_frames,
             c.forwarded,
+            c.delivered_locally(),
+            c.total_drops(),
+            c.held,
             c.tx_frames,
-            c.total_drops() + n.unlinked,
             reasons.join(", ")
         )?;
     }
@@ -151,20 +158,27 @@ fn ports(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "\n{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  bound to",
+        "\n{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  bound to; receive drops by reason",
         "port", "worker", "rx", "tx", "tx full", "rx lost"
     )?;
     for p in &report.ports {
         let st = &p.stats;
+        let drops: Vec<String> = st.rx_drops().map(|(r, n)| format!("{r} {n}")).collect();
+        let lost: u64 = st.rx_drops().map(|(_, n)| n).sum();
+        let drops = if drops.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", drops.join(", "))
+        };
         writeln!(
             out,
-            "{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  {}",
+            "{:<24} {:>6} {:>12} {:>12} {:>10} {:>10}  {}{drops}",
             format!("{}:{}", p.node, p.iface),
             p.worker,
             st.rx,
             st.tx,
             st.tx_full,
-            st.rx_dropped,
+            lost,
             p.describe
         )?;
     }

@@ -1,5 +1,7 @@
 //! Process setup that needs libc.
 
+#![allow(unsafe_code)]
+
 /// Let a closed output pipe end the process quietly, as it does for other Unix tools, instead
 /// of turning every later `println!` into a panic (Rust ignores SIGPIPE by default).
 pub fn default_sigpipe() {

@@ -8,6 +8,8 @@
 //! first — a command, a frame from another worker or another process, a timer — wakes it. A
 //! worker with ports also polls their descriptors in the same sleep.
 
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;

@@ -4,6 +4,8 @@
 //! because untouched pages cost no resident memory: a large pool of which a few frames are in use
 //! stays small in RSS. All `unsafe` of the frame pool lives here.
 
+#![allow(unsafe_code)]
+
 use std::io;
 use std::ptr::NonNull;
 

@@ -7,6 +7,8 @@
 //! protocol gives this side exclusive use of it (the producer owns the free slots, the consumer
 //! the published ones), and every word that both sides touch is accessed as an atomic.
 
+#![allow(unsafe_code)]
+
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd};

@@ -124,7 +124,10 @@ pub enum PortError {
     },
 }
 
-/// Running totals of a port.
+/// Running totals of a port. Every frame the device hands over is counted in `rx` and then
+/// goes on to its link end, where one that finds the instance's receive queue full is dropped
+/// and counted (`rx-queue-full` in the run report's link table); what is lost before that is
+/// counted here with its reason.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PortStats {
     /// Frames received from the device.
@@ -133,9 +136,28 @@ pub struct PortStats {
     pub tx: u64,
     /// Frames the device had no room for (full transmit ring), freed and counted here.
     pub tx_full: u64,
-    /// Frames the kernel dropped before shoal saw them (AF_XDP: rx ring full or no fill
-    /// buffer; TAP: none), where the kernel reports them.
+    /// Frames the kernel dropped before shoal saw them, where the kernel reports them
+    /// (AF_XDP: its receive ring full, or no fill buffer). A TAP's kernel side counts what it
+    /// drops when shoal's reads fall behind as the device's transmit drops (`ip -s link`).
     pub rx_dropped: u64,
+    /// Received frames larger than a frame buffer (a TAP read that filled its buffer may have
+    /// been cut short), dropped.
+    pub rx_oversize: u64,
+    /// Times a read could not be posted because the pool had no free buffer (TAP).
+    pub rx_no_buffer: u64,
+}
+
+impl PortStats {
+    /// Receive drops by reason, the nonzero ones: `ring-full`, `oversize`, `no-buffer`.
+    pub fn rx_drops(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("ring-full", self.rx_dropped),
+            ("oversize", self.rx_oversize),
+            ("no-buffer", self.rx_no_buffer),
+        ]
+        .into_iter()
+        .filter(|&(_, n)| n != 0)
+    }
 }
 
 /// An open port.

@@ -54,8 +54,21 @@ crate::reasons::reasons! {
         TtlExceeded => "ttl-exceeded",
         /// Larger than the egress MTU with DF set.
         FragNeeded => "frag-needed",
-        /// A fragment addressed to this instance; it does not reassemble.
-        FragmentLocal => "fragment-local",
+        /// A fragment wholly inside fragments already held for reassembly.
+        ReasmDuplicate => "reasm-duplicate",
+        /// A fragment overlapping others held: its whole datagram is dropped (RFC 5722).
+        ReasmOverlap => "reasm-overlap",
+        /// A fragment of zero length, a last fragment that disagrees, data past the end, a
+        /// datagram over 65,535 bytes, ECN that cannot be combined: the whole datagram is dropped.
+        ReasmInvalid => "reasm-invalid",
+        /// Reassembly holds more than its memory limit (ipfrag_high_thresh).
+        ReasmMemory => "reasm-memory",
+        /// Too many fragments from the source between two of this datagram: restarted.
+        ReasmTooFar => "reasm-too-far",
+        /// The datagram's fragments did not all arrive in time (ipfrag_time).
+        ReasmTimeout => "reasm-timeout",
+        /// A reassembled datagram for the application larger than a frame.
+        TooBigToDeliver => "too-big-to-deliver",
         /// Egress interface is administratively down.
         EgressDown => "egress-down",
         /// ICMP message too short or with a bad checksum.
@@ -68,6 +81,16 @@ crate::reasons::reasons! {
         PortUnreachable => "port-unreachable",
         /// A transport protocol this instance does not serve.
         ProtocolUnreachable => "protocol-unreachable",
+        /// TCP to a port nobody listens on (all of them): answered with a reset where Linux would.
+        TcpNoListener => "tcp-no-listener",
+        /// TCP segment too short, with a bad data offset or checksum.
+        TcpMalformed => "tcp-malformed",
+        /// IGMP addressed to the instance: taken in, nothing to do.
+        Igmp => "igmp",
+        /// A malformed IP option (answered with parameter problem).
+        BadOptions => "bad-options",
+        /// An ARP request for another address: nothing to do.
+        ArpIgnored => "arp-ignored",
         /// Local delivery of a message nothing consumes (for example an unexpected echo reply).
         LocalUnhandled => "local-unhandled",
         /// Queue of frames waiting for a next hop's address was full; the oldest was dropped.
@@ -96,11 +119,18 @@ pub struct Counters {
     pub forwarded: u64,
     /// Frames handed to the local application as deliver actions.
     pub delivered: u64,
+    /// Frames the instance's own stack took in: ARP it processed, echo and timestamp requests
+    /// it answered, fragments merged into a reassembled datagram. With `delivered`, what
+    /// `shoal run` reports as delivered locally.
+    pub local: u64,
+    /// Fragments held for reassembly now (not a running total): received, and in none of the
+    /// other counts yet.
+    pub held: u64,
     /// ARP requests sent while resolving or probing neighbours.
     pub arp_requests: u64,
     /// ARP replies sent for our addresses.
     pub arp_replies: u64,
-    /// Echo replies sent.
+    /// Echo and timestamp replies sent.
     pub echo_replies: u64,
     /// ICMP error messages sent.
     pub icmp_errors: u64,
@@ -108,6 +138,10 @@ pub struct Counters {
     pub icmp_rate_limited: u64,
     /// Fragments produced.
     pub fragments: u64,
+    /// Datagrams reassembled from fragments addressed to the instance.
+    pub reassembled: u64,
+    /// TCP resets sent.
+    pub tcp_resets: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }
@@ -119,12 +153,16 @@ impl Default for Counters {
             tx_frames: 0,
             forwarded: 0,
             delivered: 0,
+            local: 0,
+            held: 0,
             arp_requests: 0,
             arp_replies: 0,
             echo_replies: 0,
             icmp_errors: 0,
             icmp_rate_limited: 0,
             fragments: 0,
+            reassembled: 0,
+            tcp_resets: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -137,12 +175,16 @@ impl core::ops::AddAssign<&Counters> for Counters {
         self.tx_frames += other.tx_frames;
         self.forwarded += other.forwarded;
         self.delivered += other.delivered;
+        self.local += other.local;
+        self.held += other.held;
         self.arp_requests += other.arp_requests;
         self.arp_replies += other.arp_replies;
         self.echo_replies += other.echo_replies;
         self.icmp_errors += other.icmp_errors;
         self.icmp_rate_limited += other.icmp_rate_limited;
         self.fragments += other.fragments;
+        self.reassembled += other.reassembled;
+        self.tcp_resets += other.tcp_resets;
         for (d, o) in self.drops.iter_mut().zip(&other.drops) {
             *d += o;
         }
@@ -153,6 +195,15 @@ impl Counters {
     /// Drops counted for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]
+    }
+
+    /// Frames delivered locally: to the application, or taken in by the instance itself.
+    /// Every received frame is forwarded, delivered locally, dropped or held:
+    /// `rx_frames = forwarded + delivered_locally() + total_drops() + held`, but for a
+    /// forwarded frame whose next hop then never answers ARP, counted forwarded and then
+    /// dropped (`neigh-failed`, `neigh-queue-full`), as Linux counts it.
+    pub fn delivered_locally(&self) -> u64 {
+        self.delivered + self.local
     }
 
     /// All drops.

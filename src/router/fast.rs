@@ -22,7 +22,7 @@ use super::{Action, Io, NextHop, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
-use crate::wire::{checksum, ethernet};
+use crate::wire::{checksum, ethernet, ipv4};
 
 const ETH: usize = ethernet::HEADER_LEN;
 const HEADERS: usize = ETH + 20;
@@ -105,6 +105,8 @@ pub(crate) struct FastPath<'r> {
     fixed_generations: u64,
     /// The adjacencies' epoch now (see [`adjacency`](super::adjacency)).
     epoch: u64,
+    /// Whether a packet leaving by its ingress may need a redirect (the general path decides).
+    redirects: bool,
     tally: &'r mut Tally,
 }
 
@@ -147,6 +149,7 @@ impl Router {
             adjacencies: &mut self.adjacencies,
             fixed_generations,
             epoch,
+            redirects: self.config.send_redirects,
             tally,
         }
     }
@@ -304,23 +307,22 @@ impl FastPath<'_> {
         let Some((h, after)) = io.pool.data_mut(&frame).split_first_chunk_mut::<HEADERS>() else {
             return Some(frame);
         };
-        // Whole words, loaded once each: the destination MAC, then EtherType and version/IHL,
-        // compared as integers.
+        // Whole words, loaded once each: the destination MAC, then the EtherType, compared as
+        // integers; the header through the one decoder, its common case.
         let mac = u64::from_le_bytes(at::<8>(h, 0)) & 0xffff_ffff_ffff;
-        if mac != self.our_mac || u32::from_be_bytes(at::<4>(h, 12)) >> 8 != 0x08_0045 {
+        if mac != self.our_mac || u16::from_be_bytes(at::<2>(h, 12)) != 0x0800 {
             return Some(frame);
         }
-        let total = usize::from(u16::from_be_bytes(at::<2>(h, 16)));
-        let ttl = h[22];
-        if !(20..=len - ETH).contains(&total) || ttl <= 1 {
+        let Some(Ok(ip)) = ipv4::Header::decode_fixed(&at::<20>(h, ETH), len - ETH) else {
+            return Some(frame);
+        };
+        let (total, ttl) = (ip.total_len, ip.ttl);
+        if ttl <= 1 {
             return Some(frame);
         }
-        if checksum::data_fixed(&at::<20>(h, ETH)) != 0xffff {
-            return Some(frame);
-        }
-        let s = u32::from_be_bytes(at::<4>(h, 26));
-        let d = u32::from_be_bytes(at::<4>(h, 30));
-        let dst = Ipv4Addr::from(d);
+        let s = u32::from(ip.src);
+        let d = u32::from(ip.dst);
+        let dst = ip.dst;
         // Martian sources, limited broadcast, multicast and martian destinations all take the
         // general path, as does a source that may be one of ours.
         if SPECIAL[(s >> 24) as usize] | SPECIAL[(d >> 24) as usize]
@@ -354,6 +356,10 @@ impl FastPath<'_> {
         let Some((macs, egress)) = adjacency else {
             return Some(frame);
         };
+        // Back out of the interface it came in on: a redirect may be due.
+        if egress == self.ingress && self.redirects {
+            return Some(frame);
+        }
 
         // Committed: this is exactly what input → forward → dispatch → transmit would do.
         h[22] = ttl - 1;

@@ -3,14 +3,18 @@
 //! The order of checks is Linux's ip_forward: link-layer broadcasts are not forwarded, the TTL
 //! is checked before the MTU, DF with a too-large packet is answered with "fragmentation needed"
 //! carrying the next-hop MTU (RFC 1191), and only then is the TTL decremented (with an
-//! incremental checksum update) and the packet fragmented if it must be.
+//! incremental checksum update), Record Route given the egress address, and the packet
+//! fragmented if it must be. Fragments are cut as Linux's ip_do_fragment cuts them: every one
+//! keeps the whole header length, the options that are not copied into fragments becoming No
+//! Operation after the first; payloads are the largest multiple of 8 that fits.
 
 use std::net::Ipv4Addr;
 
+use super::fib::FlowKey;
 use super::icmp::IcmpError;
-use super::input::Ipv4Meta;
-use super::{DropReason, Io, NextHop, Router, options};
-use crate::frame::Frame;
+use super::meta::Ipv4Meta;
+use super::{DropReason, Io, NextHop, RouteKind, Router, options};
+use crate::frame::{FRAME_SIZE, Frame};
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
 use crate::wire::{ethernet, icmpv4, ipv4};
@@ -33,20 +37,9 @@ impl Router {
             return self.drop_frame(io, frame, DropReason::LinkBroadcast);
         }
         if meta.ttl <= 1 {
-            let err = IcmpError {
-                kind: icmpv4::Message::TimeExceeded,
-                code: icmpv4::time_exceeded::TTL,
-                mtu: 0,
-            };
-            return self.icmp_error(
-                now,
-                Some(ingress),
-                frame,
-                meta,
-                err,
-                DropReason::TtlExceeded,
-                io,
-            );
+            let err = IcmpError::time_exceeded(icmpv4::time_exceeded::TTL);
+            let reason = DropReason::TtlExceeded;
+            return self.icmp_error(now, frame, meta, err, reason, io);
         }
         let Some(egress) = nh.dev.filter(|d| usize::from(d.0) < self.ifaces.len()) else {
             return self.drop_frame(io, frame, DropReason::NoRoute);
@@ -58,27 +51,25 @@ impl Router {
         let mtu = out.mtu;
         if meta.total_len > usize::from(mtu) && meta.dont_frag {
             let err = IcmpError::frag_needed(mtu);
-            return self.icmp_error(
-                now,
-                Some(ingress),
-                frame,
-                meta,
-                err,
-                DropReason::FragNeeded,
-                io,
-            );
+            let reason = DropReason::FragNeeded;
+            return self.icmp_error(now, frame, meta, err, reason, io);
         }
         let next_hop = nh.gateway.unwrap_or(meta.dst);
-        let stamp_from = (meta.header_len > ipv4::HEADER_LEN)
-            .then(|| out.select_addr(next_hop))
+        let egress_addr = (meta.opts.optlen != 0)
+            .then(|| nh.src.or_else(|| out.select_addr(next_hop)))
             .flatten();
         let bytes = io.pool.data_mut(&frame);
-        let mut ip = ipv4::Packet::new_unchecked(&mut bytes[ETH..]);
+        let header = &mut bytes[ETH..ETH + meta.header_len];
+        let mut ip = ipv4::Packet::new_unchecked(&mut header[..]);
         ip.decrement_ttl();
-        if let Some(addr) = stamp_from
-            && options::stamp(ip.options_mut(), addr, now.as_nanos() / 1_000_000)
+        if egress == ingress && self.config.send_redirects && meta.opts.srr == 0 {
+            self.redirect(now, ingress, &frame, meta, next_hop, io);
+        }
+        let header = &mut io.pool.data_mut(&frame)[ETH..ETH + meta.header_len];
+        if let Some(addr) = egress_addr
+            && options::forward(header, &meta.opts, addr)
         {
-            ip.fill_checksum();
+            ipv4::Packet::new_unchecked(&mut header[..]).fill_checksum();
         }
         self.counters.forwarded += 1;
         if meta.total_len > usize::from(mtu) {
@@ -88,108 +79,131 @@ impl Router {
         self.dispatch(now, Some(ingress), egress, next_hop, frame, io);
     }
 
-    /// Split the packet in `frame` into fragments that fit the egress MTU and dispatch them in order.
-    /// Every fragment but the last is a new frame; the original buffer becomes the last one.
+    /// A packet leaves by the interface it came in on: if its sender is on that link, tell it
+    /// the better next hop (ICMP host redirect, RFC 1812 §4.3.3.2, as Linux's
+    /// ip_rt_send_redirect: backed off per sender, quoting the packet with its TTL already
+    /// decremented). The packet itself is forwarded all the same.
+    fn redirect(
+        &mut self,
+        now: Instant,
+        ingress: IfaceId,
+        frame: &Frame,
+        meta: &Ipv4Meta,
+        gateway: Ipv4Addr,
+        io: &mut Io<'_>,
+    ) {
+        // The sender's route must be the link itself (__fib_validate_source: a next hop on
+        // the ingress device without a gateway).
+        let back = FlowKey {
+            src: meta.dst,
+            tos: meta.tos,
+            iif: Some(ingress),
+            ..FlowKey::to(meta.src)
+        };
+        let on_link = self.fib.route(&back).is_some_and(|r| {
+            let nh = r.nexthop;
+            nh.kind == RouteKind::Unicast && nh.dev == Some(ingress) && nh.gateway.is_none()
+        });
+        let cfg = self.config.icmp;
+        if !on_link || !self.limiter.redirect_allow(&cfg, now, u32::from(meta.src)) {
+            return;
+        }
+        let Some(copy) = io.pool.duplicate(frame) else {
+            self.counters.drops[DropReason::PoolExhausted as usize] += 1;
+            return;
+        };
+        let err = IcmpError {
+            kind: icmpv4::Message::Redirect.into(),
+            code: icmpv4::redirect::HOST,
+            info: gateway.octets(),
+        };
+        if let Err(copy) = self.icmp_send(now, copy, meta, err, io) {
+            io.pool.free(copy);
+        }
+    }
+
+    /// Split the packet in `frame` into fragments that fit the egress MTU and dispatch them in
+    /// order.
     pub(crate) fn fragment(
         &mut self,
         now: Instant,
         ingress: Option<IfaceId>,
         egress: IfaceId,
         next_hop: Ipv4Addr,
-        mut frame: Frame,
+        frame: Frame,
         io: &mut Io<'_>,
     ) {
-        let (header_len, payload_len, base_offset, more_frags, copied, copied_len) = {
-            let ip =
-                ipv4::Packet::new_unchecked(io.pool.data(&frame).get(ETH..).unwrap_or_default());
-            let mut copied = [0u8; 40];
-            let copied_len = ipv4::copy_fragment_options(ip.options(), &mut copied);
-            let header_len = ip.header_len();
-            let payload_len = usize::from(ip.total_len()).saturating_sub(header_len);
+        let mut packet = [0u8; FRAME_SIZE];
+        let bytes = io.pool.data(&frame).get(ETH..).unwrap_or_default();
+        let len = bytes.len().min(FRAME_SIZE);
+        packet[..len].copy_from_slice(&bytes[..len]);
+        io.pool.free(frame);
+        self.fragment_bytes(now, ingress, egress, next_hop, &mut packet[..len], io);
+    }
+
+    /// Cut the IPv4 packet `packet` (header first) into fragments for `egress`'s MTU and
+    /// dispatch them in order (Linux's ip_do_fragment). The header is changed on the way (its
+    /// options, for every fragment but the first).
+    pub(crate) fn fragment_bytes(
+        &mut self,
+        now: Instant,
+        ingress: Option<IfaceId>,
+        egress: IfaceId,
+        next_hop: Ipv4Addr,
+        packet: &mut [u8],
+        io: &mut Io<'_>,
+    ) {
+        let (header_len, total, base_offset, more_frags) = {
+            let ip = ipv4::Packet::new_unchecked(&packet[..]);
             (
-                header_len,
-                payload_len,
-                ip.frag_offset(),
+                ip.header_len(),
+                usize::from(ip.total_len()).min(packet.len()),
+                usize::from(ip.frag_offset()),
                 ip.more_frags(),
-                copied,
-                copied_len,
             )
         };
         let mtu = usize::from(self.ifaces[usize::from(egress.0)].mtu);
-        let later_header = ipv4::HEADER_LEN + copied_len;
-        let first_chunk = mtu.saturating_sub(header_len) / 8 * 8;
-        let later_chunk = mtu.saturating_sub(later_header) / 8 * 8;
-        if first_chunk == 0 || later_chunk == 0 || payload_len == 0 {
-            return self.drop_frame(io, frame, DropReason::FragNeeded);
+        let room = mtu.saturating_sub(header_len);
+        if header_len < ipv4::HEADER_LEN || room < 8 || total <= header_len {
+            self.counters.drops[DropReason::FragNeeded as usize] += 1;
+            return;
         }
-        // Payload ranges of each fragment; the last one stays in the original buffer.
-        let mut pos = 0;
-        let mut chunk = first_chunk;
-        while payload_len - pos > chunk {
-            let (hlen, opts): (usize, &[u8]) = if pos == 0 {
-                (header_len, &[])
-            } else {
-                (later_header, &copied[..copied_len])
-            };
-            let Some(mut piece) = io.pool.alloc() else {
-                return self.drop_frame(io, frame, DropReason::PoolExhausted);
-            };
-            if piece.set_len(ETH + hlen + chunk).is_err() {
-                io.pool.free(piece);
-                return self.drop_frame(io, frame, DropReason::FragNeeded);
+        let mut offset = 0;
+        let mut left = total - header_len;
+        while left > 0 {
+            let mut len = left.min(room);
+            if len < left {
+                len &= !7;
             }
-            // Header (with all options for the first fragment), then this fragment's payload.
-            let base = if pos == 0 {
-                ETH + header_len
-            } else {
-                ETH + ipv4::HEADER_LEN
+            let Some(mut piece) = io.pool.alloc() else {
+                self.counters.drops[DropReason::PoolExhausted as usize] += 1;
+                return;
             };
-            io.pool.copy_between(&frame, 0..base, &piece, 0);
-            let payload_at = ETH + header_len + pos;
-            io.pool
-                .copy_between(&frame, payload_at..payload_at + chunk, &piece, ETH + hlen);
-            let bytes = io.pool.data_mut(&piece);
-            let mut ip = ipv4::Packet::new_unchecked(&mut bytes[ETH..]);
-            ip.set_header_len(hlen);
-            ip.options_mut()[..opts.len()].copy_from_slice(opts);
-            finish_fragment(&mut ip, hlen, chunk, base_offset + pos as u16, true);
+            if piece.set_len(ETH + header_len + len).is_err() {
+                io.pool.free(piece);
+                self.counters.drops[DropReason::FragNeeded as usize] += 1;
+                return;
+            }
+            let out = io.pool.data_mut(&piece);
+            out[ETH..ETH + header_len].copy_from_slice(&packet[..header_len]);
+            let from = header_len + offset;
+            out[ETH + header_len..ETH + header_len + len]
+                .copy_from_slice(&packet[from..from + len]);
+            let mut ip = ipv4::Packet::new_unchecked(&mut out[ETH..]);
+            ip.set_total_len((header_len + len) as u16);
+            // The flags word is written whole: offset and MF, no DF, no reserved bit.
+            let mf = if left > len || more_frags { 0x2000 } else { 0 };
+            let word = (((base_offset + offset) >> 3) as u16 & 0x1fff) | mf;
+            out[ETH + 6..ETH + 8].copy_from_slice(&word.to_be_bytes());
+            ipv4::Packet::new_unchecked(&mut out[ETH..]).fill_checksum();
+            if offset == 0 {
+                // Later fragments keep only the options that are copied (ip_options_fragment).
+                options::fragment(&mut packet[ipv4::HEADER_LEN..header_len]);
+            }
             self.counters.fragments += 1;
             self.dispatch(now, ingress, egress, next_hop, piece, io);
-            pos += chunk;
-            chunk = later_chunk;
+            offset += len;
+            left -= len;
         }
-        // The last fragment: move its payload up behind a header with only the copied options.
-        let last = payload_len - pos;
-        let hlen = if pos == 0 { header_len } else { later_header };
-        if pos != 0 {
-            let payload_at = ETH + header_len + pos;
-            io.pool
-                .copy_within(&frame, payload_at..payload_at + last, ETH + hlen);
-        }
-        frame.truncate(ETH + hlen + last);
-        let bytes = io.pool.data_mut(&frame);
-        let mut ip = ipv4::Packet::new_unchecked(&mut bytes[ETH..]);
-        if pos != 0 {
-            ip.set_header_len(hlen);
-            ip.options_mut()[..copied_len].copy_from_slice(&copied[..copied_len]);
-        }
-        finish_fragment(&mut ip, hlen, last, base_offset + pos as u16, more_frags);
-        self.counters.fragments += 1;
-        self.dispatch(now, ingress, egress, next_hop, frame, io);
     }
-}
-
-/// Set a fragment's header length, total length, offset and MF, then its checksum.
-fn finish_fragment(
-    ip: &mut ipv4::Packet<&mut [u8]>,
-    header_len: usize,
-    payload_len: usize,
-    offset: u16,
-    more: bool,
-) {
-    ip.set_header_len(header_len);
-    ip.set_total_len((header_len + payload_len) as u16);
-    ip.set_frag_offset(offset);
-    ip.set_more_frags(more);
-    ip.fill_checksum();
 }

@@ -1,223 +1,181 @@
-//! ICMP the router originates: echo replies and error messages (RFC 792, RFC 1812 §4.3), with
-//! Linux's rate limits.
+//! ICMP the router originates — errors (RFC 792, RFC 1812 §4.3), echo and timestamp replies —
+//! as Linux's icmp.c and route.c build and limit them.
 //!
-//! An error quotes the offending datagram, its header and as much data as keeps the error
-//! within 576 bytes (RFC 1812 §4.3.2.3, Linux's icmp_send). It is built in place: the new
-//! Ethernet, IPv4 and ICMP headers go into the headroom in front of the quoted bytes, so the
-//! original frame becomes the error with no copy. No error is sent about an ICMP error, a
-//! datagram sent as a link-layer broadcast or multicast, an IP broadcast or multicast, a
-//! non-first fragment, or a datagram whose source does not name a single host (RFC 1812
-//! §4.3.2.7). Errors are sourced from the ingress interface's address and carry precedence
-//! "internetwork control" (Linux's IPTOS_PREC_INTERNETCONTROL).
+//! An error ([`Router::icmp_error`], Linux's `__icmp_send`) is refused, in this order, for a
+//! datagram that came as a link-layer broadcast or multicast, an IP broadcast or multicast, a
+//! fragment other than the first, or an ICMP error (or an ICMP type Linux does not know) —
+//! RFC 1812 §4.3.2.7 — and when the datagram's options leave no room to answer. It comes from
+//! the address the datagram was sent to when that is one of ours, else from the address the
+//! route back to the source prefers (so a traceroute to a router's far side ends at the far
+//! address, and an error about a spoofed source leaves by the route to it). It carries the
+//! options [`options::echo`] gives and quotes as much of the datagram — as the router holds it,
+//! its options filled in — as keeps the error within 576 bytes and the route's MTU. Rate limits
+//! are [`ratelimit`](super::ratelimit)'s; errors about unreachable routes
+//! ([`Router::route_error`], Linux's `ip_error`) pay their source twice. The error is built in
+//! the datagram's own buffer: the new headers go into the headroom in front of the quote.
 //!
-//! Rate limiting mirrors Linux: only types in `ratemask` (destination unreachable, source
-//! quench, time exceeded, parameter problem) are limited, fragmentation-needed never is; a
-//! per-instance bucket allows `msgs_per_sec` with bursts of `msgs_burst`
-//! (icmp_msgs_per_sec/icmp_msgs_burst), and a per-destination bucket allows one per `ratelimit`
-//! with bursts of six (icmp_ratelimit, XRLIM_BURST_FACTOR).
+//! Echo and timestamp replies ([`Router::echo_reply`], [`Router::timestamp_reply`], Linux's
+//! `icmp_reply`) come from the address the request was sent to, echo its options, copy its TOS
+//! and (for an echo) its code.
 
-use core::time::Duration;
 use std::net::Ipv4Addr;
 
-use super::input::{Ipv4Meta, is_martian_source};
+use super::meta::Ipv4Meta;
+use super::neigh::Queued;
+use super::options::{self, Compiled};
+use super::output::Via;
+use super::ratelimit::{self, NR_ICMP_TYPES};
 use super::{DropReason, Io, Router};
 use crate::frame::{FRAME_SIZE, Frame, HEADROOM};
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
-use crate::wire::{ethernet, icmpv4, ipv4};
+use crate::wire::{checksum, ethernet, icmpv4, ipv4};
 
 const ETH: usize = ethernet::HEADER_LEN;
 /// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
 const MAX_ERROR_LEN: usize = 576;
-/// ICMP types above this are unknown to Linux and never answered with an error.
-const NR_ICMP_TYPES: u8 = 18;
 /// TOS precedence "internetwork control".
 const PREC_INTERNETCONTROL: u8 = 0xc0;
 /// TOS bits Linux keeps from the offending datagram (RT_TOS).
 const RT_TOS_MASK: u8 = 0x1e;
 
-/// ICMP rate limits; defaults are Linux's sysctls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IcmpConfig {
-    /// Minimum spacing per destination (icmp_ratelimit); zero disables the per-destination limit.
-    pub ratelimit: Duration,
-    /// Bit `t` set: type `t` is limited (icmp_ratemask).
-    pub ratemask: u32,
-    /// Instance-wide rate (icmp_msgs_per_sec); zero disables the instance-wide limit.
-    pub msgs_per_sec: u32,
-    /// Instance-wide burst (icmp_msgs_burst).
-    pub msgs_burst: u32,
-}
-
-impl Default for IcmpConfig {
-    fn default() -> IcmpConfig {
-        IcmpConfig {
-            ratelimit: Duration::from_millis(1000),
-            ratemask: 0x1818,
-            msgs_per_sec: 1000,
-            msgs_burst: 50,
-        }
-    }
-}
-
-/// An error to send: message type, code, and for fragmentation-needed the next-hop MTU.
+/// An error to send: type, code, and the four bytes after the checksum (the next-hop MTU of
+/// fragmentation-needed, the pointer of a parameter problem).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IcmpError {
-    pub kind: icmpv4::Message,
+    pub kind: u8,
     pub code: u8,
-    pub mtu: u16,
+    pub info: [u8; 4],
 }
 
 impl IcmpError {
     pub(crate) fn dst_unreachable(code: u8) -> IcmpError {
         IcmpError {
-            kind: icmpv4::Message::DstUnreachable,
+            kind: icmpv4::Message::DstUnreachable.into(),
             code,
-            mtu: 0,
+            info: [0; 4],
         }
     }
 
     pub(crate) fn frag_needed(mtu: u16) -> IcmpError {
+        let [hi, lo] = mtu.to_be_bytes();
         IcmpError {
-            kind: icmpv4::Message::DstUnreachable,
-            code: icmpv4::dst_unreachable::FRAG_NEEDED,
-            mtu,
+            info: [0, 0, hi, lo],
+            ..IcmpError::dst_unreachable(icmpv4::dst_unreachable::FRAG_NEEDED)
+        }
+    }
+
+    pub(crate) fn time_exceeded(code: u8) -> IcmpError {
+        IcmpError {
+            kind: icmpv4::Message::TimeExceeded.into(),
+            code,
+            info: [0; 4],
+        }
+    }
+
+    pub(crate) fn parameter_problem(pointer: u8) -> IcmpError {
+        IcmpError {
+            kind: icmpv4::Message::ParamProblem.into(),
+            code: 0,
+            info: [pointer, 0, 0, 0],
         }
     }
 }
 
-/// Slots in the per-destination table; destinations hashing to a slot share it.
-const PEERS: usize = 16;
-/// Burst per destination, in multiples of `ratelimit` (Linux's XRLIM_BURST_FACTOR).
-const BURST_FACTOR: u32 = 6;
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Peer {
-    addr: u32,
-    tokens: Duration,
-    last: Instant,
-    used: bool,
-}
-
-/// Token buckets: one for the instance, one per recent destination.
-#[derive(Debug, Clone)]
-pub(crate) struct RateLimiter {
-    credit: u32,
-    stamp: Option<Instant>,
-    peers: [Peer; PEERS],
-}
-
-impl Default for RateLimiter {
-    fn default() -> RateLimiter {
-        RateLimiter {
-            credit: 0,
-            stamp: None,
-            peers: [Peer::default(); PEERS],
-        }
-    }
-}
-
-impl RateLimiter {
-    /// May an error of this type and code go to `dst` now? Consumes a token if so.
-    pub(crate) fn allow(
-        &mut self,
-        cfg: &IcmpConfig,
-        now: Instant,
-        kind: u8,
-        code: u8,
-        dst: Ipv4Addr,
-    ) -> bool {
-        let limited = kind <= NR_ICMP_TYPES
-            && cfg.ratemask & (1 << kind) != 0
-            && !(kind == u8::from(icmpv4::Message::DstUnreachable)
-                && code == icmpv4::dst_unreachable::FRAG_NEEDED);
-        if !limited {
-            return true;
-        }
-        self.global_allow(cfg, now) && self.peer_allow(cfg, now, dst)
-    }
-
-    fn global_allow(&mut self, cfg: &IcmpConfig, now: Instant) -> bool {
-        if cfg.msgs_per_sec == 0 {
-            return true;
-        }
-        let elapsed = self.stamp.map_or(Duration::from_secs(1), |s| {
-            (now - s).min(Duration::from_secs(1))
-        });
-        let refill = (u128::from(cfg.msgs_per_sec) * elapsed.as_millis() / 1000) as u32;
-        if refill > 0 || self.stamp.is_none() {
-            self.credit = (self.credit + refill).min(cfg.msgs_burst);
-            self.stamp = Some(now);
-        }
-        if self.credit == 0 {
-            return false;
-        }
-        self.credit -= 1;
-        true
-    }
-
-    fn peer_allow(&mut self, cfg: &IcmpConfig, now: Instant, dst: Ipv4Addr) -> bool {
-        if cfg.ratelimit.is_zero() {
-            return true;
-        }
-        let addr = u32::from(dst);
-        let burst = cfg.ratelimit * BURST_FACTOR;
-        let slot = &mut self.peers[(addr.wrapping_mul(0x9e37_79b9) >> 28) as usize % PEERS];
-        if !slot.used || slot.addr != addr {
-            *slot = Peer {
-                addr,
-                tokens: burst,
-                last: now,
-                used: true,
-            };
-        }
-        slot.tokens = (slot.tokens + (now - slot.last)).min(burst);
-        slot.last = now;
-        if slot.tokens < cfg.ratelimit {
-            return false;
-        }
-        slot.tokens -= cfg.ratelimit;
-        true
-    }
+/// ICMP types Linux treats as errors (its `icmp_pointers[].error`), which are never answered
+/// with an error: 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, and every type it does not know.
+pub(crate) fn is_error_type(kind: u8) -> bool {
+    kind > NR_ICMP_TYPES || matches!(kind, 1..=7 | 9..=12)
 }
 
 impl Router {
-    /// Drop the datagram in `frame` for `reason` and, where RFC 1812 allows and the rate limit
-    /// agrees, turn its buffer into the ICMP error `err` back to its source.
+    /// A packet hit no route, an `unreachable` or a `prohibit` route (Linux's `ip_error`): a
+    /// host stays silent; a router charges the source's bucket, then sends the error.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn icmp_error(
+    pub(crate) fn route_error(
         &mut self,
         now: Instant,
-        ingress: Option<IfaceId>,
-        mut frame: Frame,
+        frame: Frame,
         meta: &Ipv4Meta,
         err: IcmpError,
         reason: DropReason,
         io: &mut Io<'_>,
     ) {
-        let Some(src) = self.error_source(ingress, meta) else {
-            return self.drop_frame(io, frame, reason);
-        };
-        if !self.may_answer(io.pool.data(&frame), meta) {
+        if !self.config.forwarding {
             return self.drop_frame(io, frame, reason);
         }
-        let kind = u8::from(err.kind);
-        if !self
-            .limiter
-            .allow(&self.config.icmp, now, kind, err.code, meta.src)
-        {
+        let src = u32::from(meta.src);
+        if !self.limiter.route_error_allow(&self.config.icmp, now, src) {
             self.counters.icmp_rate_limited += 1;
             return self.drop_frame(io, frame, reason);
         }
-        self.counters.drops[reason as usize] += 1;
+        self.icmp_error(now, frame, meta, err, reason, io);
+    }
 
-        let quoted = meta
-            .total_len
-            .min(MAX_ERROR_LEN - ipv4::HEADER_LEN - icmpv4::HEADER_LEN);
-        let headers = ETH + ipv4::HEADER_LEN + icmpv4::HEADER_LEN;
+    /// Drop the datagram in `frame` for `reason` and, where Linux would, turn its buffer into
+    /// the ICMP error `err` back to its source.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn icmp_error(
+        &mut self,
+        now: Instant,
+        frame: Frame,
+        meta: &Ipv4Meta,
+        err: IcmpError,
+        reason: DropReason,
+        io: &mut Io<'_>,
+    ) {
+        match self.icmp_send(now, frame, meta, err, io) {
+            Ok(()) => self.counters.drops[reason as usize] += 1,
+            Err(frame) => self.drop_frame(io, frame, reason),
+        }
+    }
+
+    /// Turn the datagram in `frame` into the ICMP error `err` back to its source and send it,
+    /// where Linux would (`__icmp_send`); the frame back if not.
+    pub(crate) fn icmp_send(
+        &mut self,
+        now: Instant,
+        mut frame: Frame,
+        meta: &Ipv4Meta,
+        err: IcmpError,
+        io: &mut Io<'_>,
+    ) -> Result<(), Frame> {
+        if !self.may_answer(io.pool.data(&frame), meta) {
+            return Err(frame);
+        }
+        let saddr = meta.local.then_some(meta.dst);
+        let header = &io.pool.data(&frame)[ETH..ETH + meta.header_len];
+        let Some((opts, dopt)) = self.answer_options(header, meta) else {
+            return Err(frame);
+        };
+        let cfg = self.config.icmp;
+        let limited = ratelimit::limited(&cfg, err.kind, err.code);
+        if limited && !self.limiter.global_allow(&cfg, now) {
+            self.counters.icmp_rate_limited += 1;
+            return Err(frame);
+        }
+        let dst = if dopt.srr != 0 {
+            Ipv4Addr::from(dopt.faddr)
+        } else {
+            meta.src
+        };
+        let tos = (meta.tos & RT_TOS_MASK) | PREC_INTERNETCONTROL;
+        let Ok(route) = self.route_out(dst, tos, saddr) else {
+            return Err(frame);
+        };
+        if limited && !self.limiter.peer_allow(&cfg, now, u32::from(dst)) {
+            self.counters.icmp_rate_limited += 1;
+            return Err(frame);
+        }
+
+        let optlen = usize::from(dopt.optlen);
+        let room = usize::from(route.mtu).min(MAX_ERROR_LEN) - ipv4::HEADER_LEN - optlen - 8;
+        let quoted = meta.quote_len.min(meta.total_len).min(room);
+        let ip_len = ipv4::HEADER_LEN + optlen;
+        let headers = ETH + ip_len + icmpv4::HEADER_LEN;
         frame.truncate(ETH + quoted);
-        // Put the new headers in the headroom in front of the quoted datagram; if the headroom
-        // is too small, move the datagram to the default offset first.
+        // The new headers go in the headroom in front of the quote; if it is too small, the
+        // quote moves to the default offset first.
         if frame.push_head(headers - ETH).is_err() {
             io.pool.copy_within(
                 &frame,
@@ -230,29 +188,35 @@ impl Router {
         let ident = self.ident();
         let bytes = io.pool.data_mut(&frame);
         let ip = ipv4::Repr {
-            src_addr: src,
-            dst_addr: meta.src,
+            src_addr: route.src,
+            dst_addr: dst,
             protocol: ipv4::Protocol::Icmp,
             payload_len: icmpv4::HEADER_LEN + quoted,
             ttl: self.config.default_ttl,
-            tos: (meta.tos & RT_TOS_MASK) | PREC_INTERNETCONTROL,
+            tos,
             ident,
             dont_frag: false,
         };
-        ip.emit(&mut ipv4::Packet::new_unchecked(&mut bytes[ETH..]));
-        let mut icmp = icmpv4::Packet::new_unchecked(&mut bytes[ETH + ipv4::HEADER_LEN..]);
-        icmp.set_msg_type(err.kind);
-        icmp.set_msg_code(err.code);
-        icmp.clear_rest_of_header();
-        if err.mtu != 0 {
-            icmp.set_next_hop_mtu(err.mtu);
-        }
-        icmp.fill_checksum();
+        write_header(
+            &mut bytes[ETH..ETH + ip_len],
+            &ip,
+            &opts,
+            &dopt,
+            meta.src,
+            now,
+        );
+        let icmp = &mut bytes[ETH + ip_len..];
+        icmp[..4].copy_from_slice(&[err.kind, err.code, 0, 0]);
+        icmp[4..8].copy_from_slice(&err.info);
+        let sum = !checksum::data(&icmp[..icmpv4::HEADER_LEN + quoted]);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
         self.counters.icmp_errors += 1;
-        self.output(now, frame, meta.src, io);
+        self.send_routed(now, frame, &route, io);
+        Ok(())
     }
 
-    /// RFC 1812 §4.3.2.7: the cases in which no ICMP error may be sent.
+    /// RFC 1812 §4.3.2.7, as Linux's `__icmp_send` checks it: no error about a link-layer
+    /// broadcast or multicast, an IP broadcast or multicast, a later fragment, or an ICMP error.
     fn may_answer(&self, frame: &[u8], meta: &Ipv4Meta) -> bool {
         let cast = meta.cast;
         if cast.link_multicast
@@ -262,127 +226,266 @@ impl Router {
         {
             return false;
         }
-        if meta.src.is_unspecified() || is_martian_source(meta.src) {
-            return false;
-        }
         if meta.protocol == ipv4::Protocol::Icmp {
-            // Only informational messages may be answered with an error.
-            let Some(&kind) = frame.get(ETH + meta.header_len) else {
-                return false;
-            };
-            if kind > NR_ICMP_TYPES || icmpv4::Message::from(kind).is_error() {
-                return false;
-            }
+            return frame
+                .get(ETH + meta.header_len)
+                .is_some_and(|&kind| !is_error_type(kind));
         }
         true
     }
 
-    /// The address an error is sent from: the ingress interface's address (on the sender's
-    /// subnet if it has several), else that of the interface the reply will leave by.
-    fn error_source(&self, ingress: Option<IfaceId>, meta: &Ipv4Meta) -> Option<Ipv4Addr> {
-        ingress
-            .and_then(|id| self.iface(id))
-            .and_then(|i| i.select_addr(meta.src))
-            .or_else(|| {
-                let nh = self.fib.lookup(meta.src)?;
-                nh.src.or_else(|| {
-                    self.iface(nh.dev?)?
-                        .select_addr(nh.gateway.unwrap_or(meta.src))
-                })
-            })
+    /// The options an answer to the packet with IPv4 header `header` carries (see
+    /// [`options::echo`]), or `None` when they leave no room to answer.
+    pub(crate) fn answer_options(
+        &self,
+        header: &[u8],
+        meta: &Ipv4Meta,
+    ) -> Option<([u8; options::MAX_LEN], Compiled)> {
+        if meta.opts.optlen == 0 {
+            return Some(([0; options::MAX_LEN], Compiled::default()));
+        }
+        let daddr = self.spec_dst(meta, None);
+        options::echo(header, &meta.opts, daddr, |a| self.not_unicast(a)).ok()
     }
 
-    /// Answer an echo request in place: swap the addresses, change the type, fix the checksum.
+    /// Whether `a` is not a plain unicast address to this instance (Linux's `inet_addr_type`
+    /// other than RTN_UNICAST: an address of ours, a broadcast or a multicast address).
+    pub(crate) fn not_unicast(&self, a: Ipv4Addr) -> bool {
+        let x = u32::from(a);
+        x == 0
+            || x == u32::MAX
+            || a.is_multicast()
+            || self.local_addrs.contains(&a)
+            || self
+                .ifaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|ia| ia.broadcast() == Some(a)))
+    }
+
+    /// The address this instance answers the packet's source from (Linux's
+    /// `fib_compute_spec_dst`): the destination when it is ours, else the preferred source of
+    /// the route back, else the ingress interface's address towards the source.
+    pub(crate) fn spec_dst(&self, meta: &Ipv4Meta, ingress: Option<IfaceId>) -> Ipv4Addr {
+        if meta.local {
+            return meta.dst;
+        }
+        let tos = meta.tos & RT_TOS_MASK;
+        if let Ok(r) = self.route_out(meta.src, tos, None) {
+            return r.src;
+        }
+        ingress
+            .and_then(|i| self.iface(i))
+            .and_then(|i| i.select_addr(meta.src))
+            .unwrap_or(meta.dst)
+    }
+
+    /// Answer an echo request in place: addresses swapped, type changed, code kept, options
+    /// echoed, checksum updated.
     pub(crate) fn echo_reply(
+        &mut self,
+        now: Instant,
+        frame: Frame,
+        meta: &Ipv4Meta,
+        io: &mut Io<'_>,
+    ) {
+        self.reply(now, frame, meta, Reply::Echo, io);
+    }
+
+    /// Answer a timestamp request (RFC 792): the originate timestamp copied, receive and
+    /// transmit set to the instance's clock in milliseconds, high bit set (there is no wall
+    /// clock); Linux writes milliseconds since midnight UT. A request with less than the
+    /// originate timestamp is dropped, as Linux drops it.
+    pub(crate) fn timestamp_reply(
+        &mut self,
+        now: Instant,
+        frame: Frame,
+        meta: &Ipv4Meta,
+        io: &mut Io<'_>,
+    ) {
+        self.reply(now, frame, meta, Reply::Timestamp, io);
+    }
+
+    fn reply(
         &mut self,
         now: Instant,
         mut frame: Frame,
         meta: &Ipv4Meta,
+        kind: Reply,
         io: &mut Io<'_>,
     ) {
-        // Drop any IP options by moving the Ethernet header space up to the ICMP message.
-        let strip = meta.header_len - ipv4::HEADER_LEN;
-        if strip != 0 && frame.pull_head(strip).is_err() {
+        let body = meta.total_len - meta.header_len;
+        if kind == Reply::Timestamp && body < icmpv4::HEADER_LEN + 4 {
             return self.drop_frame(io, frame, DropReason::IcmpMalformed);
         }
+        let header = &io.pool.data(&frame)[ETH..ETH + meta.header_len];
+        let Some((opts, dopt)) = self.answer_options(header, meta) else {
+            return self.drop_frame(io, frame, DropReason::IcmpMalformed);
+        };
+        let saddr = self.spec_dst(meta, None);
+        let route = match self.route_out(meta.src, meta.tos & RT_TOS_MASK, Some(saddr)) {
+            Ok(r) => r,
+            Err(reason) => return self.drop_frame(io, frame, reason),
+        };
+        let ip_len = ipv4::HEADER_LEN + usize::from(dopt.optlen);
+        let icmp_len = match kind {
+            Reply::Echo => body,
+            Reply::Timestamp => icmpv4::HEADER_LEN + 12,
+        };
+        // The ICMP message stays where it is; the header before it takes the echoed options'
+        // length instead of the request's.
+        let start = ETH + meta.header_len;
+        let ok = if ip_len <= meta.header_len {
+            frame.pull_head(meta.header_len - ip_len).is_ok()
+        } else {
+            frame.push_head(ip_len - meta.header_len).is_ok()
+        };
+        if !ok || frame.set_len(ETH + ip_len + icmp_len).is_err() {
+            return self.drop_frame(io, frame, DropReason::IcmpMalformed);
+        }
+        let _ = start;
         let ident = self.ident();
         let bytes = io.pool.data_mut(&frame);
+        let icmp = &mut bytes[ETH + ip_len..];
+        match kind {
+            Reply::Echo => icmp[0] = icmpv4::Message::EchoReply.into(),
+            Reply::Timestamp => {
+                icmp[0] = icmpv4::Message::TimestampReply.into();
+                icmp[1] = 0;
+                let t = options::timestamp(now);
+                icmp[12..16].copy_from_slice(&t);
+                icmp[16..20].copy_from_slice(&t);
+            }
+        }
+        icmp[2..4].fill(0);
+        let sum = !checksum::data(&icmp[..icmp_len]);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
         let ip = ipv4::Repr {
-            src_addr: meta.dst,
+            src_addr: route.src,
             dst_addr: meta.src,
             protocol: ipv4::Protocol::Icmp,
-            payload_len: meta.total_len - meta.header_len,
+            payload_len: icmp_len,
             ttl: self.config.default_ttl,
             tos: meta.tos,
             ident,
             dont_frag: false,
         };
-        ip.emit(&mut ipv4::Packet::new_unchecked(&mut bytes[ETH..]));
-        let mut icmp = icmpv4::Packet::new_unchecked(&mut bytes[ETH + ipv4::HEADER_LEN..]);
-        let old = u16::from_be_bytes([u8::from(icmp.msg_type()), icmp.msg_code()]);
-        icmp.set_msg_type(icmpv4::Message::EchoReply);
-        icmp.set_msg_code(0);
-        let sum = crate::wire::checksum::update(icmp.checksum(), old, 0);
-        icmp.set_checksum(sum);
+        write_header(
+            &mut bytes[ETH..ETH + ip_len],
+            &ip,
+            &opts,
+            &dopt,
+            meta.src,
+            now,
+        );
         self.counters.echo_replies += 1;
-        self.output(now, frame, meta.src, io);
+        self.counters.local += 1;
+        self.send_routed(now, frame, &route, io);
     }
+}
+
+impl Router {
+    /// A queued frame's next hop never answered: ICMP host unreachable to its sender if it was
+    /// forwarded (Linux's arp_error_report), a plain drop if we made it.
+    pub(crate) fn resolution_failed(&mut self, now: Instant, q: Queued, io: &mut Io<'_>) {
+        let meta = match (q.ingress, Ipv4Meta::parse(io.pool.data(&q.frame))) {
+            (Some(_), Ok(meta)) => meta,
+            _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
+        };
+        let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
+        self.icmp_error(now, q.frame, &meta, err, DropReason::NeighFailed, io);
+    }
+
+    /// Answer an echo request reassembled into more than a frame holds: the reply is built
+    /// apart and leaves in fragments.
+    pub(crate) fn echo_reply_large(
+        &mut self,
+        now: Instant,
+        frame: Frame,
+        datagram: &[u8],
+        meta: &Ipv4Meta,
+        io: &mut Io<'_>,
+    ) {
+        let Some((opts, dopt)) = self.answer_options(&datagram[..meta.header_len], meta) else {
+            return self.drop_frame(io, frame, DropReason::IcmpMalformed);
+        };
+        io.pool.free(frame);
+        let saddr = self.spec_dst(meta, None);
+        let route = match self.route_out(meta.src, meta.tos & RT_TOS_MASK, Some(saddr)) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.counters.drops[reason as usize] += 1;
+                return;
+            }
+        };
+        let body = &datagram[meta.header_len..];
+        let ip_len = ipv4::HEADER_LEN + usize::from(dopt.optlen);
+        let mut reply = vec![0u8; ip_len + body.len()];
+        reply[ip_len..].copy_from_slice(body);
+        let icmp = &mut reply[ip_len..];
+        icmp[0] = icmpv4::Message::EchoReply.into();
+        icmp[2..4].fill(0);
+        let sum = !checksum::data(icmp);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        let ip = ipv4::Repr {
+            src_addr: route.src,
+            dst_addr: meta.src,
+            protocol: ipv4::Protocol::Icmp,
+            payload_len: body.len(),
+            ttl: self.config.default_ttl,
+            tos: meta.tos,
+            ident: self.ident(),
+            dont_frag: false,
+        };
+        write_header(&mut reply[..ip_len], &ip, &opts, &dopt, meta.src, now);
+        self.counters.echo_replies += 1;
+        self.counters.local += 1;
+        match route.via {
+            Via::Neighbour { egress, next_hop } => {
+                self.fragment_bytes(now, None, egress, next_hop, &mut reply, io)
+            }
+            _ => self.counters.drops[DropReason::FragNeeded as usize] += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    Echo,
+    Timestamp,
+}
+
+/// Write an IPv4 header with the answer options `opts` (as [`options::echo`] made them) into
+/// `h`, sized `20 + dopt.optlen`, filled in for `ip`'s source and `daddr` as final destination.
+pub(crate) fn write_header(
+    h: &mut [u8],
+    ip: &ipv4::Repr,
+    opts: &[u8; options::MAX_LEN],
+    dopt: &Compiled,
+    daddr: Ipv4Addr,
+    now: Instant,
+) {
+    let optlen = usize::from(dopt.optlen);
+    let mut p = ipv4::Packet::new_unchecked(&mut h[..]);
+    ip.emit(&mut p);
+    if optlen == 0 {
+        return;
+    }
+    p.set_header_len(ipv4::HEADER_LEN + optlen);
+    p.set_total_len((ipv4::HEADER_LEN + optlen + ip.payload_len) as u16);
+    h[ipv4::HEADER_LEN..ipv4::HEADER_LEN + optlen].copy_from_slice(&opts[..optlen]);
+    options::build(h, dopt, ip.src_addr, daddr, now);
+    ipv4::Packet::new_unchecked(&mut h[..]).fill_checksum();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
-
-    fn ms(n: u64) -> Instant {
-        Instant::from_millis(n)
-    }
-
     #[test]
-    fn per_destination_burst_of_six_then_one_per_second() {
-        let cfg = IcmpConfig::default();
-        let mut rl = RateLimiter::default();
-        let allowed = (0..10)
-            .filter(|_| rl.allow(&cfg, ms(0), 11, 0, DST))
-            .count();
-        assert_eq!(allowed, 6);
-        assert!(!rl.allow(&cfg, ms(999), 11, 0, DST));
-        assert!(rl.allow(&cfg, ms(1000), 11, 0, DST));
-        assert!(
-            rl.allow(&cfg, ms(1000), 11, 0, Ipv4Addr::new(10, 0, 0, 10)),
-            "another destination"
-        );
-    }
-
-    #[test]
-    fn instance_bucket_caps_bursts_across_destinations() {
-        let cfg = IcmpConfig {
-            ratelimit: Duration::ZERO,
-            ..IcmpConfig::default()
-        };
-        let mut rl = RateLimiter::default();
-        let allowed = (0..100u32)
-            .filter(|i| rl.allow(&cfg, ms(0), 3, 1, Ipv4Addr::from(*i)))
-            .count();
-        assert_eq!(allowed, 50);
-        assert!(!rl.allow(&cfg, ms(0), 3, 1, DST));
-        // 1000/s refills one per millisecond.
-        assert!(rl.allow(&cfg, ms(1), 3, 1, DST));
-    }
-
-    #[test]
-    fn unmasked_types_and_frag_needed_are_never_limited() {
-        let cfg = IcmpConfig::default();
-        let mut rl = RateLimiter::default();
-        assert!((0..100).all(|_| rl.allow(
-            &cfg,
-            ms(0),
-            3,
-            icmpv4::dst_unreachable::FRAG_NEEDED,
-            DST
-        )));
-        assert!((0..100).all(|_| rl.allow(&cfg, ms(0), 0, 0, DST)));
-        assert!((0..100).all(|_| rl.allow(&cfg, ms(0), 200, 0, DST)));
+    fn error_types_are_linuxs() {
+        let errors: Vec<u8> = (0..=18).filter(|&t| is_error_type(t)).collect();
+        assert_eq!(errors, [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12]);
+        assert!(is_error_type(19) && is_error_type(42) && is_error_type(255));
+        assert!(!is_error_type(0) && !is_error_type(8) && !is_error_type(13));
     }
 }

@@ -110,11 +110,6 @@ impl Iface {
         self.mtu
     }
 
-    /// Administrative state.
-    pub fn is_up(&self) -> bool {
-        self.up
-    }
-
     /// Addresses, primary first.
     pub fn addrs(&self) -> &[IfAddr] {
         &self.addrs

@@ -18,6 +18,7 @@
 //! errors, which are built in the headroom in front of the packet they quote.
 
 mod adjacency;
+mod arp;
 mod counters;
 mod fast;
 pub mod fib;
@@ -26,18 +27,23 @@ mod forward;
 mod icmp;
 mod iface;
 mod input;
+mod local;
 pub mod mark;
+mod meta;
 pub mod neigh;
 mod options;
 mod originate;
 mod output;
+mod ratelimit;
+mod reasm;
 
 pub use counters::{Counters, DropReason};
 pub use fib::{Fib, NextHop, Route, RouteError, RouteKind, TableId};
-pub use icmp::IcmpConfig;
 pub use iface::{IfAddr, Iface, IfaceCounters, IfaceId, mask};
 pub use neigh::NeighConfig;
 pub use originate::{SendError, SendOptions};
+pub use ratelimit::IcmpConfig;
+pub use reasm::ReasmConfig;
 
 use std::net::Ipv4Addr;
 
@@ -45,8 +51,9 @@ use crate::frame::{Batch, Frame, Pool};
 use crate::time::Instant;
 use crate::wire::ethernet;
 use fast::Tally;
-use icmp::RateLimiter;
 use neigh::{Event, NeighCache};
+use ratelimit::RateLimiter;
+use reasm::Reassembler;
 
 /// What the router asks its caller to do with a frame.
 #[derive(Debug)]
@@ -82,10 +89,15 @@ pub struct Config {
     pub forwarding: bool,
     /// TTL of packets this instance originates (`net.ipv4.ip_default_ttl`).
     pub default_ttl: u8,
+    /// Send ICMP host redirects to a sender on the link a packet leaves by again
+    /// (`net.ipv4.conf.*.send_redirects`).
+    pub send_redirects: bool,
     /// ARP timings.
     pub neigh: NeighConfig,
     /// ICMP error rate limits.
     pub icmp: IcmpConfig,
+    /// Reassembly limits.
+    pub reasm: ReasmConfig,
 }
 
 impl Default for Config {
@@ -93,8 +105,10 @@ impl Default for Config {
         Config {
             forwarding: true,
             default_ttl: 64,
+            send_redirects: true,
             neigh: NeighConfig::default(),
             icmp: IcmpConfig::default(),
+            reasm: ReasmConfig::default(),
         }
     }
 }
@@ -163,6 +177,8 @@ pub struct Router {
     /// adjacency's epoch.
     ifaces_generation: u64,
     limiter: RateLimiter,
+    /// Fragments addressed to the instance, waiting for the rest of their datagram.
+    reasm: Reassembler,
     counters: Counters,
     udp_ports: Vec<u16>,
     next_ident: u16,
@@ -192,6 +208,7 @@ impl Router {
             adjacencies: adjacency::Adjacencies::default(),
             ifaces_generation: 0,
             limiter: RateLimiter::default(),
+            reasm: Reassembler::default(),
             counters: Counters::default(),
             udp_ports: Vec::new(),
             next_ident: 0,
@@ -548,11 +565,6 @@ impl Router {
         }
     }
 
-    /// True when `addr` is one of this instance's addresses.
-    pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
-        self.local_addrs.contains(&addr)
-    }
-
     /// Heap bytes held by the instance (capacity-based), for the memory budget.
     pub fn mem_bytes(&self) -> usize {
         size_of::<Router>()
@@ -568,6 +580,8 @@ impl Router {
             + self.adjacencies.mem_bytes()
             + self.udp_ports.capacity() * 2
             + self.events.capacity() * size_of::<Event>()
+            + self.limiter.mem_bytes()
+            + self.reasm.mem_bytes()
     }
 
     /// Process a burst of frames received on `iface`, emptying `batch` and appending one or more
@@ -628,13 +642,18 @@ impl Router {
 
     /// When the instance next needs [`Router::handle_timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.neigh.poll_timeout()
+        match (self.neigh.poll_timeout(), self.reasm.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Run the timers due at `now`: ARP retries and probes, failed resolutions (answered with
-    /// ICMP host unreachable), cache aging.
+    /// ICMP host unreachable), cache aging, reassembly time-outs (answered with ICMP time
+    /// exceeded).
     pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
         let mut io = Io { pool, out };
+        self.expire_fragments(now, &mut io);
         let mut events = core::mem::take(&mut self.events);
         self.neigh
             .handle_timeout(now, &self.config.neigh, &mut events);
@@ -665,6 +684,9 @@ impl Router {
         self.next_ident
     }
 }
+
+#[cfg(test)]
+mod linux_tests;
 
 #[cfg(test)]
 mod tests {

@@ -110,7 +110,9 @@ pub enum Enqueued {
 struct Entry {
     mac: ethernet::Address,
     state: State,
-    confirmed: Instant,
+    /// Last confirmation; `None` for an entry never confirmed (Linux dates a new entry's
+    /// confirmation two reachable times back, so that using it probes).
+    confirmed: Option<Instant>,
     used: Instant,
     timer: Option<Instant>,
     probes: u8,
@@ -238,8 +240,10 @@ impl NeighCache {
     ) -> Option<ethernet::Address> {
         let e = self.entries.get_mut(&key)?;
         e.used = now;
-        if e.state == State::Reachable && now - e.confirmed < cfg.reachable {
-            let until = (e.confirmed + cfg.reachable).as_nanos();
+        if e.state == State::Reachable
+            && let Some(c) = e.confirmed.filter(|&c| now - c < cfg.reachable)
+        {
+            let until = (c + cfg.reachable).as_nanos();
             self.hot[slot] = Hot {
                 key: Some(key),
                 mac: e.mac,
@@ -291,7 +295,7 @@ impl NeighCache {
             Entry {
                 mac: ethernet::Address::default(),
                 state: State::Incomplete,
-                confirmed: now,
+                confirmed: None,
                 used: now,
                 timer: Some(at),
                 probes: 1,
@@ -315,7 +319,7 @@ impl NeighCache {
         let e = self.entries.get_mut(&(iface, u32::from(ip)))?;
         e.mac = mac;
         e.state = State::Reachable;
-        e.confirmed = now;
+        e.confirmed = Some(now);
         e.timer = None;
         e.probes = 0;
         Some(core::mem::take(&mut e.queue))
@@ -349,7 +353,7 @@ impl NeighCache {
                     Entry {
                         mac,
                         state: State::Stale,
-                        confirmed: now,
+                        confirmed: None,
                         used: now,
                         timer: None,
                         probes: 0,
@@ -410,7 +414,7 @@ impl NeighCache {
                         });
                         return false;
                     }
-                    State::Delay if now - e.confirmed < cfg.reachable => {
+                    State::Delay if e.confirmed.is_some_and(|c| now - c < cfg.reachable) => {
                         e.state = State::Reachable;
                         e.timer = None;
                     }
@@ -438,7 +442,9 @@ impl NeighCache {
                 }
             }
             if sweep {
-                if e.state == State::Reachable && now - e.confirmed >= cfg.reachable {
+                if e.state == State::Reachable
+                    && e.confirmed.is_none_or(|c| now - c >= cfg.reachable)
+                {
                     e.state = State::Stale;
                 }
                 if e.state == State::Stale && now - e.used >= cfg.gc_stale {

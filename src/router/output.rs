@@ -2,37 +2,123 @@
 //!
 //! Every packet leaves through [`Router::dispatch`]: a known neighbour gets the Ethernet header
 //! written in place and a transmit action; an unknown one gets the frame queued behind an ARP
-//! request (RFC 826). Locally generated packets (echo replies, ICMP errors, what the application
-//! sends) first go through [`Router::output`], which routes them like Linux's ip_route_output.
+//! request (RFC 826). Locally generated packets (answers, what the application sends) are
+//! routed first by [`Router::route_out`], Linux's `ip_route_output`: through the rules, from the
+//! source the route prefers; to a broadcast address of ours they leave as link-layer broadcasts
+//! (and are not looped back: nothing local listens), to a local address they are looped back.
 
 use std::net::Ipv4Addr;
 
-use super::icmp::IcmpError;
-use super::input::{Cast, Ipv4Meta};
+use super::fib::FlowKey;
+use super::meta::{Cast, Ipv4Meta};
 use super::neigh::{Enqueued, Queued};
 use super::{Action, DropReason, Io, RouteKind, Router};
 use crate::frame::Frame;
 use crate::router::iface::IfaceId;
 use crate::time::Instant;
-use crate::wire::{arp, ethernet, icmpv4};
+use crate::wire::{arp, ethernet};
 
 const ETH: usize = ethernet::HEADER_LEN;
 
+/// How a packet this instance makes leaves it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Via {
+    /// To this next hop, out of this interface.
+    Neighbour { egress: IfaceId, next_hop: Ipv4Addr },
+    /// As a link-layer broadcast out of this interface.
+    Broadcast { egress: IfaceId },
+    /// Back into the instance, as if received on this interface.
+    Local { iface: IfaceId },
+}
+
+/// The route of a packet this instance makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutRoute {
+    pub via: Via,
+    /// The source address: the one asked for, else the route's preferred one.
+    pub src: Ipv4Addr,
+    /// The egress MTU (for local delivery, 65535).
+    pub mtu: u16,
+}
+
 impl Router {
+    /// Route a packet to `dst` that this instance makes, from `src` if given (Linux's
+    /// `ip_route_output` with `flowi4_iif` loopback): the rule walk, then the kind of route.
+    pub(crate) fn route_out(
+        &self,
+        dst: Ipv4Addr,
+        tos: u8,
+        src: Option<Ipv4Addr>,
+    ) -> Result<OutRoute, DropReason> {
+        let key = FlowKey {
+            src: src.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            tos,
+            ..FlowKey::to(dst)
+        };
+        let nh = *self.fib.route(&key).ok_or(DropReason::NoRoute)?.nexthop;
+        let iface_of = |id: Option<IfaceId>| id.and_then(|d| self.iface(d)).filter(|i| i.up);
+        match nh.kind {
+            RouteKind::Unicast => {
+                let egress = nh.dev.ok_or(DropReason::NoRoute)?;
+                let out = iface_of(Some(egress)).ok_or(DropReason::EgressDown)?;
+                let next_hop = nh.gateway.unwrap_or(dst);
+                let src = src
+                    .or(nh.src)
+                    .or_else(|| out.select_addr(next_hop))
+                    .ok_or(DropReason::NoRoute)?;
+                Ok(OutRoute {
+                    via: Via::Neighbour { egress, next_hop },
+                    src,
+                    mtu: out.mtu,
+                })
+            }
+            RouteKind::Broadcast => {
+                let egress = nh.dev.ok_or(DropReason::NoRoute)?;
+                let out = iface_of(Some(egress)).ok_or(DropReason::EgressDown)?;
+                Ok(OutRoute {
+                    via: Via::Broadcast { egress },
+                    src: src
+                        .or(nh.src)
+                        .or_else(|| out.select_addr(dst))
+                        .unwrap_or(dst),
+                    mtu: out.mtu,
+                })
+            }
+            RouteKind::Local => Ok(OutRoute {
+                via: Via::Local {
+                    iface: nh.dev.unwrap_or(IfaceId(0)),
+                },
+                src: src.unwrap_or(dst),
+                mtu: u16::MAX,
+            }),
+            RouteKind::Blackhole => Err(DropReason::Blackhole),
+            RouteKind::Unreachable => Err(DropReason::Unreachable),
+            RouteKind::Prohibit => Err(DropReason::Prohibited),
+            RouteKind::Throw => Err(DropReason::NoRoute),
+        }
+    }
+
     /// Route and send a packet this instance generated. `frame` holds Ethernet header space and
     /// a complete IPv4 packet addressed to `dst`.
     pub(crate) fn output(&mut self, now: Instant, frame: Frame, dst: Ipv4Addr, io: &mut Io<'_>) {
-        let Some(&nh) = self.fib.lookup(dst) else {
-            return self.drop_frame(io, frame, DropReason::NoRoute);
-        };
-        match nh.kind {
-            RouteKind::Unicast => {
-                let Some(egress) = nh.dev.filter(|d| self.iface(*d).is_some_and(|i| i.up)) else {
-                    return self.drop_frame(io, frame, DropReason::EgressDown);
-                };
-                let mtu = self.ifaces[usize::from(egress.0)].mtu;
-                let next_hop = nh.gateway.unwrap_or(dst);
-                if frame.len() - ETH > usize::from(mtu) {
+        match self.route_out(dst, 0, None) {
+            Ok(route) => self.send_routed(now, frame, &route, io),
+            Err(reason) => self.drop_frame(io, frame, reason),
+        }
+    }
+
+    /// Send a packet this instance generated along `route`: fragmented if it is too large and
+    /// may be, dropped if it may not.
+    pub(crate) fn send_routed(
+        &mut self,
+        now: Instant,
+        frame: Frame,
+        route: &OutRoute,
+        io: &mut Io<'_>,
+    ) {
+        match route.via {
+            Via::Neighbour { egress, next_hop } => {
+                if frame.len() - ETH > usize::from(route.mtu) {
                     let df = Ipv4Meta::parse(io.pool.data(&frame))
                         .map(|m| m.dont_frag)
                         .unwrap_or(true);
@@ -43,28 +129,30 @@ impl Router {
                 }
                 self.dispatch(now, None, egress, next_hop, frame, io);
             }
-            RouteKind::Local | RouteKind::Broadcast => {
-                // Looped back: process as received on the interface owning the address.
-                let id = nh.dev.unwrap_or(IfaceId(0));
-                match Ipv4Meta::parse(io.pool.data(&frame)) {
-                    Ok(meta) => {
-                        let ip_broadcast = nh.kind == RouteKind::Broadcast;
-                        let meta = Ipv4Meta {
-                            cast: Cast {
-                                link_multicast: false,
-                                ip_broadcast,
-                            },
-                            ..meta
-                        };
-                        self.local_input(now, id, frame, meta, io);
-                    }
-                    Err(reason) => self.drop_frame(io, frame, reason),
+            Via::Broadcast { egress } => {
+                if frame.len() - ETH > usize::from(route.mtu) {
+                    return self.drop_frame(io, frame, DropReason::FragNeeded);
                 }
+                self.transmit(
+                    egress,
+                    ethernet::Address::BROADCAST,
+                    ethernet::EtherType::Ipv4,
+                    frame,
+                    io,
+                );
             }
-            RouteKind::Blackhole => self.drop_frame(io, frame, DropReason::Blackhole),
-            RouteKind::Unreachable => self.drop_frame(io, frame, DropReason::Unreachable),
-            RouteKind::Prohibit => self.drop_frame(io, frame, DropReason::Prohibited),
-            RouteKind::Throw => self.drop_frame(io, frame, DropReason::NoRoute),
+            Via::Local { iface } => match Ipv4Meta::parse(io.pool.data(&frame)) {
+                // Looped back: processed as received on the interface owning the address.
+                Ok(meta) => {
+                    let meta = Ipv4Meta {
+                        cast: Cast::default(),
+                        local: true,
+                        ..meta
+                    };
+                    self.local_input(now, iface, frame, meta, io);
+                }
+                Err(reason) => self.drop_frame(io, frame, reason),
+            },
         }
     }
 
@@ -167,25 +255,6 @@ impl Router {
             unicast.unwrap_or(ethernet::Address::BROADCAST),
             ethernet::EtherType::Arp,
             frame,
-            io,
-        );
-    }
-
-    /// A queued frame's next hop never answered: ICMP host unreachable to its sender if it was
-    /// forwarded (Linux's arp_error_report), a plain drop if we made it.
-    pub(crate) fn resolution_failed(&mut self, now: Instant, q: Queued, io: &mut Io<'_>) {
-        let meta = match (q.ingress, Ipv4Meta::parse(io.pool.data(&q.frame))) {
-            (Some(_), Ok(meta)) => meta,
-            _ => return self.drop_frame(io, q.frame, DropReason::NeighFailed),
-        };
-        let err = IcmpError::dst_unreachable(icmpv4::dst_unreachable::HOST);
-        self.icmp_error(
-            now,
-            q.ingress,
-            q.frame,
-            &meta,
-            err,
-            DropReason::NeighFailed,
             io,
         );
     }

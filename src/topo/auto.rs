@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
-use super::validate::{Subnet, subnet, subnets_of};
+use super::subnet::{Subnet, subnet, subnets_of};
 use super::{Kind, Link, Node};
 
 /// A router's neighbour: its index, our interface towards it, and its address there.

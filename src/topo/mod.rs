@@ -16,6 +16,7 @@ mod build;
 pub mod doc;
 #[path = "gen.rs"]
 pub mod generate; // `gen` is a reserved word in edition 2024
+mod subnet;
 mod validate;
 
 use core::time::Duration;

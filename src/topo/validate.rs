@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::auto;
 use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
+use super::subnet::{Subnet, subnet, subnets_of};
 use super::{
     DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError, Topology,
     Warning, line_of,
@@ -560,26 +561,6 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
         });
     }
     Ok(out)
-}
-
-/// A subnet as (network, prefix length).
-pub(super) type Subnet = (u32, u8);
-
-pub(super) fn subnet(a: &IfAddr) -> Subnet {
-    (u32::from(a.network()), a.len)
-}
-
-/// The subnets of a link's ends (or a lone interface's), each once, in order.
-pub(super) fn subnets_of(ends: &[(usize, usize)], nodes: &[Node]) -> Vec<Subnet> {
-    let mut out = Vec::new();
-    for &(n, i) in ends {
-        for s in nodes[n].ifaces[i].addrs.iter().map(subnet) {
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
-    }
-    out
 }
 
 fn show((net, len): Subnet) -> String {

@@ -44,6 +44,8 @@ impl From<Operation> for u16 {
 
 /// `htype` for Ethernet.
 pub const HARDWARE_ETHERNET: u16 = 1;
+/// Hardware type IEEE 802 networks (RFC 1700), which Ethernet devices accept as Ethernet.
+pub const HARDWARE_IEEE802: u16 = 6;
 /// `ptype` for IPv4 (its EtherType).
 pub const PROTOCOL_IPV4: u16 = 0x0800;
 /// Length of the fixed part, before the addresses.
@@ -242,14 +244,15 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parse an Ethernet/IPv4 request or reply. Any other hardware or protocol, address size,
-    /// or opcode is [`Error::Malformed`]; a buffer too short for the addresses is
-    /// [`Error::Truncated`] even on an unchecked view.
+    /// Parse an Ethernet/IPv4 request or reply. Hardware type 6 (IEEE 802) is taken as
+    /// Ethernet, as Linux's Ethernet devices take it (RFC 2625). Any other hardware or
+    /// protocol, address size, or opcode is [`Error::Malformed`]; a buffer too short for the
+    /// addresses is [`Error::Truncated`] even on an unchecked view.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
         if p.buffer.as_ref().len() < FIXED_LEN {
             return Err(Error::Truncated);
         }
-        if p.hardware_type() != HARDWARE_ETHERNET
+        if !matches!(p.hardware_type(), HARDWARE_ETHERNET | HARDWARE_IEEE802)
             || p.protocol_type() != PROTOCOL_IPV4
             || p.hardware_len() != 6
             || p.protocol_len() != 4
@@ -417,7 +420,7 @@ mod tests {
 
     #[test]
     fn parse_rejects_other_formats() {
-        let cases: [(usize, u8); 6] = [(1, 6), (3, 0x86), (4, 8), (5, 16), (4, 0), (7, 9)];
+        let cases: [(usize, u8); 6] = [(1, 7), (3, 0x86), (4, 8), (5, 16), (4, 0), (7, 9)];
         for (at, value) in cases {
             let mut b = [0u8; 64];
             b[..28].copy_from_slice(&REQUEST);
@@ -429,6 +432,18 @@ mod tests {
                 "byte {at} = {value}"
             );
         }
+    }
+
+    /// Hardware type 6 (IEEE 802) reads as Ethernet, as Linux's Ethernet devices read it.
+    #[test]
+    fn ieee802_hardware_type_is_ethernet() {
+        let mut b = REQUEST;
+        b[1] = 6;
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(
+            Repr::parse(&p),
+            Repr::parse(&Packet::new_checked(&REQUEST[..]).unwrap())
+        );
     }
 
     #[test]

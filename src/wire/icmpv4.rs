@@ -101,6 +101,14 @@ pub mod dst_unreachable {
     pub const ADMIN_PROHIBITED: u8 = 13;
 }
 
+/// Codes of [`Message::Redirect`].
+pub mod redirect {
+    /// Redirect datagrams for the network.
+    pub const NET: u8 = 0;
+    /// Redirect datagrams for the host.
+    pub const HOST: u8 = 1;
+}
+
 /// Codes of [`Message::TimeExceeded`].
 pub mod time_exceeded {
     /// TTL reached zero in transit.

@@ -36,6 +36,9 @@ pub enum Error {
     /// The IPv4 total length is shorter than the header or longer than the buffer.
     #[error("total length field inconsistent with buffer")]
     BadTotalLen,
+    /// A header checksum that does not verify.
+    #[error("bad checksum")]
+    BadChecksum,
     /// Any other inconsistency: a length field, an address size, an unknown operation.
     #[error("malformed")]
     Malformed,

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod raw;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -6,11 +6,16 @@
 pub use shoal::netns::{NetNs, run, unique};
 
 /// True (and says why) when the process may not create namespaces, so the test is skipped.
+/// The reason goes straight to standard error, past the test harness's capture of
+/// `eprintln!`, so a skipped test shows in a plain `cargo test` run and not only in a failing
+/// one.
 pub fn skip_unless_root(test: &str) -> bool {
+    use std::io::Write;
     if shoal::netns::is_root() {
         return false;
     }
-    eprintln!("skipping {test}: needs root (network namespaces, veth, XDP)");
+    let line = format!("skipping {test}: needs root (network namespaces, veth, XDP)\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
     true
 }
 

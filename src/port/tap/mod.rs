@@ -5,7 +5,7 @@
 //! straight between the device and pool buffers: [`RX_DEPTH`] reads are kept posted, each into
 //! a fresh buffer at the default headroom with room for the rest of the buffer; a finished read
 //! of `n` bytes becomes a frame of length `n` (a read that fills the room may have been
-//! truncated by the TAP and is dropped, counted in `rx_dropped`). Writes are posted in batches (one `io_uring_enter`
+//! truncated by the TAP and is dropped, counted in `rx_oversize`). Writes are posted in batches (one `io_uring_enter`
 //! per [`TapPort::send`]); a frame's buffer stays with the port until its write finished and
 //! goes back to the pool in the next [`TapPort::poll`] or [`TapPort::send`]. Reads and writes
 //! use two rings, so that reaping finished writes never takes received frames the caller has
@@ -49,8 +49,6 @@ pub struct TapErrors {
     pub rx_errors: u64,
     /// Writes that failed or wrote less than the whole frame.
     pub tx_errors: u64,
-    /// Times a read could not be posted because the pool was empty.
-    pub rx_no_buffer: u64,
 }
 
 /// One queue of a TAP device, moving frames by io_uring.
@@ -137,7 +135,7 @@ impl TapPort {
             }
             pool.free(frame);
             match -res {
-                _ if res > 0 => stats.rx_dropped += 1,
+                _ if res > 0 => stats.rx_oversize += 1,
                 libc::EAGAIN | libc::ECANCELED | libc::EINTR => {}
                 libc::EBADFD => {
                     *gone = true;
@@ -182,7 +180,7 @@ impl TapPort {
         self.rx.fd()
     }
 
-    /// Running totals. `rx_dropped` counts frames too large for a buffer: the largest frame
+    /// Running totals. `rx_oversize` counts frames too large for a buffer: the largest frame
     /// received is [`MAX_DATA`](crate::frame::MAX_DATA)` - 1` bytes (a read that fills the
     /// buffer may have been truncated by the TAP), far above a 1500-byte MTU's 1518.
     pub fn stats(&self) -> PortStats {
@@ -237,7 +235,7 @@ impl TapPort {
         }
         while self.rx.in_flight() < RX_DEPTH {
             let Some(frame) = pool.alloc() else {
-                self.errors.rx_no_buffer += 1;
+                self.stats.rx_no_buffer += 1;
                 break;
             };
             if let Err(frame) = self.rx.post(pool, frame) {

@@ -23,7 +23,6 @@
 
 mod prog;
 mod queue;
-mod ring;
 mod sys;
 
 use std::io;
@@ -363,11 +362,6 @@ impl XdpPort {
         let ids: Vec<String> = self.queues.iter().map(|q| q.id.to_string()).collect();
         let word = if n == 1 { "queue" } else { "queues" };
         format!("{mode} {word} {} of {}", ids.join(","), self.device_queues)
-    }
-
-    /// Where the program runs.
-    pub fn attach_mode(&self) -> Attach {
-        self.attach
     }
 
     /// True when the sockets are bound zero-copy (the NIC DMAs into the pool).

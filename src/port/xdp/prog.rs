@@ -17,6 +17,8 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use super::sys;
 use crate::port::PortError;
 
+/// The skeleton libbpf-cargo generates: bindings, with the `unsafe` of a sys module.
+#[allow(unsafe_code)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/shoal_xdp.skel.rs"));
 }

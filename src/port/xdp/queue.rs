@@ -7,8 +7,8 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::ring::{Consumer, Producer};
 use super::sys;
+use super::sys::ring::{Consumer, Producer};
 use crate::frame::{FRAME_SIZE, Pool};
 
 /// Entries of each ring. Deep enough to ride out a burst between two polls of the worker.

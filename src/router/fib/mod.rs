@@ -17,12 +17,14 @@ pub mod rule;
 mod rule_syntax;
 mod syntax;
 mod table;
+mod words;
 
 pub use multipath::{Group, flow_hash};
 pub use rule::{Action, Dev, FlowKey, PROTO_KERNEL, Rule, Selector};
-pub use rule_syntax::{TableNames, parse_mark, parse_rule};
-pub use syntax::{ParseError, ParsedRoute, parse_prefix, parse_route, parse_route_in, parse_table};
+pub use rule_syntax::{parse_mark, parse_rule};
+pub use syntax::{ParsedRoute, parse_prefix, parse_route, parse_route_in, parse_table};
 pub use table::{Route, RouteError, Table};
+pub use words::{ParseError, TableNames};
 
 use std::net::Ipv4Addr;
 

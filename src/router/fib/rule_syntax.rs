@@ -14,65 +14,10 @@
 
 use std::net::Ipv4Addr;
 
+use super::TABLE_MAIN;
 use super::rule::{Action, Dev, Rule, Selector, TOS_MASK};
-use super::syntax::{ParseError, addr_and_len, err};
-use super::{TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
+use super::words::{ParseError, TableNames, addr_and_len, err, number};
 use crate::router::iface::IfaceId;
-
-/// Names of tables beyond Linux's three, as `/etc/iproute2/rt_tables` gives them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TableNames(Vec<(String, TableId)>);
-
-impl TableNames {
-    /// Name table `id`; a later name for the same word replaces the earlier.
-    pub fn add(&mut self, name: &str, id: TableId) {
-        self.0.retain(|(n, _)| n != name);
-        self.0.push((name.to_owned(), id));
-    }
-
-    /// A table id, a name given with [`TableNames::add`], or `local`, `main`, `default`.
-    pub fn resolve(&self, word: &str) -> Result<TableId, ParseError> {
-        match word {
-            "main" => return Ok(TABLE_MAIN),
-            "local" => return Ok(TABLE_LOCAL),
-            "default" => return Ok(TABLE_DEFAULT),
-            _ => {}
-        }
-        if let Some((_, id)) = self.0.iter().find(|(n, _)| n == word) {
-            return Ok(*id);
-        }
-        number(word)
-            .filter(|&t| t != 0)
-            .ok_or_else(|| err("bad table", word))
-    }
-
-    /// Every name given with [`TableNames::add`] and its table.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, TableId)> {
-        self.0.iter().map(|(n, id)| (n.as_str(), *id))
-    }
-
-    /// The name of table `id`, if it has one.
-    pub fn name(&self, id: TableId) -> Option<&str> {
-        match id {
-            TABLE_MAIN => Some("main"),
-            TABLE_LOCAL => Some("local"),
-            TABLE_DEFAULT => Some("default"),
-            _ => self
-                .0
-                .iter()
-                .find(|(_, t)| *t == id)
-                .map(|(n, _)| n.as_str()),
-        }
-    }
-}
-
-/// A decimal or `0x` hexadecimal number.
-fn number(word: &str) -> Option<u32> {
-    match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => word.parse().ok(),
-    }
-}
 
 /// Parse one rule. `dev` resolves interface names (`lo` is always known); `default_priority`
 /// is used when the text names none (see [`super::Fib::default_rule_priority`]).

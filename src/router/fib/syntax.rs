@@ -10,26 +10,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::rule_syntax::TableNames;
+use super::words::{ParseError, TableNames, addr_and_len, err};
 use super::{NextHop, Route, RouteKind, TABLE_DEFAULT, TABLE_LOCAL, TABLE_MAIN, TableId};
 use crate::router::iface::{IfaceId, mask};
-
-/// A route that could not be parsed, and the word at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} at {word:?}")]
-pub struct ParseError {
-    /// What is wrong.
-    pub message: &'static str,
-    /// The offending word ("" when the text ended too early).
-    pub word: String,
-}
-
-pub(super) fn err(message: &'static str, word: &str) -> ParseError {
-    ParseError {
-        message,
-        word: word.to_owned(),
-    }
-}
 
 /// A route parsed from text, with the table it names (`main` unless told).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,22 +152,6 @@ pub fn parse_prefix(word: &str) -> Result<(Ipv4Addr, u8), ParseError> {
     if u32::from(addr) & !mask(len) != 0 {
         return Err(err("prefix has host bits set", word));
     }
-    Ok((addr, len))
-}
-
-/// `ADDR/LEN` or `ADDR` (a /32), host bits as written: the part routes and rules share.
-pub(super) fn addr_and_len(word: &str) -> Result<(Ipv4Addr, u8), ParseError> {
-    let (addr, len) = match word.split_once('/') {
-        Some((a, l)) => (
-            a,
-            l.parse::<u8>()
-                .ok()
-                .filter(|&l| l <= 32)
-                .ok_or_else(|| err("bad prefix length", word))?,
-        ),
-        None => (word, 32),
-    };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| err("bad prefix", word))?;
     Ok((addr, len))
 }
 

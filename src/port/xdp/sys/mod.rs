@@ -4,6 +4,10 @@
 //! here and in `ring.rs`; the functions here are safe to call and return `io::Error`s carrying
 //! the kernel's errno.
 
+#![allow(unsafe_code)]
+
+pub(super) mod ring;
+
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};

@@ -23,7 +23,7 @@ use std::mem::size_of;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::sys::Mapping;
+use super::Mapping;
 
 /// A ring mapped from a socket; `T` is `u64` (fill, completion) or `libc::xdp_desc`.
 struct Ring<T> {

@@ -1,0 +1,170 @@
+//! Raw Ethernet frames in and out of a device in a network namespace (an `AF_PACKET` socket),
+//! for the tests that put exact bytes — malformed ones included — on a wire and look at
+//! everything that comes back. The tests' only `unsafe`, kept here as in a sys module.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::netns::NetNs;
+
+/// An `AF_PACKET`/`SOCK_RAW` socket bound to one device, all protocols.
+#[derive(Debug)]
+pub struct RawSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+/// A received frame: its bytes and whether it came in (false: the device sent it).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub bytes: Vec<u8>,
+    pub incoming: bool,
+}
+
+const ETH_P_ALL: u16 = 0x0003;
+
+impl RawSocket {
+    /// Open a socket on `dev` inside `ns`. The socket belongs to the namespace it was created
+    /// in, so a short-lived thread enters `ns` and makes it there.
+    pub fn open(ns: &NetNs, dev: &str) -> io::Result<RawSocket> {
+        let name = ns.name.clone();
+        let dev = dev.to_owned();
+        std::thread::spawn(move || {
+            // A guard for `enter` only: forgotten, so that it never deletes the namespace.
+            let guard = NetNs { name };
+            let socket = guard.enter().and_then(|()| RawSocket::open_here(&dev));
+            std::mem::forget(guard);
+            socket
+        })
+        .join()
+        .map_err(|_| io::Error::other("socket thread panicked"))?
+    }
+
+    fn open_here(dev: &str) -> io::Result<RawSocket> {
+        let cname = std::ffi::CString::new(dev).map_err(io::Error::other)?;
+        // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) } as i32;
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: socket has no memory-safety preconditions.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(ETH_P_ALL.to_be()),
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a descriptor we own from here on.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = ETH_P_ALL.to_be();
+        addr.sll_ifindex = ifindex;
+        // SAFETY: addr is a valid sockaddr_ll of the size given.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&raw const addr).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let buf: libc::c_int = 8 << 20;
+        // SAFETY: the option value is a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const buf).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
+        Ok(RawSocket { fd, ifindex })
+    }
+
+    /// Put `frame` (Ethernet header first) on the wire as it is.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = self.ifindex;
+        addr.sll_halen = 6;
+        if let Some(dst) = frame.get(..6) {
+            addr.sll_addr[..6].copy_from_slice(dst);
+        }
+        // SAFETY: frame and addr are valid for the lengths given.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&raw const addr).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The next frame, waiting at most `timeout`; `None` when nothing came.
+    pub fn recv(&self, timeout: Duration) -> io::Result<Option<Received>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: pfd is one valid pollfd.
+        let ready = unsafe { libc::poll(&raw mut pfd, 1, ms) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        if ready == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; 65536];
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::sockaddr_ll>() as u32;
+        // SAFETY: buf and addr are valid for the lengths given.
+        let n = unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                (&raw mut addr).cast(),
+                &raw mut len,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        buf.truncate(n as usize);
+        Ok(Some(Received {
+            bytes: buf,
+            incoming: addr.sll_pkttype != libc::PACKET_OUTGOING,
+        }))
+    }
+}
