@@ -1,28 +1,38 @@
-//! Router hops per second on the engine: a chain of routers between two hosts, a flat-out flood
-//! of 64-byte UDP datagrams from one host to the other, run on 1 and then 2 workers. Prints a
-//! table; `harness = false`. The same setup as `shoal demo`.
+//! Router hops per second on the engine: a chain of routers between two hosts, a flood of
+//! 64-byte UDP datagrams from one host to the other, on 1 and then 2 workers, flat out (an open
+//! loop: what the path cannot carry is dropped and counted) and windowed (`max`: as fast as the
+//! path delivers, at most 256 on their way). Prints a table; `harness = false`. The same chain
+//! as `shoal demo`.
 
 use std::time::{Duration, Instant};
 
 use shoal::engine::{Engine, EngineConfig};
+use shoal::fabric::{Pace, WINDOW};
 use shoal::topo::generate::chain_flood;
 
 fn main() {
     // `cargo bench` passes --bench; under `cargo test` this is a quick smoke run.
     let full = std::env::args().any(|a| a == "--bench");
     let secs = if full { 3.0 } else { 0.2 };
-    println!("chain: h1 - N routers - h2, flat-out 64-byte UDP for {secs} s per row");
+    println!("chain: h1 - N routers - h2, 64-byte UDP for {secs} s per row");
     println!(
-        "{:>8} {:>8} {:>14} {:>18} {:>16} {:>8}",
-        "routers", "workers", "Mpps e2e", "M router-hops/s", "per core", "loss %"
+        "{:>8} {:>8} {:>9} {:>14} {:>18} {:>16} {:>8}  busy",
+        "routers", "workers", "flood", "Mpps e2e", "M router-hops/s", "per core", "loss %"
     );
-    let rows: &[(usize, usize)] = if full {
-        &[(254, 1), (254, 2), (16, 1)]
+    let (flat, max) = (Pace::Flat, Pace::Window(WINDOW));
+    let rows: &[(usize, usize, Pace)] = if full {
+        &[
+            (254, 1, flat),
+            (254, 2, flat),
+            (254, 1, max),
+            (254, 2, max),
+            (16, 1, flat),
+        ]
     } else {
-        &[(16, 2)]
+        &[(16, 2, flat), (16, 2, max)]
     };
-    for &(routers, workers) in rows {
-        let flood = chain_flood(routers, 64, None).expect("valid chain");
+    for &(routers, workers, pace) in rows {
+        let flood = chain_flood(routers, 64, pace).expect("valid chain");
         let (net, h1, h2) = (flood.network, flood.h1, flood.h2_addr);
         let cfg = EngineConfig {
             workers,
@@ -44,11 +54,18 @@ fn main() {
         let hops = (end.frames - start.frames) as f64 / elapsed / 1e6;
         let lost =
             report.sent.saturating_sub(report.sink.received) as f64 / report.sent.max(1) as f64;
+        let busy: Vec<String> = report
+            .workers
+            .iter()
+            .map(|w| format!("{:.0}%", 100.0 * w.busy))
+            .collect();
+        let mode = if pace == flat { "flat" } else { "max" };
         println!(
-            "{routers:>8} {workers:>8} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}",
+            "{routers:>8} {workers:>8} {mode:>9} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}  {}",
             (end.received - start.received) as f64 / elapsed / 1e6,
             hops / workers as f64,
-            100.0 * lost
+            100.0 * lost,
+            busy.join(" ")
         );
     }
 }

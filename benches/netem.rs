@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use shoal::capture::Capture;
 use shoal::engine::{Engine, EngineConfig, FlowSpec, Network};
+use shoal::fabric::Pace;
 use shoal::router::{Config, IfAddr, IfaceId, Router};
 use shoal::shape::Netem;
 use shoal::wire::ethernet;
@@ -57,7 +58,7 @@ fn pair(netem: &str, frame: usize, pps: u64, memory: Option<&Memory>) -> Network
             dst: [10, 9, 0, 2].into(),
             port: 5001,
             frame_len: frame,
-            rate: Some(pps),
+            pace: Pace::Rate(pps),
             sources: 1,
         },
     );

@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use shoal::engine::{Engine, EngineConfig};
+use shoal::fabric::Pace;
 
 fn main() -> anyhow::Result<()> {
     let secs: f64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1.0);
-    let flood = shoal::topo::generate::chain_flood(254, 64, None)?;
+    let flood = shoal::topo::generate::chain_flood(254, 64, Pace::Flat)?;
     let cfg = EngineConfig {
         workers: 1,
         flows_at_start: false,

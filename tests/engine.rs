@@ -7,13 +7,15 @@ mod procfs;
 use std::time::Duration;
 
 use shoal::engine::{Engine, EngineConfig, Network, NodeId};
+use shoal::fabric::Pace;
 use shoal::router::{Config, IfAddr, IfaceId, Router};
 use shoal::topo::generate::chain_flood;
 use shoal::wire::ethernet::Address;
 
 /// A chain of `routers` as an engine network, h1 sending a flow to h2; and its node count.
 fn chain(routers: usize, rate: Option<u64>) -> (Network, usize) {
-    let net = chain_flood(routers, 64, rate).expect("valid chain").network;
+    let pace = rate.map_or(Pace::Flat, Pace::Rate);
+    let net = chain_flood(routers, 64, pace).expect("valid chain").network;
     let nodes = net.len();
     (net, nodes)
 }
@@ -278,7 +280,7 @@ fn a_lost_arp_request_is_retried_and_the_flow_gets_through() {
             dst: "10.0.0.2".parse().unwrap(),
             port: 5001,
             frame_len: 64,
-            rate: Some(2_000),
+            pace: Pace::Rate(2_000),
             sources: 1,
         },
     );
@@ -332,6 +334,68 @@ fn under_overload_on_two_workers_every_link_balances() {
     assert!(flow.total_dropped() > 0, "overloaded: {flow:#?}");
     assert!(
         flow.dropped.iter().all(|(place, _, _)| !place.is_empty()),
+        "{flow:#?}"
+    );
+}
+
+/// A windowed flow (`max`) runs as fast as the path delivers and loses nothing, even across
+/// two workers: no link drops a frame, and every datagram made was received.
+#[test]
+fn a_windowed_flow_is_lossless_across_workers() {
+    let _one = serial();
+    let net = chain_flood(20, 64, Pace::Window(shoal::fabric::WINDOW))
+        .expect("valid chain")
+        .network;
+    let cfg = EngineConfig {
+        workers: 2,
+        pin: false,
+        flows_at_start: false,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(net, cfg).unwrap();
+    engine.set_flows(true);
+    std::thread::sleep(Duration::from_millis(500));
+    engine.set_flows(false);
+    std::thread::sleep(Duration::from_millis(100));
+    let report = engine.stop().unwrap();
+    assert!(report.sent > 10_000, "sent {}", report.sent);
+    assert_links_lossless(&report);
+    let flow = &report.flows[0];
+    assert_eq!(flow.imbalance(), 0, "{flow:#?}");
+    assert_eq!(flow.arrived.received, flow.made, "{flow:#?}");
+}
+
+/// A windowed flow over a lossy link gives up on what the link lost and keeps going; what it
+/// lost is counted on the link.
+#[test]
+fn a_windowed_flow_recovers_from_losses() {
+    let _one = serial();
+    let mut net = Network::new();
+    let (a, b) = (net.add("a", router(1)), net.add("b", router(2)));
+    net.link((a, IfaceId(0)), (b, IfaceId(0))).unwrap();
+    net.impair((a, IfaceId(0)), "loss 5%".parse().unwrap());
+    net.add_flow(
+        a,
+        shoal::engine::FlowSpec {
+            dst: "10.0.0.2".parse().unwrap(),
+            port: 5001,
+            frame_len: 64,
+            pace: Pace::Window(shoal::fabric::WINDOW),
+            sources: 1,
+        },
+    );
+    net.add_sink(b, 5001);
+    let report = run(net, one_worker(), Duration::from_millis(1_500));
+    let flow = &report.flows[0];
+    assert!(flow.arrived.received > 10_000, "{flow:#?}");
+    assert_eq!(flow.imbalance(), 0, "{flow:#?}");
+    let lost = report.links[0].ends[0]
+        .counters
+        .dropped(shoal::fabric::LinkDrop::NetemLoss);
+    // The link lost the flow's datagrams and a few ARP frames.
+    let flow_lost = flow.total_dropped();
+    assert!(
+        flow_lost > 0 && flow_lost <= lost && lost - flow_lost < 16,
         "{flow:#?}"
     );
 }

@@ -120,7 +120,7 @@ fn run_a_generated_chain_with_a_flow_on_the_engine() {
     assert!(text.lines().any(|l| l.starts_with("r6 ")), "{text}");
     let out = shoal(&["run", file, "--seconds", "0.1", "--flow", "h1"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected FROM:TO[:PPS]"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected FROM:TO[:PPS|max]"));
     let out = shoal(&["run", file, "--seconds", "0.1", "--flow", "h1:nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no node \"nope\""));
     std::fs::remove_dir_all(&dir).ok();
@@ -291,5 +291,40 @@ fn flows_that_cannot_send_say_why() {
     assert!(out.status.success(), "{text}{err}");
     assert!(!err.contains("BUG"), "{err}");
     assert!(text.contains("#0 a → 10.0.0.2"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--flow A:B:max` delivers everything it sends; it needs its receiver in the run, and a
+/// rate of 0 or a word is refused.
+#[test]
+fn a_max_flow_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("shoal-max-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chain.toml");
+    let file = file.to_str().unwrap();
+    assert!(shoal(&["gen", "chain", "8", "-o", file]).status.success());
+    let out = shoal(&[
+        "run",
+        file,
+        "--seconds",
+        "1",
+        "--workers",
+        "2",
+        "--flow",
+        "h1:h2:max",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(", lost 0, reordered 0"), "{text}");
+    for (flow, says) in [
+        ("h1:10.0.0.9:max", "max needs the receiver in this run"),
+        ("h1:h2:0", "is neither a rate above 0 nor max"),
+        ("h1:h2:fast", "is neither a rate above 0 nor max"),
+    ] {
+        let out = shoal(&["run", file, "--seconds", "0.1", "--flow", flow]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flow}: {err}");
+        assert!(err.contains(says), "{flow}: {err}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

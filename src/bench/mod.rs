@@ -237,7 +237,8 @@ fn in_process(sc: &Scenario, frame: usize, opts: &Options) -> anyhow::Result<Row
     let mut samples = Vec::new();
     let mut hops = Vec::new();
     for _ in 0..opts.runs.max(1) {
-        let net = crate::topo::generate::chain_flood(sc.routers, frame, None)?.network;
+        let net = crate::topo::generate::chain_flood(sc.routers, frame, crate::fabric::Pace::Flat)?
+            .network;
         let cfg = EngineConfig {
             workers: 1,
             flows_at_start: false,

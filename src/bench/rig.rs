@@ -473,7 +473,9 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
             dst,
             port: PORT,
             frame_len: run.frame.max(crate::engine::MIN_FRAME),
-            rate: run.rate,
+            pace: run
+                .rate
+                .map_or(crate::fabric::Pace::Flat, crate::fabric::Pace::Rate),
             sources: run.flows,
         },
     );

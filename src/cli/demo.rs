@@ -2,13 +2,15 @@
 //!
 //! A host, a chain of routers and another host run as real instances on the engine's worker
 //! threads, wired by in-process links. The demo traces the path and pings across it with
-//! wall-clock round trips, then floods 64-byte UDP datagrams end to end and reports what every
-//! router hop cost.
+//! wall-clock round trips, then floods 64-byte UDP datagrams end to end — as fast as the path
+//! carries them (at most 256 on their way at once, so the headline is the path's capacity, not
+//! the loss of a generator outrunning it) — and reports what every router hop cost.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use shoal::engine::{Engine, EngineConfig};
+use shoal::fabric::{Pace, WINDOW};
 use shoal::probe::PingReply;
 use shoal::topo::generate::chain_flood;
 
@@ -29,7 +31,7 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n = usize::from(args.routers);
     let frame = args.frame.max(shoal::engine::MIN_FRAME);
-    let flood = chain_flood(n, frame, None).context("building the chain")?;
+    let flood = chain_flood(n, frame, Pace::Window(WINDOW)).context("building the chain")?;
     let (net, h1, h2_addr) = (flood.network, flood.h1, flood.h2_addr);
     let cfg = EngineConfig {
         flows_at_start: false,
@@ -69,7 +71,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let secs = args.seconds.clamp(0.5, 60.0);
     println!(
-        "\nUDP flood h1 → h2, {}-byte frames, {secs} s, as fast as the worker goes",
+        "\nUDP flood h1 → h2, {}-byte frames, {secs} s, as fast as the path carries them \
+         (at most {WINDOW} on their way)",
         args.frame
     );
     let start = engine.stats();

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use shoal::engine::{Engine, EngineConfig, FlowReport, FlowSpec, NodeId, Totals};
+use shoal::fabric::{Pace, WINDOW};
 use shoal::topo::Topology;
 
 use super::links::LinkArgs;
@@ -31,9 +32,12 @@ pub struct RunArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long)]
     seconds: Option<f64>,
-    /// A UDP flow FROM:TO[:PPS] from a node to a node or an address (flat out without PPS);
-    /// may repeat.
-    #[arg(long = "flow", value_name = "FROM:TO[:PPS]")]
+    /// A UDP flow FROM:TO[:PPS|max] from a node to a node or an address: PPS datagrams a
+    /// second, `max` as fast as the path delivers them (no more than 256 on their way, so the
+    /// flow alone never overflows a queue: the path's capacity), or, without either, as fast
+    /// as the worker makes them (an open loop: what the path cannot carry is dropped and
+    /// counted); may repeat.
+    #[arg(long = "flow", value_name = "FROM:TO[:PPS|max]")]
     flows: Vec<String>,
     /// Count the flows arriving at this node (flows between nodes of the file are counted
     /// anyway); may repeat.
@@ -69,11 +73,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // Flows to addresses outside this file: (sender, address); their receivers count them.
     let mut remote = Vec::new();
     for flow in &args.flows {
-        let (from, to, rate) = parse_flow(flow)?;
+        let (from, to, pace) = parse_flow(flow)?;
         let src = node(from, &format!("--flow {flow}"))?;
         // TO is a node of this file (which then sinks the flow) or any address, perhaps in
         // another process across a link file.
         let dst = match to.parse() {
+            Ok(_) if matches!(pace, Pace::Window(_)) => {
+                let msg = format!(
+                    "--flow {flow}: max needs the receiver in this run (a node, not an address) \
+                     to know what arrived"
+                );
+                return Err(super::Usage::new(msg).into());
+            }
             Ok(addr) => {
                 remote.push((from, addr));
                 addr
@@ -91,7 +102,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 dst,
                 port: FLOW_PORT,
                 frame_len: args.frame.max(shoal::engine::MIN_FRAME),
-                rate,
+                pace,
                 sources: args.sources,
             },
         );
@@ -187,22 +198,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `FROM:TO[:PPS]`.
-fn parse_flow(text: &str) -> anyhow::Result<(&str, &str, Option<u64>)> {
+/// `FROM:TO[:PPS|max]`.
+fn parse_flow(text: &str) -> anyhow::Result<(&str, &str, Pace)> {
+    let usage = || super::Usage::new(format!("--flow {text}: expected FROM:TO[:PPS|max]"));
     let mut parts = text.split(':');
     let (Some(from), Some(to)) = (parts.next(), parts.next()) else {
-        anyhow::bail!("--flow {text}: expected FROM:TO[:PPS]");
+        return Err(usage().into());
     };
-    let rate = parts
-        .next()
-        .map(|r| {
-            r.parse::<u64>()
-                .with_context(|| format!("--flow {text}: bad rate {r:?}"))
-        })
-        .transpose()?;
-    anyhow::ensure!(
-        parts.next().is_none(),
-        "--flow {text}: expected FROM:TO[:PPS]"
-    );
-    Ok((from, to, rate))
+    let pace = match parts.next() {
+        None => Pace::Flat,
+        Some("max") => Pace::Window(WINDOW),
+        Some(r) => match r.parse::<u64>() {
+            Ok(0) | Err(_) => {
+                let msg = format!("--flow {text}: {r:?} is neither a rate above 0 nor max");
+                return Err(super::Usage::new(msg).into());
+            }
+            Ok(pps) => Pace::Rate(pps),
+        },
+    };
+    if parts.next().is_some() {
+        return Err(usage().into());
+    }
+    Ok((from, to, pace))
 }

@@ -11,8 +11,9 @@ use super::place::Replica;
 use super::wake::Waker;
 use super::worker::WorkerEnv;
 use crate::capture::Tap;
-use crate::fabric::flow::Generator;
+use crate::fabric::flow::{Generator, Windows};
 use crate::fabric::{Egress, Fabric, IfaceId, LinkId, LinkSpec, Medium as Spec, NodeSpec};
+use crate::fabric::{Pace, Sink};
 use crate::frame::Pool;
 use crate::link::{Endpoint, LinkConfig, Side};
 use crate::port::{Port, PortSpec};
@@ -47,7 +48,10 @@ pub(super) fn add_nodes(
     nodes: Vec<NodeSpec>,
     placement: &[usize],
 ) {
-    // Flows are numbered in network order: the id their datagrams carry.
+    // Flows are numbered in network order: the id their datagrams carry. Windowed flows read
+    // what their sinks received, wherever those run.
+    let paces = nodes.iter().flat_map(|n| &n.flows).map(|f| f.pace);
+    let windows = Arc::new(Windows::new(paces.map(|p| matches!(p, Pace::Window(_)))));
     let mut flow = 0u16;
     for (i, spec) in nodes.into_iter().enumerate() {
         let fabric = &mut fabrics[placement[i]];
@@ -56,11 +60,19 @@ pub(super) fn add_nodes(
             .iter()
             .map(|f| {
                 flow = flow.wrapping_add(1);
-                Generator::new(*f, flow - 1)
+                let mut g = Generator::new(*f, flow - 1);
+                if matches!(f.pace, Pace::Window(_)) {
+                    g.watch(windows.clone());
+                }
+                g
             })
             .collect();
         let slot = fabric.add_slot(spec.name, spec.node);
-        let sink = spec.sink.then(Default::default);
+        let sink = spec.sink.then(|| {
+            let mut sink = Sink::default();
+            sink.report_to(windows.clone());
+            sink
+        });
         if !generators.is_empty() || sink.is_some() {
             fabric.set_app(slot, generators, sink);
         }

@@ -10,7 +10,7 @@
 //! lead to while the blocks stay within a tenth of even.
 
 use super::EngineError;
-use crate::fabric::{LinkSpec, Medium, NodeSpec};
+use crate::fabric::{LinkSpec, Medium, NodeSpec, Pace};
 
 /// A replica the engine added for a spread router: the node it copies and its shard (1..n;
 /// the node itself is shard 0).
@@ -128,7 +128,13 @@ pub(super) fn place(nodes: &[NodeSpec], links: &[LinkSpec], workers: usize) -> V
     let adj = adjacency(nodes, links);
     let weight: Vec<u64> = nodes
         .iter()
-        .map(|s| 1 + FLOW_WEIGHT * s.flows.iter().filter(|f| f.rate.is_none()).count() as u64)
+        .map(|s| {
+            1 + FLOW_WEIGHT
+                * s.flows
+                    .iter()
+                    .filter(|f| f.pace != Pace::Rate(0) && !matches!(f.pace, Pace::Rate(_)))
+                    .count() as u64
+        })
         .collect();
     // Walk each connected part from its edge: the last node a walk from anywhere reaches.
     let mut order = Vec::with_capacity(n);
@@ -268,7 +274,7 @@ mod tests {
             dst: [10, 0, 0, 1].into(),
             port: 9,
             frame_len: 64,
-            rate: None,
+            pace: Pace::Flat,
             sources: 1,
         };
         network.add_flow(NodeId(0), flow);

@@ -8,6 +8,8 @@
 //! exact to the clock's resolution.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::frame::Pool;
@@ -36,11 +38,71 @@ pub struct FlowSpec {
     pub port: u16,
     /// Ethernet frame length without FCS (at least [`MIN_FRAME`]).
     pub frame_len: usize,
-    /// Datagrams per second, or `None` for as fast as the worker can.
-    pub rate: Option<u64>,
+    /// How fast it sends.
+    pub pace: Pace,
     /// Distinct source ports the datagrams cycle through (5-tuples, as separate flows look
     /// to a hash); 0 or 1 for one.
     pub sources: u16,
+}
+
+/// How fast a flow sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as its worker makes datagrams: an open loop, so a path slower than the worker
+    /// drops the difference (counted where it happens).
+    Flat,
+    /// This many datagrams per second.
+    Rate(u64),
+    /// As fast as the path delivers them: at most this many datagrams on their way at once,
+    /// so the flow alone never overflows a queue on its path; its rate is the path's capacity
+    /// (`shoal run --flow A:B:max`). The sink must be in the same run; a datagram lost anyway
+    /// (an impairment, other traffic) is given up on after [`WINDOW_TIMEOUT`] of no progress.
+    Window(u32),
+}
+
+/// Datagrams on their way at once in [`Pace::Window`] by default: no more than one receive
+/// queue holds (256), so no queue on the path can overflow for the flow alone.
+pub const WINDOW: u32 = 256;
+
+/// How long a windowed flow waits for progress before it gives up on the datagrams on their
+/// way (they were lost) and sends again.
+pub const WINDOW_TIMEOUT: Duration = Duration::from_millis(20);
+
+/// How soon a flow whose window is full looks again.
+const WINDOW_RECHECK: Duration = Duration::from_micros(20);
+
+/// What the sinks of a run received of each windowed flow, shared with its generator on
+/// whatever worker: the sink adds, the generator reads.
+#[derive(Debug, Default)]
+pub struct Windows {
+    /// By flow id: received so far, for windowed flows.
+    received: Box<[Option<AtomicU64>]>,
+}
+
+impl Windows {
+    /// Counters for the windowed ones among `flows` (by flow id).
+    pub fn new(windowed: impl IntoIterator<Item = bool>) -> Windows {
+        let received = windowed
+            .into_iter()
+            .map(|w| w.then(|| AtomicU64::new(0)))
+            .collect();
+        Windows { received }
+    }
+
+    /// A sink received a datagram of flow `id`.
+    #[inline]
+    pub fn delivered(&self, id: u16) {
+        if let Some(Some(c)) = self.received.get(usize::from(id)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn received(&self, id: u16) -> u64 {
+        match self.received.get(usize::from(id)) {
+            Some(Some(c)) => c.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
 }
 
 /// Why a host's router refused to originate a flow's datagram.
@@ -63,6 +125,11 @@ pub struct Generator {
     last_refusal: Option<Refusal>,
     /// The reason changed since [`Generator::news`] last looked.
     news: bool,
+    /// For a windowed flow: what its sink received, and the window's base (datagrams given
+    /// up on are added to it) and when it last moved.
+    window: Option<(Arc<Windows>, u64, Instant)>,
+    /// The window was full at the last poll.
+    blocked: bool,
     payload: Vec<u8>,
 }
 
@@ -83,8 +150,16 @@ impl Generator {
             refused: 0,
             last_refusal: None,
             news: false,
+            window: None,
+            blocked: false,
             payload: vec![0; len],
         }
+    }
+
+    /// Read what the flow's sink received from `windows` (a windowed flow's only way to
+    /// know how many of its datagrams are on their way).
+    pub fn watch(&mut self, windows: Arc<Windows>) {
+        self.window = Some((windows, 0, Instant::ZERO));
     }
 
     /// The flow's id (in its datagrams' stamps).
@@ -122,7 +197,37 @@ impl Generator {
 
     /// When the next datagram is due (`None` when flat out: always).
     pub fn next_due(&self) -> Option<Instant> {
-        self.spec.rate.and(self.next_due)
+        match self.spec.pace {
+            Pace::Rate(_) => self.next_due,
+            // A full window is looked at again shortly: its sink may be on another worker,
+            // which does not wake this one.
+            Pace::Window(_) => self.blocked.then_some(self.next_due).flatten(),
+            Pace::Flat => None,
+        }
+    }
+
+    /// How many datagrams a windowed flow may send now (any number for the others).
+    fn room(&mut self, now: Instant) -> usize {
+        let Pace::Window(window) = self.spec.pace else {
+            return usize::MAX;
+        };
+        let Some((windows, base, moved)) = &mut self.window else {
+            return usize::MAX;
+        };
+        let received = windows.received(self.id);
+        let out = (self.made - self.refused).saturating_sub(received + *base);
+        // The window opens as datagrams arrive, from one: the first crosses the path alone
+        // and resolves its next hops, so none waits in a queue for ARP behind it.
+        let window = u64::from(window).min(1 + received);
+        if out < window {
+            *moved = now;
+        } else if now.saturating_since(*moved) > WINDOW_TIMEOUT {
+            // Nothing arrived for a while with the window full: what is out was lost.
+            *base += out;
+            *moved = now;
+            return window as usize;
+        }
+        window.saturating_sub(out) as usize
     }
 
     /// Send what is due at `now`, at most `budget` datagrams, through `router`. Returns how
@@ -135,10 +240,17 @@ impl Generator {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) -> usize {
-        let interval = self
-            .spec
-            .rate
-            .map(|r| Duration::from_nanos(1_000_000_000 / r.max(1)));
+        let interval = match self.spec.pace {
+            Pace::Rate(r) => Some(Duration::from_nanos(1_000_000_000 / r.max(1))),
+            Pace::Flat | Pace::Window(_) => None,
+        };
+        let room = self.room(now);
+        self.blocked = room == 0;
+        if self.blocked {
+            self.next_due = Some(now + WINDOW_RECHECK);
+            return 0;
+        }
+        let budget = budget.min(room);
         // A paced flow that fell behind (the worker was busy or asleep) resumes from now rather
         // than bursting its backlog.
         let mut due = match self.next_due {

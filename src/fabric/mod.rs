@@ -27,7 +27,7 @@ mod wiring;
 
 pub use account::Cause;
 pub use end::{EndCounters, LinkDrop};
-pub use flow::{FlowSpec, MIN_FRAME};
+pub use flow::{FlowSpec, MIN_FRAME, Pace, WINDOW};
 pub use histogram::Histogram;
 pub use network::{Egress, End, LinkId, LinkSpec, Medium, Network, NetworkError, NodeId, NodeSpec};
 pub(crate) use network::{Parts, end_name};

@@ -3,7 +3,9 @@
 //! the stamp's send time, exact when sender and sink share a clock, as an engine's workers and
 //! processes on one host do).
 
-use super::flow::{HEADERS, MAGIC, STAMP_LEN};
+use std::sync::Arc;
+
+use super::flow::{HEADERS, MAGIC, STAMP_LEN, Windows};
 use super::histogram::Histogram;
 use crate::time::Instant;
 use crate::wire::ethernet;
@@ -48,6 +50,8 @@ pub struct Sink {
     pub latency: Histogram,
     /// The same, flow by flow (by flow id; grown as flows arrive).
     flows: Vec<Option<FlowTally>>,
+    /// Where windowed flows' generators read what arrived.
+    windows: Option<Arc<Windows>>,
 }
 
 impl Sink {
@@ -68,6 +72,9 @@ impl Sink {
         let seq = u32::from_be_bytes([s[4], s[5], s[6], s[7]]);
         let sent = u64::from_be_bytes([s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]);
         let latency = now.as_nanos().saturating_sub(sent);
+        if let Some(w) = &self.windows {
+            w.delivered(id as u16);
+        }
         if self.flows.len() <= id {
             self.flows.resize_with(id + 1, || None);
         }
@@ -85,6 +92,11 @@ impl Sink {
         self.received += 1;
         self.bytes += frame.len() as u64;
         self.latency.record(latency);
+    }
+
+    /// Tell windowed flows' generators through `windows` what arrives.
+    pub fn report_to(&mut self, windows: Arc<Windows>) {
+        self.windows = Some(windows);
     }
 
     /// What arrived, flow by flow.

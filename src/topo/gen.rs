@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, Routes, Settings};
 use super::{TopoError, Topology};
-use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, Network, NodeId};
+use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, Network, NodeId, Pace};
 
 /// Most links the address plan holds: the /30s of 10.0.0.0/8.
 pub const MAX_LINKS: usize = 1 << 22;
@@ -49,13 +49,9 @@ pub struct Flood {
 pub const FLOOD_PORT: u16 = 5001;
 
 /// [`chain`] as a network whose links have no delay, with a flow of `frame_len`-byte UDP
-/// datagrams from `h1` to `h2` (port [`FLOOD_PORT`]) at `rate` per second, flat out without
-/// one, sunk at `h2`: the demo, the chain bench and the engine tests run it.
-pub fn chain_flood(
-    routers: usize,
-    frame_len: usize,
-    rate: Option<u64>,
-) -> Result<Flood, TopoError> {
+/// datagrams from `h1` to `h2` (port [`FLOOD_PORT`]) at `pace`, sunk at `h2`: the demo, the
+/// chain bench and the engine tests run it.
+pub fn chain_flood(routers: usize, frame_len: usize, pace: Pace) -> Result<Flood, TopoError> {
     let t = chain(routers)?;
     let host = |name: &str| {
         let i = t.node_index(name);
@@ -77,7 +73,7 @@ pub fn chain_flood(
         dst: h2_addr,
         port: FLOOD_PORT,
         frame_len: frame_len.max(MIN_FRAME),
-        rate,
+        pace,
         sources: 1,
     };
     network.add_flow(h1, flow);
