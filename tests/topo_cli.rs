@@ -328,3 +328,47 @@ fn a_max_flow_loses_nothing() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Settings that make no sense are refused with status 2 and a message; more workers than
+/// cores is a warning that says which workers are not pinned.
+#[test]
+fn bad_settings_are_refused() {
+    let dir = std::env::temp_dir().join(format!("shoal-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chain.toml");
+    let file = file.to_str().unwrap();
+    assert!(shoal(&["gen", "chain", "2", "-o", file]).status.success());
+    let cases: &[&[&str]] = &[
+        &["gen", "chain", "0"],
+        &["gen", "grid", "0x5"],
+        &["gen", "hypercube", "3", "0"],
+        &["ping", file, "h1", "h2", "-c", "0"],
+        &["traceroute", file, "h1", "h2", "-m", "0"],
+        &["run", file, "--workers", "0"],
+        &["run", file, "--first-core", "4096", "--seconds", "0.1"],
+        &["demo", "--routers", "0"],
+    ];
+    for args in cases {
+        let out = shoal(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains('0') || err.contains("cores"),
+            "{args:?}: {err}"
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = (cores + 1).to_string();
+    let out = shoal(&["run", file, "--workers", &workers, "--seconds", "0.1"]);
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("not pinned"), "{err}");
+    assert!(
+        text.contains(&format!("worker {cores}: not pinned")),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

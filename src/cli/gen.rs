@@ -20,7 +20,8 @@ pub struct GenArgs {
 enum Shape {
     /// N routers in a line with a host at each end (rump's startrouters.sh).
     Chain {
-        /// Number of routers.
+        /// Number of routers (1 or more).
+        #[arg(value_parser = at_least_one)]
         routers: usize,
     },
     /// An M×N grid of routers with a host on each corner.
@@ -31,9 +32,11 @@ enum Shape {
     },
     /// The M^N hyper-matrix: M routers along each of N dimensions, a host on each corner.
     Hypercube {
-        /// Routers per dimension.
+        /// Routers per dimension (1 or more).
+        #[arg(value_parser = at_least_one)]
         m: usize,
-        /// Dimensions.
+        /// Dimensions (1 or more).
+        #[arg(value_parser = at_least_one)]
         n: usize,
     },
 }
@@ -42,8 +45,16 @@ fn parse_grid(s: &str) -> Result<(usize, usize), String> {
     let (m, n) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("{s:?} is not MxN"))?;
-    let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{v:?}: {e}"));
-    Ok((num(m)?, num(n)?))
+    Ok((at_least_one(m)?, at_least_one(n)?))
+}
+
+/// A count of 1 or more (a topology of no routers is no topology).
+fn at_least_one(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(0) => Err("0: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{v:?}: {e}")),
+    }
 }
 
 pub fn run(args: GenArgs) -> anyhow::Result<()> {

@@ -22,8 +22,8 @@ pub struct PingArgs {
     from: String,
     /// Address or node name to ping (a node's first address).
     dst: String,
-    /// Number of echo requests.
-    #[arg(short = 'c', long, default_value_t = 3)]
+    /// Number of echo requests (1 or more).
+    #[arg(short = 'c', long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     count: u16,
     /// Bytes of payload.
     #[arg(short = 's', long, default_value_t = 56)]
@@ -41,8 +41,8 @@ pub struct TracerouteArgs {
     from: String,
     /// Address or node name to trace to.
     dst: String,
-    /// Most hops to probe.
-    #[arg(short = 'm', long, default_value_t = 30)]
+    /// Most hops to probe (1 to 255).
+    #[arg(short = 'm', long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     max_hops: u8,
     #[command(flatten)]
     links: LinkArgs,

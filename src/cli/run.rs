@@ -20,9 +20,9 @@ const FLOW_PORT: u16 = 5001;
 pub struct RunArgs {
     /// Topology file.
     topo: String,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    workers: Option<usize>,
+    /// Worker threads, 1 or more (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
     /// Pin worker 0 to this core, worker 1 to the next, and so on.
     #[arg(long, default_value_t = 0)]
     first_core: usize,
@@ -119,11 +119,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut out = super::text_out(to_stderr);
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
-        workers: args.workers.unwrap_or(defaults.workers).max(1),
+        workers: args.workers.map_or(defaults.workers, usize::from),
         busy_poll: args.busy_poll,
         first_core: args.first_core,
         ..defaults
     };
+    check_cores(&cfg)?;
+    if args.frame < shoal::engine::MIN_FRAME {
+        eprintln!(
+            "shoal: warning: --frame {}: a flow's frames carry a {}-byte stamp; sending {}-byte \
+             frames",
+            args.frame,
+            shoal::fabric::flow::STAMP_LEN,
+            shoal::engine::MIN_FRAME
+        );
+    }
     sys::catch_interrupts();
     let engine = Engine::start(net, cfg).context("starting the engine")?;
     writeln!(
@@ -194,6 +204,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .peekable();
     if ours.peek().is_some() && ours.all(|f| f.sent == 0) {
         anyhow::bail!("no flow sent anything (the flows table says why)");
+    }
+    Ok(())
+}
+
+/// Refuse a first core that does not exist; warn when workers will not be pinned (more of
+/// them than cores from the first one on).
+fn check_cores(cfg: &EngineConfig) -> anyhow::Result<()> {
+    let cores = core_affinity::get_core_ids().map_or(0, |c| c.len());
+    if cores == 0 {
+        eprintln!("shoal: warning: this process may not pin threads: workers are not pinned");
+        return Ok(());
+    }
+    if cfg.first_core >= cores {
+        let msg = format!(
+            "--first-core {}: this process may use cores 0 to {} only",
+            cfg.first_core,
+            cores - 1
+        );
+        return Err(super::Usage::new(msg).into());
+    }
+    let pinned = cores - cfg.first_core;
+    if cfg.workers > pinned {
+        let which = match cfg.workers - pinned {
+            1 => format!("worker {pinned} is"),
+            _ => format!("workers {pinned} to {} are", cfg.workers - 1),
+        };
+        eprintln!(
+            "shoal: warning: {} workers from core {} on, {cores} cores: {which} not pinned and \
+             share cores with the others",
+            cfg.workers, cfg.first_core
+        );
     }
     Ok(())
 }
