@@ -1,7 +1,7 @@
 //! Router hops per second on the engine: a chain of routers between two hosts, a flood of
 //! 64-byte UDP datagrams from one host to the other, on 1 and then 2 workers, flat out (an open
 //! loop: what the path cannot carry is dropped and counted) and windowed (`max`: as fast as the
-//! path delivers, at most 256 on their way). Prints a table; `harness = false`. The same chain
+//! path delivers, at most 1,024 on their way). Prints a table; `harness = false`. The same chain
 //! as `shoal demo`.
 
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! A host, a chain of routers and another host run as real instances on the engine's worker
 //! threads, wired by in-process links. The demo traces the path and pings across it with
 //! wall-clock round trips, then floods 64-byte UDP datagrams end to end — as fast as the path
-//! carries them (at most 256 on their way at once, so the headline is the path's capacity, not
+//! carries them (at most 1,024 on their way at once, so the headline is the path's capacity, not
 //! the loss of a generator outrunning it) — and reports what every router hop cost.
 
 use std::time::{Duration, Instant};

@@ -33,7 +33,7 @@ pub struct RunArgs {
     #[arg(long)]
     seconds: Option<f64>,
     /// A UDP flow FROM:TO[:PPS|max] from a node to a node or an address: PPS datagrams a
-    /// second, `max` as fast as the path delivers them (no more than 256 on their way, so the
+    /// second, `max` as fast as the path delivers them (no more than 1,024 on their way, so the
     /// flow alone never overflows a queue: the path's capacity), or, without either, as fast
     /// as the worker makes them (an open loop: what the path cannot carry is dropped and
     /// counted); may repeat.

@@ -244,6 +244,7 @@ impl Engine {
                 flows_on: cfg.flows_at_start,
                 told: 0,
                 idle_ns: 0,
+                worked: crate::time::Instant::ZERO,
             };
             let core = cores.get(cfg.first_core + w).copied();
             let handle = std::thread::Builder::new()

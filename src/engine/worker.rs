@@ -27,6 +27,9 @@ use crate::time::Instant;
 /// How often an idle worker looks at media that cannot wake it.
 const EXTERNAL_POLL: Duration = Duration::from_millis(1);
 
+/// How long a worker with media keeps looking for work after its last before it sleeps.
+const KEEP_POLLING: Duration = Duration::from_micros(100);
+
 /// How long before a frame is due on a link the worker stops sleeping and spins: more than a
 /// wake-up from io_uring takes on a busy virtual machine (tens of microseconds).
 const LINE_SPIN: Duration = Duration::from_micros(50);
@@ -129,6 +132,8 @@ pub(crate) struct Worker {
     pub told: u64,
     /// Nanoseconds spent idle so far.
     pub idle_ns: u64,
+    /// When the worker last found work.
+    pub worked: Instant,
 }
 
 impl Worker {
@@ -146,7 +151,13 @@ impl Worker {
             work += self.fabric.run(now);
             self.fabric.flush();
             self.publish();
-            if work == 0 {
+            if work != 0 {
+                self.worked = now;
+            } else if self.keep_polling(now) {
+                // Looking for work that is not there is idle time too.
+                let looked = super::sys::monotonic().saturating_since(now);
+                self.idle_ns += looked.as_nanos() as u64;
+            } else {
                 self.idle(seen);
             }
         }
@@ -352,6 +363,14 @@ impl Worker {
         }
         self.waker.disarm();
         self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
+    }
+
+    /// Whether to look for work again at once rather than sleep: for a moment after the last
+    /// work, when frames may arrive from beyond the worker (another worker's ring, a device).
+    /// Under a steady stream the worker then never sleeps between batches, so neither it nor
+    /// the worker feeding it pays a wake-up; once the stream stops, it sleeps as before.
+    fn keep_polling(&self, now: Instant) -> bool {
+        !self.fabric.env.media.is_empty() && now.saturating_since(self.worked) < KEEP_POLLING
     }
 
     /// Spin until `t` or until someone wakes the worker (a command, frames from another

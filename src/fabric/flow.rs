@@ -60,9 +60,12 @@ pub enum Pace {
     Window(u32),
 }
 
-/// Datagrams on their way at once in [`Pace::Window`] by default: no more than one receive
-/// queue holds (256), so no queue on the path can overflow for the flow alone.
-pub const WINDOW: u32 = 256;
+/// Datagrams on their way at once in [`Pace::Window`] by default: no more than a
+/// shared-memory ring between workers holds (1,024), so a worker that falls behind never
+/// overflows the ring feeding it for the flow alone; receive queues (256) take at most a
+/// batch per worker iteration on a path (a generator's 32, a ring's 64), so none overflows
+/// either. Enough to keep two workers of a chain busy at once.
+pub const WINDOW: u32 = 1024;
 
 /// How long a windowed flow waits for progress before it gives up on the datagrams on their
 /// way (they were lost) and sends again.
