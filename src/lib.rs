@@ -20,6 +20,7 @@
 
 pub mod bench;
 pub mod capture;
+pub mod ctl;
 pub mod engine;
 pub mod fabric;
 pub mod frame;

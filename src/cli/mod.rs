@@ -1,6 +1,7 @@
 //! Subcommands of the `shoal` binary.
 
 mod bench;
+mod ctl;
 mod demo;
 mod r#gen;
 mod json;
@@ -46,6 +47,8 @@ enum Command {
     Run(run::RunArgs),
     /// Write a generated topology (chain, grid, hypercube) as TOML.
     Gen(r#gen::GenArgs),
+    /// Talk to a running `shoal run`: show and change its nodes and links, ping, capture.
+    Ctl(ctl::CtlArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
     Ping(probe::PingArgs),
     /// Traceroute from a node of a topology file, run in the simulator (virtual time).
@@ -69,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Gen(a) => r#gen::run(a),
+        Command::Ctl(a) => ctl::run(a),
         Command::Ping(a) => probe::ping(a),
         Command::Traceroute(a) => probe::traceroute(a),
     }

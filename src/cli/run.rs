@@ -5,9 +5,12 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use shoal::ctl::{Ctl, Directory, Server, default_path};
 use shoal::engine::{Engine, EngineConfig, FlowReport, FlowSpec, NodeId, Totals};
 use shoal::fabric::{Pace, WINDOW};
 use shoal::topo::Topology;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::links::LinkArgs;
 
@@ -53,6 +56,10 @@ pub struct RunArgs {
     /// to standard error).
     #[arg(long)]
     json: bool,
+    /// The control socket `shoal ctl` talks to (default: NAME.sock, after the topology file,
+    /// in $XDG_RUNTIME_DIR/shoal, /run/shoal for root, else /tmp/shoal-UID).
+    #[arg(long, value_name = "PATH")]
+    ctl: Option<std::path::PathBuf>,
     #[command(flatten)]
     links: LinkArgs,
 }
@@ -135,7 +142,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     sys::catch_interrupts();
-    let engine = Engine::start(net, cfg).context("starting the engine")?;
+    let dir = Directory::of(&net);
+    let engine = Arc::new(Engine::start(net, cfg).context("starting the engine")?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ctl_path = args.ctl.clone().unwrap_or_else(|| {
+        let stem = std::path::Path::new(&args.topo).file_stem();
+        default_path(&stem.map_or("shoal".into(), |s| s.to_string_lossy()))
+    });
+    let ctl = Arc::new(Ctl::new(engine.clone(), dir, stop.clone()));
+    let server = Server::start(&ctl_path, ctl)
+        .with_context(|| format!("opening the control socket {}", ctl_path.display()))?;
     writeln!(
         out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
@@ -153,7 +169,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         std::io::stdout().is_terminal()
     };
-    while !sys::interrupted() && deadline.is_none_or(|d| Instant::now() < d) {
+    writeln!(
+        out,
+        "control socket: {} (shoal ctl)",
+        server.path().display()
+    )?;
+    let stopped = || sys::interrupted() || stop.load(Ordering::Relaxed);
+    while !stopped() && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
         if now.duration_since(last.1) >= Duration::from_secs(1) {
@@ -186,7 +208,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
-    let report = engine.stop()?;
+    // The control socket goes first; its jobs hold the engine until they see it gone.
+    drop(server);
+    let report = unshare(engine)?.stop()?;
     // A flow's datagrams add up when its destination's sink is in this run.
     let local = |f: &FlowReport| !remote.contains(&(f.from.as_str(), f.to));
     if args.json {
@@ -206,6 +230,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("no flow sent anything (the flows table says why)");
     }
     Ok(())
+}
+
+/// The engine alone again once the control socket's jobs have let go of it.
+fn unshare(mut engine: Arc<Engine>) -> anyhow::Result<Engine> {
+    for _ in 0..500 {
+        match Arc::try_unwrap(engine) {
+            Ok(e) => return Ok(e),
+            Err(shared) => engine = shared,
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    anyhow::bail!("a control job still holds the engine after 5 s")
 }
 
 /// Refuse a first core that does not exist; warn when workers will not be pinned (more of

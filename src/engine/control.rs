@@ -1,4 +1,4 @@
-//! Talking to running workers: commands in, probe answers out.
+//! Talking to running workers: commands in, probe answers out, jobs run on a worker's fabric.
 //!
 //! Each worker drains its command queue once per loop iteration (a command also wakes a
 //! sleeping worker). A probe command makes an instance send a ping or traceroute datagram; the
@@ -10,6 +10,8 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
+use super::worker::WorkerEnv;
+use crate::fabric::Fabric;
 use crate::probe::{Answer, Probe};
 use crate::time::Instant;
 
@@ -29,7 +31,14 @@ pub(crate) enum Command {
     },
     /// Start or stop the hosts' flow generators.
     Flows(bool),
+    /// Run a job on the worker's fabric (inspection and changes of a running network; see
+    /// `live.rs`).
+    Run(Job),
 }
+
+/// Work for a worker, run between two loop iterations with its whole fabric at hand; it sends
+/// its own answer.
+pub(crate) type Job = Box<dyn FnOnce(&mut Fabric<WorkerEnv>) + Send>;
 
 /// A probe waiting for its answer.
 pub(crate) struct Pending {

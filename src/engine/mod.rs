@@ -10,6 +10,7 @@
 
 mod build;
 mod control;
+mod live;
 mod medium;
 mod place;
 mod report;
@@ -19,6 +20,7 @@ mod worker;
 
 pub use crate::fabric::{Cause, EndReport, FlowReport, LinkReport};
 pub use crate::fabric::{FlowSpec, Histogram, MIN_FRAME, Network, NodeId, RX_QUEUE, Sink};
+pub use live::JOB_TIMEOUT;
 pub use report::{NodeReport, PortReport, Report, WorkerReport};
 pub use worker::WorkerStats;
 
@@ -132,6 +134,8 @@ pub struct Engine {
     capture: Option<CaptureThread>,
     /// The links between workers, by their ends' names.
     cut: Vec<String>,
+    /// The network's seed (a link impaired while running draws from its own generator).
+    seed: u64,
     started: std::time::Instant,
 }
 
@@ -273,6 +277,7 @@ impl Engine {
             replica_of: replicas.iter().map(|r| r.of).collect(),
             capture,
             cut,
+            seed,
             started: epoch,
         })
     }

@@ -171,6 +171,7 @@ impl Worker {
             n += 1;
             match cmd {
                 Command::Flows(on) => self.flows_on = on,
+                Command::Run(job) => job(&mut self.fabric),
                 Command::Probe {
                     node,
                     dst,

@@ -24,6 +24,8 @@ pub struct EndReport {
     pub netem: Option<String>,
     /// Its impairment does more than a constant delay.
     pub impaired: bool,
+    /// The link is up at this end.
+    pub up: bool,
 }
 
 /// A link's totals.
@@ -103,6 +105,7 @@ impl<E: Env> Fabric<E> {
                     .shaper
                     .as_ref()
                     .is_some_and(|s| !s.spec().is_constant_delay());
+                r.up = end.up;
             }
             r.counters += &end.counters;
             r.in_flight += end.line.len() as u64;

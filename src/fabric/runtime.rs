@@ -303,8 +303,13 @@ impl<E: Env> Fabric<E> {
 
     /// Copy every frame crossing end `e`, both ways, into a capture.
     pub fn capture(&mut self, e: u32, tap: Tap) {
+        self.set_tap(e, Some(tap));
+    }
+
+    /// Copy every frame crossing end `e` into `tap`, or stop copying with `None`.
+    pub fn set_tap(&mut self, e: u32, tap: Option<Tap>) {
         let end = &mut self.ends[e as usize];
-        end.tap = Some(tap);
+        end.tap = tap;
         end.replan();
     }
 
@@ -540,6 +545,12 @@ impl<E: Env> Fabric<E> {
             ran += 1;
         }
         ran
+    }
+
+    /// Node `i` was changed from outside (its configuration, its caches): look at its timers
+    /// again.
+    pub fn touch(&mut self, i: u32) {
+        self.note_timer(i);
     }
 
     /// Remember node `i`'s next timer in the heap (stale heap entries are skipped later).

@@ -105,6 +105,11 @@ impl Iface {
         self.mac
     }
 
+    /// Administratively up.
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
     /// IP MTU in bytes.
     pub fn mtu(&self) -> u16 {
         self.mtu

@@ -506,6 +506,88 @@ impl Router {
         self.add_rule(rule)
     }
 
+    /// Delete a route given in iproute2 syntax (`ip route del PREFIX [table T] [metric M]`,
+    /// the rest of a route ignored as `ip route del` ignores it): the route to the prefix in
+    /// its table, with that metric if one is named, else the preferred one.
+    pub fn remove_route_str(&mut self, text: &str) -> Result<Route, ConfigError> {
+        let mut words = text.split_whitespace().peekable();
+        if words.peek().is_some_and(|w| {
+            matches!(
+                *w,
+                "unicast"
+                    | "local"
+                    | "broadcast"
+                    | "blackhole"
+                    | "unreachable"
+                    | "prohibit"
+                    | "throw"
+            )
+        }) {
+            words.next();
+        }
+        let first = words.next().unwrap_or("");
+        let (prefix, len) = match first {
+            "default" => (Ipv4Addr::UNSPECIFIED, 0),
+            word => fib::parse_prefix(word)?,
+        };
+        let (mut table, mut metric) = (fib::TABLE_MAIN, None);
+        while let Some(w) = words.next() {
+            let value = words.peek().copied().unwrap_or("");
+            match w {
+                "table" => {
+                    table = self.fib.names().resolve(value)?;
+                    words.next();
+                }
+                "metric" | "preference" | "priority" => {
+                    let m = value.parse().map_err(|_| fib::ParseError {
+                        message: "bad metric",
+                        word: value.to_owned(),
+                    })?;
+                    metric = Some(m);
+                    words.next();
+                }
+                _ => {}
+            }
+        }
+        self.remove_route(table, prefix, len, metric)
+            .ok_or_else(|| RouteError::NotFound.into())
+    }
+
+    /// Delete a rule given in `ip rule` syntax (`ip rule del …`): without a priority, the
+    /// first rule that matches the rest, as `ip rule del` does.
+    pub fn remove_rule_str(&mut self, text: &str) -> Result<(), ConfigError> {
+        let pref = self.fib.default_rule_priority();
+        let mut rule = fib::parse_rule(text, |n| self.iface_by_name(n), self.fib.names(), pref)?;
+        let prioritised = text
+            .split_whitespace()
+            .any(|w| matches!(w, "priority" | "pref" | "preference" | "order"));
+        if !prioritised
+            && let Some(found) = self.fib.rules().find(|r| {
+                fib::Rule {
+                    priority: r.priority,
+                    protocol: r.protocol,
+                    ..rule
+                } == *r
+            })
+        {
+            rule.priority = found.priority;
+        }
+        if self.fib.remove_rule(&rule) {
+            Ok(())
+        } else {
+            Err(fib::RuleError::NotFound.into())
+        }
+    }
+
+    /// Forget every neighbour (`ip neigh flush all`); frames waiting for one go back to `pool`.
+    pub fn flush_neighbours(&mut self, pool: &mut Pool) {
+        for i in 0..self.ifaces.len() {
+            for q in self.neigh.flush_iface(IfaceId(i as u16)) {
+                pool.free(q.frame);
+            }
+        }
+    }
+
     /// Append an entry to the mark classifier, in iproute2-like syntax (see
     /// [`fib::parse_mark`]): `ipproto udp dport 5000-5999 mark 0x10`.
     pub fn add_mark_str(&mut self, text: &str) -> Result<(), ConfigError> {

@@ -132,6 +132,10 @@ pub enum RuleError {
     /// The same rule exists (Linux: "File exists").
     #[error("the rule already exists")]
     Exists,
+    /// No rule matches what was asked to be deleted (`ip rule del`: "No such file or
+    /// directory").
+    #[error("no such rule")]
+    NotFound,
 }
 
 /// The tables of one instance and the rules over them.

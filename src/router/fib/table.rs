@@ -42,6 +42,9 @@ pub enum RouteError {
     /// refuses it: "File exists"; [`Table::insert`] replaces it).
     #[error("a route to this prefix with this metric exists")]
     Exists,
+    /// No route matches what was asked to be deleted (`ip route del`: "No such process").
+    #[error("no such route")]
+    NotFound,
     /// More distinct next hops than the compiled table can index.
     #[error("table already holds the maximum of 65536 distinct next hops")]
     TooManyNextHops,

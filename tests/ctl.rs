@@ -1,0 +1,382 @@
+//! `shoal ctl` against a running `shoal run`: shows in iproute2's layout and as JSON, changes
+//! that take effect (routes, rules, interfaces, links, impairments) or are refused whole, ping,
+//! traceroute and capture from the running network, `stop` — and clients that misbehave
+//! (garbage, a line too long, one that never reads, too many at once) without holding up the
+//! others or the network. No root needed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn shoal() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shoal"))
+}
+
+/// A `shoal run` of a generated chain of 3 with a paced flow, its control socket in a fresh
+/// directory; killed when dropped.
+struct Run {
+    child: Child,
+    sock: PathBuf,
+    dir: PathBuf,
+}
+
+impl Run {
+    fn start(test: &str, seconds: &str) -> Run {
+        let dir = std::env::temp_dir().join(format!("shoal-ctl-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let topo = dir.join("c3.toml");
+        let out = shoal()
+            .args(["gen", "chain", "3", "-o", topo.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let sock = dir.join("ctl.sock");
+        let child = shoal()
+            .args(["run", topo.to_str().unwrap(), "--seconds", seconds])
+            .args(["--flow", "h1:h2:200", "--ctl", sock.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while UnixStream::connect(&sock).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no control socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Run { child, sock, dir }
+    }
+
+    /// `shoal ctl --ctl SOCK ARGS…`: (succeeded, stdout, stderr).
+    fn ctl(&self, args: &[&str]) -> (bool, String, String) {
+        let out = shoal()
+            .args(["ctl", "--ctl", self.sock.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.ctl(args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    }
+
+    fn refused(&self, args: &[&str], says: &str) {
+        let (ok, out, err) = self.ctl(args);
+        assert!(!ok, "{args:?} was carried out: {out}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The RTT of one ping line, ms.
+fn rtt(line: &str) -> f64 {
+    let at = line.find("time=").map_or(line.len(), |i| i + 5);
+    line[at..]
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn shows_changes_and_actions_on_a_running_network() {
+    let run = Run::start("all", "30");
+    let nodes = run.ok(&["show", "nodes"]);
+    assert!(nodes.contains("r1 ") && nodes.contains("host"), "{nodes}");
+    let addr = run.ok(&["r1", "ip", "addr"]);
+    assert!(
+        addr.contains("1: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500"),
+        "{addr}"
+    );
+    assert!(
+        addr.contains("inet 10.0.0.1/30 brd 10.0.0.3 scope global eth0"),
+        "{addr}"
+    );
+    let routes = run.ok(&["r1", "ip", "route"]);
+    assert!(
+        routes.contains("10.0.0.0/30 dev eth0 scope link src 10.0.0.1"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("10.0.0.12/30 via 10.0.0.6 dev eth1"),
+        "{routes}"
+    );
+    assert!(
+        run.ok(&["r1", "ip", "rule"])
+            .starts_with("0:\tfrom all lookup local")
+    );
+    assert!(run.ok(&["r1", "ip", "neigh"]).contains("dev eth"));
+    let counters = run.ok(&["r2", "counters"]);
+    assert!(counters.contains("forwarded"), "{counters}");
+    let get = run.ok(&["r1", "ip", "route", "get", "10.0.0.14"]);
+    assert_eq!(get, "10.0.0.14 via 10.0.0.6 dev eth1\n");
+    // JSON shows parse.
+    for args in [
+        &["show", "links"][..],
+        &["show", "nodes"],
+        &["stats"],
+        &["r1", "ip", "addr"],
+    ] {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = run.ok(&all);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
+    }
+
+    // Routes: added, used, refused twice (exists; gateway off-link), deleted.
+    run.ok(&["r1", "ip", "route", "add", "10.9.0.0/16", "via", "10.0.0.6"]);
+    let get = run.ok(&["r1", "ip", "route", "get", "10.9.1.1"]);
+    assert_eq!(get, "10.9.1.1 via 10.0.0.6 dev eth1\n");
+    run.refused(
+        &["r1", "ip", "route", "add", "10.9.0.0/16", "via", "10.0.0.6"],
+        "exists",
+    );
+    run.refused(
+        &[
+            "r1",
+            "ip",
+            "route",
+            "add",
+            "10.8.0.0/16",
+            "via",
+            "10.99.0.1",
+        ],
+        "not on a connected subnet",
+    );
+    run.refused(
+        &["r1", "ip", "route", "add", "10.8.0.0/16", "via", "nonsense"],
+        "nonsense",
+    );
+    run.ok(&["r1", "ip", "route", "del", "10.9.0.0/16"]);
+    run.refused(
+        &["r1", "ip", "route", "del", "10.9.0.0/16"],
+        "no such route",
+    );
+    // Rules.
+    run.ok(&[
+        "r1", "ip", "rule", "add", "from", "10.0.0.2", "lookup", "100",
+    ]);
+    assert!(
+        run.ok(&["r1", "ip", "rule"])
+            .contains("from 10.0.0.2 lookup 100")
+    );
+    run.ok(&[
+        "r1", "ip", "rule", "del", "from", "10.0.0.2", "lookup", "100",
+    ]);
+    assert!(!run.ok(&["r1", "ip", "rule"]).contains("10.0.0.2"));
+
+    // An impairment changed live shows in the round trips, and goes again.
+    run.ok(&["link", "r2:eth0", "netem", "delay 20ms"]);
+    let ping = run.ok(&["ping", "h1", "h2", "-c", "2"]);
+    let last = ping.lines().last().unwrap_or_default();
+    assert!(rtt(last) >= 20.0, "{ping}");
+    assert!(run.ok(&["show", "links"]).contains("delay 20ms"));
+    run.ok(&["link", "r2:eth0", "netem", "none"]);
+    run.refused(&["link", "r2:eth0", "netem", "loss 120%"], "120%");
+    run.refused(
+        &["link", "r1:eth0,r2:eth1", "netem", "none"],
+        "not two ends of one link",
+    );
+    // A link down loses what is sent on it; up again, pings get through.
+    run.ok(&["link", "r1:eth1", "down"]);
+    assert!(run.ok(&["show", "links"]).contains("DOWN"));
+    assert!(
+        run.ok(&["ping", "h1", "h2", "-c", "1"])
+            .contains("no answer")
+    );
+    run.ok(&["link", "r1:eth1", "up"]);
+    let back = run.ok(&["ping", "h1", "h2", "-c", "3"]);
+    assert!(back.contains("bytes from 10.0.0.14"), "{back}");
+    // An interface down takes its connected route with it.
+    run.ok(&["r1", "link", "set", "eth1", "down"]);
+    assert!(!run.ok(&["r1", "ip", "route"]).contains("10.0.0.4/30"));
+    run.ok(&["r1", "link", "set", "eth1", "up"]);
+    assert!(run.ok(&["r1", "ip", "route"]).contains("10.0.0.4/30"));
+    run.ok(&["r1", "ip", "neigh", "flush"]);
+    let trace = run.ok(&["traceroute", "h1", "h2"]);
+    assert!(trace.contains(" 4  h2 (10.0.0.14)"), "{trace}");
+    run.refused(&["nonsense"], "try help");
+    run.refused(&["r9", "ip", "addr"], "no node");
+
+    // stop ends the run, which then reports.
+    assert!(run.ok(&["stop"]).contains("stopping"));
+    let mut run = run;
+    let t0 = Instant::now();
+    while run.child.try_wait().unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "stop did not stop the run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut report = String::new();
+    run.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut report)
+        .unwrap();
+    assert!(report.contains("link end"), "{report}");
+    assert!(!Path::new(&run.sock).exists(), "the socket is removed");
+}
+
+#[test]
+fn capture_streams_pcapng_from_the_running_network() {
+    let run = Run::start("capture", "30");
+    let file = run.dir.join("cap.pcapng");
+    let mut child = shoal()
+        .args(["ctl", "--ctl", run.sock.to_str().unwrap()])
+        .args(["capture", "r2:eth0", "-w", file.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let bytes = std::fs::read(&file).unwrap();
+    // A section header, then the interface, then packets of the flow (200/s).
+    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
+    let epbs = bytes.windows(4).filter(|w| *w == [6, 0, 0, 0]).count();
+    assert!(epbs > 100, "{epbs} packet blocks in {} bytes", bytes.len());
+    // The capture went with its client; the network carries on.
+    let stats = run.ok(&["stats"]);
+    assert!(stats.contains("received"), "{stats}");
+}
+
+/// Read one framed answer: (kind, body).
+fn answer(r: &mut BufReader<UnixStream>) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    if r.read_line(&mut head).ok()? == 0 {
+        return None;
+    }
+    let mut parts = head.split_whitespace();
+    let kind = parts.next()?.to_owned();
+    let len: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((kind, body))
+}
+
+#[test]
+fn misbehaving_clients_hold_up_nobody() {
+    let run = Run::start("hostile", "30");
+    let received = |run: &Run| -> u64 {
+        let stats = run.ok(&["stats"]);
+        stats
+            .split("received ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = received(&run);
+    let connect = || {
+        let s = UnixStream::connect(&run.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    };
+    // Garbage bytes: an error, and the client may go on.
+    let mut s = connect();
+    s.write_all(b"\xff\xfe\x00garbage\n").unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert_eq!(answer(&mut r).map(|a| a.0), Some("error".into()));
+    s.write_all(b"help\n").unwrap();
+    assert_eq!(answer(&mut r).map(|a| a.0), Some("ok".into()));
+    // A line too long: an error, then the connection closes.
+    let mut long = connect();
+    let mut lr = BufReader::new(long.try_clone().unwrap());
+    let _ = long.write_all(&vec![b'x'; 200 * 1024]);
+    let first = answer(&mut lr);
+    assert_eq!(
+        first.as_ref().map(|a| a.0.as_str()),
+        Some("error"),
+        "{first:?}"
+    );
+    assert!(answer(&mut lr).is_none(), "closed after the error");
+    // A client that asks and never reads is dropped once too much waits for it; meanwhile
+    // another client is answered at once.
+    let mut deaf = connect();
+    deaf.set_nonblocking(true).unwrap();
+    let asks = b"help\n".repeat(20_000);
+    let mut sent = 0;
+    let t0 = Instant::now();
+    while sent < asks.len() && t0.elapsed() < Duration::from_secs(5) {
+        match deaf.write(&asks[sent..]) {
+            Ok(n) => sent += n,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+        let t = Instant::now();
+        assert!(run.ok(&["stats"]).contains("frames"));
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "another client waited"
+        );
+    }
+    // Too many at once: the extra ones are told and closed; the first ones still work.
+    let crowd: Vec<UnixStream> = (0..shoal::ctl::MAX_CLIENTS + 5)
+        .map(|_| connect())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let told = crowd
+        .iter()
+        .filter_map(|c| {
+            c.set_nonblocking(true).ok()?;
+            let mut buf = [0u8; 256];
+            let n = (&*c).read(&mut buf).ok()?;
+            Some(String::from_utf8_lossy(&buf[..n]).contains("clients are connected already"))
+        })
+        .filter(|&t| t)
+        .count();
+    assert!(told >= 5, "{told} of the extra clients were told");
+    drop(crowd);
+    // The deaf client was dropped: what it finally reads ends well short of its answers.
+    deaf.set_nonblocking(false).unwrap();
+    deaf.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = deaf.read_to_end(&mut got);
+    // 20,000 answers to help are some 14 MB; the server keeps at most 4 MiB for a client.
+    assert!(got.len() < 20_000 * 600, "read {} bytes", got.len());
+    // The network went on carrying its flow throughout.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = received(&run);
+    assert!(after > before + 50, "received {before} then {after}");
+}
+
+#[test]
+fn the_shell_reads_commands_from_a_pipe() {
+    let run = Run::start("shell", "30");
+    let mut child = shoal()
+        .args(["ctl", "--ctl", run.sock.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"show nodes\nr1 ip route get 10.0.0.14\nquit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("r1 ") && text.contains("via 10.0.0.6"),
+        "{text}"
+    );
+}
