@@ -7,8 +7,9 @@
 //! file system (both sockets are connected; vdeplug4 does the same, so nothing is left
 //! behind even after `kill -9`). The port lives as long as the control stream.
 //!
-//! The first plug happens when the engine starts and its failure stops the start. A switch
-//! that goes away later (its control stream closes, its data socket refuses) leaves the
+//! The first plug is asked for when the engine starts, and a switch that is not there stops
+//! the start; its answer, like every later one, is awaited by the worker. A switch that
+//! refuses, or goes away later (its control stream closes, its data socket refuses) leaves the
 //! interface unplugged — what it sends then is counted and freed — and the worker tries to
 //! plug in again once a second, without blocking: the connect, the request and the answer
 //! are steps of a small state machine driven by the medium's epoll set.
@@ -66,8 +67,9 @@ pub struct Client {
 
 impl Client {
     /// Plug into the switch at `dir`, on `port` if given; `name` (`node:iface`) goes into the
-    /// description the switch shows (`vde$ port/print`). Waits up to two seconds for the
-    /// switch's answer.
+    /// description the switch shows (`vde$ port/print`). Connecting and sending the request
+    /// happen now — no switch there is an error — and the answer is taken by the worker, so a
+    /// switch in this same process (a shoal interface listening) can answer it.
     pub fn open(dir: &Path, port: Option<u32>, name: &str) -> Result<Client, VdeError> {
         let dir = dir
             .canonicalize()
@@ -86,42 +88,8 @@ impl Client {
             switch_port: None,
             stats: VdeStats::default(),
         };
-        let ctl_path = client.dir.join("ctl");
-        let (ctl, data, ours) = client
-            .ask()
-            .map_err(VdeError::io("plugging into", ctl_path.clone()))?;
-        // The first plug waits for its answer: a mistake in the file is reported at start.
-        let answer = (|| {
-            let mut answer = [0u8; SOCKADDR_LEN];
-            ctl.set_nonblocking(false)?;
-            ctl.set_read_timeout(Some(ANSWER))?;
-            (&ctl).read_exact(&mut answer)?;
-            ctl.set_nonblocking(true)?;
-            Ok::<_, io::Error>(answer)
-        })();
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                let _ = std::fs::remove_file(&ours);
-                let why = match e.kind() {
-                    io::ErrorKind::UnexpectedEof => "it closed the control socket".into(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        "no answer within 2 s".into()
-                    }
-                    _ => e.to_string(),
-                };
-                return Err(VdeError::Refused {
-                    path: ctl_path,
-                    why,
-                });
-            }
-        };
-        client
-            .plugged(ctl, data, &ours, &answer)
-            .map_err(|e| VdeError::Refused {
-                path: ctl_path,
-                why: e.to_string(),
-            })?;
+        let ctl = client.dir.join("ctl");
+        client.retry().map_err(VdeError::io("plugging into", ctl))?;
         Ok(client)
     }
 
@@ -233,7 +201,8 @@ impl Client {
         match &mut self.link {
             Link::Down { retry, .. } => {
                 if Instant::now() >= *retry {
-                    self.retry();
+                    // A failure is recorded in the state: unplugged, and why.
+                    let _ = self.retry();
                 }
                 return 0;
             }
@@ -289,15 +258,18 @@ impl Client {
         0
     }
 
-    /// Try to plug in again (the switch may be back).
-    fn retry(&mut self) {
-        match self.ask() {
+    /// Try to plug in (again: the switch may be back): connect, send the request, and wait
+    /// for the answer in the epoll set.
+    fn retry(&mut self) -> io::Result<()> {
+        let asked = self.ask().and_then(|(ctl, data, ours)| {
+            if let Err(e) = self.poller.add(ctl.as_fd(), CTL, false) {
+                let _ = std::fs::remove_file(&ours);
+                return Err(e);
+            }
+            Ok((ctl, data, ours))
+        });
+        match asked {
             Ok((ctl, data, ours)) => {
-                if let Err(e) = self.poller.add(ctl.as_fd(), CTL, false) {
-                    let _ = std::fs::remove_file(&ours);
-                    self.unplug(format!("epoll: {e}"));
-                    return;
-                }
                 self.link = Link::Asking {
                     ctl,
                     data,
@@ -305,8 +277,12 @@ impl Client {
                     answer: Vec::with_capacity(SOCKADDR_LEN),
                     since: Instant::now(),
                 };
+                Ok(())
             }
-            Err(e) => self.unplug(e.to_string()),
+            Err(e) => {
+                self.unplug(e.to_string());
+                Err(e)
+            }
         }
     }
 

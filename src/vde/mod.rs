@@ -70,9 +70,6 @@ pub enum VdeError {
         path: PathBuf,
         source: io::Error,
     },
-    /// The switch did not give a port.
-    #[error("{}: the switch gave no port ({why})", path.display())]
-    Refused { path: PathBuf, why: String },
     /// Another switch serves the control directory.
     #[error("{}: another VDE switch is listening there", .0.display())]
     InUse(PathBuf),
