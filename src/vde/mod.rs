@@ -37,7 +37,7 @@ use crate::frame::{BATCH_MAX, Frame, Pool};
 use crate::port::PortStats;
 
 /// How an interface joins VDE.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum VdeSpec {
     /// Plug into the switch whose control directory is `dir` (what `vde_plug DIR` names), on
     /// switch port `port` if given, any free port otherwise.
