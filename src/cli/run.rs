@@ -57,8 +57,27 @@ pub struct RunArgs {
     links: LinkArgs,
 }
 
+impl RunArgs {
+    /// The topology file.
+    pub(super) fn topo(&self) -> &str {
+        &self.topo
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let topo = Topology::load(&args.topo)?;
+    run_plugged(args, None)
+}
+
+/// `shoal run`, with interface `plugged` (`NODE:IFACE`) given standard input and output for
+/// the `vde_plug` stream (`shoal plug`). With the stream (from `plugged` or the file's
+/// `attach = { vde = "-" }`) all text goes to standard error, and the run ends when the
+/// stream does.
+pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Result<()> {
+    let mut topo = Topology::load(&args.topo)?;
+    if let Some(end) = plugged {
+        super::plug::give_stdio(&mut topo, end, &args.topo)?;
+    }
+    let stdio = topo.uses_stdio();
     for w in &topo.warnings {
         eprintln!(
             "{}:{}: warning: {}: {}",
@@ -115,7 +134,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let msg = "--json and -w - both want standard output: write the capture to a file";
         return Err(super::Usage::new(msg.into()).into());
     }
-    let to_stderr = args.links.capture_to_stdout() || args.json;
+    if stdio && (args.json || args.links.capture_to_stdout()) {
+        let msg = "standard output carries the vde_plug stream: write the capture or the JSON \
+                   report to a file";
+        return Err(super::Usage::new(msg.into()).into());
+    }
+    let to_stderr = args.links.capture_to_stdout() || args.json || stdio;
     let mut out = super::text_out(to_stderr);
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
@@ -153,7 +177,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         std::io::stdout().is_terminal()
     };
-    while !sys::interrupted() && deadline.is_none_or(|d| Instant::now() < d) {
+    let stream_ended = || stdio && shoal::vde::stdio_closed();
+    while !sys::interrupted() && !stream_ended() && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
         if now.duration_since(last.1) >= Duration::from_secs(1) {
@@ -183,6 +208,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if tty {
         writeln!(out)?;
+    }
+    if stream_ended() {
+        writeln!(out, "the vde_plug stream on standard input/output ended")?;
     }
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
