@@ -5,6 +5,7 @@ mod demo;
 mod r#gen;
 mod json;
 mod links;
+mod plug;
 mod probe;
 mod report;
 mod run;
@@ -44,6 +45,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a topology file on the engine until Ctrl-C, with live totals.
     Run(run::RunArgs),
+    /// Run a topology file with one interface speaking the vde_plug stream on standard input
+    /// and output: `dpipe vde_plug SWITCH = shoal plug TOPO NODE:IFACE`.
+    Plug(plug::PlugArgs),
     /// Write a generated topology (chain, grid, hypercube) as TOML.
     Gen(r#gen::GenArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
@@ -67,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
+        Command::Plug(a) => plug::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Gen(a) => r#gen::run(a),
         Command::Ping(a) => probe::ping(a),
