@@ -63,12 +63,13 @@ impl std::fmt::Display for VdeSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum VdeError {
     /// A system call failed on a path.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {error}", path.display())]
     Io {
         /// What was being done.
         what: &'static str,
         path: PathBuf,
-        source: io::Error,
+        /// Why (in the message, not a separate source, so that it is said once).
+        error: io::Error,
     },
     /// Another switch serves the control directory.
     #[error("{}: another VDE switch is listening there", .0.display())]
@@ -81,7 +82,7 @@ pub enum VdeError {
 impl VdeError {
     fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> VdeError {
         let path = path.into();
-        move |source| VdeError::Io { what, path, source }
+        move |error| VdeError::Io { what, path, error }
     }
 }
 
