@@ -10,7 +10,7 @@
 //! virtual clock and [`engine`] on pinned worker threads, [`link`] carries frames between
 //! workers and processes over shared memory, [`port`] binds interfaces to devices of the host
 //! (TAP, AF_XDP), [`vde`] joins VDE's switches, plugs and cables, [`topo`] reads, validates and
-//! generates topology files, [`probe`] matches ping and traceroute answers, and [`rig`] drives
+//! generates topology files, [`graph`] draws them (Graphviz DOT), [`probe`] matches ping and traceroute answers, and [`rig`] drives
 //! one router at full speed for measurements.
 //! [`time`] is the caller-supplied clock the sans-IO core runs on.
 //!
@@ -24,6 +24,7 @@ pub mod capture;
 pub mod engine;
 pub mod fabric;
 pub mod frame;
+pub mod graph;
 pub mod link;
 pub mod netns;
 pub mod port;

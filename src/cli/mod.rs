@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod r#gen;
+mod graph;
 mod json;
 mod links;
 mod plug;
@@ -50,6 +51,8 @@ enum Command {
     Plug(plug::PlugArgs),
     /// Write a generated topology (chain, grid, hypercube) as TOML.
     Gen(r#gen::GenArgs),
+    /// Draw a topology as Graphviz DOT, or as SVG, PNG or PDF through Graphviz's `dot`.
+    Graph(graph::GraphArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
     Ping(probe::PingArgs),
     /// Traceroute from a node of a topology file, run in the simulator (virtual time).
@@ -74,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Plug(a) => plug::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Gen(a) => r#gen::run(a),
+        Command::Graph(a) => graph::run(a),
         Command::Ping(a) => probe::ping(a),
         Command::Traceroute(a) => probe::traceroute(a),
     }
