@@ -80,15 +80,6 @@ fn have(test: &str, tools: &[&str]) -> bool {
     true
 }
 
-/// Wait until `path` exists (a switch made its control socket), for up to 5 s.
-fn wait_for(path: &Path) {
-    let until = Instant::now() + Duration::from_secs(5);
-    while !path.exists() {
-        assert!(Instant::now() < until, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A router with one interface `eth0`, 10.0.0.`last`/24, MAC 02:00:00:00:00:`last`.
 fn router(last: u8) -> Router {
     let mut r = Router::new(Config::default());
@@ -156,7 +147,7 @@ fn shoal_plugs_into_a_shoal_interface_on_the_engine() {
 }
 
 /// `vde_switch -s DIR`, in the foreground (it runs while its standard input is open), once
-/// its control socket exists.
+/// it takes connections on its control socket (a killed switch leaves its socket behind).
 fn vde_switch(dir: &Path) -> Proc {
     let child = Command::new("vde_switch")
         .arg("-s")
@@ -167,7 +158,15 @@ fn vde_switch(dir: &Path) -> Proc {
         .spawn()
         .expect("vde_switch starts");
     let p = Proc(child);
-    wait_for(&dir.join("ctl"));
+    let until = Instant::now() + Duration::from_secs(5);
+    while std::os::unix::net::UnixStream::connect(dir.join("ctl")).is_err() {
+        assert!(
+            Instant::now() < until,
+            "vde_switch never listened at {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     p
 }
 
