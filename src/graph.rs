@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::fabric::LinkId;
 use crate::shape::Netem;
 use crate::topo::{Kind, Topology};
 use crate::vde::VdeSpec;
@@ -33,6 +34,29 @@ pub enum Edge {
     /// The edge from interface `iface` of node `node` to what it is attached to outside the
     /// topology (a link file, a device, VDE).
     Attached { node: usize, iface: usize },
+}
+
+/// The edge standing for link `id` of the network [`Topology::network`] makes, so that a
+/// running network's link counters can be noted on its picture. There the interfaces attached
+/// outside the topology (a link file, a device, VDE) come first, in node and interface order,
+/// then the file's `[[link]]`s in order.
+pub fn edge_of(topo: &Topology, id: LinkId) -> Option<Edge> {
+    let attached = topo.nodes.iter().enumerate().flat_map(|(n, node)| {
+        node.ifaces
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.link_file.is_some() || f.attach.is_some() || f.vde.is_some())
+            .map(move |(f, _)| Edge::Attached { node: n, iface: f })
+    });
+    let mut k = 0;
+    for edge in attached {
+        if k == id.0 as usize {
+            return Some(edge);
+        }
+        k += 1;
+    }
+    let l = id.0 as usize - k;
+    (l < topo.links.len()).then_some(Edge::Link(l))
 }
 
 /// Notes to print on edges (a live rate, drops), each under the edge's own label.
@@ -474,9 +498,27 @@ mod tests {
         assert!(g.contains("1.2 Mpps"), "{g}");
     }
 
+    /// `edge_of` names each link of the network the topology makes by its ends.
     #[test]
-    fn impairments_external_ends_and_hubs_are_drawn() {
-        let text = r#"
+    fn every_network_link_has_its_edge() {
+        let t = Topology::parse("t.toml", EVERY_END).unwrap();
+        let net = t.network().unwrap();
+        for (id, link) in net.links().iter().enumerate() {
+            let ends: Vec<(usize, usize)> = match edge_of(&t, LinkId(id as u32)).unwrap() {
+                Edge::Link(l) => t.links[l].ends.clone(),
+                Edge::Attached { node, iface } => vec![(node, iface)],
+            };
+            let want: Vec<(usize, usize)> = link
+                .ends
+                .iter()
+                .map(|(n, f)| (n.0 as usize, usize::from(f.0)))
+                .collect();
+            assert_eq!(ends, want, "link {id}");
+        }
+        assert_eq!(edge_of(&t, LinkId(net.links().len() as u32)), None);
+    }
+
+    const EVERY_END: &str = r#"
 [[router]]
 name = "r1"
 iface = [
@@ -499,7 +541,10 @@ iface = { name = "eth0", addr = "10.0.1.3/24" }
 [[link]]
 ends = ["r1:a", "r2:a", "h:eth0"]
 "#;
-        let t = Topology::parse("t.toml", text).unwrap();
+
+    #[test]
+    fn impairments_external_ends_and_hubs_are_drawn() {
+        let t = Topology::parse("t.toml", EVERY_END).unwrap();
         let g = dot(&t, &Notes::new());
         assert!(g.contains("hub0 [shape=point"), "{g}");
         assert!(
