@@ -763,3 +763,71 @@ fn a_switch_killed_and_restarted_is_plugged_into_again() {
     );
     assert!(d.contains("frames sent while unplugged"), "{d}");
 }
+
+/// Two shoal processes joined by a cable, as VDE joins two switches (`dpipe shoal plug … =
+/// shoal plug …`; over ssh the same): a flow from one arrives in the other, and when the
+/// sender's run ends the cable ends and the receiver stops and reports.
+#[test]
+fn two_shoal_processes_joined_by_a_dpipe_cable() {
+    let test = "cable2";
+    if !have(test, &["dpipe"]) {
+        return;
+    }
+    let dir = Scratch::new(test);
+    let (a, b) = (dir.join("a.toml"), dir.join("b.toml"));
+    std::fs::write(&a, half("r1", "h1", 1, "")).unwrap();
+    std::fs::write(&b, half("r2", "h2", 2, "")).unwrap();
+    let shoal = env!("CARGO_BIN_EXE_shoal");
+    let mut cable = Command::new("dpipe")
+        .arg(shoal)
+        .arg("plug")
+        .arg(&a)
+        .args(["r1:wan", "--flow", "h1:10.0.2.2:1000", "--seconds", "2"])
+        .args(["--workers", "1", "="])
+        .arg(shoal)
+        .arg("plug")
+        .arg(&b)
+        .args([
+            "r2:wan",
+            "--sink",
+            "h2",
+            "--workers",
+            "1",
+            "--seconds",
+            "60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dpipe starts");
+    let report = collect(&mut cable);
+    let mut cable = Proc(cable);
+    assert!(
+        cable.exits_within(Duration::from_secs(15)),
+        "the receiver stops with the cable"
+    );
+    let text = report.join().unwrap();
+    let number = |prefix: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(prefix)?
+                    .split([' ', ','])
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {prefix:?} line in\n{text}"))
+    };
+    let sent = number("flows: sent ");
+    let received = number("received ");
+    assert!(sent >= 1000, "{text}");
+    assert!(
+        received * 100 >= sent * 95,
+        "sent {sent} received {received}\n{text}"
+    );
+    assert!(
+        text.contains("the vde_plug stream on standard input/output ended"),
+        "{text}"
+    );
+}
