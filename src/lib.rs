@@ -9,8 +9,9 @@
 //! bounded queue that never blocks the forwarding threads, [`sim`] drives the fabric on a
 //! virtual clock and [`engine`] on pinned worker threads, [`link`] carries frames between
 //! workers and processes over shared memory, [`port`] binds interfaces to devices of the host
-//! (TAP, AF_XDP), [`topo`] reads, validates and generates topology files, [`probe`] matches
-//! ping and traceroute answers, and [`rig`] drives one router at full speed for measurements.
+//! (TAP, AF_XDP), [`vde`] joins VDE's switches, plugs and cables, [`topo`] reads, validates and
+//! generates topology files, [`graph`] draws them (Graphviz DOT), [`probe`] matches ping and traceroute answers, and [`rig`] drives
+//! one router at full speed for measurements.
 //! [`time`] is the caller-supplied clock the sans-IO core runs on.
 //!
 //! `unsafe` is allowed only in the `sys` modules, which hold every system call and raw memory
@@ -24,6 +25,7 @@ pub mod ctl;
 pub mod engine;
 pub mod fabric;
 pub mod frame;
+pub mod graph;
 pub mod link;
 pub mod netns;
 pub mod port;
@@ -35,4 +37,5 @@ pub mod shape;
 pub mod sim;
 pub mod time;
 pub mod topo;
+pub mod vde;
 pub mod wire;

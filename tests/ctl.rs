@@ -380,3 +380,66 @@ fn the_shell_reads_commands_from_a_pipe() {
         "{text}"
     );
 }
+
+/// Two runs of files with the same name, neither told where to listen: the second takes
+/// `NAME-2.sock` instead of failing, and each socket answers for its own run.
+#[test]
+fn a_second_run_of_a_same_named_file_listens_next_door() {
+    let dir = std::env::temp_dir().join(format!("shoal-ctl-twins-{}", std::process::id()));
+    let runtime = dir.join("runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let mut children = Vec::new();
+    let mut lines = Vec::new();
+    for i in 0..2 {
+        let sub = dir.join(format!("{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let topo = sub.join("twin.toml");
+        let made = shoal()
+            .args(["gen", "chain", &format!("{}", 2 + i), "-o"])
+            .arg(&topo)
+            .output()
+            .unwrap();
+        assert!(made.status.success());
+        let mut child = shoal()
+            .args(["run", topo.to_str().unwrap(), "--seconds", "20"])
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let line = loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "run {i} ended early");
+            if line.starts_with("control socket:") {
+                break line;
+            }
+        };
+        lines.push(line);
+        children.push(child);
+    }
+    let first = runtime.join("shoal").join("twin.sock");
+    let second = runtime.join("shoal").join("twin-2.sock");
+    assert!(lines[0].contains(first.to_str().unwrap()), "{}", lines[0]);
+    assert!(lines[1].contains(second.to_str().unwrap()), "{}", lines[1]);
+    for (sock, routers) in [(&first, 2), (&second, 3)] {
+        let out = shoal()
+            .args(["ctl", "--ctl", sock.to_str().unwrap(), "show", "nodes"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = format!("r{routers}");
+        assert!(text.contains(&want), "{sock:?} lists {text}");
+        assert!(!text.contains(&format!("r{}", routers + 1)), "{text}");
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

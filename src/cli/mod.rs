@@ -4,8 +4,10 @@ mod bench;
 mod ctl;
 mod demo;
 mod r#gen;
+mod graph;
 mod json;
 mod links;
+mod plug;
 mod probe;
 mod report;
 mod run;
@@ -45,10 +47,15 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a topology file on the engine until Ctrl-C, with live totals.
     Run(run::RunArgs),
+    /// Run a topology file with one interface speaking the vde_plug stream on standard input
+    /// and output: `dpipe vde_plug SWITCH = shoal plug TOPO NODE:IFACE`.
+    Plug(plug::PlugArgs),
     /// Write a generated topology (chain, grid, hypercube) as TOML.
     Gen(r#gen::GenArgs),
     /// Talk to a running `shoal run`: show and change its nodes and links, ping, capture.
     Ctl(ctl::CtlArgs),
+    /// Draw a topology as Graphviz DOT, or as SVG, PNG or PDF through Graphviz's `dot`.
+    Graph(graph::GraphArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
     Ping(probe::PingArgs),
     /// Traceroute from a node of a topology file, run in the simulator (virtual time).
@@ -70,9 +77,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
+        Command::Plug(a) => plug::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Gen(a) => r#gen::run(a),
         Command::Ctl(a) => ctl::run(a),
+        Command::Graph(a) => graph::run(a),
         Command::Ping(a) => probe::ping(a),
         Command::Traceroute(a) => probe::traceroute(a),
     }

@@ -64,8 +64,27 @@ pub struct RunArgs {
     links: LinkArgs,
 }
 
+impl RunArgs {
+    /// The topology file.
+    pub(super) fn topo(&self) -> &str {
+        &self.topo
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let topo = Topology::load(&args.topo)?;
+    run_plugged(args, None)
+}
+
+/// `shoal run`, with interface `plugged` (`NODE:IFACE`) given standard input and output for
+/// the `vde_plug` stream (`shoal plug`). With the stream (from `plugged` or the file's
+/// `attach = { vde = "-" }`) all text goes to standard error, and the run ends when the
+/// stream does.
+pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Result<()> {
+    let mut topo = Topology::load(&args.topo)?;
+    if let Some(end) = plugged {
+        super::plug::give_stdio(&mut topo, end, &args.topo)?;
+    }
+    let stdio = topo.uses_stdio();
     for w in &topo.warnings {
         eprintln!(
             "{}:{}: warning: {}: {}",
@@ -122,7 +141,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let msg = "--json and -w - both want standard output: write the capture to a file";
         return Err(super::Usage::new(msg.into()).into());
     }
-    let to_stderr = args.links.capture_to_stdout() || args.json;
+    if stdio && (args.json || args.links.capture_to_stdout()) {
+        let msg = "standard output carries the vde_plug stream: write the capture or the JSON \
+                   report to a file";
+        return Err(super::Usage::new(msg.into()).into());
+    }
+    let to_stderr = args.links.capture_to_stdout() || args.json || stdio;
     let mut out = super::text_out(to_stderr);
     let defaults = EngineConfig::default();
     let cfg = EngineConfig {
@@ -145,13 +169,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let dir = Directory::of(&net);
     let engine = Arc::new(Engine::start(net, cfg).context("starting the engine")?);
     let stop = Arc::new(AtomicBool::new(false));
-    let ctl_path = args.ctl.clone().unwrap_or_else(|| {
-        let stem = std::path::Path::new(&args.topo).file_stem();
-        default_path(&stem.map_or("shoal".into(), |s| s.to_string_lossy()))
-    });
     let ctl = Arc::new(Ctl::new(engine.clone(), dir, stop.clone()));
-    let server = Server::start(&ctl_path, ctl)
-        .with_context(|| format!("opening the control socket {}", ctl_path.display()))?;
+    let server = open_control(&args, ctl)?;
     writeln!(
         out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
@@ -174,7 +193,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "control socket: {} (shoal ctl)",
         server.path().display()
     )?;
-    let stopped = || sys::interrupted() || stop.load(Ordering::Relaxed);
+    let stream_ended = || stdio && shoal::vde::stdio_closed();
+    let stopped = || sys::interrupted() || stop.load(Ordering::Relaxed) || stream_ended();
     while !stopped() && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
@@ -205,6 +225,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if tty {
         writeln!(out)?;
+    }
+    if stream_ended() {
+        writeln!(out, "the vde_plug stream on standard input/output ended")?;
     }
     engine.set_flows(false);
     std::thread::sleep(Duration::from_millis(100));
@@ -297,4 +320,29 @@ fn parse_flow(text: &str) -> anyhow::Result<(&str, &str, Pace)> {
         return Err(usage().into());
     }
     Ok((from, to, pace))
+}
+
+/// The control socket: at `--ctl`, or by default after the topology file's name, the first of
+/// `NAME.sock`, `NAME-2.sock`, … that no other run listens on (two runs of files with one name
+/// in different directories both get one).
+fn open_control(args: &RunArgs, ctl: Arc<Ctl>) -> anyhow::Result<Server> {
+    if let Some(path) = &args.ctl {
+        return Server::start(path, ctl)
+            .with_context(|| format!("opening the control socket {}", path.display()));
+    }
+    let stem = std::path::Path::new(&args.topo).file_stem();
+    let name = stem.map_or("shoal".into(), |s| s.to_string_lossy());
+    let mut n = 1;
+    loop {
+        let path = match n {
+            1 => default_path(&name),
+            _ => default_path(&format!("{name}-{n}")),
+        };
+        match Server::start(&path, ctl.clone()) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && n < 100 => n += 1,
+            r => {
+                return r.with_context(|| format!("opening the control socket {}", path.display()));
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Turning a [`Network`](crate::fabric::Network) into one fabric per worker: nodes into slots
 //! on their workers, links into ends — a frame-handle hand-off when both ends share a worker, a
-//! pair of shared-memory rings when they do not — and media for link files and devices.
+//! pair of shared-memory rings when they do not — and media for link files, devices and VDE.
 
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
@@ -17,6 +17,7 @@ use crate::fabric::{Pace, Sink};
 use crate::frame::Pool;
 use crate::link::{Endpoint, LinkConfig, Side};
 use crate::port::{Port, PortSpec};
+use crate::vde::Vde;
 
 /// Where the nodes go: each one's worker and slot, and which are replicas of which.
 pub(super) struct Places<'a> {
@@ -170,8 +171,29 @@ pub(super) fn add_links(
                     peers,
                 )?;
             }
+            (Spec::Vde(vde), &[(w, s, iface)]) => {
+                let fabric = &mut fabrics[w];
+                let node = fabric.slots[s].name.clone();
+                let ifname = fabric.slots[s].node.iface_name(iface).unwrap_or("?");
+                let ifname = ifname.to_owned();
+                let vde = Vde::open(vde, &format!("{node}:{ifname}")).map_err(|source| {
+                    EngineError::Vde {
+                        node,
+                        iface: ifname,
+                        source,
+                    }
+                })?;
+                let at = ((link, 0), (s as u32, iface));
+                let medium = Medium::Vde {
+                    vde,
+                    node: s as u32,
+                    iface,
+                };
+                let e = exit(fabric, at, &spec.egress[0], seed, medium);
+                tap(fabrics, w, e, l, 0);
+            }
             // A network only makes links of these shapes.
-            (Spec::File(_) | Spec::Port(_), _) => {}
+            (Spec::File(_) | Spec::Port(_) | Spec::Vde(_), _) => {}
         }
     }
     Ok(())

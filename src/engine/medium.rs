@@ -1,8 +1,9 @@
 //! The media a worker runs beyond its fabric's exits, behind one batch interface: a
 //! shared-memory ring to another worker or, through a link file, to another process; a host
-//! device (AF_XDP or TAP). The worker loop only ever calls [`Medium::send`], [`Medium::recv`],
-//! [`Medium::poll`] and the sleep hooks, so a new medium (VDE, VXLAN) is a new variant here
-//! and nothing else; the dispatch is per batch, never per frame.
+//! device (AF_XDP or TAP); VDE (a switch, a switch of the interface's own, the stream on
+//! standard input and output). The worker loop only ever calls [`Medium::send`],
+//! [`Medium::recv`] and the sleep hooks, so a new medium (VXLAN) is a new variant here and
+//! nothing else; the dispatch is per batch, never per frame.
 
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -13,6 +14,7 @@ use crate::fabric::{IfaceId, LinkDrop};
 use crate::frame::{BATCH_MAX, Frame, Pool};
 use crate::link::Endpoint;
 use crate::port::{Port, PortStats};
+use crate::vde::Vde;
 
 /// ARP frames a worker's inbox of shared ARP frames holds; beyond, copies are lost and counted.
 pub(crate) const SHARED_ARP_MAX: usize = 1024;
@@ -61,6 +63,9 @@ pub(crate) enum Medium {
         iface: IfaceId,
         siblings: Vec<Sibling>,
     },
+    /// VDE: its sockets (an epoll set of them to sleep on), on interface `iface` of the node
+    /// with local index `node`.
+    Vde { vde: Vde, node: u32, iface: IfaceId },
 }
 
 impl Medium {
@@ -115,6 +120,10 @@ impl Medium {
                 port.send(pool, frames);
                 (port.stats().tx_full - before) as usize
             }
+            Medium::Vde { vde, .. } => {
+                vde.send(pool, frames, refused);
+                0
+            }
         }
     }
 
@@ -140,18 +149,20 @@ impl Medium {
                     (got.shared, got.unshared) = share_arp(*iface, siblings, pool, out);
                 }
             }
+            Medium::Vde { vde, .. } => got.lost = vde.recv(pool, out),
         }
         got.frames = out.len();
         got
     }
 
     /// The medium's name in reports: `ring` (to another worker), `file` (a link file to
-    /// another process), `port` (a host device).
+    /// another process), `port` (a host device), `vde`.
     pub fn kind(&self) -> &'static str {
         match self {
             Medium::Ring { peer: Some(_), .. } => "ring",
             Medium::Ring { peer: None, .. } => "file",
             Medium::Port { .. } => "port",
+            Medium::Vde { .. } => "vde",
         }
     }
 
@@ -160,12 +171,14 @@ impl Medium {
         match self {
             Medium::Ring { .. } => LinkDrop::RingFull,
             Medium::Port { .. } => LinkDrop::PortFull,
+            Medium::Vde { .. } => LinkDrop::SocketFull,
         }
     }
 
-    /// Whether this medium is a host device.
+    /// Whether this medium is a host device or VDE: what the worker sleeps on by descriptor
+    /// (one each: a device's, or a VDE medium's epoll set).
     pub fn is_port(&self) -> bool {
-        matches!(self, Medium::Port { .. })
+        matches!(self, Medium::Port { .. } | Medium::Vde { .. })
     }
 
     /// Whether this medium needs looking at when the worker cannot sleep on it (no io_uring):
@@ -196,6 +209,10 @@ impl Medium {
                 fds.push(port.wait_fd());
                 false
             }
+            Medium::Vde { vde, .. } => {
+                fds.push(vde.wait_fd());
+                vde.pending()
+            }
         }
     }
 
@@ -215,12 +232,15 @@ impl Medium {
         }
     }
 
-    /// A device's totals and description, for the report.
+    /// A device's (or a VDE medium's) totals and description, for the report.
     pub fn port(&self) -> Option<(u32, IfaceId, String, PortStats)> {
         match self {
             Medium::Port {
                 port, node, iface, ..
             } => Some((*node, *iface, port.describe(), port.stats())),
+            Medium::Vde { vde, node, iface } => {
+                Some((*node, *iface, vde.describe(), vde.stats().port_stats()))
+            }
             Medium::Ring { .. } => None,
         }
     }

@@ -77,6 +77,15 @@ pub enum EngineError {
         iface: String,
         source: PortError,
     },
+    /// A VDE medium could not be opened.
+    #[error("{node} {iface}")]
+    Vde {
+        /// Instance name.
+        node: String,
+        /// Interface name.
+        iface: String,
+        source: crate::vde::VdeError,
+    },
     /// A router cannot be spread over several workers ([`Network::spread`]).
     #[error("{node} cannot be spread over workers: {why}")]
     Spread {

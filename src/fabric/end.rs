@@ -41,6 +41,9 @@ crate::reasons::reasons! {
         NoBuffer => "no-buffer",
         /// A sibling replica of a spread router had no room for a copy of an ARP frame.
         ReplicaFull => "replica-inbox-full",
+        /// A VDE peer's socket (a switch's data socket, every client's, the stream's reader)
+        /// had no room: it reads more slowly than the link sends.
+        SocketFull => "socket-full",
     }
 }
 

@@ -7,7 +7,9 @@
 //! [`Medium::Wire`] joins interfaces of this network — two ends point to point, more a hub —
 //! and the driver picks the mechanism (a frame-handle hand-off inside a worker, a
 //! shared-memory ring between workers); [`Medium::File`] is a link file whose other side is
-//! another process; [`Medium::Port`] a device of the host (AF_XDP or TAP).
+//! another process; [`Medium::Port`] a device of the host (AF_XDP or TAP); [`Medium::Vde`] a
+//! VDE switch, a VDE switch of the interface's own, or `vde_plug`'s stream on standard input
+//! and output.
 
 use std::path::PathBuf;
 
@@ -17,6 +19,7 @@ use crate::capture::{Capture, Tap};
 use crate::port::PortSpec;
 use crate::router::Router;
 use crate::shape::Netem;
+use crate::vde::VdeSpec;
 
 /// Index of a node in a [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,6 +66,9 @@ pub enum Medium {
     File(PathBuf),
     /// A device of the host (one end here).
     Port(PortSpec),
+    /// VDE (one end here): a switch plugged into, a switch of this interface's own whose
+    /// clients share it as a hub, or the stream form on standard input and output.
+    Vde(VdeSpec),
 }
 
 /// The stages of one end of a link: an impairment of the frames it sends (a constant delay
@@ -285,6 +291,13 @@ impl Network {
         self.add_link(vec![end], Medium::Port(spec))
     }
 
+    /// Join an interface to VDE (see [`VdeSpec`]): plug it into a switch, make it a switch
+    /// of its own, or give it standard input and output. Opened when the engine starts; the
+    /// simulator sends into nothing there.
+    pub fn attach_vde(&mut self, end: End, spec: VdeSpec) -> Result<LinkId, NetworkError> {
+        self.add_link(vec![end], Medium::Vde(spec))
+    }
+
     /// Impair the frames leaving `end` on its link (netem is an egress stage, as on Linux).
     /// Returns false when the interface is on no link.
     pub fn impair(&mut self, end: End, netem: Netem) -> bool {
@@ -399,6 +412,7 @@ impl Network {
                 names.join(""),
                 p.dev.as_deref().or(p.tap.as_deref()).unwrap_or("tap")
             ),
+            Medium::Vde(v) => format!("{} — {v}", names.join("")),
         }
     }
 

@@ -145,15 +145,20 @@ pub struct PortStats {
     pub rx_oversize: u64,
     /// Times a read could not be posted because the pool had no free buffer (TAP).
     pub rx_no_buffer: u64,
+    /// Received frames that were not frames: shorter than an Ethernet header, or a stream
+    /// record with an impossible length (VDE).
+    pub rx_malformed: u64,
 }
 
 impl PortStats {
-    /// Receive drops by reason, the nonzero ones: `ring-full`, `oversize`, `no-buffer`.
+    /// Receive drops by reason, the nonzero ones: `ring-full`, `oversize`, `no-buffer`,
+    /// `malformed`.
     pub fn rx_drops(&self) -> impl Iterator<Item = (&'static str, u64)> {
         [
             ("ring-full", self.rx_dropped),
             ("oversize", self.rx_oversize),
             ("no-buffer", self.rx_no_buffer),
+            ("malformed", self.rx_malformed),
         ]
         .into_iter()
         .filter(|&(_, n)| n != 0)

@@ -191,7 +191,7 @@ impl Sim {
                         .to_vec()
                 }
                 (Medium::Wire, _) => sim.fabric.wire_hub(link, &at, egress, seed),
-                (Medium::File(_) | Medium::Port(_), _) => at
+                (Medium::File(_) | Medium::Port(_) | Medium::Vde(_), _) => at
                     .iter()
                     .zip(egress)
                     .enumerate()

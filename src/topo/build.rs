@@ -59,8 +59,8 @@ impl Topology {
 
     /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
     /// interface `j` is `IfaceId(j)`; two-ended links are point to point, longer ones hubs,
-    /// each with its one-way delay; interfaces on a `link_file` or attached to a device are on
-    /// links of those media; nodes with `core` are pinned to it, with `workers` spread.
+    /// each with its one-way delay; interfaces on a `link_file`, attached to a device or to
+    /// VDE are on links of those media; nodes with `core` are pinned to it, with `workers` spread.
     pub fn network(&self) -> Result<Network, TopoError> {
         let mut net = Network::new();
         for (node, router) in self.nodes.iter().zip(self.routers()?) {
@@ -80,6 +80,10 @@ impl Topology {
                 }
                 if let Some(spec) = &f.attach {
                     net.attach_port(end, spec.clone())
+                        .map_err(EngineError::from)?;
+                }
+                if let Some(spec) = &f.vde {
+                    net.attach_vde(end, spec.clone())
                         .map_err(EngineError::from)?;
                 }
                 if let Some(n) = &f.netem {
@@ -110,8 +114,9 @@ impl Topology {
     }
 
     /// Build the topology in a fresh simulator ([`Topology::network`] on a virtual clock).
-    /// [`Sim::node`] finds nodes by name. Interfaces on a `link_file` or attached to a device
-    /// send into nothing: neither the other process nor the host is part of a simulation.
+    /// [`Sim::node`] finds nodes by name. Interfaces on a `link_file`, attached to a device or
+    /// to VDE send into nothing: neither the other process nor the host is part of a
+    /// simulation.
     pub fn build_sim(&self) -> Result<Sim, TopoError> {
         Ok(Sim::from_network(self.network()?, self.sim_pool())?)
     }

@@ -108,9 +108,13 @@ pub struct IfaceDoc {
     /// A shared-memory link file shared with another shoal process (instead of a `[[link]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_file: Option<Spanned<String>>,
-    /// A host device to bind to (instead of a `[[link]]`).
+    /// A host device to bind to, or a VDE switch to plug into (instead of a `[[link]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<Spanned<AttachDoc>>,
+    /// `vde = { listen = PATH }`: the interface is a VDE switch of its own (instead of a
+    /// `[[link]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vde: Option<Spanned<VdeDoc>>,
     /// Interface group, for `suppress_ifgroup` rules (0 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<u32>,
@@ -119,7 +123,9 @@ pub struct IfaceDoc {
     pub netem: Option<Spanned<String>>,
 }
 
-/// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device.
+/// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device; or
+/// `attach = { vde = "/tmp/sw", port = 3 }`: plugged into a VDE switch (`vde = "-"`: the
+/// `vde_plug` stream on standard input and output).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttachDoc {
@@ -132,6 +138,21 @@ pub struct AttachDoc {
     /// The TAP's name in TAP mode or for the fallback of "auto".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tap: Option<Spanned<String>>,
+    /// A VDE switch's control directory to plug into, or "-" for standard input and output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vde: Option<Spanned<String>>,
+    /// The VDE switch port to ask for (any free one when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<Spanned<u32>>,
+}
+
+/// `vde = { listen = "/tmp/r1.vde" }`: an interface that is a VDE switch, its clients sharing
+/// it as a hub.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VdeDoc {
+    /// The control directory to make (`vde_plug PATH` plugs into it).
+    pub listen: Spanned<String>,
 }
 
 /// A `[[link]]` table.

@@ -263,6 +263,7 @@ impl Plan {
             mac: None,
             link_file: None,
             attach: None,
+            vde: None,
             group: None,
             netem: None,
         });

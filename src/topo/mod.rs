@@ -127,6 +127,8 @@ pub struct Iface {
     pub link_file: Option<std::path::PathBuf>,
     /// The host device it is bound to, if any.
     pub attach: Option<crate::port::PortSpec>,
+    /// How it joins VDE, if it does (`attach = { vde = … }`, `vde = { listen = … }`).
+    pub vde: Option<crate::vde::VdeSpec>,
     /// Interface group (`suppress_ifgroup`).
     pub group: u32,
     /// Impairment of the frames leaving it, if the file gives one on the interface.
@@ -240,6 +242,15 @@ impl Topology {
                 .flat_map(|i| &i.addrs)
                 .any(|a| a.addr == addr)
         })
+    }
+
+    /// Whether an interface speaks the `vde_plug` stream on standard input and output
+    /// (`attach = { vde = "-" }`): then standard output is not for text.
+    pub fn uses_stdio(&self) -> bool {
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.ifaces)
+            .any(|f| f.vde == Some(crate::vde::VdeSpec::Stdio))
     }
 
     /// Indices of the hosts.

@@ -20,6 +20,7 @@ use crate::port::{self, Mode, PortSpec};
 use crate::router::fib::{TableNames, parse_mark, parse_route_in, parse_rule};
 use crate::router::{IfAddr, IfaceId, RouteKind};
 use crate::shape::{Netem, NetemError};
+use crate::vde::VdeSpec;
 use crate::wire::ethernet;
 
 /// Error construction with the file's name and text at hand.
@@ -109,6 +110,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             ttl,
         });
     }
+    vde_unique(&cx, &doc, &nodes)?;
     let links = links(&cx, &doc, &mut nodes)?;
     let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
     let computed = auto::compute(&nodes, &links);
@@ -227,6 +229,7 @@ fn ifaces(
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
             attach: attach(cx, id, &key)?,
+            vde: vde(cx, id, &key)?,
             group: id.group.unwrap_or(0),
             netem: id
                 .netem
@@ -245,9 +248,13 @@ fn attach(
     id: &IfaceDoc,
     key: &dyn Fn(&str) -> String,
 ) -> Result<Option<PortSpec>, TopoError> {
-    let Some(doc) = &id.attach else {
+    let Some(doc) = id.attach.as_ref().filter(|a| a.get_ref().vde.is_none()) else {
         return Ok(None);
     };
+    if let Some(p) = &doc.get_ref().port {
+        let msg = "a switch port is for plugging into VDE (attach = { vde = PATH, port = N })";
+        return Err(cx.err(p.span(), &key("attach.port"), msg.into()));
+    }
     let name = |s: &Option<Spanned<String>>, k: &str| -> Result<Option<String>, TopoError> {
         s.as_ref()
             .map(|n| {
@@ -279,6 +286,119 @@ fn attach(
         return Err(cx.err(doc.span(), &key("attach"), msg));
     }
     Ok(Some(spec))
+}
+
+/// Longest VDE directory path: the unix socket names inside it (`PATH/ctl`, a client's
+/// `PATH/.PID-N`, a port's `PATH/NNN.S`) must fit `sun_path`'s 107 bytes.
+const VDE_PATH_MAX: usize = 90;
+
+/// An interface's VDE: `attach = { vde = PATH | "-", port = N }` (plug into a switch, or the
+/// stream on standard input and output) or `vde = { listen = PATH }` (be a switch), checked:
+/// a path that leaves room for the sockets' names, a port only for a switch plugged into, no
+/// device, link file or the other form besides.
+fn vde(cx: &Cx, id: &IfaceDoc, key: &dyn Fn(&str) -> String) -> Result<Option<VdeSpec>, TopoError> {
+    let path = |p: &Spanned<String>, k: &str| -> Result<std::path::PathBuf, TopoError> {
+        let text = p.get_ref();
+        if text.is_empty() || text.contains('\0') || text.len() > VDE_PATH_MAX {
+            let msg = format!(
+                "{text:?}: a VDE directory is a path of 1 to {VDE_PATH_MAX} bytes (the unix \
+                 sockets inside it have names of at most 107)"
+            );
+            return Err(cx.err(p.span(), &key(k), msg));
+        }
+        Ok(text.into())
+    };
+    let plug = id
+        .attach
+        .as_ref()
+        .and_then(|a| a.get_ref().vde.as_ref().map(|v| (a, v)));
+    match (plug, &id.vde) {
+        (None, None) => Ok(None),
+        (Some(_), Some(l)) => {
+            let msg = "an interface plugs into a VDE switch (attach.vde) or is one (vde.listen), \
+                       not both"
+                .into();
+            Err(cx.err(l.span(), &key("vde"), msg))
+        }
+        (Some((a, v)), None) => {
+            let ad = a.get_ref();
+            if ad.dev.is_some() || ad.mode.is_some() || ad.tap.is_some() {
+                let msg = "an interface plugs into VDE or binds a host device: attach.vde \
+                           leaves no room for dev, mode or tap"
+                    .into();
+                return Err(cx.err(a.span(), &key("attach.vde"), msg));
+            }
+            if id.link_file.is_some() {
+                let msg = "an interface plugs into VDE or joins a link file, not both".into();
+                return Err(cx.err(a.span(), &key("attach.vde"), msg));
+            }
+            if v.get_ref() == "-" {
+                if let Some(p) = &ad.port {
+                    let msg = "the stream on standard input/output has no switch port".into();
+                    return Err(cx.err(p.span(), &key("attach.port"), msg));
+                }
+                return Ok(Some(VdeSpec::Stdio));
+            }
+            let dir = path(v, "attach.vde")?;
+            let port = match &ad.port {
+                None => None,
+                Some(p) if (1..=0x00ff_ffff).contains(p.get_ref()) => Some(*p.get_ref()),
+                Some(p) => {
+                    let msg = format!("{} is not a switch port (1 or more)", p.get_ref());
+                    return Err(cx.err(p.span(), &key("attach.port"), msg));
+                }
+            };
+            Ok(Some(VdeSpec::Plug { dir, port }))
+        }
+        (None, Some(l)) => {
+            if id.link_file.is_some() || id.attach.is_some() {
+                let msg = "a listening VDE interface has its clients: no link_file or attach \
+                           besides"
+                    .into();
+                return Err(cx.err(l.span(), &key("vde"), msg));
+            }
+            let dir = path(&l.get_ref().listen, "vde.listen")?;
+            Ok(Some(VdeSpec::Listen { dir }))
+        }
+    }
+}
+
+/// No two interfaces listen on one VDE directory, and at most one has standard input and
+/// output.
+fn vde_unique(cx: &Cx, doc: &Doc, nodes: &[Node]) -> Result<(), TopoError> {
+    let mut seen: HashMap<&VdeSpec, usize> = HashMap::new();
+    let docs = doc.routers.iter().chain(&doc.hosts);
+    for ((nd, node), kind) in docs.zip(nodes).zip(nodes.iter().map(|n| n.kind)) {
+        for (id, f) in nd.iface.0.iter().zip(&node.ifaces) {
+            let Some(spec) = &f.vde else { continue };
+            let (span, k) = match spec {
+                VdeSpec::Listen { .. } => match &id.vde {
+                    Some(v) => (v.get_ref().listen.span(), "vde.listen"),
+                    None => continue,
+                },
+                VdeSpec::Stdio => match id.attach.as_ref().and_then(|a| a.get_ref().vde.as_ref()) {
+                    Some(v) => (v.span(), "attach.vde"),
+                    None => continue,
+                },
+                VdeSpec::Plug { .. } => continue,
+            };
+            if let Some(&first) = seen.get(spec) {
+                let msg = match spec {
+                    VdeSpec::Listen { dir } => {
+                        format!("{} is already listened on at line {first}", dir.display())
+                    }
+                    _ => format!(
+                        "only one interface can have standard input/output (the first is at \
+                         line {first})"
+                    ),
+                };
+                let key = format!("{}.iface.{k}", section(kind));
+                return Err(cx.err(span, &key, msg));
+            }
+            seen.insert(spec, cx.line(span));
+        }
+    }
+    Ok(())
 }
 
 /// `10.0.0.1/24`: an address with a prefix length, not the subnet's network or broadcast address
@@ -458,10 +578,17 @@ fn spread_workers(
         return Err(cx.err(w.span(), key, msg));
     }
     if n > 1
-        && let Some(f) = ifaces.iter().find(|f| f.link_file.is_some())
+        && let Some(f) = ifaces
+            .iter()
+            .find(|f| f.link_file.is_some() || f.vde.is_some())
     {
+        let on = if f.vde.is_some() {
+            "VDE"
+        } else {
+            "a link_file"
+        };
         let msg = format!(
-            "interface {} is on a link_file; a router spread over workers has only interfaces \
+            "interface {} is on {on}; a router spread over workers has only interfaces \
              attached to host devices or unconnected",
             f.name
         );
@@ -499,9 +626,11 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 );
                 return Err(fail(msg));
             }
-            if f.link_file.is_some() || f.attach.is_some() {
+            if f.link_file.is_some() || f.attach.is_some() || f.vde.is_some() {
                 let what = if f.attach.is_some() {
                     "is attached to a device"
+                } else if f.vde.is_some() {
+                    "is on VDE"
                 } else {
                     "has a link_file"
                 };
@@ -614,7 +743,7 @@ fn check_subnets(
             if f.link.is_some() {
                 continue;
             }
-            let external = f.link_file.is_some() || f.attach.is_some();
+            let external = f.link_file.is_some() || f.attach.is_some() || f.vde.is_some();
             let span = nd.iface.0[i].name.span();
             let key = match nodes[n].kind {
                 Kind::Router => "router.iface.name",

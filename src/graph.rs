@@ -1,0 +1,563 @@
+//! Pictures of a topology: Graphviz DOT, for `shoal graph` (and, with live notes on each link,
+//! for a picture of a running network).
+//!
+//! Nodes are drawn by kind — a router a rounded box, a host an ellipse — and links as edges
+//! labelled with what shapes them (a delay, a netem spec; an interface's own impairment as
+//! `→ r2: loss 1%`), with the interface names at their ends. A link of three or more ends is
+//! a hub, a point every member is joined to. What lies outside the topology is drawn as an
+//! external end: a link file (a note), a host device (a component), a VDE switch plugged
+//! into (a 3-D box, shared by every interface plugged into the same switch, so two routers
+//! on one switch are drawn joined through it), a listening VDE interface's clients (a dashed
+//! 3-D box), the `vde_plug` stream on standard input and output.
+//!
+//! The layout is chosen for the shape: a chain (no router with more than two router
+//! neighbours) runs left to right (`dot`, `rankdir=LR`); routers named by coordinates, as
+//! the grid and hypercube generators name them (`r2_3`, `r0_1_2`), are pinned where their
+//! coordinates say (`neato`, `pos="x,y!"`; a hypercube's dimensions beyond two nest grids in
+//! grids), hosts pushed outwards from the router they hang on; anything else is left to
+//! `neato` with overlaps removed. The `layout` attribute carries the choice, so a plain
+//! `dot -Tsvg` draws every picture as intended.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use crate::fabric::LinkId;
+use crate::shape::Netem;
+use crate::topo::{Kind, Topology};
+use crate::vde::VdeSpec;
+
+/// A line of a picture that [`dot`] can add a note to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Edge {
+    /// Link `i` of [`Topology::links`].
+    Link(usize),
+    /// The edge from interface `iface` of node `node` to what it is attached to outside the
+    /// topology (a link file, a device, VDE).
+    Attached { node: usize, iface: usize },
+}
+
+/// The edge standing for link `id` of the network [`Topology::network`] makes, so that a
+/// running network's link counters can be noted on its picture. There the interfaces attached
+/// outside the topology (a link file, a device, VDE) come first, in node and interface order,
+/// then the file's `[[link]]`s in order.
+pub fn edge_of(topo: &Topology, id: LinkId) -> Option<Edge> {
+    let attached = topo.nodes.iter().enumerate().flat_map(|(n, node)| {
+        node.ifaces
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.link_file.is_some() || f.attach.is_some() || f.vde.is_some())
+            .map(move |(f, _)| Edge::Attached { node: n, iface: f })
+    });
+    let mut k = 0;
+    for edge in attached {
+        if k == id.0 as usize {
+            return Some(edge);
+        }
+        k += 1;
+    }
+    let l = id.0 as usize - k;
+    (l < topo.links.len()).then_some(Edge::Link(l))
+}
+
+/// Notes to print on edges (a live rate, drops), each under the edge's own label.
+#[derive(Debug, Default, Clone)]
+pub struct Notes {
+    notes: HashMap<Edge, String>,
+}
+
+impl Notes {
+    /// No notes.
+    pub fn new() -> Notes {
+        Notes::default()
+    }
+
+    /// Print `text` on `edge`.
+    pub fn add(&mut self, edge: Edge, text: impl Into<String>) {
+        self.notes.insert(edge, text.into());
+    }
+
+    fn get(&self, edge: Edge) -> Option<&str> {
+        self.notes.get(&edge).map(String::as_str)
+    }
+}
+
+/// Inches between neighbouring routers of a pinned layout, across and down.
+const STEP: (f64, f64) = (1.6, 1.2);
+/// How far a host sits from its router in a pinned layout.
+const HOST_OUT: f64 = 1.0;
+
+/// The topology as a Graphviz graph (DOT), with `notes` under the edges' labels.
+pub fn dot(topo: &Topology, notes: &Notes) -> String {
+    let mut g = String::new();
+    let layout = Layout::of(topo);
+    g.push_str("graph shoal {\n");
+    match &layout {
+        Layout::Chain => {
+            g.push_str("  graph [layout=dot, rankdir=LR, nodesep=0.3, ranksep=0.6];\n");
+        }
+        Layout::Pinned(_) => {
+            g.push_str("  graph [layout=neato, splines=true, outputorder=edgesfirst];\n");
+        }
+        Layout::Free => {
+            g.push_str("  graph [layout=neato, overlap=false, splines=true, sep=\"+12\"];\n");
+        }
+    }
+    g.push_str("  node [fontname=\"Helvetica\", fontsize=11];\n");
+    g.push_str(
+        "  edge [fontname=\"Helvetica\", fontsize=9, labelfontsize=8, color=\"#555555\"];\n",
+    );
+
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let style = match n.kind {
+            Kind::Router => "shape=box, style=\"rounded,filled\", fillcolor=\"#dbe9f6\"",
+            Kind::Host => "shape=ellipse, style=filled, fillcolor=\"#e6f2dc\"",
+        };
+        let tip: Vec<String> = n
+            .ifaces
+            .iter()
+            .map(|f| {
+                let addrs: Vec<String> = f.addrs.iter().map(|a| a.to_string()).collect();
+                format!("{} {}", f.name, addrs.join(" "))
+            })
+            .collect();
+        let _ = write!(
+            g,
+            "  {} [label={}, {style}, tooltip={}",
+            node_id(i),
+            quote(&n.name),
+            quote(&format!("{}\n{}", n.name, tip.join("\n")))
+        );
+        if let Layout::Pinned(pos) = &layout
+            && let Some((x, y)) = pos[i]
+        {
+            let _ = write!(g, ", pos=\"{x:.2},{y:.2}!\"");
+        }
+        g.push_str("];\n");
+    }
+
+    let end = |(n, f): (usize, usize)| &topo.nodes[n].ifaces[f];
+    for (l, link) in topo.links.iter().enumerate() {
+        let mut label: Vec<String> = Vec::new();
+        match &link.netem {
+            Some(n) => label.push(netem_text(n)),
+            None if !link.delay.is_zero() => label.push(format!("delay {:?}", link.delay)),
+            None => {}
+        }
+        // An interface's own impairment shapes what leaves it.
+        for &(n, f) in &link.ends {
+            if let Some(netem) = &end((n, f)).netem {
+                let from = format!("{}:{}", topo.nodes[n].name, end((n, f)).name);
+                label.push(format!("{from} → {}", netem_text(netem)));
+            }
+        }
+        if let Some(note) = notes.get(Edge::Link(l)) {
+            label.push(note.to_owned());
+        }
+        let label = label.join("\n");
+        if let [a, b] = link.ends[..] {
+            let _ = writeln!(
+                g,
+                "  {} -- {} [label={}, taillabel={}, headlabel={}, tooltip={}];",
+                node_id(a.0),
+                node_id(b.0),
+                quote(&label),
+                quote(&end(a).name),
+                quote(&end(b).name),
+                quote(&format!("{} — {}", end_text(topo, a), end_text(topo, b)))
+            );
+        } else {
+            let hub = format!("hub{l}");
+            let _ = writeln!(
+                g,
+                "  {hub} [shape=point, width=0.12, xlabel={}];",
+                quote(&label)
+            );
+            for &e in &link.ends {
+                let _ = writeln!(
+                    g,
+                    "  {} -- {hub} [taillabel={}, tooltip={}];",
+                    node_id(e.0),
+                    quote(&end(e).name),
+                    quote(&end_text(topo, e))
+                );
+            }
+        }
+    }
+
+    // What lies beyond the topology: one node per place (interfaces plugged into one VDE
+    // switch share it), one edge per interface.
+    let mut outside: Vec<(String, String)> = Vec::new();
+    let mut edges = String::new();
+    for (n, node) in topo.nodes.iter().enumerate() {
+        for (f, iface) in node.ifaces.iter().enumerate() {
+            let Some((key, label, shape)) = beyond(iface) else {
+                continue;
+            };
+            let k = match outside.iter().position(|(k, _)| *k == key) {
+                Some(k) => k,
+                None => {
+                    outside.push((key, format!("label={}, {shape}", quote(&label))));
+                    outside.len() - 1
+                }
+            };
+            let mut text: Vec<String> = Vec::new();
+            if let Some(VdeSpec::Plug { port: Some(p), .. }) = &iface.vde {
+                text.push(format!("port {p}"));
+            }
+            if let Some(netem) = &iface.netem {
+                text.push(format!("→ {}", netem_text(netem)));
+            }
+            if let Some(note) = notes.get(Edge::Attached { node: n, iface: f }) {
+                text.push(note.to_owned());
+            }
+            let _ = writeln!(
+                edges,
+                "  {} -- x{k} [label={}, taillabel={}, style=dashed, tooltip={}];",
+                node_id(n),
+                quote(&text.join("\n")),
+                quote(&iface.name),
+                quote(&end_text(topo, (n, f)))
+            );
+        }
+    }
+    for (k, (_, attrs)) in outside.iter().enumerate() {
+        let _ = writeln!(g, "  x{k} [{attrs}, fillcolor=\"#f4f4f4\", fontsize=9];");
+    }
+    g.push_str(&edges);
+    g.push_str("}\n");
+    g
+}
+
+/// What an interface is attached to outside the topology: a key naming the place (so that
+/// interfaces attached to one place share its node), its label and its shape and style.
+fn beyond(iface: &crate::topo::Iface) -> Option<(String, String, &'static str)> {
+    if let Some(path) = &iface.link_file {
+        let p = path.display();
+        let label = format!("link file\n{p}");
+        return Some((format!("file {p}"), label, "shape=note, style=filled"));
+    }
+    if let Some(port) = &iface.attach {
+        use crate::port::Mode;
+        let dev = port.dev.as_deref();
+        let label = match (port.mode, dev) {
+            (Mode::AfXdp, Some(d)) => format!("{d}\nAF_XDP"),
+            (Mode::Tap, _) => format!("TAP {}", port.tap.as_deref().or(dev).unwrap_or("")),
+            (Mode::Auto, Some(d)) => format!("{d}\nAF_XDP or TAP"),
+            (_, None) => "device".to_owned(),
+        };
+        return Some((
+            format!("dev {label}"),
+            label,
+            "shape=component, style=filled",
+        ));
+    }
+    match iface.vde.as_ref()? {
+        VdeSpec::Plug { dir, .. } | VdeSpec::Listen { dir } => {
+            let listening = matches!(iface.vde, Some(VdeSpec::Listen { .. }));
+            let (label, shape) = if listening {
+                let label = format!("VDE clients\n{}", dir.display());
+                (label, "shape=box3d, style=\"filled,dashed\"")
+            } else {
+                let label = format!("VDE switch\n{}", dir.display());
+                (label, "shape=box3d, style=filled")
+            };
+            // An interface plugged into a listening one of this topology meets it there.
+            Some((format!("vde {}", dir.display()), label, shape))
+        }
+        VdeSpec::Stdio => Some((
+            "vde stdio".into(),
+            "vde_plug stream\nstdin/stdout".into(),
+            "shape=cds, style=filled",
+        )),
+    }
+}
+
+/// `node:iface addr…` of an end.
+fn end_text(topo: &Topology, (n, f): (usize, usize)) -> String {
+    let node = &topo.nodes[n];
+    let iface = &node.ifaces[f];
+    let addrs: Vec<String> = iface.addrs.iter().map(|a| a.to_string()).collect();
+    format!("{}:{} {}", node.name, iface.name, addrs.join(" "))
+}
+
+/// A netem spec as the file would give it: without the queue bound when it is the default
+/// (or none: a plain delay).
+fn netem_text(n: &Netem) -> String {
+    let text = n.to_string();
+    for limit in [Netem::DEFAULT_LIMIT, u32::MAX] {
+        let prefix = format!("limit {limit}");
+        if let Some(rest) = text.strip_prefix(&prefix) {
+            return rest.trim_start().to_owned();
+        }
+    }
+    text
+}
+
+fn node_id(i: usize) -> String {
+    format!("n{i}")
+}
+
+/// A DOT string literal.
+fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// How a topology is laid out.
+enum Layout {
+    /// Left to right.
+    Chain,
+    /// Each node at a position, in inches (`None`: left to the layout).
+    Pinned(Vec<Option<(f64, f64)>>),
+    /// Left to neato.
+    Free,
+}
+
+impl Layout {
+    fn of(topo: &Topology) -> Layout {
+        let routers: Vec<usize> = (0..topo.nodes.len())
+            .filter(|&i| topo.nodes[i].kind == Kind::Router)
+            .collect();
+        // Router neighbours of each router, over point-to-point links.
+        let mut degree = vec![0usize; topo.nodes.len()];
+        for l in &topo.links {
+            if let [a, b] = l.ends[..]
+                && topo.nodes[a.0].kind == Kind::Router
+                && topo.nodes[b.0].kind == Kind::Router
+            {
+                degree[a.0] += 1;
+                degree[b.0] += 1;
+            }
+        }
+        let hubs = topo.links.iter().any(|l| l.ends.len() > 2);
+        if !hubs && routers.iter().all(|&r| degree[r] <= 2) {
+            return Layout::Chain;
+        }
+        match coordinates(topo, &routers) {
+            Some(pos) => Layout::Pinned(pos),
+            None => Layout::Free,
+        }
+    }
+}
+
+/// Positions from routers' names when every router is named by coordinates of the same
+/// number (two or more) of dimensions, `r{c0}_{c1}…`; hosts pushed outwards from the router
+/// they hang on.
+fn coordinates(topo: &Topology, routers: &[usize]) -> Option<Vec<Option<(f64, f64)>>> {
+    let coords: Vec<Vec<usize>> = routers
+        .iter()
+        .map(|&r| {
+            let name = topo.nodes[r].name.strip_prefix('r')?;
+            name.split('_').map(|c| c.parse().ok()).collect()
+        })
+        .collect::<Option<_>>()?;
+    let dims = coords.first()?.len();
+    if dims < 2 || coords.iter().any(|c| c.len() != dims) {
+        return None;
+    }
+    // Counted from 0 (the grid generator counts from 1); extent along each dimension.
+    // Dimensions beyond the first two nest the grid of the lower ones in a grid of its
+    // copies, with a gap between copies.
+    let low: Vec<usize> = (0..dims)
+        .map(|d| coords.iter().map(|c| c[d]).min().unwrap_or(0))
+        .collect();
+    let coords: Vec<Vec<usize>> = coords
+        .iter()
+        .map(|c| c.iter().zip(&low).map(|(v, l)| v - l).collect())
+        .collect();
+    let extent: Vec<usize> = (0..dims)
+        .map(|d| coords.iter().map(|c| c[d]).max().unwrap_or(0) + 1)
+        .collect();
+    // Dimension 0 runs down (a grid's rows), 1 across (its columns), 2 down again around
+    // whole copies of the first two, and so on.
+    let axis = |d: usize| 1 - d % 2;
+    let mut step = [vec![0.0; dims], vec![0.0; dims]];
+    for d in 0..dims {
+        let base = if axis(d) == 0 { STEP.0 } else { STEP.1 };
+        step[axis(d)][d] = if d < 2 {
+            base
+        } else {
+            step[axis(d)][d - 2] * extent[d - 2] as f64 + base
+        };
+    }
+    let mut pos = vec![None; topo.nodes.len()];
+    for (&r, c) in routers.iter().zip(&coords) {
+        let x: f64 = (0..dims).map(|d| step[0][d] * c[d] as f64).sum();
+        let y: f64 = (0..dims).map(|d| step[1][d] * c[d] as f64).sum();
+        pos[r] = Some((x, -y));
+    }
+    // A host goes beside its router, on the side away from the router's neighbours, or
+    // wherever nearest that side it touches no other node (touching nodes make Graphviz
+    // give up routing edges around nodes).
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); topo.nodes.len()];
+    for l in &topo.links {
+        if let [a, b] = l.ends[..] {
+            neighbours[a.0].push(b.0);
+            neighbours[b.0].push(a.0);
+        }
+    }
+    for host in 0..topo.nodes.len() {
+        if topo.nodes[host].kind != Kind::Host {
+            continue;
+        }
+        let Some(&router) = neighbours[host].iter().find(|&&r| pos[r].is_some()) else {
+            continue;
+        };
+        let Some((x, y)) = pos[router] else { continue };
+        let (mut ax, mut ay) = (0.0, 0.0);
+        for &o in &neighbours[router] {
+            if let Some((ox, oy)) = pos[o] {
+                let (dx, dy) = (ox - x, oy - y);
+                let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+                (ax, ay) = (ax - dx / len, ay - dy / len);
+            }
+        }
+        let away = (ax * ax + ay * ay).sqrt();
+        let diagonal = std::f64::consts::FRAC_1_SQRT_2;
+        let mut sides = vec![(-diagonal, diagonal)];
+        if away > 1e-6 {
+            sides.insert(0, (ax / away, ay / away));
+        }
+        sides.extend([
+            (-1.0, 0.0),
+            (1.0, 0.0),
+            (0.0, 1.0),
+            (0.0, -1.0),
+            (diagonal, diagonal),
+            (-diagonal, -diagonal),
+            (diagonal, -diagonal),
+        ]);
+        let clear = |(hx, hy): (f64, f64)| {
+            pos.iter()
+                .flatten()
+                .all(|&(px, py)| (px - hx).abs() >= 0.9 || (py - hy).abs() >= 0.65)
+        };
+        let spot = sides
+            .iter()
+            .map(|&(ux, uy)| (x + ux * HOST_OUT, y + uy * HOST_OUT))
+            .find(|&p| clear(p));
+        // Crowded all round: leave the host to neato.
+        pos[host] = spot;
+    }
+    Some(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topo::generate;
+
+    #[test]
+    fn a_chain_runs_left_to_right_with_its_delays_and_interfaces() {
+        let t = generate::chain(3).unwrap();
+        let g = dot(&t, &Notes::new());
+        assert!(g.contains("rankdir=LR"), "{g}");
+        assert!(g.contains("n0 [label=\"r1\", shape=box"), "{g}");
+        assert!(g.contains("shape=ellipse"), "{g}");
+        // Four links, r1:eth1 — r2:eth0 among them.
+        assert_eq!(g.matches(" -- ").count(), 4, "{g}");
+        assert!(
+            g.contains("n0 -- n1 [label=\"\", taillabel=\"eth1\", headlabel=\"eth0\""),
+            "{g}"
+        );
+    }
+
+    #[test]
+    fn a_grid_is_pinned_by_coordinates_with_hosts_outside() {
+        let t = generate::grid(2, 3).unwrap();
+        let mut notes = Notes::new();
+        notes.add(Edge::Link(0), "1.2 Mpps");
+        let g = dot(&t, &notes);
+        assert!(g.contains("layout=neato"), "{g}");
+        // r1_1 at the origin, r2_3 two steps right and one down.
+        let at = |name: &str| {
+            let line = g
+                .lines()
+                .find(|l| l.contains(&format!("[label=\"{name}\"")))
+                .unwrap();
+            let p = line.split("pos=\"").nth(1).unwrap();
+            let p = p.split('!').next().unwrap();
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse::<f64>().unwrap(), y.parse::<f64>().unwrap())
+        };
+        assert_eq!(at("r1_1"), (0.0, 0.0));
+        assert_eq!(at("r2_3"), (2.0 * STEP.0, -STEP.1));
+        // h1 hangs on r1_1, up and to the left of it.
+        let h1 = at("h1");
+        assert!(h1.0 < 0.0 && h1.1 > 0.0, "{h1:?}");
+        assert!(g.contains("1.2 Mpps"), "{g}");
+    }
+
+    /// `edge_of` names each link of the network the topology makes by its ends.
+    #[test]
+    fn every_network_link_has_its_edge() {
+        let t = Topology::parse("t.toml", EVERY_END).unwrap();
+        let net = t.network().unwrap();
+        for (id, link) in net.links().iter().enumerate() {
+            let ends: Vec<(usize, usize)> = match edge_of(&t, LinkId(id as u32)).unwrap() {
+                Edge::Link(l) => t.links[l].ends.clone(),
+                Edge::Attached { node, iface } => vec![(node, iface)],
+            };
+            let want: Vec<(usize, usize)> = link
+                .ends
+                .iter()
+                .map(|(n, f)| (n.0 as usize, usize::from(f.0)))
+                .collect();
+            assert_eq!(ends, want, "link {id}");
+        }
+        assert_eq!(edge_of(&t, LinkId(net.links().len() as u32)), None);
+    }
+
+    const EVERY_END: &str = r#"
+[[router]]
+name = "r1"
+iface = [
+  { name = "a", addr = "10.0.1.1/24", netem = "delay 10ms loss 1%" },
+  { name = "b", addr = "10.0.2.1/24", link_file = "/dev/shm/x.link" },
+  { name = "c", addr = "10.0.3.1/24", attach = { dev = "eth1", mode = "afxdp" } },
+  { name = "d", addr = "10.0.4.1/24", attach = { vde = "/tmp/sw" } },
+  { name = "e", addr = "10.0.5.1/24", vde = { listen = "/tmp/lan" } },
+  { name = "f", addr = "10.0.6.1/24", attach = { vde = "-" } },
+]
+[[router]]
+name = "r2"
+iface = [
+  { name = "a", addr = "10.0.1.2/24" },
+  { name = "d", addr = "10.0.44.1/24", attach = { vde = "/tmp/sw" } },
+]
+[[host]]
+name = "h"
+iface = { name = "eth0", addr = "10.0.1.3/24" }
+[[link]]
+ends = ["r1:a", "r2:a", "h:eth0"]
+"#;
+
+    #[test]
+    fn impairments_external_ends_and_hubs_are_drawn() {
+        let t = Topology::parse("t.toml", EVERY_END).unwrap();
+        let g = dot(&t, &Notes::new());
+        assert!(g.contains("hub0 [shape=point"), "{g}");
+        assert!(
+            g.contains("xlabel=\"r1:a → delay 10ms loss random 1%\""),
+            "{g}"
+        );
+        assert!(!g.contains("limit"), "{g}");
+        assert!(g.contains("link file\\n/dev/shm/x.link"), "{g}");
+        assert!(g.contains("eth1\\nAF_XDP"), "{g}");
+        assert!(g.contains("VDE clients\\n/tmp/lan"), "{g}");
+        assert!(g.contains("vde_plug stream"), "{g}");
+        // r1 and r2 plugged into one switch meet at one node.
+        assert_eq!(g.matches("VDE switch\\n/tmp/sw").count(), 1, "{g}");
+        assert_eq!(g.matches("-- x2 ").count(), 2, "{g}");
+    }
+}
