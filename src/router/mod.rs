@@ -421,15 +421,42 @@ impl Router {
     /// connected route of an address included) is refused with [`RouteError::Exists`].
     pub fn add_route_str(&mut self, text: &str) -> Result<(), ConfigError> {
         let parsed = fib::parse_route_in(text, |name| self.iface_by_name(name), self.fib.names())?;
+        Ok(self.add_parsed(&parsed)?)
+    }
+
+    /// Add a route parsed once (by a topology's validation, say) as [`Router::add_route_str`]
+    /// adds its text: a route to the same prefix with the same metric is refused.
+    pub fn add_parsed(&mut self, parsed: &fib::ParsedRoute) -> Result<(), RouteError> {
         let r = &parsed.route;
         if (self.fib.table(parsed.table)).is_some_and(|t| t.contains(r.prefix, r.len, r.metric)) {
-            return Err(RouteError::Exists.into());
+            return Err(RouteError::Exists);
         }
         if parsed.multipath.is_empty() {
-            Ok(self.add_route(parsed.table, parsed.route)?)
+            self.add_route(parsed.table, parsed.route)
         } else {
-            Ok(self.add_multipath(parsed.table, parsed.route, parsed.multipath)?)
+            self.add_multipath(parsed.table, parsed.route, parsed.multipath.clone())
         }
+    }
+
+    /// Add many single-next-hop routes to a table with one rebuild of its lookup form, each
+    /// checked as [`Router::add_route`] checks it; a later route replaces an earlier one with
+    /// the same prefix and metric. Nothing is added when one is refused.
+    pub fn add_routes(
+        &mut self,
+        table: TableId,
+        routes: impl IntoIterator<Item = Route>,
+    ) -> Result<(), RouteError> {
+        let mut checked = Vec::new();
+        for mut route in routes {
+            if route.nexthop.kind == RouteKind::Unicast {
+                self.resolve_dev(&mut route.nexthop)?;
+            }
+            if route.len > 32 {
+                return Err(RouteError::BadPrefixLen(route.len));
+            }
+            checked.push(route);
+        }
+        self.fib.extend(table, checked)
     }
 
     /// Set an interface's IP MTU.

@@ -7,6 +7,7 @@
 
 use crate::engine::EngineError;
 use crate::fabric::{Network, NodeId};
+use crate::router::fib::TABLE_MAIN;
 use crate::router::{Config, ConfigError, IfaceId, Router};
 use crate::sim::{Sim, SimError};
 
@@ -43,8 +44,10 @@ impl Topology {
                     }
                     r.set_group(i, f.group).map_err(wrap)?;
                 }
+                r.add_routes(TABLE_MAIN, node.auto.fib_routes())
+                    .map_err(|e| wrap(e.into()))?;
                 for route in &node.routes {
-                    r.add_route_str(route).map_err(wrap)?;
+                    r.add_parsed(route).map_err(|e| wrap(e.into()))?;
                 }
                 for rule in &node.rules {
                     r.add_rule_str(rule).map_err(wrap)?;

@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(t.first_addr(1), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(t.nodes[2].gateway, Some(Ipv4Addr::new(10, 0, 0, 5)));
         assert!(
-            t.nodes[0].routes.is_empty(),
+            t.nodes[0].auto.is_empty(),
             "r1 is connected to both subnets"
         );
     }

@@ -16,16 +16,20 @@ mod build;
 pub mod doc;
 #[path = "gen.rs"]
 pub mod generate; // `gen` is a reserved word in edition 2024
+mod ortc;
+mod route;
 mod validate;
 
 use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use crate::router::IfAddr;
+use crate::router::fib::ParsedRoute;
 use crate::shape::Netem;
 use crate::sim::SimError;
 use crate::wire::ethernet;
 pub use doc::Doc;
+pub use route::{AutoRoute, AutoRoutes, Hop};
 
 /// Why a topology could not be read, validated or built.
 #[derive(Debug, thiserror::Error)]
@@ -92,11 +96,13 @@ pub struct Node {
     pub workers: u32,
     /// Interfaces, in file order.
     pub ifaces: Vec<Iface>,
-    /// Every route to install, iproute2 syntax: the file's routes (or the computed ones for
-    /// `routes = "auto"`), then `default via GATEWAY` when a gateway is given.
-    pub routes: Vec<String>,
+    /// The file's routes, parsed once, then `default via GATEWAY` when a gateway is given
+    /// (installed after [`Node::auto`]).
+    pub routes: Vec<ParsedRoute>,
     /// Routes were computed (`routes = "auto"`).
     pub auto_routes: bool,
+    /// The computed routes (empty unless `auto_routes`).
+    pub auto: AutoRoutes,
     /// Table names, as (name, id).
     pub tables: Vec<(String, u32)>,
     /// Policy rules, `ip rule` syntax, in order.
@@ -237,6 +243,21 @@ impl Topology {
                 .flat_map(|i| &i.addrs)
                 .any(|a| a.addr == addr)
         })
+    }
+
+    /// Every route a node gets, in iproute2's syntax: the computed ones (by prefix), then the
+    /// file's and the gateway's, in order. For people and tests; routers take the data.
+    pub fn route_lines(&self, node: usize) -> Vec<String> {
+        let Some(n) = self.nodes.get(node) else {
+            return Vec::new();
+        };
+        let mut auto: Vec<_> = n.auto.fib_routes().collect();
+        auto.sort_by_key(|r| (u32::from(r.prefix), r.len));
+        let main = crate::router::fib::TABLE_MAIN;
+        auto.iter()
+            .map(|r| route::text(n, main, r, &[]))
+            .chain(n.routes.iter().map(|p| route::parsed_text(n, p)))
+            .collect()
     }
 
     /// Indices of the hosts.

@@ -11,13 +11,15 @@ use toml::Spanned;
 use super::auto;
 use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::{
-    DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError, Topology,
-    Warning, line_of,
+    AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError,
+    Topology, Warning, line_of,
 };
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
-use crate::router::fib::{TableNames, parse_mark, parse_route_in, parse_rule};
-use crate::router::{IfAddr, IfaceId, RouteKind};
+use crate::router::fib::{
+    ParsedRoute, TABLE_MAIN, TableNames, parse_mark, parse_route_in, parse_rule,
+};
+use crate::router::{IfAddr, IfaceId, NextHop, Route, RouteKind};
 use crate::shape::{Netem, NetemError};
 use crate::wire::ethernet;
 
@@ -91,7 +93,19 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             .transpose()?
             .unwrap_or(DEFAULT_TTL);
         if let Some(g) = gateway {
-            list.push(format!("default via {g}"));
+            list.push(ParsedRoute {
+                table: TABLE_MAIN,
+                route: Route {
+                    prefix: Ipv4Addr::UNSPECIFIED,
+                    len: 0,
+                    metric: 0,
+                    nexthop: NextHop {
+                        gateway: Some(g),
+                        ..NextHop::of_kind(RouteKind::Unicast)
+                    },
+                },
+                multipath: Vec::new(),
+            });
         }
         nodes.push(Node {
             name: name.clone(),
@@ -101,6 +115,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             ifaces,
             routes: list,
             auto_routes: auto,
+            auto: AutoRoutes::default(),
             tables: tables.entries().map(|(n, id)| (n.to_owned(), id)).collect(),
             rules,
             marks,
@@ -113,8 +128,8 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
     let computed = auto::compute(&nodes, &links);
     for (node, routes) in nodes.iter_mut().zip(computed) {
         if node.auto_routes {
-            // Computed routes go first: a gateway's default route is the fallback after them.
-            node.routes.splice(0..0, routes);
+            // Computed routes go in first: a gateway's default route is the fallback after them.
+            node.auto = routes;
         }
     }
     Ok(Topology {
@@ -405,7 +420,7 @@ fn route_list(
     ifaces: &[Iface],
     tables: &TableNames,
     key: &str,
-) -> Result<Vec<String>, TopoError> {
+) -> Result<Vec<ParsedRoute>, TopoError> {
     let dev = |name: &str| {
         ifaces
             .iter()
@@ -427,7 +442,7 @@ fn route_list(
                 return Err(fail(format!("gateway {gw} is on no connected subnet")));
             }
         }
-        out.push(text.get_ref().clone());
+        out.push(r);
     }
     Ok(out)
 }
@@ -471,6 +486,12 @@ fn spread_workers(
 
 fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError> {
     let default_delay = doc.settings.delay_us.unwrap_or(DEFAULT_DELAY_US);
+    // Names are unique (checked with the nodes), and nodes are the document's routers, then
+    // its hosts: one map makes resolving every end linear in the file.
+    let by_name: HashMap<&str, usize> = (doc.routers.iter().chain(&doc.hosts))
+        .enumerate()
+        .map(|(i, n)| (n.name.get_ref().as_str(), i))
+        .collect();
     let mut out = Vec::new();
     for (index, ld) in doc.links.iter().enumerate() {
         let mut ends = Vec::new();
@@ -480,9 +501,8 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .get_ref()
                 .split_once(':')
                 .ok_or_else(|| fail(format!("{:?} is not NODE:IFACE", e.get_ref())))?;
-            let node = nodes
-                .iter()
-                .position(|x| x.name == n)
+            let node = *by_name
+                .get(n)
                 .ok_or_else(|| fail(format!("no node named {n:?}")))?;
             let iface = nodes[node]
                 .ifaces

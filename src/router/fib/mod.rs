@@ -280,6 +280,17 @@ impl Fib {
         result
     }
 
+    /// Add many routes to a table (created if missing) at once; see [`Table::extend`].
+    pub fn extend(
+        &mut self,
+        table: TableId,
+        routes: impl IntoIterator<Item = Route>,
+    ) -> Result<(), RouteError> {
+        let result = self.table_mut(table).extend(routes);
+        self.refresh(table);
+        result
+    }
+
     /// Remove a route from a table; see [`Table::remove`].
     pub fn remove(
         &mut self,

@@ -200,6 +200,46 @@ impl Table {
         Ok(())
     }
 
+    /// Add many routes with one rebuild of the lookup form at the end, as repeated
+    /// [`Table::insert`] would leave the table (a later route replaces an earlier one with the
+    /// same prefix, length and metric). Stops at the first route refused, leaving those before
+    /// it in.
+    pub fn extend(&mut self, routes: impl IntoIterator<Item = Route>) -> Result<(), RouteError> {
+        let mut touched: Vec<(u32, u8)> = Vec::new();
+        let mut result = Ok(());
+        for route in routes {
+            if route.len > 32 {
+                result = Err(RouteError::BadPrefixLen(route.len));
+                break;
+            }
+            let key = (u32::from(route.prefix) & mask(route.len), route.len);
+            let id = match self.intern(route.nexthop) {
+                Ok(id) => id,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let replaced = match self.routes.get_mut(&key) {
+                Some(slot) => slot.upsert(route.metric, id),
+                None => {
+                    self.routes.insert(key, Slot::One((route.metric, id)));
+                    None
+                }
+            };
+            if let Some(old) = replaced {
+                self.release(old);
+            }
+            touched.push(key);
+        }
+        // Every touched prefix still has a route (nothing was removed): one rebuild.
+        let best = touched
+            .iter()
+            .filter_map(|key| Some((key.0, key.1, self.routes.get(key)?.best().1)));
+        self.lpm.extend(best.collect::<Vec<_>>());
+        result
+    }
+
     /// Add a multipath route: `route` gives prefix, length, metric and source; `members` the
     /// next hops (each with a device) and their weights. Replaces as [`Table::insert`] does.
     pub fn insert_multipath(
