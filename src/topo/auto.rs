@@ -41,6 +41,9 @@ pub(super) struct Net {
     adj: Vec<Adj>,
     /// Every subnet once, sorted by address.
     subnets: Vec<Subnet>,
+    /// The unassigned parts of the aggregates, as prefixes, each with the subnet below it in
+    /// its aggregate (`u32::MAX`: none).
+    holes: Vec<(Subnet, u32)>,
     /// `att[att_off[s]..att_off[s + 1]]`: the routers with an address in subnet `s`, in node
     /// order.
     att_off: Vec<u32>,
@@ -48,7 +51,7 @@ pub(super) struct Net {
 }
 
 impl Net {
-    pub(super) fn new(nodes: &[Node], links: &[Link]) -> Net {
+    pub(super) fn new(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Net {
         let is_router = |n: usize| nodes[n].kind == Kind::Router;
         let mut off = Vec::with_capacity(nodes.len() + 1);
         let mut adj = Vec::new();
@@ -101,13 +104,21 @@ impl Net {
             subnets.push(s);
             att_off.push(att.len() as u32);
         }
+        let holes = holes(&subnets, aggregates);
         Net {
             off,
             adj,
             subnets,
+            holes,
             att_off,
             att,
         }
+    }
+
+    /// The trie's leaves: the subnets, then the holes.
+    fn leaves(&self) -> Vec<Subnet> {
+        let holes = self.holes.iter().map(|&(h, _)| h);
+        self.subnets.iter().copied().chain(holes).collect()
     }
 
     fn adj(&self, n: usize) -> &[Adj] {
@@ -131,29 +142,35 @@ struct Search {
 }
 
 /// Computed routes for every node that asked for them (empty for the others), compressed.
-pub(super) fn compute(nodes: &[Node], links: &[Link]) -> Vec<AutoRoutes> {
-    tables(nodes, links, true)
+pub(super) fn compute(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Vec<AutoRoutes> {
+    tables(nodes, links, aggregates, true)
 }
 
-/// The same, uncompressed: one route per subnet the router is not on, as the comparison for
-/// the compressed tables.
+/// The same, uncompressed: one route per subnet the router is not on (and per piece of an
+/// aggregate's unassigned space), as the comparison for the compressed tables.
 #[cfg(test)]
-pub(super) fn full(nodes: &[Node], links: &[Link]) -> Vec<AutoRoutes> {
-    tables(nodes, links, false)
+pub(super) fn full(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Vec<AutoRoutes> {
+    tables(nodes, links, aggregates, false)
 }
 
-fn tables(nodes: &[Node], links: &[Link], compress: bool) -> Vec<AutoRoutes> {
+fn tables(
+    nodes: &[Node],
+    links: &[Link],
+    aggregates: &[Subnet],
+    compress: bool,
+) -> Vec<AutoRoutes> {
     let mut out = vec![AutoRoutes::default(); nodes.len()];
     if !nodes.iter().any(|n| n.auto_routes) {
         return out;
     }
-    let net = Net::new(nodes, links);
-    let trie = Trie::new(&net.subnets);
+    let net = Net::new(nodes, links, aggregates);
+    let leaves = net.leaves();
+    let trie = Trie::new(&leaves);
     let mut search = Search {
         dist: vec![u32::MAX; nodes.len()],
         first: vec![0; nodes.len()],
         queue: Vec::with_capacity(nodes.len()),
-        labels: vec![0; net.subnets.len()],
+        labels: vec![0; leaves.len()],
         scratch: Scratch::default(),
         entries: Vec::new(),
     };
@@ -175,7 +192,8 @@ fn router(
     compress: bool,
 ) -> AutoRoutes {
     bfs(r, net, s);
-    for (k, label) in s.labels.iter_mut().enumerate() {
+    let subnets = net.subnets.len();
+    for (k, label) in s.labels[..subnets].iter_mut().enumerate() {
         let att = net.attached(k);
         *label = if att.iter().any(|&n| n as usize == r) {
             FREE
@@ -193,6 +211,14 @@ fn router(
                 Some((_, n)) => s.first[n as usize].min(u16::from(u8::MAX - 1)) as u8,
                 None => 0,
             }
+        };
+    }
+    // An unassigned address goes where the subnet below it goes; the routers on that subnet
+    // have no route for it.
+    for (h, &(_, floor)) in net.holes.iter().enumerate() {
+        s.labels[subnets + h] = match s.labels.get(floor as usize) {
+            Some(&FREE) | None => 0,
+            Some(&l) => l,
         };
     }
     let adj = net.adj(r);
@@ -228,6 +254,15 @@ fn router(
     } else {
         for (k, &(prefix, len)) in net.subnets.iter().enumerate() {
             if let (Some(hop), false) = (bfs_hop(r, k, net, s), s.labels[k] == FREE) {
+                routes.push(AutoRoute { prefix, len, hop });
+            }
+        }
+        for &((prefix, len), floor) in &net.holes {
+            let floor = floor as usize;
+            let hop = (floor < subnets && s.labels[floor] != FREE)
+                .then(|| bfs_hop(r, floor, net, s))
+                .flatten();
+            if let Some(hop) = hop {
                 routes.push(AutoRoute { prefix, len, hop });
             }
         }
@@ -273,6 +308,51 @@ fn bfs(r: usize, net: &Net, s: &mut Search) {
                 s.queue.push(a.node);
             }
         }
+    }
+}
+
+/// The unassigned parts of `aggregates` between (sorted, disjoint) `subnets`, as prefixes, each
+/// with the index of the last subnet before it in the same aggregate.
+fn holes(subnets: &[Subnet], aggregates: &[Subnet]) -> Vec<(Subnet, u32)> {
+    let end = |(p, len): Subnet| u64::from(p) + (1u64 << (32 - len));
+    let mut out = Vec::new();
+    for &agg in aggregates {
+        let (start, stop) = (u64::from(agg.0), end(agg));
+        let first = subnets.partition_point(|&s| u64::from(s.0) < start);
+        if first > 0 && end(subnets[first - 1]) > start {
+            continue; // inside a subnet: nothing unassigned
+        }
+        let (mut cursor, mut floor) = (start, u32::MAX);
+        for (k, &s) in subnets.iter().enumerate().skip(first) {
+            if u64::from(s.0) >= stop {
+                break;
+            }
+            if end(s) > stop || s.1 < agg.1 {
+                // A subnet wider than the aggregate leaves no hole in it.
+                cursor = stop;
+                break;
+            }
+            prefixes(cursor, u64::from(s.0), floor, &mut out);
+            cursor = end(s);
+            floor = k as u32;
+        }
+        prefixes(cursor, stop, floor, &mut out);
+    }
+    out
+}
+
+/// `lo..hi` as the fewest aligned prefixes, each tagged with `floor`.
+fn prefixes(mut lo: u64, hi: u64, floor: u32, out: &mut Vec<(Subnet, u32)>) {
+    while lo < hi {
+        let align = if lo == 0 {
+            32
+        } else {
+            lo.trailing_zeros().min(32)
+        };
+        let fit = 63 - (hi - lo).leading_zeros();
+        let bits = align.min(fit);
+        out.push(((lo as u32, (32 - bits) as u8), floor));
+        lo += 1u64 << bits;
     }
 }
 
@@ -348,7 +428,7 @@ mod tests {
     fn shortest_paths_and_ties() {
         let t = Topology::parse("square.toml", &square()).unwrap();
         assert_eq!(t.warnings.len(), 1, "the stub is on no link");
-        let full = super::full(&t.nodes, &t.links);
+        let full = super::full(&t.nodes, &t.links, &[]);
         let lines = |routes: &super::AutoRoutes| {
             let mut n = t.nodes[0].clone();
             n.auto = routes.clone();

@@ -133,6 +133,20 @@ fn random_topology(rng: &mut Rng) -> String {
         ifaces[r].push((name, plan.addr(s, 1)));
     }
     let mut text = String::from("[settings]\nroutes = \"auto\"\n");
+    // Sometimes blocks whose unassigned addresses go where the subnet below them goes.
+    let blocks = [
+        ["10.0.0.0/8", "172.16.0.0/12"],
+        ["10.0.0.0/16", "192.168.0.0/16"],
+        ["10.1.0.0/16", "10.0.0.0/20"],
+        ["10.0.0.0/22", "172.16.0.0/16"],
+    ];
+    match rng.below(3) {
+        0 => {}
+        _ => {
+            let pick = blocks[rng.below(blocks.len())];
+            let _ = writeln!(text, "aggregate = [\"{}\", \"{}\"]", pick[0], pick[1]);
+        }
+    }
     for (n, list) in ifaces.iter().enumerate() {
         let kind = if n < routers { "router" } else { "host" };
         let _ = writeln!(text, "[[{kind}]]\nname = \"n{n}\"");
@@ -182,14 +196,32 @@ fn boundaries(a: &Router, b: &Router) -> Vec<u32> {
     out
 }
 
+fn aggregates(t: &Topology) -> Vec<(u32, u8)> {
+    t.aggregates
+        .iter()
+        .map(|&(p, l)| (u32::from(p), l))
+        .collect()
+}
+
 /// Check every router of `t`; returns (routes in the full tables, in the compressed ones).
 fn check(t: &Topology, rng: &mut Rng, context: &str) -> (usize, usize) {
     let compressed = t.routers().expect("the topology builds");
     let mut full = t.clone();
-    for (node, routes) in full.nodes.iter_mut().zip(super::full(&t.nodes, &t.links)) {
+    for (node, routes) in full
+        .nodes
+        .iter_mut()
+        .zip(super::full(&t.nodes, &t.links, &aggregates(t)))
+    {
         node.auto = routes;
     }
     let uncompressed = full.routers().expect("the full tables build");
+    let owner: std::collections::HashMap<Ipv4Addr, usize> = (t.nodes.iter().enumerate())
+        .flat_map(|(n, node)| {
+            node.ifaces
+                .iter()
+                .flat_map(move |f| f.addrs.iter().map(move |a| (a.addr, n)))
+        })
+        .collect();
     let mut sizes = (0, 0);
     for (n, (a, b)) in compressed.iter().zip(&uncompressed).enumerate() {
         sizes.0 += full.nodes[n].auto.len();
@@ -197,6 +229,21 @@ fn check(t: &Topology, rng: &mut Rng, context: &str) -> (usize, usize) {
         let mut probes = boundaries(a, b);
         probes.extend((0..64).map(|_| rng.next() as u32));
         for dst in probes {
+            // Followed from router to router, a packet ends somewhere: no loops, unassigned
+            // addresses included.
+            let (mut at, mut hops) = (n, 0);
+            while let Some((RouteKind::Unicast, Some(gw), _)) = answer(&compressed[at], dst) {
+                at = owner[&gw];
+                if t.nodes[at].kind == crate::topo::Kind::Host {
+                    break; // hosts do not forward
+                }
+                hops += 1;
+                assert!(
+                    hops <= t.nodes.len(),
+                    "{context}: a loop to {}",
+                    Ipv4Addr::from(dst)
+                );
+            }
             assert_eq!(
                 answer(a, dst),
                 answer(b, dst),

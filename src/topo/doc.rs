@@ -46,6 +46,10 @@ pub struct Settings {
     /// TTL of the packets nodes that give none originate (Linux's `ip_default_ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Spanned<u32>>,
+    /// Address blocks the subnets are numbered from: computed routes send an address of one
+    /// that no subnet holds where they send the subnet below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Spanned<OneOrMany<String>>>,
 }
 
 impl Settings {

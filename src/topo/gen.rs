@@ -183,6 +183,52 @@ pub fn hypercube(m: usize, n: usize) -> Result<Topology, TopoError> {
     Topology::from_doc(p.doc)
 }
 
+/// `routers` routers `r1`… joined at random with an average of `degree` links each — a random
+/// spanning tree first, so that every router reaches every other, then random pairs not yet
+/// joined — from a seeded generator (the same arguments give the same topology). Interfaces
+/// are `e0`, `e1`… in the order links reach them; host `h1` sits on `r1` and `h2` on the last
+/// router (interface `lan`).
+pub fn random(routers: usize, degree: usize, seed: u64) -> Result<Topology, TopoError> {
+    let routers = routers.max(2);
+    let links = check_size(routers.checked_mul(degree.max(1)).map(|l| l / 2 + 2))?;
+    let mut rng = seed.max(1);
+    let mut next = move |n: usize| {
+        // xorshift64*: enough for a topology, and the same everywhere.
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        (rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as usize % n.max(1)
+    };
+    let mut p = Plan::new();
+    let ids: Vec<usize> = (1..=routers).map(|i| p.router(format!("r{i}"))).collect();
+    let mut count = vec![0usize; routers];
+    let mut joined = std::collections::HashSet::new();
+    let mut join = |p: &mut Plan, a: usize, b: usize| -> Result<bool, TopoError> {
+        if a == b || !joined.insert((a.min(b), a.max(b))) {
+            return Ok(false);
+        }
+        let (ea, eb) = (format!("e{}", count[a]), format!("e{}", count[b]));
+        count[a] += 1;
+        count[b] += 1;
+        p.link((ids[a], &ea), (ids[b], &eb))?;
+        Ok(true)
+    };
+    for r in 1..routers {
+        join(&mut p, next(r), r)?;
+    }
+    let mut made = routers - 1;
+    let mut tries = 0;
+    while made < links - 2 && tries < 16 * links {
+        tries += 1;
+        if join(&mut p, next(routers), next(routers))? {
+            made += 1;
+        }
+    }
+    p.host_on("h1", ids[0], "lan")?;
+    p.host_on("h2", ids[routers - 1], "lan")?;
+    Topology::from_doc(p.doc)
+}
+
 fn check_size(links: Option<usize>) -> Result<usize, TopoError> {
     links.filter(|&l| l <= MAX_LINKS).ok_or_else(too_many)
 }

@@ -172,6 +172,9 @@ pub struct Topology {
     pub warnings: Vec<Warning>,
     /// Seed of every link's random generator.
     pub seed: u64,
+    /// `settings.aggregate`: blocks whose unassigned addresses computed routes send where they
+    /// send the subnet below them, as (network, length).
+    pub aggregates: Vec<(Ipv4Addr, u8)>,
     doc: Doc,
 }
 

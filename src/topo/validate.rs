@@ -17,7 +17,7 @@ use super::{
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
 use crate::router::fib::{
-    ParsedRoute, TABLE_MAIN, TableNames, parse_mark, parse_route_in, parse_rule,
+    ParsedRoute, TABLE_MAIN, TableNames, parse_mark, parse_prefix, parse_route_in, parse_rule,
 };
 use crate::router::{IfAddr, IfaceId, NextHop, Route, RouteKind};
 use crate::shape::{Netem, NetemError};
@@ -125,7 +125,8 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
     }
     let links = links(&cx, &doc, &mut nodes)?;
     let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
-    let computed = auto::compute(&nodes, &links);
+    let aggregates = aggregates(&cx, &doc)?;
+    let computed = auto::compute(&nodes, &links, &aggregates);
     for (node, routes) in nodes.iter_mut().zip(computed) {
         if node.auto_routes {
             // Computed routes go in first: a gateway's default route is the fallback after them.
@@ -137,8 +138,32 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
         links,
         warnings,
         seed: doc.settings.seed.unwrap_or(DEFAULT_SEED),
+        aggregates: aggregates
+            .iter()
+            .map(|&(p, len)| (Ipv4Addr::from(p), len))
+            .collect(),
         doc,
     })
+}
+
+/// `settings.aggregate`: prefixes (network address, no host bits), sorted, none inside another.
+fn aggregates(cx: &Cx, doc: &Doc) -> Result<Vec<Subnet>, TopoError> {
+    let Some(list) = &doc.settings.aggregate else {
+        return Ok(Vec::new());
+    };
+    let fail = |m: String| cx.err(list.span(), "settings.aggregate", m);
+    let mut out = Vec::new();
+    for text in &list.get_ref().0 {
+        let (p, len) = parse_prefix(text).map_err(|e| fail(format!("{text:?}: {e}")))?;
+        out.push((u32::from(p), len));
+    }
+    out.sort_unstable();
+    for w in out.windows(2) {
+        if overlap(w[0], w[1]) {
+            return Err(fail(format!("{} and {} overlap", show(w[0]), show(w[1]))));
+        }
+    }
+    Ok(out)
 }
 
 /// A `ttl` key, checked (1 to 255).
