@@ -1,9 +1,11 @@
+use shoal::topo::generate::{self, Shape};
 use std::time::Instant;
 fn main() {
+    sizes();
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let shape: Shape = args[1..].join(" ").parse().unwrap();
     let t0 = Instant::now();
-    let t = shoal::topo::generate::random(n, 4, 1).unwrap();
+    let t = generate::shape(shape).unwrap();
     let el = t0.elapsed();
     let sizes: Vec<usize> = t
         .nodes
@@ -13,9 +15,27 @@ fn main() {
         .collect();
     let avg = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
     println!(
-        "{n} routers {} links: {:.2} s; routes/router avg {avg:.1} max {}",
+        "{shape}: {} nodes {} links: {:.2} s; routes/router avg {avg:.1} max {} agg {:?}",
+        t.nodes.len(),
         t.links.len(),
         el.as_secs_f64(),
-        sizes.iter().max().unwrap()
+        sizes.iter().max().unwrap(),
+        t.aggregates
+    );
+    if let Ok(name) = std::env::var("SHOW") {
+        let i = t.node_index(&name).unwrap();
+        for l in t.route_lines(i) {
+            println!("  {l}");
+        }
+    }
+}
+#[allow(dead_code)]
+fn sizes() {
+    println!(
+        "Node {} Iface {} Link {} Router {}",
+        size_of::<shoal::topo::Node>(),
+        size_of::<shoal::topo::Iface>(),
+        size_of::<shoal::topo::Link>(),
+        size_of::<shoal::router::Router>()
     );
 }

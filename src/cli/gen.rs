@@ -52,7 +52,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         Shape::Grid { size: (m, n) } => generate::grid(m, n)?,
         Shape::Hypercube { m, n } => generate::hypercube(m, n)?,
     };
-    let text = topo.to_toml()?;
+    let text = topo.expanded_toml()?;
     match args.output {
         Some(path) => {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?

@@ -24,7 +24,7 @@ use std::net::Ipv4Addr;
 use super::ortc::{Entry, FREE, LABELS, Scratch, Trie};
 use super::route::{AutoRoute, AutoRoutes, Hop};
 use super::validate::{Subnet, subnet, subnets_of};
-use super::{Kind, Link, Node};
+use super::{Kind, Link, Node, Progress};
 
 /// A router's neighbour: its index, our interface towards it, and its address there.
 #[derive(Clone, Copy)]
@@ -142,15 +142,20 @@ struct Search {
 }
 
 /// Computed routes for every node that asked for them (empty for the others), compressed.
-pub(super) fn compute(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Vec<AutoRoutes> {
-    tables(nodes, links, aggregates, true)
+pub(super) fn compute(
+    nodes: &[Node],
+    links: &[Link],
+    aggregates: &[Subnet],
+    progress: &dyn Progress,
+) -> Vec<AutoRoutes> {
+    tables(nodes, links, aggregates, true, progress)
 }
 
 /// The same, uncompressed: one route per subnet the router is not on (and per piece of an
 /// aggregate's unassigned space), as the comparison for the compressed tables.
 #[cfg(test)]
 pub(super) fn full(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Vec<AutoRoutes> {
-    tables(nodes, links, aggregates, false)
+    tables(nodes, links, aggregates, false, &super::Quiet)
 }
 
 fn tables(
@@ -158,6 +163,7 @@ fn tables(
     links: &[Link],
     aggregates: &[Subnet],
     compress: bool,
+    progress: &dyn Progress,
 ) -> Vec<AutoRoutes> {
     let mut out = vec![AutoRoutes::default(); nodes.len()];
     if !nodes.iter().any(|n| n.auto_routes) {
@@ -174,11 +180,18 @@ fn tables(
         scratch: Scratch::default(),
         entries: Vec::new(),
     };
+    let total = nodes.iter().filter(|n| n.auto_routes).count();
+    let mut done = 0;
     for (r, node) in nodes.iter().enumerate() {
         if node.kind == Kind::Router && node.auto_routes {
             out[r] = router(r, node, &net, &trie, &mut search, compress);
+            done += 1;
+            if done % 256 == 0 {
+                progress.report("routes", done, total);
+            }
         }
     }
+    progress.report("routes", total, total);
     out
 }
 
@@ -251,6 +264,7 @@ fn router(
             len: e.len,
             hop: hop_of(e.label),
         }));
+        routes.sort_unstable_by_key(|r| (r.prefix, r.len));
     } else {
         for (k, &(prefix, len)) in net.subnets.iter().enumerate() {
             if let (Some(hop), false) = (bfs_hop(r, k, net, s), s.labels[k] == FREE) {

@@ -14,8 +14,10 @@
 mod auto;
 mod build;
 pub mod doc;
+mod expand;
 #[path = "gen.rs"]
 pub mod generate; // `gen` is a reserved word in edition 2024
+mod lattice;
 mod ortc;
 mod route;
 mod validate;
@@ -72,6 +74,27 @@ fn key_prefix(key: &str) -> String {
     } else {
         format!("{key}: ")
     }
+}
+
+/// What a long build reports as it goes: `report("routes", 40960, 100000)` — a stage (`nodes`
+/// made, `routes` computed, `routers` configured), how many are done, of how many. Called every
+/// few thousand items, from the thread that started the build.
+pub trait Progress {
+    /// `done` of `total` items of stage `what` are done.
+    fn report(&self, what: &str, done: usize, total: usize);
+}
+
+impl<F: Fn(&str, usize, usize)> Progress for F {
+    fn report(&self, what: &str, done: usize, total: usize) {
+        self(what, done, total)
+    }
+}
+
+/// Progress nobody watches.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn report(&self, _: &str, _: usize, _: usize) {}
 }
 
 /// A router or a host.
@@ -190,27 +213,46 @@ pub const DEFAULT_TTL: u8 = 64;
 impl Topology {
     /// Parse and validate TOML text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Topology, TopoError> {
+        Topology::parse_with(file, text, &Quiet)
+    }
+
+    /// [`Topology::parse`], reporting progress.
+    pub fn parse_with(
+        file: &str,
+        text: &str,
+        progress: &dyn Progress,
+    ) -> Result<Topology, TopoError> {
         let doc: Doc = toml::from_str(text).map_err(|e| TopoError::Invalid {
             file: file.to_owned(),
             line: e.span().map_or(1, |s| line_of(text, s.start)),
             key: String::new(),
             message: e.message().trim_end().to_owned(),
         })?;
-        validate::validate(doc, file, text)
+        validate::validate(doc, file, text, progress)
     }
 
     /// Read, parse and validate a file.
     pub fn load(path: &str) -> Result<Topology, TopoError> {
+        Topology::load_with(path, &Quiet)
+    }
+
+    /// [`Topology::load`], reporting progress.
+    pub fn load_with(path: &str, progress: &dyn Progress) -> Result<Topology, TopoError> {
         let text = std::fs::read_to_string(path).map_err(|source| TopoError::Read {
             file: path.to_owned(),
             source,
         })?;
-        Topology::parse(path, &text)
+        Topology::parse_with(path, &text, progress)
     }
 
     /// Validate a document built in code (generators); errors name the file `<generated>`.
     pub fn from_doc(doc: Doc) -> Result<Topology, TopoError> {
-        validate::validate(doc, "<generated>", "")
+        Topology::from_doc_with(doc, &Quiet)
+    }
+
+    /// [`Topology::from_doc`], reporting progress.
+    pub fn from_doc_with(doc: Doc, progress: &dyn Progress) -> Result<Topology, TopoError> {
+        validate::validate(doc, "<generated>", "", progress)
     }
 
     /// The document this topology was made from.

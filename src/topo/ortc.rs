@@ -36,6 +36,7 @@ struct Node {
 }
 
 /// The trie of a set of disjoint prefixes.
+#[derive(Default)]
 pub struct Trie {
     nodes: Vec<Node>,
 }
@@ -59,12 +60,51 @@ impl Trie {
     /// The trie of `leaves`, `(prefix, len)` each: pairwise disjoint (neither equal nor nested)
     /// and host bits clear. Leaf `i` is `leaves[i]`.
     pub fn new(leaves: &[(u32, u8)]) -> Trie {
-        let mut nodes = vec![Node {
+        let mut trie = Trie { nodes: Vec::new() };
+        trie.rebuild(leaves);
+        trie
+    }
+
+    /// Make this the trie of `leaves` (as [`Trie::new`]), reusing its memory. Sorted leaves
+    /// cost the nodes they add; others a walk from the root each.
+    pub fn rebuild(&mut self, leaves: &[(u32, u8)]) {
+        let nodes = &mut self.nodes;
+        nodes.clear();
+        nodes.push(Node {
             child: [NONE; 2],
             prefix: 0,
             len: 0,
             leaf: NONE,
-        }];
+        });
+        if leaves.windows(2).all(|w| w[0].0 < w[1].0) {
+            // The path to the previous leaf, by depth: the next one branches off it where
+            // their addresses first differ.
+            let mut path = [0u32; 33];
+            let mut prev: Option<(u32, u8)> = None;
+            for (i, &(prefix, len)) in leaves.iter().enumerate() {
+                let from = match prev {
+                    Some((p, l)) => ((p ^ prefix).leading_zeros() as u8).min(l).min(len),
+                    None => 0,
+                };
+                let mut at = path[usize::from(from)] as usize;
+                for depth in from..len {
+                    let bit = (prefix >> (31 - depth) & 1) as usize;
+                    let id = nodes.len();
+                    nodes.push(Node {
+                        child: [NONE; 2],
+                        prefix: prefix & mask(depth + 1),
+                        len: depth + 1,
+                        leaf: NONE,
+                    });
+                    nodes[at].child[bit] = id as u32;
+                    at = id;
+                    path[usize::from(depth) + 1] = id as u32;
+                }
+                nodes[at].leaf = i as u32;
+                prev = Some((prefix, len));
+            }
+            return;
+        }
         for (i, &(prefix, len)) in leaves.iter().enumerate() {
             let mut at = 0usize;
             for depth in 0..len {
@@ -86,7 +126,6 @@ impl Trie {
             }
             nodes[at].leaf = i as u32;
         }
-        Trie { nodes }
     }
 
     /// The fewest routes that give every leaf `i` the label `labels[i]` (below [`LABELS`], or

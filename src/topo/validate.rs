@@ -11,8 +11,8 @@ use toml::Spanned;
 use super::auto;
 use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::{
-    AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError,
-    Topology, Warning, line_of,
+    AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, Progress,
+    TopoError, Topology, Warning, line_of,
 };
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
@@ -44,7 +44,15 @@ impl Cx<'_> {
     }
 }
 
-pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, TopoError> {
+pub(super) fn validate(
+    doc: Doc,
+    file: &str,
+    text: &str,
+    progress: &dyn Progress,
+) -> Result<Topology, TopoError> {
+    if doc.generate.is_some() {
+        return super::generate::expand(doc, file, text, progress);
+    }
     let cx = Cx { file, text };
     let mut nodes = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
@@ -126,7 +134,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
     let links = links(&cx, &doc, &mut nodes)?;
     let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
     let aggregates = aggregates(&cx, &doc)?;
-    let computed = auto::compute(&nodes, &links, &aggregates);
+    let computed = auto::compute(&nodes, &links, &aggregates, progress);
     for (node, routes) in nodes.iter_mut().zip(computed) {
         if node.auto_routes {
             // Computed routes go in first: a gateway's default route is the fallback after them.
