@@ -82,11 +82,11 @@ impl Topology {
                     net.attach_file(end, path).map_err(EngineError::from)?;
                 }
                 if let Some(spec) = &f.attach {
-                    net.attach_port(end, spec.clone())
+                    net.attach_port(end, (**spec).clone())
                         .map_err(EngineError::from)?;
                 }
                 if let Some(n) = &f.netem {
-                    net.impair(end, n.clone());
+                    net.impair(end, (**n).clone());
                 }
             }
         }
@@ -104,7 +104,7 @@ impl Topology {
             for &end in &ends {
                 let (n, i) = (end.0.0 as usize, usize::from(end.1.0));
                 if let Some(netem) = &self.nodes[n].ifaces[i].netem {
-                    net.impair(end, netem.clone());
+                    net.impair(end, (**netem).clone());
                 }
             }
         }

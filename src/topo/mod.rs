@@ -153,12 +153,13 @@ pub struct Iface {
     pub link: Option<usize>,
     /// A shared-memory link file joining it to another process, if any.
     pub link_file: Option<std::path::PathBuf>,
-    /// The host device it is bound to, if any.
-    pub attach: Option<crate::port::PortSpec>,
+    /// The host device it is bound to, if any (boxed, as the next field: rare, and a model of
+    /// 100,000 routers holds a million interfaces).
+    pub attach: Option<Box<crate::port::PortSpec>>,
     /// Interface group (`suppress_ifgroup`).
     pub group: u32,
     /// Impairment of the frames leaving it, if the file gives one on the interface.
-    pub netem: Option<Netem>,
+    pub netem: Option<Box<Netem>>,
 }
 
 /// A validated link.
@@ -170,7 +171,7 @@ pub struct Link {
     pub delay: Duration,
     /// Impairment of every direction, if the file gives one on the link (an interface's own
     /// `netem` is on [`Iface::netem`]; the two never meet).
-    pub netem: Option<Netem>,
+    pub netem: Option<Box<Netem>>,
 }
 
 /// A warning: the topology is usable but probably not what was meant.

@@ -273,12 +273,12 @@ fn ifaces(
             mac,
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
-            attach: attach(cx, id, &key)?,
+            attach: attach(cx, id, &key)?.map(Box::new),
             group: id.group.unwrap_or(0),
             netem: id
                 .netem
                 .as_ref()
-                .map(|n| netem(cx, n, &key("netem")))
+                .map(|n| netem(cx, n, &key("netem")).map(Box::new))
                 .transpose()?,
         });
     }
@@ -609,7 +609,7 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
         out.push(Link {
             ends,
             delay: Duration::from_micros(ld.delay_us.unwrap_or(default_delay)),
-            netem: link_netem,
+            netem: link_netem.map(Box::new),
         });
     }
     Ok(out)

@@ -48,11 +48,13 @@ pub enum RouteError {
 }
 
 /// `(metric, next-hop id)` pairs for one prefix, best (lowest metric) first. Nearly every prefix
-/// has one route, kept inline so a table costs no allocation per prefix.
+/// has one route, kept inline so a table costs no allocation per prefix; the rare list is boxed
+/// so that a slot, and a table's map entry, stays small (16 and 24 bytes).
 #[derive(Debug, Clone)]
 enum Slot {
     One((u32, u16)),
-    Many(Vec<(u32, u16)>),
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<(u32, u16)>>),
 }
 
 impl Slot {
@@ -78,7 +80,7 @@ impl Slot {
             Slot::One(pair) => {
                 let mut v = vec![*pair, (metric, nh)];
                 v.sort_by_key(|&(m, _)| m);
-                *self = Slot::Many(v);
+                *self = Slot::Many(Box::new(v));
                 None
             }
             Slot::Many(v) => match v.binary_search_by_key(&metric, |&(m, _)| m) {
@@ -368,7 +370,9 @@ impl Table {
             .routes
             .values()
             .map(|s| match s {
-                Slot::Many(v) => v.capacity() * size_of::<(u32, u16)>(),
+                Slot::Many(v) => {
+                    size_of::<Vec<(u32, u16)>>() + v.capacity() * size_of::<(u32, u16)>()
+                }
                 Slot::One(_) => 0,
             })
             .sum();
