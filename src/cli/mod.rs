@@ -7,6 +7,7 @@ mod links;
 mod probe;
 mod report;
 mod run;
+mod source;
 pub mod sys;
 
 pub use shoal::topo::TopoError;
@@ -59,6 +60,11 @@ fn text_out(capture_on_stdout: bool) -> Box<dyn std::io::Write> {
     } else {
         Box::new(std::io::stdout())
     }
+}
+
+/// The command line, `--gen NAME ARGS…` joined into one value first (see [`source::join_gen`]).
+pub fn parse() -> Args {
+    Args::parse_from(source::join_gen(std::env::args_os()))
 }
 
 /// Run the chosen subcommand.

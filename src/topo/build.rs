@@ -11,53 +11,12 @@ use crate::router::fib::TABLE_MAIN;
 use crate::router::{Config, ConfigError, IfaceId, Router};
 use crate::sim::{Sim, SimError};
 
-use super::{Kind, Link, TopoError, Topology};
+use super::{Kind, Link, Node, Progress, Quiet, TopoError, Topology};
 
 impl Topology {
     /// Every node as a configured instance, in model order.
     pub fn routers(&self) -> Result<Vec<Router>, TopoError> {
-        self.nodes
-            .iter()
-            .map(|node| {
-                let config = match node.kind {
-                    Kind::Router => Config::default(),
-                    Kind::Host => Config::host(),
-                };
-                let config = Config {
-                    default_ttl: node.ttl,
-                    ..config
-                };
-                let wrap = |source: ConfigError| {
-                    TopoError::from(SimError::Config {
-                        node: node.name.clone(),
-                        source,
-                    })
-                };
-                let mut r = Router::new(config);
-                for (name, id) in &node.tables {
-                    r.name_table(name, *id);
-                }
-                for f in &node.ifaces {
-                    let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
-                    for &a in &f.addrs {
-                        r.add_addr(i, a).map_err(wrap)?;
-                    }
-                    r.set_group(i, f.group).map_err(wrap)?;
-                }
-                r.add_routes(TABLE_MAIN, node.auto.fib_routes())
-                    .map_err(|e| wrap(e.into()))?;
-                for route in &node.routes {
-                    r.add_parsed(route).map_err(|e| wrap(e.into()))?;
-                }
-                for rule in &node.rules {
-                    r.add_rule_str(rule).map_err(wrap)?;
-                }
-                for mark in &node.marks {
-                    r.add_mark_str(mark).map_err(wrap)?;
-                }
-                Ok(r)
-            })
-            .collect()
+        self.nodes.iter().map(node_router).collect()
     }
 
     /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
@@ -65,16 +24,26 @@ impl Topology {
     /// each with its one-way delay; interfaces on a `link_file` or attached to a device are on
     /// links of those media; nodes with `core` are pinned to it, with `workers` spread.
     pub fn network(&self) -> Result<Network, TopoError> {
+        self.network_with(&Quiet)
+    }
+
+    /// [`Topology::network`], reporting the routers configured (`routers`) as it goes.
+    pub fn network_with(&self, progress: &dyn Progress) -> Result<Network, TopoError> {
         let mut net = Network::new();
-        for (node, router) in self.nodes.iter().zip(self.routers()?) {
-            let id = net.add(&node.name, router);
+        let total = self.nodes.len();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let id = net.add(&node.name, node_router(node)?);
             if let Some(core) = node.core {
                 net.pin(id, core as usize);
             }
             if node.workers > 1 {
                 net.spread(id, node.workers as usize);
             }
+            if i % 4096 == 4095 {
+                progress.report("routers", i + 1, total);
+            }
         }
+        progress.report("routers", total, total);
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
                 let end = (NodeId(n as u32), IfaceId(i as u16));
@@ -134,4 +103,46 @@ impl Topology {
 
 fn ends(link: &Link) -> impl Iterator<Item = (usize, IfaceId)> + '_ {
     link.ends.iter().map(|&(n, i)| (n, IfaceId(i as u16)))
+}
+
+/// One node as a configured instance: interfaces and addresses, computed routes in one
+/// rebuild of `main`, then the file's routes, rules and marks.
+fn node_router(node: &Node) -> Result<Router, TopoError> {
+    let config = match node.kind {
+        Kind::Router => Config::default(),
+        Kind::Host => Config::host(),
+    };
+    let config = Config {
+        default_ttl: node.ttl,
+        ..config
+    };
+    let wrap = |source: ConfigError| {
+        TopoError::from(SimError::Config {
+            node: node.name.clone(),
+            source,
+        })
+    };
+    let mut r = Router::new(config);
+    for (name, id) in &node.tables {
+        r.name_table(name, *id);
+    }
+    for f in &node.ifaces {
+        let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
+        for &a in &f.addrs {
+            r.add_addr(i, a).map_err(wrap)?;
+        }
+        r.set_group(i, f.group).map_err(wrap)?;
+    }
+    r.add_routes(TABLE_MAIN, node.auto.fib_routes())
+        .map_err(|e| wrap(e.into()))?;
+    for route in &node.routes {
+        r.add_parsed(route).map_err(|e| wrap(e.into()))?;
+    }
+    for rule in &node.rules {
+        r.add_rule_str(rule).map_err(wrap)?;
+    }
+    for mark in &node.marks {
+        r.add_mark_str(mark).map_err(wrap)?;
+    }
+    Ok(r)
 }

@@ -539,3 +539,42 @@ fn default_via(gw: Ipv4Addr) -> ParsedRoute {
         multipath: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topo::Quiet;
+
+    /// Each router's routes from the structure are the general computation's, route for
+    /// route, with /30 and with /31 slots (which only lattices too big to compare choose by
+    /// themselves).
+    #[test]
+    fn structure_gives_the_general_routes() {
+        for (dims, style) in [
+            (vec![4, 3, 5], Style::Cube),
+            (vec![6, 7], Style::Grid),
+            (vec![2, 2, 2, 2], Style::Cube),
+            (vec![1, 5], Style::Grid),
+        ] {
+            for host_bits in [2, 1] {
+                let mut l = Lattice::new(&dims, style).unwrap();
+                l.host_bits = host_bits;
+                let (mut nodes, hosts, links) = l.build(64, Duration::ZERO, &Quiet);
+                let routers = nodes.len();
+                nodes.extend(hosts);
+                let general = crate::topo::auto::compute(&nodes, &links, &[l.block()], &Quiet);
+                let mut work = Work::default();
+                for i in 0..routers {
+                    let ours = l.routes(i, &mut work);
+                    assert_eq!(
+                        ours,
+                        general[i],
+                        "{dims:?} /{} {}",
+                        32 - host_bits,
+                        nodes[i].name
+                    );
+                }
+            }
+        }
+    }
+}
