@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use shoal::engine::{Engine, EngineConfig, FlowSpec, NodeId, Totals};
-use shoal::topo::Topology;
 
 use super::links::LinkArgs;
 
@@ -17,8 +16,10 @@ const FLOW_PORT: u16 = 5001;
 /// Options of `shoal run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Topology file.
-    topo: String,
+    /// Topology file (or --gen).
+    topo: Option<String>,
+    #[command(flatten)]
+    gen_arg: super::source::GenArg,
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -50,17 +51,16 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let topo = Topology::load(&args.topo)?;
+    let (topo, name) = args.gen_arg.load(args.topo.as_deref())?;
     for w in &topo.warnings {
-        eprintln!(
-            "{}:{}: warning: {}: {}",
-            args.topo, w.line, w.key, w.message
-        );
+        eprintln!("{name}:{}: warning: {}: {}", w.line, w.key, w.message);
     }
-    let mut net = topo.build_network()?;
-    let node = |name: &str, what: &str| {
-        topo.node_index(name)
-            .with_context(|| format!("{what}: no node {name:?} in {}", args.topo))
+    let meter = super::source::Meter::new();
+    let mut net = topo.network_with(&meter)?;
+    meter.done();
+    let node = |node: &str, what: &str| {
+        topo.node_index(node)
+            .with_context(|| format!("{what}: no node {node:?} in {name}"))
     };
     let mut remote_flows = false;
     for flow in &args.flows {
@@ -109,7 +109,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
-        args.topo,
+        name,
         topo.nodes.len(),
         cfg.workers
     )?;
