@@ -1,5 +1,5 @@
-//! Start-up cost of many routers: build N instances with 4 interfaces and 10 routes each,
-//! start them on one engine worker, and report the wall time and the resident memory they
+//! Start-up cost of many routers: build N instances with 4 interfaces and 10 routes each (on
+//! every core), start them on one engine worker, and report the wall time and the resident memory they
 //! added (from /proc/self/statm, so allocator overhead and page rounding are included). Then
 //! check the idle engine's CPU use over one second. Prints a table; `harness = false`.
 
@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use shoal::engine::{Engine, EngineConfig, Network};
-use shoal::router::{Config, IfAddr, Router};
+use shoal::router::fib::TABLE_MAIN;
+use shoal::router::{Config, IfAddr, NextHop, Route, RouteKind, Router};
 use shoal::wire::ethernet;
 
 /// Router `i`: four interfaces (10.k.0.1/24 on eth k — instances are isolated, so every
@@ -32,10 +33,17 @@ fn router(i: u32) -> Router {
         )
         .expect("fresh address");
     }
-    for k in 0..10u8 {
-        r.add_route_str(&format!("172.16.{k}.0/24 via 10.{}.0.2", k % 4))
-            .expect("valid route");
-    }
+    // Routes as data, in one rebuild of the table (as a topology installs them).
+    let routes = (0..10u8).map(|k| Route {
+        prefix: Ipv4Addr::new(172, 16, k, 0),
+        len: 24,
+        metric: 0,
+        nexthop: NextHop {
+            gateway: Some(Ipv4Addr::new(10, k % 4, 0, 2)),
+            ..NextHop::of_kind(RouteKind::Unicast)
+        },
+    });
+    r.add_routes(TABLE_MAIN, routes).expect("valid routes");
     r
 }
 
@@ -43,22 +51,39 @@ fn main() {
     // `cargo bench` passes --bench; under `cargo test` this is a quick smoke run.
     let full = std::env::args().any(|a| a == "--bench");
     let sizes: &[u32] = if full {
-        &[1_000, 10_000, 100_000]
+        &[1_000, 10_000, 100_000, 1_000_000]
     } else {
         &[1_000]
     };
     println!("startup: N routers, 4 interfaces and 10 routes each, one worker");
     println!(
-        "{:>8} {:>12} {:>14} {:>16} {:>14}",
-        "routers", "build+start", "RSS added", "per router", "idle CPU/1 s"
+        "{:>8} {:>10} {:>10} {:>12} {:>14} {:>16} {:>14}",
+        "routers", "build", "start", "build+start", "RSS added", "per router", "idle CPU/1 s"
     );
     for &n in sizes {
         let rss0 = procfs::rss_bytes();
         let t0 = Instant::now();
+        // Routers are independent: configured on every core, as a topology's are.
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()) as u32;
+        let share = n.div_ceil(threads);
+        let routers: Vec<Router> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| {
+                    let lo = (t * share).min(n);
+                    let hi = (lo + share).min(n);
+                    scope.spawn(move || (lo..hi).map(router).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().expect("a share of routers builds"))
+                .collect()
+        });
         let mut net = Network::new();
-        for i in 0..n {
-            net.add(&format!("r{i}"), router(i));
+        for (i, r) in routers.into_iter().enumerate() {
+            net.add(&format!("r{i}"), r);
         }
+        let built = t0.elapsed();
         let engine = Engine::start(
             net,
             EngineConfig {
@@ -76,7 +101,9 @@ fn main() {
         let idle = procfs::cpu_ticks() - ticks;
         engine.stop().expect("engine stops");
         println!(
-            "{n:>8} {:>10.3} s {:>11.1} MiB {:>13.1} KiB {:>11} ms",
+            "{n:>8} {:>8.3} s {:>8.3} s {:>10.3} s {:>11.1} MiB {:>13.1} KiB {:>11} ms",
+            built.as_secs_f64(),
+            (started - built).as_secs_f64(),
             started.as_secs_f64(),
             rss as f64 / (1 << 20) as f64,
             rss as f64 / n as f64 / 1024.0,

@@ -358,10 +358,7 @@ impl Router {
         };
         // A second address on the same subnet keeps the first one's connected route, as Linux.
         let main = self.fib.table(fib::TABLE_MAIN);
-        if !main.is_some_and(|t| {
-            t.routes()
-                .any(|r| r.prefix == connected.prefix && r.len == connected.len && r.metric == 0)
-        }) {
+        if !main.is_some_and(|t| t.contains(connected.prefix, connected.len, 0)) {
             self.fib.insert(fib::TABLE_MAIN, connected)?;
         }
         Ok(())

@@ -5,6 +5,8 @@
 //! engine both run; interfaces keep their order, so interface `j` is `IfaceId(j)`. Two-ended
 //! links become point-to-point links, longer ones hubs.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::engine::EngineError;
 use crate::fabric::{Network, NodeId};
 use crate::router::fib::TABLE_MAIN;
@@ -16,7 +18,34 @@ use super::{Kind, Link, Node, Progress, Quiet, TopoError, Topology};
 impl Topology {
     /// Every node as a configured instance, in model order.
     pub fn routers(&self) -> Result<Vec<Router>, TopoError> {
-        self.nodes.iter().map(node_router).collect()
+        self.routers_with(&Quiet)
+    }
+
+    /// [`Topology::routers`], configured on every core (they are independent), reporting
+    /// `routers` done as it goes.
+    pub fn routers_with(&self, progress: &dyn Progress) -> Result<Vec<Router>, TopoError> {
+        let total = self.nodes.len();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = total.div_ceil(threads).max(4096);
+        let done = AtomicUsize::new(0);
+        let mut shares = self.nodes.chunks(chunk);
+        let first = shares.next().unwrap_or(&[]);
+        let parts: Vec<Result<Vec<Router>, TopoError>> = std::thread::scope(|scope| {
+            let done = &done;
+            let handles: Vec<_> =
+                (shares.map(|s| scope.spawn(move || configure(s, done, None)))).collect();
+            let mut parts = vec![configure(first, done, Some((progress, total)))];
+            for h in handles {
+                parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            parts
+        });
+        let mut out = Vec::with_capacity(total);
+        for part in parts {
+            out.extend(part?);
+        }
+        progress.report("routers", total, total);
+        Ok(out)
     }
 
     /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
@@ -30,20 +59,15 @@ impl Topology {
     /// [`Topology::network`], reporting the routers configured (`routers`) as it goes.
     pub fn network_with(&self, progress: &dyn Progress) -> Result<Network, TopoError> {
         let mut net = Network::new();
-        let total = self.nodes.len();
-        for (i, node) in self.nodes.iter().enumerate() {
-            let id = net.add(&node.name, node_router(node)?);
+        for (node, router) in self.nodes.iter().zip(self.routers_with(progress)?) {
+            let id = net.add(&node.name, router);
             if let Some(core) = node.core {
                 net.pin(id, core as usize);
             }
             if node.workers > 1 {
                 net.spread(id, node.workers as usize);
             }
-            if i % 4096 == 4095 {
-                progress.report("routers", i + 1, total);
-            }
         }
-        progress.report("routers", total, total);
         for (n, node) in self.nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
                 let end = (NodeId(n as u32), IfaceId(i as u16));
@@ -145,4 +169,23 @@ fn node_router(node: &Node) -> Result<Router, TopoError> {
         r.add_mark_str(mark).map_err(wrap)?;
     }
     Ok(r)
+}
+
+/// Configure `nodes` in order, counting them in `done` (and reporting, on the calling thread).
+fn configure(
+    nodes: &[Node],
+    done: &AtomicUsize,
+    report: Option<(&dyn Progress, usize)>,
+) -> Result<Vec<Router>, TopoError> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for (k, node) in nodes.iter().enumerate() {
+        out.push(node_router(node)?);
+        if k % 4096 == 4095 {
+            let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
+            if let Some((progress, total)) = report {
+                progress.report("routers", d.min(total), total);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -156,7 +156,7 @@ pub struct Fib {
 
 /// `local`'s host routes, addresses apart from next hops so the per-packet scan reads one
 /// contiguous run of `u32`s.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct FastLocal {
     /// One bit per address (see [`bloom_bit`]): a destination whose bit is clear is not local,
     /// which is what nearly every forwarded packet learns here, in a few instructions.
@@ -317,17 +317,18 @@ impl Fib {
         if table != TABLE_LOCAL {
             return;
         }
-        let local = self.table(TABLE_LOCAL);
-        self.local_list = match local {
+        // Refilled in place: an instance's addresses are added one by one.
+        let mut list = self.local_list.take().unwrap_or_default();
+        self.local_list = match self.table(TABLE_LOCAL) {
             Some(t) if t.len() <= FAST_LOCAL_MAX && t.routes().all(|r| r.len == 32) => {
-                let (addrs, nexthops): (Vec<u32>, Vec<NextHop>) =
-                    t.routes().map(|r| (u32::from(r.prefix), r.nexthop)).unzip();
-                let bloom = addrs.iter().fold(0, |m, &a| m | bloom_bit(a));
-                Some(FastLocal {
-                    bloom,
-                    addrs,
-                    nexthops,
-                })
+                list.addrs.clear();
+                list.nexthops.clear();
+                for r in t.routes() {
+                    list.addrs.push(u32::from(r.prefix));
+                    list.nexthops.push(r.nexthop);
+                }
+                list.bloom = list.addrs.iter().fold(0, |m, &a| m | bloom_bit(a));
+                Some(list)
             }
             _ => None,
         };
