@@ -30,6 +30,12 @@ fn status_bytes(key: &str) -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// The 1-minute load average, for each row: this is a shared machine.
+fn load() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    l.split_whitespace().next().unwrap_or("?").to_owned()
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -71,14 +77,16 @@ fn one(shape: Shape, wired: bool) {
     let routes: Vec<usize> = routers.iter().map(|&i| topo.nodes[i].auto.len()).collect();
     let avg = routes.iter().sum::<usize>() as f64 / routes.len().max(1) as f64;
     let max = routes.iter().max().copied().unwrap_or(0);
+    let workers = std::env::var("SHOAL_SCALE_WORKERS").unwrap_or_else(|_| "-".into());
     let head = format!(
-        "{shape:<20} {:>8} {:>8} {avg:>6.1} {max:>4} {:>8}",
+        "{:<20} {:>8} {:>8} {avg:>6.1} {max:>4} {:>8}",
+        format!("{shape} /{workers}w"),
         routers.len(),
         topo.links.len(),
         secs(routed)
     );
     if !wired {
-        println!("{head}   (routes only)");
+        println!("{head}   (routes only; load {})", load());
         return;
     }
     let rss_model = procfs::rss_bytes().saturating_sub(rss0);
@@ -101,10 +109,7 @@ fn one(shape: Shape, wired: bool) {
     }
     let t2 = Instant::now();
     let defaults = EngineConfig::default();
-    let workers = std::env::var("SHOAL_SCALE_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(defaults.workers);
+    let workers = workers.parse().unwrap_or(defaults.workers);
     let cfg = EngineConfig {
         workers,
         pin: false,
@@ -147,7 +152,7 @@ fn one(shape: Shape, wired: bool) {
         per(rss)
     );
     println!(
-        "{head} {:>8} {:>8} {:>9.1} {:>9.1} {:>6} ms   h1→{dst_name}: {answered}/{} hops answered{}, ping {}; flow: {flow}",
+        "{head} {:>8} {:>8} {:>9.1} {:>9.1} {:>6} ms   h1→{dst_name}: {answered}/{} hops answered{}, ping {}; flow: {flow}; load {}",
         secs(built),
         secs(started),
         per(rss),
@@ -159,6 +164,7 @@ fn one(shape: Shape, wired: bool) {
             shoal::sim::PingReply::Echo { .. } => "answered",
             _ => "lost",
         },
+        load(),
     );
 }
 
@@ -169,18 +175,21 @@ fn main() {
         return;
     }
     let full = std::env::args().any(|a| a == "--bench");
-    let cases: &[(&str, bool)] = if full {
+    // (shape, started on the engine, workers): 0 workers is one per core.
+    let cases: &[(&str, bool, usize)] = if full {
         &[
-            ("grid 100x100", true),
-            ("hypercube 10 4", true),
-            ("grid 316x316", true),
-            ("hypercube 10 5", true),
-            ("random 1000 4 1", false),
-            ("random 3000 4 1", false),
-            ("random 10000 4 1", false),
+            ("grid 100x100", true, 1),
+            ("hypercube 10 4", true, 1),
+            ("grid 316x316", true, 1),
+            ("hypercube 10 5", true, 1),
+            ("grid 316x316", true, 0),
+            ("hypercube 10 5", true, 0),
+            ("random 1000 4 1", false, 1),
+            ("random 3000 4 1", false, 1),
+            ("random 10000 4 1", false, 1),
         ]
     } else {
-        &[("grid 10x10", true)]
+        &[("grid 10x10", true, 1)]
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
@@ -206,9 +215,12 @@ fn main() {
         "idle CPU"
     );
     let exe = std::env::current_exe().expect("this bench's path");
-    for &(shape, wired) in cases {
+    for &(shape, wired, workers) in cases {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = if workers == 0 { cores } else { workers };
         let status = Command::new(&exe)
             .env("SHOAL_SCALE_ONE", format!("{};{shape}", u8::from(wired)))
+            .env("SHOAL_SCALE_WORKERS", workers.to_string())
             .status()
             .expect("the bench runs itself");
         assert!(status.success(), "{shape}: {status}");

@@ -115,6 +115,9 @@ impl Slot {
     }
 }
 
+/// Most next hops a table finds by scanning its list (see `Table::nexthop_ids`).
+const SCAN_MAX: usize = 32;
+
 /// A routing table.
 #[derive(Clone, Default)]
 pub struct Table {
@@ -122,6 +125,8 @@ pub struct Table {
     routes: FxHashMap<(u32, u8), Slot>,
     /// Distinct next hops with their reference counts; a count of 0 marks a free id.
     nexthops: Vec<(NextHop, u32)>,
+    /// Next hop to id, kept only once there are more than [`SCAN_MAX`] next hops: below, a
+    /// scan of `nexthops` finds one as fast and a router's small tables stay small.
     nexthop_ids: FxHashMap<NextHop, u16>,
     free_ids: Vec<u16>,
     /// Multipath groups, named by `NextHop::group`. Equal groups are shared; a group outlives
@@ -160,7 +165,7 @@ impl core::fmt::Debug for Table {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Table")
             .field("routes", &self.len())
-            .field("nexthops", &self.nexthop_ids.len())
+            .field("nexthops", &self.live_nexthops())
             .finish()
     }
 }
@@ -398,8 +403,23 @@ impl Table {
         }
     }
 
+    /// Distinct next hops in use.
+    fn live_nexthops(&self) -> usize {
+        self.nexthops.iter().filter(|(_, refs)| *refs > 0).count()
+    }
+
+    /// The id of a next hop in use.
+    fn find(&self, nh: &NextHop) -> Option<u16> {
+        if self.nexthops.len() > SCAN_MAX {
+            return self.nexthop_ids.get(nh).copied();
+        }
+        (self.nexthops.iter())
+            .position(|(n, refs)| *refs > 0 && n == nh)
+            .map(|i| i as u16)
+    }
+
     fn intern(&mut self, nh: NextHop) -> Result<u16, RouteError> {
-        if let Some(&id) = self.nexthop_ids.get(&nh) {
+        if let Some(id) = self.find(&nh) {
             self.nexthops[usize::from(id)].1 += 1;
             return Ok(id);
         }
@@ -415,7 +435,17 @@ impl Table {
                 id
             }
         };
-        self.nexthop_ids.insert(nh, id);
+        if self.nexthops.len() > SCAN_MAX {
+            if self.nexthop_ids.is_empty() {
+                // Past the scan's reach: index every next hop in use from now on.
+                for (i, (n, refs)) in self.nexthops.iter().enumerate() {
+                    if *refs > 0 {
+                        self.nexthop_ids.insert(*n, i as u16);
+                    }
+                }
+            }
+            self.nexthop_ids.insert(nh, id);
+        }
         Ok(id)
     }
 
@@ -423,7 +453,9 @@ impl Table {
         let entry = &mut self.nexthops[usize::from(id)];
         entry.1 -= 1;
         if entry.1 == 0 {
-            self.nexthop_ids.remove(&entry.0);
+            if !self.nexthop_ids.is_empty() {
+                self.nexthop_ids.remove(&entry.0);
+            }
             self.free_ids.push(id);
         }
     }
@@ -500,9 +532,9 @@ mod tests {
         t.insert(route([10, 5, 0, 0], 16, 0, via([3, 3, 3, 3])))
             .unwrap();
         assert_eq!(t.len(), 100);
-        assert_eq!(t.nexthop_ids.len(), 2);
+        assert_eq!(t.live_nexthops(), 2);
         t.remove(Ipv4Addr::new(10, 5, 0, 0), 16, None).unwrap();
-        assert_eq!(t.nexthop_ids.len(), 1);
+        assert_eq!(t.live_nexthops(), 1);
         assert_eq!(t.free_ids, [1]);
         t.insert(route([10, 5, 0, 0], 16, 0, via([4, 4, 4, 4])))
             .unwrap();
