@@ -36,6 +36,16 @@ enum Shape {
         /// Dimensions.
         n: usize,
     },
+    /// N routers joined at random, DEGREE links each on average, a host at either end.
+    Random {
+        /// Number of routers.
+        routers: usize,
+        /// Average links per router.
+        degree: usize,
+        /// Seed of the generator: the same arguments make the same topology.
+        #[arg(default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn parse_grid(s: &str) -> Result<(usize, usize), String> {
@@ -51,6 +61,11 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         Shape::Chain { routers } => generate::chain(routers)?,
         Shape::Grid { size: (m, n) } => generate::grid(m, n)?,
         Shape::Hypercube { m, n } => generate::hypercube(m, n)?,
+        Shape::Random {
+            routers,
+            degree,
+            seed,
+        } => generate::random(routers, degree, seed)?,
     };
     let text = topo.expanded_toml()?;
     match args.output {

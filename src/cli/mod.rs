@@ -44,7 +44,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a topology file on the engine until Ctrl-C, with live totals.
     Run(run::RunArgs),
-    /// Write a generated topology (chain, grid, hypercube) as TOML.
+    /// Write a generated topology (chain, grid, hypercube, random) as TOML.
     Gen(r#gen::GenArgs),
     /// Ping from a node of a topology file, run in the simulator (virtual time).
     Ping(probe::PingArgs),
