@@ -150,13 +150,13 @@ fn node_router(node: &Node) -> Result<Router, TopoError> {
     for (name, id) in &node.tables {
         r.name_table(name, *id);
     }
+    let mut addrs = Vec::new();
     for f in &node.ifaces {
         let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
-        for &a in &f.addrs {
-            r.add_addr(i, a).map_err(wrap)?;
-        }
+        addrs.extend(f.addrs.iter().map(|&a| (i, a)));
         r.set_group(i, f.group).map_err(wrap)?;
     }
+    r.add_addrs(&addrs).map_err(wrap)?;
     r.add_routes(TABLE_MAIN, node.auto.fib_routes())
         .map_err(|e| wrap(e.into()))?;
     for route in &node.routes {

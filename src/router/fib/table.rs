@@ -212,7 +212,10 @@ impl Table {
     /// same prefix, length and metric). Stops at the first route refused, leaving those before
     /// it in.
     pub fn extend(&mut self, routes: impl IntoIterator<Item = Route>) -> Result<(), RouteError> {
-        let mut touched: Vec<(u32, u8)> = Vec::new();
+        let routes = routes.into_iter();
+        let mut touched: Vec<(u32, u8)> = Vec::with_capacity(routes.size_hint().0);
+        // Sized once: a router's tables are made in one go each.
+        self.routes.reserve(routes.size_hint().0);
         let mut result = Ok(());
         for route in routes {
             if route.len > 32 {
