@@ -201,7 +201,7 @@ pub fn dot(topo: &Topology, notes: &Notes) -> String {
                 }
             };
             let mut text: Vec<String> = Vec::new();
-            if let Some(VdeSpec::Plug { port: Some(p), .. }) = &iface.vde {
+            if let Some(VdeSpec::Plug { port: Some(p), .. }) = iface.vde.as_deref() {
                 text.push(format!("port {p}"));
             }
             if let Some(netem) = &iface.netem {
@@ -251,9 +251,9 @@ fn beyond(iface: &crate::topo::Iface) -> Option<(String, String, &'static str)> 
             "shape=component, style=filled",
         ));
     }
-    match iface.vde.as_ref()? {
+    match iface.vde.as_deref()? {
         VdeSpec::Plug { dir, .. } | VdeSpec::Listen { dir } => {
-            let listening = matches!(iface.vde, Some(VdeSpec::Listen { .. }));
+            let listening = matches!(iface.vde.as_deref(), Some(VdeSpec::Listen { .. }));
             let (label, shape) = if listening {
                 let label = format!("VDE clients\n{}", dir.display());
                 (label, "shape=box3d, style=\"filled,dashed\"")

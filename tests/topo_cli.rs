@@ -83,6 +83,50 @@ ends = ["r1:eth0", "h1:eth0"]
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--gen` in place of a file, and a file holding a `[generate]` block, give the same
+/// topology `shoal gen` writes out.
+#[test]
+fn generated_topologies_without_files() {
+    let out = shoal(&["traceroute", "--gen", "hypercube", "3", "3", "h1", "h8"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(" 7  r2_2_2 ("), "{text}");
+    assert!(text.contains(" 8  h8 ("), "{text}");
+    let out = shoal(&["ping", "--gen", "grid", "3x4", "h1", "h4", "-c", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 received"), "{text}");
+
+    let dir = std::env::temp_dir().join(format!("shoal-gen-block-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("block.toml");
+    let file = file.to_str().unwrap();
+    std::fs::write(file, "[generate]\nshape = \"hypercube 3 3\"\n").unwrap();
+    let out = shoal(&["traceroute", file, "h1", "h8"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        text_of(&["traceroute", "--gen", "hypercube", "3", "3", "h1", "h8"])
+    );
+    // A block holds nothing else; a file and --gen together are one too many.
+    std::fs::write(
+        file,
+        "[generate]\nshape = \"grid 2x2\"\n[[host]]\nname = \"x\"\n",
+    )
+    .unwrap();
+    let out = shoal(&["ping", file, "h1", "h2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds nothing else"));
+    let out = shoal(&["ping", "--gen", "grid", "2x2", file, "h1", "h2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = shoal(&["ping", "--gen", "grid", "2by2", "h1", "h2"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn text_of(args: &[&str]) -> String {
+    String::from_utf8_lossy(&shoal(args).stdout).into_owned()
+}
+
 #[test]
 fn gen_writes_toml_to_stdout() {
     let out = shoal(&["gen", "grid", "2x2"]);

@@ -318,7 +318,7 @@ fn vde_keys_parse_and_mistakes_name_file_line_and_key() {
     let spec = |wan: &str| {
         let t = Topology::parse("t.toml", &topo_with(wan)).unwrap();
         assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-        t.nodes[0].ifaces[1].vde.clone().unwrap()
+        *t.nodes[0].ifaces[1].vde.clone().unwrap()
     };
     assert_eq!(
         spec(r#"attach = { vde = "/tmp/sw" }"#),

@@ -39,6 +39,16 @@ enum Shape {
         #[arg(value_parser = at_least_one)]
         n: usize,
     },
+    /// N routers joined at random, DEGREE links each on average, a host at either end.
+    Random {
+        /// Number of routers.
+        routers: usize,
+        /// Average links per router.
+        degree: usize,
+        /// Seed of the generator: the same arguments make the same topology.
+        #[arg(default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn parse_grid(s: &str) -> Result<(usize, usize), String> {
@@ -62,8 +72,13 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         Shape::Chain { routers } => generate::chain(routers)?,
         Shape::Grid { size: (m, n) } => generate::grid(m, n)?,
         Shape::Hypercube { m, n } => generate::hypercube(m, n)?,
+        Shape::Random {
+            routers,
+            degree,
+            seed,
+        } => generate::random(routers, degree, seed)?,
     };
-    let text = topo.to_toml()?;
+    let text = topo.expanded_toml()?;
     match args.output {
         Some(path) => {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?

@@ -11,6 +11,7 @@ mod plug;
 mod probe;
 mod report;
 mod run;
+mod source;
 pub mod sys;
 
 pub use shoal::topo::TopoError;
@@ -50,7 +51,7 @@ enum Command {
     /// Run a topology file with one interface speaking the vde_plug stream on standard input
     /// and output: `dpipe vde_plug SWITCH = shoal plug TOPO NODE:IFACE`.
     Plug(plug::PlugArgs),
-    /// Write a generated topology (chain, grid, hypercube) as TOML.
+    /// Write a generated topology (chain, grid, hypercube, random) as TOML.
     Gen(r#gen::GenArgs),
     /// Talk to a running `shoal run`: show and change its nodes and links, ping, capture.
     Ctl(ctl::CtlArgs),
@@ -70,6 +71,11 @@ fn text_out(capture_on_stdout: bool) -> Box<dyn std::io::Write> {
     } else {
         Box::new(std::io::stdout())
     }
+}
+
+/// The command line, `--gen NAME ARGS…` joined into one value first (see [`source::join_gen`]).
+pub fn parse() -> Args {
+    Args::parse_from(source::join_gen(std::env::args_os()))
 }
 
 /// Run the chosen subcommand.

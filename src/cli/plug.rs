@@ -1,6 +1,7 @@
-//! `shoal plug TOPO [NODE:IFACE] [run options]`: `shoal run`, with one interface speaking
-//! `vde_plug`'s stream form on standard input and output — what a VDE cable carries. So
-//! `dpipe vde_plug /tmp/sw = shoal plug a.toml r1:wan` plugs r1's wan into a `vde_switch`, and
+//! `shoal plug TOPO [NODE:IFACE] [run options]` (or `--gen SHAPE` for TOPO): `shoal run`,
+//! with one interface speaking `vde_plug`'s stream form on standard input and output — what a
+//! VDE cable carries. So `dpipe vde_plug /tmp/sw = shoal plug a.toml r1:wan` plugs r1's wan
+//! into a `vde_switch`, and
 //! `dpipe shoal plug a.toml r1:wan = ssh far shoal plug b.toml r2:wan` joins two shoal
 //! processes across hosts. The interface must be on no link in the file (or be the file's
 //! `attach = { vde = "-" }`, and then NODE:IFACE may be left out). Everything else shoal prints
@@ -24,14 +25,19 @@ pub struct PlugArgs {
 }
 
 pub fn run(args: PlugArgs) -> anyhow::Result<()> {
-    let PlugArgs { run, iface } = args;
-    if iface.is_none() && !Topology::load(run.topo())?.uses_stdio() {
-        let msg = format!(
-            "shoal plug: name the interface for the stream (NODE:IFACE): {} gives none \
-             attach = {{ vde = \"-\" }}",
-            run.topo()
-        );
-        return Err(super::Usage::new(msg).into());
+    let PlugArgs { mut run, mut iface } = args;
+    if iface.is_none() {
+        iface = run.take_positional_after_gen();
+    }
+    if iface.is_none() {
+        let (topo, name) = run.load()?;
+        if !topo.uses_stdio() {
+            let msg = format!(
+                "shoal plug: name the interface for the stream (NODE:IFACE): {name} gives none \
+                 attach = {{ vde = \"-\" }}"
+            );
+            return Err(super::Usage::new(msg).into());
+        }
     }
     run::run_plugged(run, iface.as_deref())
 }
@@ -48,13 +54,15 @@ pub fn give_stdio(topo: &mut Topology, end: &str, file: &str) -> anyhow::Result<
         .node_index(node)
         .ok_or_else(|| usage(format!("no node {node:?} in {file}")))?;
     let others = topo.nodes.iter().flat_map(|n| &n.ifaces);
-    let stdio = others.filter(|f| f.vde == Some(VdeSpec::Stdio)).count();
+    let stdio = others
+        .filter(|f| f.vde.as_deref() == Some(&VdeSpec::Stdio))
+        .count();
     let f = topo.nodes[n]
         .ifaces
         .iter_mut()
         .find(|f| f.name == iface)
         .ok_or_else(|| usage(format!("{node} has no interface {iface:?}")))?;
-    if f.vde == Some(VdeSpec::Stdio) {
+    if f.vde.as_deref() == Some(&VdeSpec::Stdio) {
         return Ok(());
     }
     if stdio != 0 {
@@ -78,6 +86,6 @@ pub fn give_stdio(topo: &mut Topology, end: &str, file: &str) -> anyhow::Result<
             "{end} {what} in {file}; plug an interface that is on no link"
         )));
     }
-    f.vde = Some(VdeSpec::Stdio);
+    f.vde = Some(Box::new(VdeSpec::Stdio));
     Ok(())
 }

@@ -11,17 +11,19 @@ use shoal::router::SendOptions;
 use shoal::sim::{NodeId, PingReply, Sim};
 use shoal::topo::Topology;
 
+use super::Usage;
 use super::links::LinkArgs;
+use super::source::{GenArg, Meter};
 
 /// Options of `shoal ping`.
 #[derive(Debug, clap::Args)]
 pub struct PingArgs {
-    /// Topology file.
-    topo: String,
-    /// Node to ping from.
-    from: String,
-    /// Address or node name to ping (a node's first address).
-    dst: String,
+    /// The topology file (none with --gen), the node to ping from, and the address or node
+    /// name to ping (a node's first address).
+    #[arg(value_name = "[TOPO] FROM DST", num_args = 2..=3, required = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    gen_arg: GenArg,
     /// Number of echo requests (1 or more).
     #[arg(short = 'c', long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     count: u16,
@@ -35,12 +37,12 @@ pub struct PingArgs {
 /// Options of `shoal traceroute`.
 #[derive(Debug, clap::Args)]
 pub struct TracerouteArgs {
-    /// Topology file.
-    topo: String,
-    /// Node to trace from.
-    from: String,
-    /// Address or node name to trace to.
-    dst: String,
+    /// The topology file (none with --gen), the node to trace from, and the address or node
+    /// name to trace to.
+    #[arg(value_name = "[TOPO] FROM DST", num_args = 2..=3, required = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    gen_arg: GenArg,
     /// Most hops to probe (1 to 255).
     #[arg(short = 'm', long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     max_hops: u8,
@@ -51,16 +53,22 @@ pub struct TracerouteArgs {
 /// Load and build the topology with the command line's impairments and captures, and resolve
 /// the source node and destination address.
 fn setup(
-    file: &str,
-    from: &str,
-    dst: &str,
+    args: &[String],
+    gen_arg: &GenArg,
     links: &LinkArgs,
-) -> anyhow::Result<(Topology, Sim, NodeId, Ipv4Addr)> {
-    let topo = Topology::load(file)?;
+) -> anyhow::Result<(Topology, Sim, NodeId, Ipv4Addr, [String; 2])> {
+    let (file, from, dst) = match args {
+        [from, dst] => (None, from, dst),
+        [file, from, dst] => (Some(file.as_str()), from, dst),
+        _ => return Err(Usage::new("give [TOPO] FROM DST".into()).into()),
+    };
+    let (topo, file) = gen_arg.load(file)?;
     for w in &topo.warnings {
         eprintln!("{file}:{}: warning: {}: {}", w.line, w.key, w.message);
     }
-    let mut net = topo.network()?;
+    let meter = Meter::new();
+    let mut net = topo.network_with(&meter)?;
+    meter.done();
     links.apply(&topo, &mut net)?;
     let sim = Sim::from_network(net, topo.sim_pool())?;
     let node = sim.node(from)?;
@@ -71,16 +79,16 @@ fn setup(
             .and_then(|i| topo.first_addr(i))
             .with_context(|| format!("{dst:?} is neither an address nor a node of {file}"))?,
     };
-    Ok((topo, sim, node, addr))
+    Ok((topo, sim, node, addr, [from.clone(), dst.clone()]))
 }
 
 pub fn ping(args: PingArgs) -> anyhow::Result<()> {
-    let (_, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst, &args.links)?;
+    let (_, mut sim, node, dst, [from, _]) = setup(&args.args, &args.gen_arg, &args.links)?;
     let mut out = super::text_out(args.links.capture_to_stdout());
     writeln!(
         out,
         "PING {dst} ({dst}) from {} {}({}) bytes of data; times are virtual (simulator clock).",
-        args.from,
+        from,
         args.size,
         args.size + 28
     )?;
@@ -148,13 +156,13 @@ pub fn ping(args: PingArgs) -> anyhow::Result<()> {
 }
 
 pub fn traceroute(args: TracerouteArgs) -> anyhow::Result<()> {
-    let (topo, mut sim, node, dst) = setup(&args.topo, &args.from, &args.dst, &args.links)?;
+    let (topo, mut sim, node, dst, [from, _]) = setup(&args.args, &args.gen_arg, &args.links)?;
     let mut out = super::text_out(args.links.capture_to_stdout());
     writeln!(
         out,
         "traceroute to {dst} ({dst}) from {}, {} hops max, 60 byte packets; times are virtual \
          (simulator clock)",
-        args.from, args.max_hops
+        from, args.max_hops
     )?;
     let hops = sim.traceroute(node, dst, args.max_hops.max(1), Duration::from_secs(5))?;
     for hop in &hops {

@@ -21,8 +21,10 @@ const FLOW_PORT: u16 = 5001;
 /// Options of `shoal run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Topology file.
-    topo: String,
+    /// Topology file (or --gen).
+    topo: Option<String>,
+    #[command(flatten)]
+    gen_arg: super::source::GenArg,
     /// Worker threads, 1 or more (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
@@ -65,9 +67,16 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The topology file.
-    pub(super) fn topo(&self) -> &str {
-        &self.topo
+    /// The topology, generated or read from the file, and what to call it in messages.
+    pub(super) fn load(&self) -> anyhow::Result<(Topology, String)> {
+        self.gen_arg.load(self.topo.as_deref())
+    }
+
+    /// With `--gen`, the positional taken for the file is not one (`shoal plug --gen chain 3
+    /// h1:eth1`): hand it back.
+    pub(super) fn take_positional_after_gen(&mut self) -> Option<String> {
+        self.gen_arg.shape.as_ref()?;
+        self.topo.take()
     }
 }
 
@@ -80,21 +89,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// `attach = { vde = "-" }`) all text goes to standard error, and the run ends when the
 /// stream does.
 pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Result<()> {
-    let mut topo = Topology::load(&args.topo)?;
+    let (mut topo, name) = args.load()?;
     if let Some(end) = plugged {
-        super::plug::give_stdio(&mut topo, end, &args.topo)?;
+        super::plug::give_stdio(&mut topo, end, &name)?;
     }
     let stdio = topo.uses_stdio();
     for w in &topo.warnings {
-        eprintln!(
-            "{}:{}: warning: {}: {}",
-            args.topo, w.line, w.key, w.message
-        );
+        eprintln!("{name}:{}: warning: {}: {}", w.line, w.key, w.message);
     }
-    let mut net = topo.build_network()?;
-    let node = |name: &str, what: &str| {
-        topo.node_index(name)
-            .with_context(|| format!("{what}: no node {name:?} in {}", args.topo))
+    let meter = super::source::Meter::new();
+    let mut net = topo.network_with(&meter)?;
+    meter.done();
+    let node = |node: &str, what: &str| {
+        topo.node_index(node)
+            .with_context(|| format!("{what}: no node {node:?} in {name}"))
     };
     // Flows to addresses outside this file: (sender, address); their receivers count them.
     let mut remote = Vec::new();
@@ -174,7 +182,7 @@ pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Resul
     writeln!(
         out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
-        args.topo,
+        name,
         topo.nodes.len(),
         cfg.workers
     )?;
@@ -330,8 +338,18 @@ fn open_control(args: &RunArgs, ctl: Arc<Ctl>) -> anyhow::Result<Server> {
         return Server::start(path, ctl)
             .with_context(|| format!("opening the control socket {}", path.display()));
     }
-    let stem = std::path::Path::new(&args.topo).file_stem();
-    let name = stem.map_or("shoal".into(), |s| s.to_string_lossy());
+    // After the file; a generated network after its shape (`--gen chain 3`: chain-3).
+    let name = match (&args.topo, &args.gen_arg.shape) {
+        (Some(file), _) => std::path::Path::new(file)
+            .file_stem()
+            .map_or("shoal".into(), |s| s.to_string_lossy().into_owned()),
+        (None, Some(shape)) => shape
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join("-")
+            .replace('/', "_"),
+        (None, None) => "shoal".into(),
+    };
     let mut n = 1;
     loop {
         let path = match n {

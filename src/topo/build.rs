@@ -5,56 +5,47 @@
 //! engine both run; interfaces keep their order, so interface `j` is `IfaceId(j)`. Two-ended
 //! links become point-to-point links, longer ones hubs.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::engine::EngineError;
 use crate::fabric::{Network, NodeId};
+use crate::router::fib::TABLE_MAIN;
 use crate::router::{Config, ConfigError, IfaceId, Router};
 use crate::sim::{Sim, SimError};
 
-use super::{Kind, Link, TopoError, Topology};
+use super::{Kind, Link, Node, Progress, Quiet, TopoError, Topology};
 
 impl Topology {
     /// Every node as a configured instance, in model order.
     pub fn routers(&self) -> Result<Vec<Router>, TopoError> {
-        self.nodes
-            .iter()
-            .map(|node| {
-                let config = match node.kind {
-                    Kind::Router => Config::default(),
-                    Kind::Host => Config::host(),
-                };
-                let config = Config {
-                    default_ttl: node.ttl,
-                    ..config
-                };
-                let wrap = |source: ConfigError| {
-                    TopoError::from(SimError::Config {
-                        node: node.name.clone(),
-                        source,
-                    })
-                };
-                let mut r = Router::new(config);
-                for (name, id) in &node.tables {
-                    r.name_table(name, *id);
-                }
-                for f in &node.ifaces {
-                    let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
-                    for &a in &f.addrs {
-                        r.add_addr(i, a).map_err(wrap)?;
-                    }
-                    r.set_group(i, f.group).map_err(wrap)?;
-                }
-                for route in &node.routes {
-                    r.add_route_str(route).map_err(wrap)?;
-                }
-                for rule in &node.rules {
-                    r.add_rule_str(rule).map_err(wrap)?;
-                }
-                for mark in &node.marks {
-                    r.add_mark_str(mark).map_err(wrap)?;
-                }
-                Ok(r)
-            })
-            .collect()
+        self.routers_with(&Quiet)
+    }
+
+    /// [`Topology::routers`], configured on every core (they are independent), reporting
+    /// `routers` done as it goes.
+    pub fn routers_with(&self, progress: &dyn Progress) -> Result<Vec<Router>, TopoError> {
+        let total = self.nodes.len();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = total.div_ceil(threads).max(4096);
+        let done = AtomicUsize::new(0);
+        let mut shares = self.nodes.chunks(chunk);
+        let first = shares.next().unwrap_or(&[]);
+        let parts: Vec<Result<Vec<Router>, TopoError>> = std::thread::scope(|scope| {
+            let done = &done;
+            let handles: Vec<_> =
+                (shares.map(|s| scope.spawn(move || configure(s, done, None)))).collect();
+            let mut parts = vec![configure(first, done, Some((progress, total)))];
+            for h in handles {
+                parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            parts
+        });
+        let mut out = Vec::with_capacity(total);
+        for part in parts {
+            out.extend(part?);
+        }
+        progress.report("routers", total, total);
+        Ok(out)
     }
 
     /// The topology as a network: node `i` of [`Topology::nodes`] is `NodeId(i)` and
@@ -62,8 +53,13 @@ impl Topology {
     /// each with its one-way delay; interfaces on a `link_file`, attached to a device or to
     /// VDE are on links of those media; nodes with `core` are pinned to it, with `workers` spread.
     pub fn network(&self) -> Result<Network, TopoError> {
+        self.network_with(&Quiet)
+    }
+
+    /// [`Topology::network`], reporting the routers configured (`routers`) as it goes.
+    pub fn network_with(&self, progress: &dyn Progress) -> Result<Network, TopoError> {
         let mut net = Network::new();
-        for (node, router) in self.nodes.iter().zip(self.routers()?) {
+        for (node, router) in self.nodes.iter().zip(self.routers_with(progress)?) {
             let id = net.add(&node.name, router);
             if let Some(core) = node.core {
                 net.pin(id, core as usize);
@@ -79,15 +75,15 @@ impl Topology {
                     net.attach_file(end, path).map_err(EngineError::from)?;
                 }
                 if let Some(spec) = &f.attach {
-                    net.attach_port(end, spec.clone())
+                    net.attach_port(end, (**spec).clone())
                         .map_err(EngineError::from)?;
                 }
                 if let Some(spec) = &f.vde {
-                    net.attach_vde(end, spec.clone())
+                    net.attach_vde(end, (**spec).clone())
                         .map_err(EngineError::from)?;
                 }
                 if let Some(n) = &f.netem {
-                    net.impair(end, n.clone());
+                    net.impair(end, (**n).clone());
                 }
             }
         }
@@ -105,7 +101,7 @@ impl Topology {
             for &end in &ends {
                 let (n, i) = (end.0.0 as usize, usize::from(end.1.0));
                 if let Some(netem) = &self.nodes[n].ifaces[i].netem {
-                    net.impair(end, netem.clone());
+                    net.impair(end, (**netem).clone());
                 }
             }
         }
@@ -136,4 +132,65 @@ impl Topology {
 
 fn ends(link: &Link) -> impl Iterator<Item = (usize, IfaceId)> + '_ {
     link.ends.iter().map(|&(n, i)| (n, IfaceId(i as u16)))
+}
+
+/// One node as a configured instance: interfaces and addresses, computed routes in one
+/// rebuild of `main`, then the file's routes, rules and marks.
+fn node_router(node: &Node) -> Result<Router, TopoError> {
+    let config = match node.kind {
+        Kind::Router => Config::default(),
+        Kind::Host => Config::host(),
+    };
+    let config = Config {
+        default_ttl: node.ttl,
+        ..config
+    };
+    let wrap = |source: ConfigError| {
+        TopoError::from(SimError::Config {
+            node: node.name.clone(),
+            source,
+        })
+    };
+    let mut r = Router::new(config);
+    for (name, id) in &node.tables {
+        r.name_table(name, *id);
+    }
+    let mut addrs = Vec::new();
+    for f in &node.ifaces {
+        let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
+        addrs.extend(f.addrs.iter().map(|&a| (i, a)));
+        r.set_group(i, f.group).map_err(wrap)?;
+    }
+    r.add_addrs(&addrs).map_err(wrap)?;
+    r.add_routes(TABLE_MAIN, node.auto.fib_routes())
+        .map_err(|e| wrap(e.into()))?;
+    for route in &node.routes {
+        r.add_parsed(route).map_err(|e| wrap(e.into()))?;
+    }
+    for rule in &node.rules {
+        r.add_rule_str(rule).map_err(wrap)?;
+    }
+    for mark in &node.marks {
+        r.add_mark_str(mark).map_err(wrap)?;
+    }
+    Ok(r)
+}
+
+/// Configure `nodes` in order, counting them in `done` (and reporting, on the calling thread).
+fn configure(
+    nodes: &[Node],
+    done: &AtomicUsize,
+    report: Option<(&dyn Progress, usize)>,
+) -> Result<Vec<Router>, TopoError> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for (k, node) in nodes.iter().enumerate() {
+        out.push(node_router(node)?);
+        if k % 4096 == 4095 {
+            let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
+            if let Some((progress, total)) = report {
+                progress.report("routers", d.min(total), total);
+            }
+        }
+    }
+    Ok(out)
 }

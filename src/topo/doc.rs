@@ -16,6 +16,9 @@ use toml::Spanned;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Doc {
+    /// A generated topology in place of routers, hosts and links (`[generate]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Spanned<GenerateDoc>>,
     /// Defaults for every node.
     #[serde(default, skip_serializing_if = "Settings::is_default")]
     pub settings: Settings,
@@ -28,6 +31,14 @@ pub struct Doc {
     /// `[[link]]` tables.
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkDoc>,
+}
+
+/// `[generate]`: a topology made by a generator, as `shoal gen` makes it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateDoc {
+    /// `"grid 316x316"`, `"hypercube 10 5"`, `"chain 254"`, `"random 10000 4 [SEED]"`.
+    pub shape: Spanned<String>,
 }
 
 /// `[settings]`.
@@ -46,6 +57,10 @@ pub struct Settings {
     /// TTL of the packets nodes that give none originate (Linux's `ip_default_ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Spanned<u32>>,
+    /// Address blocks the subnets are numbered from: computed routes send an address of one
+    /// that no subnet holds where they send the subnet below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Spanned<OneOrMany<String>>>,
 }
 
 impl Settings {

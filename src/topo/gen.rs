@@ -1,24 +1,212 @@
-//! Generated topologies: a chain (rump's startrouters.sh), a grid and a hyper-matrix.
+//! Generated topologies: a chain (rump's startrouters.sh), a grid, a hyper-matrix and a random
+//! graph, and `[generate]` blocks, which make them from a file.
 //!
-//! All share one address plan that scales to millions of links: link `k`, in the order the
-//! generator creates them, is the /30 `10.0.0.0 + 4k` of 10.0.0.0/8, its first end `.1` and its
-//! second `.2` (on a router–host link the router is first, so hosts' gateways are `.1`). All
-//! routers use `routes = "auto"`; each host has one interface, `eth0`, and a gateway.
+//! The chain and the random graph share one address plan: link `k`, in the order the generator
+//! creates them, is the /30 `10.0.0.0 + 4k` of 10.0.0.0/8, its first end `.1` and its second `.2`
+//! (on a router–host link the router is first, so hosts' gateways are `.1`). The grid and the
+//! hyper-matrix are lattices (`lattice.rs`), numbered by coordinate so that their routers' tables
+//! stay small, and built straight into the model — 100,000 routers without a line of TOML.
+//! All routers use `routes = "auto"`; each host has one interface, `eth0`, and a gateway.
 
+use core::fmt;
+use core::str::FromStr;
+use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use toml::Spanned;
 
-use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, Routes, Settings};
-use super::{TopoError, Topology};
+use super::doc::{Doc, GenerateDoc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, Routes, Settings};
+use super::lattice::{Lattice, Style};
+use super::{DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Progress, TopoError, Topology};
 use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, Network, NodeId, Pace};
 
 /// Most links the address plan holds: the /30s of 10.0.0.0/8.
 pub const MAX_LINKS: usize = 1 << 22;
 
+/// A generator and its arguments, as `[generate] shape` and `--gen` write them:
+/// `chain 254`, `grid 316x316`, `hypercube 10 5`, `random 10000 4 [SEED]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// [`chain`].
+    Chain(usize),
+    /// [`grid`]: rows, columns.
+    Grid(usize, usize),
+    /// [`hypercube`]: routers per dimension, dimensions.
+    Hypercube(usize, usize),
+    /// [`random`]: routers, average degree, seed.
+    Random(usize, usize, u64),
+}
+
+impl FromStr for Shape {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shape, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let num = |w: &str| {
+            w.parse::<usize>()
+                .map_err(|_| format!("{w:?} is not a number"))
+        };
+        let usage =
+            "give \"chain N\", \"grid MxN\", \"hypercube M N\" or \"random N DEGREE [SEED]\"";
+        match words[..] {
+            ["chain", n] => Ok(Shape::Chain(num(n)?)),
+            ["grid", size] => {
+                let (m, n) = size
+                    .split_once(['x', 'X'])
+                    .ok_or_else(|| format!("{size:?} is not MxN"))?;
+                Ok(Shape::Grid(num(m)?, num(n)?))
+            }
+            ["hypercube", m, n] => Ok(Shape::Hypercube(num(m)?, num(n)?)),
+            ["random", n, d] => Ok(Shape::Random(num(n)?, num(d)?, 1)),
+            ["random", n, d, seed] => Ok(Shape::Random(num(n)?, num(d)?, num(seed)? as u64)),
+            _ => Err(format!("{text:?}: {usage}")),
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Shape::Chain(n) => write!(f, "chain {n}"),
+            Shape::Grid(m, n) => write!(f, "grid {m}x{n}"),
+            Shape::Hypercube(m, n) => write!(f, "hypercube {m} {n}"),
+            Shape::Random(n, d, seed) => write!(f, "random {n} {d} {seed}"),
+        }
+    }
+}
+
+/// The topology a shape makes, as a file holding only `[generate] shape = "…"` would.
+pub fn shape(shape: Shape) -> Result<Topology, TopoError> {
+    Topology::from_doc(block(shape))
+}
+
+/// A document of one `[generate]` block.
+pub fn block(shape: Shape) -> Doc {
+    Doc {
+        generate: Some(spanned(GenerateDoc {
+            shape: spanned(shape.to_string()),
+        })),
+        ..Doc::default()
+    }
+}
+
+/// Validate a document with a `[generate]` block: the shape, and the settings that may go with
+/// it (`delay_us`, `seed`, `ttl`).
+pub(super) fn expand(
+    doc: Doc,
+    file: &str,
+    text: &str,
+    progress: &dyn Progress,
+) -> Result<Topology, TopoError> {
+    let g = doc.generate.as_ref().map(|g| g.get_ref().shape.clone());
+    let Some(g) = g else {
+        return Err(error(file, text, 0..0, "generate", "no shape".into()));
+    };
+    let fail = |key: &str, m: String| error(file, text, g.span(), key, m);
+    if !(doc.routers.is_empty() && doc.hosts.is_empty() && doc.links.is_empty()) {
+        return Err(fail(
+            "generate",
+            "a file with [generate] holds nothing else but [settings] (write the topology out \
+             with `shoal gen` to add nodes or links to it)"
+                .into(),
+        ));
+    }
+    let s = &doc.settings;
+    if s.routes
+        .as_ref()
+        .is_some_and(|r| *r.get_ref() != Routes::Auto)
+        || s.aggregate.is_some()
+    {
+        return Err(fail(
+            "settings",
+            "a generated topology has routes = \"auto\" and its own aggregate".into(),
+        ));
+    }
+    let shape: Shape = g.get_ref().parse().map_err(|m| fail("generate.shape", m))?;
+    let ttl = match &s.ttl {
+        Some(t) => Some(
+            u8::try_from(*t.get_ref())
+                .ok()
+                .filter(|&v| v != 0)
+                .ok_or_else(|| {
+                    let m = format!("{} is outside 1..=255", t.get_ref());
+                    error(file, text, t.span(), "settings.ttl", m)
+                })?,
+        ),
+        None => None,
+    };
+    let delay = Duration::from_micros(s.delay_us.unwrap_or(DEFAULT_DELAY_US));
+    let seed = s.seed.unwrap_or(DEFAULT_SEED);
+    let (dims, style) = match shape {
+        Shape::Grid(m, n) => (vec![m.max(1), n.max(1)], Style::Grid),
+        Shape::Hypercube(_, n) if n > 24 => {
+            return Err(fail(
+                "generate.shape",
+                format!("{n} dimensions: give 1 to 24"),
+            ));
+        }
+        Shape::Hypercube(m, n) => (vec![m.max(1); n.max(1)], Style::Cube),
+        Shape::Chain(_) | Shape::Random(..) => {
+            // Written out and validated like a file, with the file's settings.
+            let mut expanded = match shape {
+                Shape::Chain(n) => chain_doc(n)?,
+                Shape::Random(n, d, seed) => random_doc(n, d, seed)?,
+                _ => unreachable!("lattices are handled above"),
+            };
+            let e = &mut expanded.settings;
+            e.delay_us = s.delay_us.or(e.delay_us);
+            e.seed = s.seed.or(e.seed);
+            if let Some(t) = &s.ttl {
+                e.ttl = Some(spanned(*t.get_ref()));
+            }
+            let mut t = super::validate::validate(expanded, file, "", progress)?;
+            t.doc = doc;
+            return Ok(t);
+        }
+    };
+    let lattice = Lattice::new(&dims, style).map_err(|m| fail("generate.shape", m))?;
+    let reach_ttl = if lattice.reach() >= usize::from(DEFAULT_TTL) {
+        255
+    } else {
+        DEFAULT_TTL
+    };
+    let (mut nodes, hosts, links) = lattice.build(ttl.unwrap_or(reach_ttl), delay, progress);
+    lattice.route_all(&mut nodes, progress);
+    nodes.extend(hosts);
+    let (block, len) = lattice.block();
+    Ok(Topology {
+        nodes,
+        links,
+        warnings: Vec::new(),
+        seed,
+        aggregates: vec![(Ipv4Addr::from(block), len)],
+        doc,
+    })
+}
+
+fn error(
+    file: &str,
+    text: &str,
+    span: core::ops::Range<usize>,
+    key: &str,
+    message: String,
+) -> TopoError {
+    TopoError::Invalid {
+        file: file.to_owned(),
+        line: super::line_of(text, span.start),
+        key: key.to_owned(),
+        message,
+    }
+}
+
 /// A line of `routers` routers `r1`…`rN` (eth0 towards r1's side, eth1 towards rN's) with host
 /// `h1` on r1 and `h2` on rN.
 pub fn chain(routers: usize) -> Result<Topology, TopoError> {
+    Topology::from_doc(chain_doc(routers)?)
+}
+
+/// [`chain`] written out.
+fn chain_doc(routers: usize) -> Result<Doc, TopoError> {
     let mut p = Plan::new();
     let rs: Vec<usize> = (1..=routers.max(1))
         .map(|i| p.router(format!("r{i}")))
@@ -30,7 +218,7 @@ pub fn chain(routers: usize) -> Result<Topology, TopoError> {
     }
     p.host_on("h2", last, "eth1")?;
     p.reach(routers);
-    Topology::from_doc(p.doc)
+    Ok(p.doc)
 }
 
 /// A generated chain ready to flood: perfect links (no delay), a UDP flow from `h1` to `h2`
@@ -86,97 +274,73 @@ pub fn chain_flood(routers: usize, frame_len: usize, pace: Pace) -> Result<Flood
     })
 }
 
-/// `rows` × `cols` routers `r{row}_{col}` (1-based), each linked to its east and south neighbour
-/// (interfaces `east`/`west`, `south`/`north`), with a host `h1`… on each corner router
-/// (interface `lan`), in the order top-left, top-right, bottom-left, bottom-right.
+/// `rows` × `cols` routers `r{row}_{col}` (1-based), each linked to its neighbours (interfaces
+/// `north`, `south`, `west`, `east`, in that order), with a host `h1`… on each corner router
+/// (interface `lan`), in the order top-left, top-right, bottom-left, bottom-right. A lattice
+/// (`lattice.rs`): numbered by row and column, routed by rows first.
 pub fn grid(rows: usize, cols: usize) -> Result<Topology, TopoError> {
-    let (rows, cols) = (rows.max(1), cols.max(1));
-    check_size(rows.checked_mul(cols))?;
-    let mut p = Plan::new();
-    let mut id = vec![0; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            id[r * cols + c] = p.router(format!("r{}_{}", r + 1, c + 1));
-        }
-    }
-    for r in 0..rows {
-        for c in 0..cols {
-            if c + 1 < cols {
-                p.link((id[r * cols + c], "east"), (id[r * cols + c + 1], "west"))?;
-            }
-            if r + 1 < rows {
-                p.link(
-                    (id[r * cols + c], "south"),
-                    (id[(r + 1) * cols + c], "north"),
-                )?;
-            }
-        }
-    }
-    let mut corners = Vec::new();
-    for (r, c) in [(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1)] {
-        if !corners.contains(&id[r * cols + c]) {
-            corners.push(id[r * cols + c]);
-        }
-    }
-    for (k, &router) in corners.iter().enumerate() {
-        p.host_on(&format!("h{}", k + 1), router, "lan")?;
-    }
-    p.reach(rows + cols - 1);
-    Topology::from_doc(p.doc)
+    shape(Shape::Grid(rows, cols))
 }
 
 /// The `m`^`n` hyper-matrix: routers at every point of {0..m}^n, named `r` and their
 /// coordinates (`r0_2_1`), each linked to its neighbours along every dimension `d` — a line per
-/// dimension, not a ring, so opposite corners are n(m−1) hops apart (interfaces `up{d}` towards
-/// the higher coordinate, `dn{d}` towards the lower). A host `h1`… (interface `lan`) sits on every
-/// corner, {0, m−1}^n, in counting order, so h1 and the last host are opposite.
+/// dimension, not a ring, so opposite corners are n(m−1) hops apart (interfaces `dn{d}` towards
+/// the lower coordinate and `up{d}` towards the higher, dimension by dimension). A host `h1`…
+/// (interface `lan`) sits on every corner, {0, m−1}^n, in counting order, so h1 and the last
+/// host are opposite. A lattice (`lattice.rs`).
 pub fn hypercube(m: usize, n: usize) -> Result<Topology, TopoError> {
-    let (m, n) = (m.max(1), n.max(1));
-    let count = u32::try_from(n).ok().and_then(|n| m.checked_pow(n));
-    let count = check_size(count.and_then(|c| c.checked_mul(n)))? / n;
-    let coords = |mut i: usize| {
-        let mut c = vec![0; n];
-        for d in (0..n).rev() {
-            c[d] = i % m;
-            i /= m;
-        }
-        c
+    shape(Shape::Hypercube(m, n))
+}
+
+/// `routers` routers `r1`… joined at random with an average of `degree` links each — a random
+/// spanning tree first, so that every router reaches every other, then random pairs not yet
+/// joined — from a seeded generator (the same arguments give the same topology). Interfaces
+/// are `e0`, `e1`… in the order links reach them; host `h1` sits on `r1` and `h2` on the last
+/// router (interface `lan`).
+pub fn random(routers: usize, degree: usize, seed: u64) -> Result<Topology, TopoError> {
+    Topology::from_doc(random_doc(routers, degree, seed)?)
+}
+
+/// [`random`] written out.
+fn random_doc(routers: usize, degree: usize, seed: u64) -> Result<Doc, TopoError> {
+    let routers = routers.max(2);
+    let links = check_size(routers.checked_mul(degree.max(1)).map(|l| l / 2 + 2))?;
+    let mut rng = seed.max(1);
+    let mut next = move |n: usize| {
+        // xorshift64*: enough for a topology, and the same everywhere.
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        (rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as usize % n.max(1)
     };
     let mut p = Plan::new();
-    let ids: Vec<usize> = (0..count)
-        .map(|i| {
-            let c: Vec<String> = coords(i).iter().map(usize::to_string).collect();
-            p.router(format!("r{}", c.join("_")))
-        })
-        .collect();
-    for (i, &me) in ids.iter().enumerate() {
-        let c = coords(i);
-        let mut stride = 1;
-        for d in (0..n).rev() {
-            if c[d] + 1 < m {
-                p.link(
-                    (me, &format!("up{d}")),
-                    (ids[i + stride], &format!("dn{d}")),
-                )?;
-            }
-            stride *= m;
+    let ids: Vec<usize> = (1..=routers).map(|i| p.router(format!("r{i}"))).collect();
+    let mut count = vec![0usize; routers];
+    let mut joined = std::collections::HashSet::new();
+    let mut join = |p: &mut Plan, a: usize, b: usize| -> Result<bool, TopoError> {
+        if a == b || !joined.insert((a.min(b), a.max(b))) {
+            return Ok(false);
+        }
+        let (ea, eb) = (format!("e{}", count[a]), format!("e{}", count[b]));
+        count[a] += 1;
+        count[b] += 1;
+        p.link((ids[a], &ea), (ids[b], &eb))?;
+        Ok(true)
+    };
+    for r in 1..routers {
+        join(&mut p, next(r), r)?;
+    }
+    let mut made = routers - 1;
+    let mut tries = 0;
+    while made < links - 2 && tries < 16 * links {
+        tries += 1;
+        if join(&mut p, next(routers), next(routers))? {
+            made += 1;
         }
     }
-    let mut corners = Vec::new();
-    for bits in 0..(1usize << n.min(20)) {
-        let index = (0..n).fold(0, |acc, d| {
-            let high = bits >> (n - 1 - d) & 1 == 1;
-            acc * m + if high { m - 1 } else { 0 }
-        });
-        if !corners.contains(&ids[index]) {
-            corners.push(ids[index]);
-        }
-    }
-    for (k, &router) in corners.iter().enumerate() {
-        p.host_on(&format!("h{}", k + 1), router, "lan")?;
-    }
-    p.reach(n * (m - 1) + 1);
-    Topology::from_doc(p.doc)
+    p.host_on("h1", ids[0], "lan")?;
+    p.host_on("h2", ids[routers - 1], "lan")?;
+    Ok(p.doc)
 }
 
 fn check_size(links: Option<usize>) -> Result<usize, TopoError> {
@@ -312,7 +476,7 @@ mod tests {
         assert_eq!(t.first_addr(1), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(t.nodes[2].gateway, Some(Ipv4Addr::new(10, 0, 0, 5)));
         assert!(
-            t.nodes[0].routes.is_empty(),
+            t.nodes[0].auto.is_empty(),
             "r1 is connected to both subnets"
         );
     }

@@ -14,8 +14,12 @@
 mod auto;
 mod build;
 pub mod doc;
+mod expand;
 #[path = "gen.rs"]
 pub mod generate; // `gen` is a reserved word in edition 2024
+mod lattice;
+mod ortc;
+mod route;
 mod subnet;
 mod validate;
 
@@ -23,10 +27,12 @@ use core::time::Duration;
 use std::net::Ipv4Addr;
 
 use crate::router::IfAddr;
+use crate::router::fib::ParsedRoute;
 use crate::shape::Netem;
 use crate::sim::SimError;
 use crate::wire::ethernet;
 pub use doc::Doc;
+pub use route::{AutoRoute, AutoRoutes, Hop};
 
 /// Why a topology could not be read, validated or built.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +77,27 @@ fn key_prefix(key: &str) -> String {
     }
 }
 
+/// What a long build reports as it goes: `report("routes", 40960, 100000)` — a stage (`nodes`
+/// made, `routes` computed, `routers` configured), how many are done, of how many. Called every
+/// few thousand items, from the thread that started the build.
+pub trait Progress {
+    /// `done` of `total` items of stage `what` are done.
+    fn report(&self, what: &str, done: usize, total: usize);
+}
+
+impl<F: Fn(&str, usize, usize)> Progress for F {
+    fn report(&self, what: &str, done: usize, total: usize) {
+        self(what, done, total)
+    }
+}
+
+/// Progress nobody watches.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn report(&self, _: &str, _: usize, _: usize) {}
+}
+
 /// A router or a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -93,11 +120,13 @@ pub struct Node {
     pub workers: u32,
     /// Interfaces, in file order.
     pub ifaces: Vec<Iface>,
-    /// Every route to install, iproute2 syntax: the file's routes (or the computed ones for
-    /// `routes = "auto"`), then `default via GATEWAY` when a gateway is given.
-    pub routes: Vec<String>,
+    /// The file's routes, parsed once, then `default via GATEWAY` when a gateway is given
+    /// (installed after [`Node::auto`]).
+    pub routes: Vec<ParsedRoute>,
     /// Routes were computed (`routes = "auto"`).
     pub auto_routes: bool,
+    /// The computed routes (empty unless `auto_routes`).
+    pub auto: AutoRoutes,
     /// Table names, as (name, id).
     pub tables: Vec<(String, u32)>,
     /// Policy rules, `ip rule` syntax, in order.
@@ -125,14 +154,15 @@ pub struct Iface {
     pub link: Option<usize>,
     /// A shared-memory link file joining it to another process, if any.
     pub link_file: Option<std::path::PathBuf>,
-    /// The host device it is bound to, if any.
-    pub attach: Option<crate::port::PortSpec>,
+    /// The host device it is bound to, if any (boxed, as the next fields: rare, and a model of
+    /// 100,000 routers holds a million interfaces).
+    pub attach: Option<Box<crate::port::PortSpec>>,
     /// How it joins VDE, if it does (`attach = { vde = … }`, `vde = { listen = … }`).
-    pub vde: Option<crate::vde::VdeSpec>,
+    pub vde: Option<Box<crate::vde::VdeSpec>>,
     /// Interface group (`suppress_ifgroup`).
     pub group: u32,
     /// Impairment of the frames leaving it, if the file gives one on the interface.
-    pub netem: Option<Netem>,
+    pub netem: Option<Box<Netem>>,
 }
 
 /// A validated link.
@@ -144,7 +174,7 @@ pub struct Link {
     pub delay: Duration,
     /// Impairment of every direction, if the file gives one on the link (an interface's own
     /// `netem` is on [`Iface::netem`]; the two never meet).
-    pub netem: Option<Netem>,
+    pub netem: Option<Box<Netem>>,
 }
 
 /// A warning: the topology is usable but probably not what was meant.
@@ -169,6 +199,9 @@ pub struct Topology {
     pub warnings: Vec<Warning>,
     /// Seed of every link's random generator.
     pub seed: u64,
+    /// `settings.aggregate`: blocks whose unassigned addresses computed routes send where they
+    /// send the subnet below them, as (network, length).
+    pub aggregates: Vec<(Ipv4Addr, u8)>,
     doc: Doc,
 }
 
@@ -186,27 +219,46 @@ pub const DEFAULT_TTL: u8 = 64;
 impl Topology {
     /// Parse and validate TOML text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Topology, TopoError> {
+        Topology::parse_with(file, text, &Quiet)
+    }
+
+    /// [`Topology::parse`], reporting progress.
+    pub fn parse_with(
+        file: &str,
+        text: &str,
+        progress: &dyn Progress,
+    ) -> Result<Topology, TopoError> {
         let doc: Doc = toml::from_str(text).map_err(|e| TopoError::Invalid {
             file: file.to_owned(),
             line: e.span().map_or(1, |s| line_of(text, s.start)),
             key: String::new(),
             message: e.message().trim_end().to_owned(),
         })?;
-        validate::validate(doc, file, text)
+        validate::validate(doc, file, text, progress)
     }
 
     /// Read, parse and validate a file.
     pub fn load(path: &str) -> Result<Topology, TopoError> {
+        Topology::load_with(path, &Quiet)
+    }
+
+    /// [`Topology::load`], reporting progress.
+    pub fn load_with(path: &str, progress: &dyn Progress) -> Result<Topology, TopoError> {
         let text = std::fs::read_to_string(path).map_err(|source| TopoError::Read {
             file: path.to_owned(),
             source,
         })?;
-        Topology::parse(path, &text)
+        Topology::parse_with(path, &text, progress)
     }
 
     /// Validate a document built in code (generators); errors name the file `<generated>`.
     pub fn from_doc(doc: Doc) -> Result<Topology, TopoError> {
-        validate::validate(doc, "<generated>", "")
+        Topology::from_doc_with(doc, &Quiet)
+    }
+
+    /// [`Topology::from_doc`], reporting progress.
+    pub fn from_doc_with(doc: Doc, progress: &dyn Progress) -> Result<Topology, TopoError> {
+        validate::validate(doc, "<generated>", "", progress)
     }
 
     /// The document this topology was made from.
@@ -250,7 +302,22 @@ impl Topology {
         self.nodes
             .iter()
             .flat_map(|n| &n.ifaces)
-            .any(|f| f.vde == Some(crate::vde::VdeSpec::Stdio))
+            .any(|f| f.vde.as_deref() == Some(&crate::vde::VdeSpec::Stdio))
+    }
+
+    /// Every route a node gets, in iproute2's syntax: the computed ones (by prefix), then the
+    /// file's and the gateway's, in order. For people and tests; routers take the data.
+    pub fn route_lines(&self, node: usize) -> Vec<String> {
+        let Some(n) = self.nodes.get(node) else {
+            return Vec::new();
+        };
+        let mut auto: Vec<_> = n.auto.fib_routes().collect();
+        auto.sort_by_key(|r| (u32::from(r.prefix), r.len));
+        let main = crate::router::fib::TABLE_MAIN;
+        auto.iter()
+            .map(|r| route::text(n, main, r, &[]))
+            .chain(n.routes.iter().map(|p| route::parsed_text(n, p)))
+            .collect()
     }
 
     /// Indices of the hosts.

@@ -12,13 +12,15 @@ use super::auto;
 use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
 use super::subnet::{Subnet, subnet, subnets_of};
 use super::{
-    DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, TopoError, Topology,
-    Warning, line_of,
+    AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, Progress,
+    TopoError, Topology, Warning,
 };
 use crate::frame::MAX_DATA;
 use crate::port::{self, Mode, PortSpec};
-use crate::router::fib::{TableNames, parse_mark, parse_route_in, parse_rule};
-use crate::router::{IfAddr, IfaceId, RouteKind};
+use crate::router::fib::{
+    ParsedRoute, TABLE_MAIN, TableNames, parse_mark, parse_prefix, parse_route_in, parse_rule,
+};
+use crate::router::{IfAddr, IfaceId, NextHop, Route, RouteKind};
 use crate::shape::{Netem, NetemError};
 use crate::vde::VdeSpec;
 use crate::wire::ethernet;
@@ -26,10 +28,13 @@ use crate::wire::ethernet;
 /// Error construction with the file's name and text at hand.
 struct Cx<'a> {
     file: &'a str,
-    text: &'a str,
+    /// Where each line after the first starts: a value's line is a binary search, so that
+    /// validating a file stays linear in its size (a line counted from the top for each of a
+    /// million values would not).
+    newlines: Vec<usize>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
     fn err(&self, span: core::ops::Range<usize>, key: &str, message: String) -> TopoError {
         TopoError::Invalid {
             file: self.file.to_owned(),
@@ -39,13 +44,30 @@ impl Cx<'_> {
         }
     }
 
+    fn new(file: &'a str, text: &str) -> Cx<'a> {
+        let newlines = (text.bytes().enumerate())
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Cx { file, newlines }
+    }
+
+    /// 1-based line of a byte offset.
     fn line(&self, span: core::ops::Range<usize>) -> usize {
-        line_of(self.text, span.start)
+        self.newlines.partition_point(|&n| n < span.start) + 1
     }
 }
 
-pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, TopoError> {
-    let cx = Cx { file, text };
+pub(super) fn validate(
+    doc: Doc,
+    file: &str,
+    text: &str,
+    progress: &dyn Progress,
+) -> Result<Topology, TopoError> {
+    if doc.generate.is_some() {
+        return super::generate::expand(doc, file, text, progress);
+    }
+    let cx = Cx::new(file, text);
     let mut nodes = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
@@ -93,7 +115,19 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             .transpose()?
             .unwrap_or(DEFAULT_TTL);
         if let Some(g) = gateway {
-            list.push(format!("default via {g}"));
+            list.push(ParsedRoute {
+                table: TABLE_MAIN,
+                route: Route {
+                    prefix: Ipv4Addr::UNSPECIFIED,
+                    len: 0,
+                    metric: 0,
+                    nexthop: NextHop {
+                        gateway: Some(g),
+                        ..NextHop::of_kind(RouteKind::Unicast)
+                    },
+                },
+                multipath: Vec::new(),
+            });
         }
         nodes.push(Node {
             name: name.clone(),
@@ -103,6 +137,7 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
             ifaces,
             routes: list,
             auto_routes: auto,
+            auto: AutoRoutes::default(),
             tables: tables.entries().map(|(n, id)| (n.to_owned(), id)).collect(),
             rules,
             marks,
@@ -113,11 +148,12 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
     vde_unique(&cx, &doc, &nodes)?;
     let links = links(&cx, &doc, &mut nodes)?;
     let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
-    let computed = auto::compute(&nodes, &links);
+    let aggregates = aggregates(&cx, &doc)?;
+    let computed = auto::compute(&nodes, &links, &aggregates, progress);
     for (node, routes) in nodes.iter_mut().zip(computed) {
         if node.auto_routes {
-            // Computed routes go first: a gateway's default route is the fallback after them.
-            node.routes.splice(0..0, routes);
+            // Computed routes go in first: a gateway's default route is the fallback after them.
+            node.auto = routes;
         }
     }
     Ok(Topology {
@@ -125,8 +161,32 @@ pub(super) fn validate(doc: Doc, file: &str, text: &str) -> Result<Topology, Top
         links,
         warnings,
         seed: doc.settings.seed.unwrap_or(DEFAULT_SEED),
+        aggregates: aggregates
+            .iter()
+            .map(|&(p, len)| (Ipv4Addr::from(p), len))
+            .collect(),
         doc,
     })
+}
+
+/// `settings.aggregate`: prefixes (network address, no host bits), sorted, none inside another.
+fn aggregates(cx: &Cx, doc: &Doc) -> Result<Vec<Subnet>, TopoError> {
+    let Some(list) = &doc.settings.aggregate else {
+        return Ok(Vec::new());
+    };
+    let fail = |m: String| cx.err(list.span(), "settings.aggregate", m);
+    let mut out = Vec::new();
+    for text in &list.get_ref().0 {
+        let (p, len) = parse_prefix(text).map_err(|e| fail(format!("{text:?}: {e}")))?;
+        out.push((u32::from(p), len));
+    }
+    out.sort_unstable();
+    for w in out.windows(2) {
+        if overlap(w[0], w[1]) {
+            return Err(fail(format!("{} and {} overlap", show(w[0]), show(w[1]))));
+        }
+    }
+    Ok(out)
 }
 
 /// A `ttl` key, checked (1 to 255).
@@ -228,13 +288,13 @@ fn ifaces(
             mac,
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
-            attach: attach(cx, id, &key)?,
-            vde: vde(cx, id, &key)?,
+            attach: attach(cx, id, &key)?.map(Box::new),
+            vde: vde(cx, id, &key)?.map(Box::new),
             group: id.group.unwrap_or(0),
             netem: id
                 .netem
                 .as_ref()
-                .map(|n| netem(cx, n, &key("netem")))
+                .map(|n| netem(cx, n, &key("netem")).map(Box::new))
                 .transpose()?,
         });
     }
@@ -370,7 +430,9 @@ fn vde_unique(cx: &Cx, doc: &Doc, nodes: &[Node]) -> Result<(), TopoError> {
     let docs = doc.routers.iter().chain(&doc.hosts);
     for ((nd, node), kind) in docs.zip(nodes).zip(nodes.iter().map(|n| n.kind)) {
         for (id, f) in nd.iface.0.iter().zip(&node.ifaces) {
-            let Some(spec) = &f.vde else { continue };
+            let Some(spec) = f.vde.as_deref() else {
+                continue;
+            };
             let (span, k) = match spec {
                 VdeSpec::Listen { .. } => match &id.vde {
                     Some(v) => (v.get_ref().listen.span(), "vde.listen"),
@@ -526,7 +588,7 @@ fn route_list(
     ifaces: &[Iface],
     tables: &TableNames,
     key: &str,
-) -> Result<Vec<String>, TopoError> {
+) -> Result<Vec<ParsedRoute>, TopoError> {
     let dev = |name: &str| {
         ifaces
             .iter()
@@ -548,7 +610,7 @@ fn route_list(
                 return Err(fail(format!("gateway {gw} is on no connected subnet")));
             }
         }
-        out.push(text.get_ref().clone());
+        out.push(r);
     }
     Ok(out)
 }
@@ -599,6 +661,12 @@ fn spread_workers(
 
 fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError> {
     let default_delay = doc.settings.delay_us.unwrap_or(DEFAULT_DELAY_US);
+    // Names are unique (checked with the nodes), and nodes are the document's routers, then
+    // its hosts: one map makes resolving every end linear in the file.
+    let by_name: HashMap<&str, usize> = (doc.routers.iter().chain(&doc.hosts))
+        .enumerate()
+        .map(|(i, n)| (n.name.get_ref().as_str(), i))
+        .collect();
     let mut out = Vec::new();
     for (index, ld) in doc.links.iter().enumerate() {
         let mut ends = Vec::new();
@@ -608,9 +676,8 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .get_ref()
                 .split_once(':')
                 .ok_or_else(|| fail(format!("{:?} is not NODE:IFACE", e.get_ref())))?;
-            let node = nodes
-                .iter()
-                .position(|x| x.name == n)
+            let node = *by_name
+                .get(n)
                 .ok_or_else(|| fail(format!("no node named {n:?}")))?;
             let iface = nodes[node]
                 .ifaces
@@ -686,7 +753,7 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
         out.push(Link {
             ends,
             delay: Duration::from_micros(ld.delay_us.unwrap_or(default_delay)),
-            netem: link_netem,
+            netem: link_netem.map(Box::new),
         });
     }
     Ok(out)

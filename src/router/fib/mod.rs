@@ -162,7 +162,7 @@ pub struct Fib {
 
 /// `local`'s host routes, addresses apart from next hops so the per-packet scan reads one
 /// contiguous run of `u32`s.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct FastLocal {
     /// One bit per address (see [`bloom_bit`]): a destination whose bit is clear is not local,
     /// which is what nearly every forwarded packet learns here, in a few instructions.
@@ -286,6 +286,17 @@ impl Fib {
         result
     }
 
+    /// Add many routes to a table (created if missing) at once; see [`Table::extend`].
+    pub fn extend(
+        &mut self,
+        table: TableId,
+        routes: impl IntoIterator<Item = Route>,
+    ) -> Result<(), RouteError> {
+        let result = self.table_mut(table).extend(routes);
+        self.refresh(table);
+        result
+    }
+
     /// Remove a route from a table; see [`Table::remove`].
     pub fn remove(
         &mut self,
@@ -312,17 +323,18 @@ impl Fib {
         if table != TABLE_LOCAL {
             return;
         }
-        let local = self.table(TABLE_LOCAL);
-        self.local_list = match local {
+        // Refilled in place: an instance's addresses are added one by one.
+        let mut list = self.local_list.take().unwrap_or_default();
+        self.local_list = match self.table(TABLE_LOCAL) {
             Some(t) if t.len() <= FAST_LOCAL_MAX && t.routes().all(|r| r.len == 32) => {
-                let (addrs, nexthops): (Vec<u32>, Vec<NextHop>) =
-                    t.routes().map(|r| (u32::from(r.prefix), r.nexthop)).unzip();
-                let bloom = addrs.iter().fold(0, |m, &a| m | bloom_bit(a));
-                Some(FastLocal {
-                    bloom,
-                    addrs,
-                    nexthops,
-                })
+                list.addrs.clear();
+                list.nexthops.clear();
+                for r in t.routes() {
+                    list.addrs.push(u32::from(r.prefix));
+                    list.nexthops.push(r.nexthop);
+                }
+                list.bloom = list.addrs.iter().fold(0, |m, &a| m | bloom_bit(a));
+                Some(list)
             }
             _ => None,
         };

@@ -51,11 +51,13 @@ pub enum RouteError {
 }
 
 /// `(metric, next-hop id)` pairs for one prefix, best (lowest metric) first. Nearly every prefix
-/// has one route, kept inline so a table costs no allocation per prefix.
+/// has one route, kept inline so a table costs no allocation per prefix; the rare list is boxed
+/// so that a slot, and a table's map entry, stays small (16 and 24 bytes).
 #[derive(Debug, Clone)]
 enum Slot {
     One((u32, u16)),
-    Many(Vec<(u32, u16)>),
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<(u32, u16)>>),
 }
 
 impl Slot {
@@ -81,7 +83,7 @@ impl Slot {
             Slot::One(pair) => {
                 let mut v = vec![*pair, (metric, nh)];
                 v.sort_by_key(|&(m, _)| m);
-                *self = Slot::Many(v);
+                *self = Slot::Many(Box::new(v));
                 None
             }
             Slot::Many(v) => match v.binary_search_by_key(&metric, |&(m, _)| m) {
@@ -116,6 +118,9 @@ impl Slot {
     }
 }
 
+/// Most next hops a table finds by scanning its list (see `Table::nexthop_ids`).
+const SCAN_MAX: usize = 32;
+
 /// A routing table.
 #[derive(Clone, Default)]
 pub struct Table {
@@ -123,6 +128,8 @@ pub struct Table {
     routes: FxHashMap<(u32, u8), Slot>,
     /// Distinct next hops with their reference counts; a count of 0 marks a free id.
     nexthops: Vec<(NextHop, u32)>,
+    /// Next hop to id, kept only once there are more than [`SCAN_MAX`] next hops: below, a
+    /// scan of `nexthops` finds one as fast and a router's small tables stay small.
     nexthop_ids: FxHashMap<NextHop, u16>,
     free_ids: Vec<u16>,
     /// Multipath groups, named by `NextHop::group`. Equal groups are shared; a group outlives
@@ -161,7 +168,7 @@ impl core::fmt::Debug for Table {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Table")
             .field("routes", &self.len())
-            .field("nexthops", &self.nexthop_ids.len())
+            .field("nexthops", &self.live_nexthops())
             .finish()
     }
 }
@@ -201,6 +208,49 @@ impl Table {
         }
         self.recompile(key);
         Ok(())
+    }
+
+    /// Add many routes with one rebuild of the lookup form at the end, as repeated
+    /// [`Table::insert`] would leave the table (a later route replaces an earlier one with the
+    /// same prefix, length and metric). Stops at the first route refused, leaving those before
+    /// it in.
+    pub fn extend(&mut self, routes: impl IntoIterator<Item = Route>) -> Result<(), RouteError> {
+        let routes = routes.into_iter();
+        let mut touched: Vec<(u32, u8)> = Vec::with_capacity(routes.size_hint().0);
+        // Sized once: a router's tables are made in one go each.
+        self.routes.reserve(routes.size_hint().0);
+        let mut result = Ok(());
+        for route in routes {
+            if route.len > 32 {
+                result = Err(RouteError::BadPrefixLen(route.len));
+                break;
+            }
+            let key = (u32::from(route.prefix) & mask(route.len), route.len);
+            let id = match self.intern(route.nexthop) {
+                Ok(id) => id,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let replaced = match self.routes.get_mut(&key) {
+                Some(slot) => slot.upsert(route.metric, id),
+                None => {
+                    self.routes.insert(key, Slot::One((route.metric, id)));
+                    None
+                }
+            };
+            if let Some(old) = replaced {
+                self.release(old);
+            }
+            touched.push(key);
+        }
+        // Every touched prefix still has a route (nothing was removed): one rebuild.
+        let best = touched
+            .iter()
+            .filter_map(|key| Some((key.0, key.1, self.routes.get(key)?.best().1)));
+        self.lpm.extend(best.collect::<Vec<_>>());
+        result
     }
 
     /// Add a multipath route: `route` gives prefix, length, metric and source; `members` the
@@ -331,7 +381,9 @@ impl Table {
             .routes
             .values()
             .map(|s| match s {
-                Slot::Many(v) => v.capacity() * size_of::<(u32, u16)>(),
+                Slot::Many(v) => {
+                    size_of::<Vec<(u32, u16)>>() + v.capacity() * size_of::<(u32, u16)>()
+                }
                 Slot::One(_) => 0,
             })
             .sum();
@@ -357,8 +409,23 @@ impl Table {
         }
     }
 
+    /// Distinct next hops in use.
+    fn live_nexthops(&self) -> usize {
+        self.nexthops.iter().filter(|(_, refs)| *refs > 0).count()
+    }
+
+    /// The id of a next hop in use.
+    fn find(&self, nh: &NextHop) -> Option<u16> {
+        if self.nexthops.len() > SCAN_MAX {
+            return self.nexthop_ids.get(nh).copied();
+        }
+        (self.nexthops.iter())
+            .position(|(n, refs)| *refs > 0 && n == nh)
+            .map(|i| i as u16)
+    }
+
     fn intern(&mut self, nh: NextHop) -> Result<u16, RouteError> {
-        if let Some(&id) = self.nexthop_ids.get(&nh) {
+        if let Some(id) = self.find(&nh) {
             self.nexthops[usize::from(id)].1 += 1;
             return Ok(id);
         }
@@ -374,7 +441,17 @@ impl Table {
                 id
             }
         };
-        self.nexthop_ids.insert(nh, id);
+        if self.nexthops.len() > SCAN_MAX {
+            if self.nexthop_ids.is_empty() {
+                // Past the scan's reach: index every next hop in use from now on.
+                for (i, (n, refs)) in self.nexthops.iter().enumerate() {
+                    if *refs > 0 {
+                        self.nexthop_ids.insert(*n, i as u16);
+                    }
+                }
+            }
+            self.nexthop_ids.insert(nh, id);
+        }
         Ok(id)
     }
 
@@ -382,7 +459,9 @@ impl Table {
         let entry = &mut self.nexthops[usize::from(id)];
         entry.1 -= 1;
         if entry.1 == 0 {
-            self.nexthop_ids.remove(&entry.0);
+            if !self.nexthop_ids.is_empty() {
+                self.nexthop_ids.remove(&entry.0);
+            }
             self.free_ids.push(id);
         }
     }
@@ -459,9 +538,9 @@ mod tests {
         t.insert(route([10, 5, 0, 0], 16, 0, via([3, 3, 3, 3])))
             .unwrap();
         assert_eq!(t.len(), 100);
-        assert_eq!(t.nexthop_ids.len(), 2);
+        assert_eq!(t.live_nexthops(), 2);
         t.remove(Ipv4Addr::new(10, 5, 0, 0), 16, None).unwrap();
-        assert_eq!(t.nexthop_ids.len(), 1);
+        assert_eq!(t.live_nexthops(), 1);
         assert_eq!(t.free_ids, [1]);
         t.insert(route([10, 5, 0, 0], 16, 0, via([4, 4, 4, 4])))
             .unwrap();
