@@ -32,6 +32,19 @@ impl Run {
             .output()
             .unwrap();
         assert!(out.status.success());
+        Run::spawn(dir, &topo, seconds)
+    }
+
+    /// The same with the topology `text`.
+    fn start_with(test: &str, seconds: &str, text: &str) -> Run {
+        let dir = std::env::temp_dir().join(format!("shoal-ctl-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let topo = dir.join("t.toml");
+        std::fs::write(&topo, text).unwrap();
+        Run::spawn(dir, &topo, seconds)
+    }
+
+    fn spawn(dir: PathBuf, topo: &Path, seconds: &str) -> Run {
         let sock = dir.join("ctl.sock");
         let child = shoal()
             .args(["run", topo.to_str().unwrap(), "--seconds", seconds])
@@ -443,4 +456,105 @@ fn a_second_run_of_a_same_named_file_listens_next_door() {
         let _ = c.wait();
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A ring of four routers between two hosts, routes computed.
+const RING: &str = r#"
+[settings]
+routes = "auto"
+
+[[router]]
+name = "r1"
+iface = [
+  { name = "eth0", addr = "10.0.1.1/24" },
+  { name = "eth1", addr = "10.1.12.1/30" },
+  { name = "eth2", addr = "10.1.14.1/30" },
+]
+[[router]]
+name = "r2"
+iface = [{ name = "eth0", addr = "10.1.12.2/30" }, { name = "eth1", addr = "10.1.23.1/30" }]
+[[router]]
+name = "r3"
+iface = [
+  { name = "eth0", addr = "10.1.23.2/30" },
+  { name = "eth1", addr = "10.1.34.1/30" },
+  { name = "eth2", addr = "10.0.2.1/24" },
+]
+[[router]]
+name = "r4"
+iface = [{ name = "eth0", addr = "10.1.34.2/30" }, { name = "eth1", addr = "10.1.14.2/30" }]
+[[host]]
+name = "h1"
+gateway = "10.0.1.1"
+iface = { name = "eth0", addr = "10.0.1.2/24" }
+[[host]]
+name = "h2"
+gateway = "10.0.2.1"
+iface = { name = "eth0", addr = "10.0.2.2/24" }
+
+[[link]]
+ends = ["h1:eth0", "r1:eth0"]
+[[link]]
+ends = ["r1:eth1", "r2:eth0"]
+[[link]]
+ends = ["r2:eth1", "r3:eth0"]
+[[link]]
+ends = ["r3:eth1", "r4:eth0"]
+[[link]]
+ends = ["r4:eth1", "r1:eth2"]
+[[link]]
+ends = ["r3:eth2", "h2:eth0"]
+"#;
+
+/// A link of a ring taken down: computed routes reconverge around it, the flow keeps arriving
+/// the other way, and taking it up brings the first path back; an interface set down does the
+/// same; a network without computed routes just loses the link.
+#[test]
+fn traffic_reroutes_around_a_link_taken_down() {
+    let run = Run::start_with("reroute", "30", RING);
+    let path = |run: &Run| {
+        let trace = run.ok(&["traceroute", "h1", "h2"]);
+        assert!(trace.contains("h2 (10.0.2.2)"), "{trace}");
+        trace
+    };
+    let first = path(&run);
+    assert!(first.contains(" 2  r2 (10.1.12.2)"), "{first}");
+    let said = run.ok(&["link", "r1:eth1", "down"]);
+    assert!(
+        said.contains("reconverged") && said.contains("router(s) changed"),
+        "{said}"
+    );
+    let around = path(&run);
+    assert!(around.contains(" 2  r4 (10.1.14.2)"), "{around}");
+    assert!(
+        run.ok(&["r1", "ip", "route"])
+            .contains("via 10.1.14.2 dev eth2")
+    );
+    let ping = run.ok(&["ping", "h1", "h2", "-c", "2"]);
+    assert_eq!(ping.matches("bytes from 10.0.2.2").count(), 2, "{ping}");
+    run.ok(&["link", "r1:eth1", "up"]);
+    let back = path(&run);
+    assert!(back.contains(" 2  r2 (10.1.12.2)"), "{back}");
+    // A router's interface set down: its neighbours route around it too.
+    let said = run.ok(&["r2", "link", "set", "eth1", "down"]);
+    assert!(said.contains("reconverged"), "{said}");
+    assert!(path(&run).contains(" 2  r4 (10.1.14.2)"));
+    run.ok(&["r2", "link", "set", "eth1", "up"]);
+    assert!(path(&run).contains(" 2  r2 (10.1.12.2)"));
+    // A route added by hand that the computation would also give is left alone.
+    run.ok(&[
+        "r1",
+        "ip",
+        "route",
+        "add",
+        "10.9.0.0/16",
+        "via",
+        "10.1.14.2",
+    ]);
+    run.ok(&["link", "r1:eth1", "down"]);
+    run.ok(&["link", "r1:eth1", "up"]);
+    assert!(
+        run.ok(&["r1", "ip", "route"])
+            .contains("10.9.0.0/16 via 10.1.14.2")
+    );
 }

@@ -177,7 +177,9 @@ pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Resul
     let dir = Directory::of(&net);
     let engine = Arc::new(Engine::start(net, cfg).context("starting the engine")?);
     let stop = Arc::new(AtomicBool::new(false));
-    let ctl = Arc::new(Ctl::new(engine.clone(), dir, stop.clone()));
+    let topo = Arc::new(topo);
+    let ctl = Ctl::new(engine.clone(), dir, stop.clone()).with_topology(topo.clone());
+    let ctl = Arc::new(ctl);
     let server = open_control(&args, ctl)?;
     writeln!(
         out,

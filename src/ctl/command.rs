@@ -49,6 +49,8 @@ pub struct Ctl {
     stop: Arc<AtomicBool>,
     /// The totals `stats` last read, for rates.
     last: std::sync::Mutex<Option<(Instant, Totals)>>,
+    /// Computed routes to recompute when links go down or up, if the network has them.
+    reroute: Option<super::reroute::Reroute>,
 }
 
 const HELP: &str = "\
@@ -108,7 +110,15 @@ impl Ctl {
             dir,
             stop,
             last: std::sync::Mutex::new(None),
+            reroute: None,
         }
+    }
+
+    /// Recompute `routes = "auto"` over the links left when links go down or up, as a routing
+    /// protocol would (see `reroute.rs`); `topo` is the model the network was built from.
+    pub fn with_topology(mut self, topo: std::sync::Arc<crate::topo::Topology>) -> Ctl {
+        self.reroute = Some(super::reroute::Reroute::new(topo, &self.dir));
+        self
     }
 
     /// Names a shell completes: every node, and every `node:iface`.
@@ -215,9 +225,15 @@ impl Ctl {
                     return refuse(format!("{} has no interface {iface:?}", self.dir.name(id)));
                 };
                 let up = *state == "up";
-                self.change(id, move |r, pool| {
+                let reply = self.change(id, move |r, pool| {
                     r.set_iface_up(i, up, pool).map_err(|e| e.to_string())
-                })
+                });
+                match (&reply, &self.reroute) {
+                    (Reply::Done(Ok(_)), Some(re)) => {
+                        done(re.iface(&self.engine, id, i, up).unwrap_or_default())
+                    }
+                    _ => reply,
+                }
             }
             _ => refuse(format!("{}: not a command (try help)", w.join(" "))),
         }
@@ -433,8 +449,13 @@ impl Ctl {
                 done("")
             }
             [state @ ("up" | "down")] => {
-                self.engine.set_link_up(link, *state == "up");
-                done("")
+                let up = *state == "up";
+                self.engine.set_link_up(link, up);
+                let rerouted = self
+                    .reroute
+                    .as_ref()
+                    .and_then(|r| r.link(&self.engine, link, up));
+                done(rerouted.unwrap_or_default())
             }
             _ => refuse("link NODE:IFACE[,NODE:IFACE] netem SPEC|none | up | down"),
         }

@@ -16,6 +16,7 @@
 //! ```
 
 mod command;
+mod reroute;
 mod server;
 mod show;
 mod stream;

@@ -233,7 +233,15 @@ fn read(c: &mut Client) {
 }
 
 fn run(c: &mut Client, line: &str, ctl: &Arc<Ctl>) {
-    match ctl.execute(line) {
+    // A command that panics is a bug; it costs its client an answer, not the socket.
+    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctl.execute(line)));
+    let Ok(reply) = reply else {
+        c.answer(Err(format!(
+            "{line}: failed inside shoal (a bug; see its standard error)"
+        )));
+        return;
+    };
+    match reply {
         Reply::Done(result) => c.answer(result),
         Reply::Stream(job) => {
             let (tx, rx) = mpsc::sync_channel(16);

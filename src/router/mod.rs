@@ -514,6 +514,43 @@ impl Router {
         self.fib.extend(table, checked)
     }
 
+    /// Swap a set of routes a routing process installed for its next answer (`routes =
+    /// "auto"` reconverging): each route of `old` that is still in the table as it was goes,
+    /// then each route of `new` comes in unless the table already has a route with its prefix
+    /// and metric (one somebody else added since, which stays). Returns how many routes went and
+    /// came. Nothing changes when a new route is refused.
+    pub fn replace_routes(
+        &mut self,
+        table: TableId,
+        old: &[Route],
+        new: &[Route],
+    ) -> Result<(usize, usize), RouteError> {
+        let mut checked = Vec::with_capacity(new.len());
+        for route in new.iter().filter(|r| !old.contains(r)) {
+            let mut route = *route;
+            if route.nexthop.kind == RouteKind::Unicast {
+                self.resolve_dev(&mut route.nexthop)?;
+            }
+            checked.push(route);
+        }
+        let mut gone = 0;
+        for r in old.iter().filter(|r| !new.contains(r)) {
+            match self.fib.remove(table, r.prefix, r.len, Some(r.metric)) {
+                Some(was) if was == *r => gone += 1,
+                // Somebody else's route with that prefix and metric: it stays.
+                Some(was) => self.fib.insert(table, was)?,
+                None => {}
+            }
+        }
+        let free = |t: Option<&fib::Table>, r: &Route| {
+            t.is_none_or(|t| !t.contains(r.prefix, r.len, r.metric))
+        };
+        checked.retain(|r| free(self.fib.table(table), r));
+        let came = checked.len();
+        self.fib.extend(table, checked)?;
+        Ok((gone, came))
+    }
+
     /// Set an interface's IP MTU.
     pub fn set_mtu(&mut self, id: IfaceId, mtu: u16) -> Result<(), ConfigError> {
         if !(68..=(crate::frame::MAX_DATA - ethernet::HEADER_LEN) as u16).contains(&mtu) {

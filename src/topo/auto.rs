@@ -51,14 +51,16 @@ pub(super) struct Net {
 }
 
 impl Net {
-    pub(super) fn new(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Net {
+    /// The graph over the links not marked in `down` (by index; missing marks are up). The
+    /// interfaces of a down link keep their subnets, each on its own, as interfaces on no link.
+    pub(super) fn new(nodes: &[Node], links: &[Link], down: &[bool], aggregates: &[Subnet]) -> Net {
         let is_router = |n: usize| nodes[n].kind == Kind::Router;
         let mut off = Vec::with_capacity(nodes.len() + 1);
         let mut adj = Vec::new();
         off.push(0);
         for n in 0..nodes.len() {
             if is_router(n) {
-                neighbours(n, nodes, links, &mut adj);
+                neighbours(n, nodes, links, down, &mut adj);
             }
             off.push(adj.len() as u32);
         }
@@ -78,8 +80,12 @@ impl Net {
                 }
             }
         };
-        for link in links {
-            push(&link.ends);
+        for (l, link) in links.iter().enumerate() {
+            if is_down(down, l) {
+                link.ends.iter().for_each(|&end| push(&[end]));
+            } else {
+                push(&link.ends);
+            }
         }
         for (n, node) in nodes.iter().enumerate() {
             for (i, f) in node.ifaces.iter().enumerate() {
@@ -148,19 +154,31 @@ pub(super) fn compute(
     aggregates: &[Subnet],
     progress: &dyn Progress,
 ) -> Vec<AutoRoutes> {
-    tables(nodes, links, aggregates, true, progress)
+    tables(nodes, links, &[], aggregates, true, progress)
+}
+
+/// The same with the links marked in `down` (by index) carrying nothing: what a routing
+/// protocol converges to after they failed.
+pub(super) fn compute_without(
+    nodes: &[Node],
+    links: &[Link],
+    down: &[bool],
+    aggregates: &[Subnet],
+) -> Vec<AutoRoutes> {
+    tables(nodes, links, down, aggregates, true, &super::Quiet)
 }
 
 /// The same, uncompressed: one route per subnet the router is not on (and per piece of an
 /// aggregate's unassigned space), as the comparison for the compressed tables.
 #[cfg(test)]
 pub(super) fn full(nodes: &[Node], links: &[Link], aggregates: &[Subnet]) -> Vec<AutoRoutes> {
-    tables(nodes, links, aggregates, false, &super::Quiet)
+    tables(nodes, links, &[], aggregates, false, &super::Quiet)
 }
 
 fn tables(
     nodes: &[Node],
     links: &[Link],
+    down: &[bool],
     aggregates: &[Subnet],
     compress: bool,
     progress: &dyn Progress,
@@ -169,7 +187,7 @@ fn tables(
     if !nodes.iter().any(|n| n.auto_routes) {
         return out;
     }
-    let net = Net::new(nodes, links, aggregates);
+    let net = Net::new(nodes, links, down, aggregates);
     let leaves = net.leaves();
     let trie = Trie::new(&leaves);
     let mut search = Search {
@@ -382,9 +400,15 @@ fn gateway_hop(node: &Node, g: Ipv4Addr) -> Option<Hop> {
     })
 }
 
-fn neighbours(n: usize, nodes: &[Node], links: &[Link], out: &mut Vec<Adj>) {
+fn is_down(down: &[bool], link: usize) -> bool {
+    down.get(link).copied().unwrap_or(false)
+}
+
+fn neighbours(n: usize, nodes: &[Node], links: &[Link], down: &[bool], out: &mut Vec<Adj>) {
     for (i, f) in nodes[n].ifaces.iter().enumerate() {
-        let Some(l) = f.link else { continue };
+        let Some(l) = f.link.filter(|&l| !is_down(down, l)) else {
+            continue;
+        };
         for &(m, j) in &links[l].ends {
             if m == n || nodes[m].kind != Kind::Router {
                 continue;

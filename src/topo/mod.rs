@@ -320,6 +320,16 @@ impl Topology {
             .collect()
     }
 
+    /// What `routes = "auto"` computes when the links marked in `down` (by index in
+    /// [`Topology::links`]) carry nothing: a routing protocol's answer after it reconverged.
+    /// One [`AutoRoutes`] per node, empty for nodes that did not ask for computed routes.
+    pub fn auto_routes_without(&self, down: &[bool]) -> Vec<AutoRoutes> {
+        let aggregates: Vec<subnet::Subnet> = (self.aggregates.iter())
+            .map(|&(net, len)| (u32::from(net), len))
+            .collect();
+        auto::compute_without(&self.nodes, &self.links, down, &aggregates)
+    }
+
     /// Indices of the hosts.
     pub fn hosts(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.nodes.len()).filter(|&i| self.nodes[i].kind == Kind::Host)
