@@ -94,7 +94,15 @@ impl Shoal {
         // SAFETY: kill on our own child's pid has no memory-safety preconditions.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait().expect("wait for shoal");
-        let rest: Vec<String> = self.lines.try_iter().collect();
+        // Its readers still hold what was left in the pipes: take lines until they end.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rest = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(_) => break,
+            }
+        }
         assert!(status.success(), "shoal exited with {status}: {rest:#?}");
         rest
     }

@@ -223,8 +223,16 @@ impl ShoalRun {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
-        self.lines.try_iter().collect::<Vec<_>>().join("\n")
+        // Its readers still hold what was left in the pipes: take lines until they end.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut rest = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(_) => break,
+            }
+        }
+        rest.join("\n")
     }
 }
 
