@@ -532,6 +532,12 @@ fn traffic_reroutes_around_a_link_taken_down() {
     );
     let ping = run.ok(&["ping", "h1", "h2", "-c", "2"]);
     assert_eq!(ping.matches("bytes from 10.0.2.2").count(), 2, "{ping}");
+    // The picture of the running network: the link down, the flow's links busy.
+    let picture = run.ok(&["graph", "0.5"]);
+    assert!(picture.starts_with("graph shoal {"), "{picture}");
+    assert_eq!(picture.matches("down").count(), 1, "{picture}");
+    assert!(picture.contains(" pps"), "{picture}");
+    run.refused(&["graph", "99"], "seconds from 0.1 to 10");
     run.ok(&["link", "r1:eth1", "up"]);
     let back = path(&run);
     assert!(back.contains(" 2  r2 (10.1.12.2)"), "{back}");

@@ -49,6 +49,8 @@ pub struct Ctl {
     stop: Arc<AtomicBool>,
     /// The totals `stats` last read, for rates.
     last: std::sync::Mutex<Option<(Instant, Totals)>>,
+    /// The model the network was built from, for pictures.
+    topo: Option<Arc<crate::topo::Topology>>,
     /// Computed routes to recompute when links go down or up, if the network has them.
     reroute: Option<super::reroute::Reroute>,
 }
@@ -65,6 +67,7 @@ link NODE:IFACE[,NODE:IFACE] netem \"SPEC\"|none
 link NODE:IFACE[,NODE:IFACE] up|down
 ping NODE DST [-c N] | traceroute NODE DST [-m N]
 capture NODE[:IFACE]... (pcapng on the connection)
+graph [SECONDS]  (Graphviz DOT, each link noted with its rate and drops over SECONDS)
 stop
 json COMMAND   (the same, as JSON, for shows)
 ";
@@ -110,14 +113,17 @@ impl Ctl {
             dir,
             stop,
             last: std::sync::Mutex::new(None),
+            topo: None,
             reroute: None,
         }
     }
 
-    /// Recompute `routes = "auto"` over the links left when links go down or up, as a routing
-    /// protocol would (see `reroute.rs`); `topo` is the model the network was built from.
-    pub fn with_topology(mut self, topo: std::sync::Arc<crate::topo::Topology>) -> Ctl {
-        self.reroute = Some(super::reroute::Reroute::new(topo, &self.dir));
+    /// Know the model the network was built from, `topo`: for `graph`, and to recompute
+    /// `routes = "auto"` over the links left when links go down or up, as a routing protocol
+    /// would (see `reroute.rs`).
+    pub fn with_topology(mut self, topo: Arc<crate::topo::Topology>) -> Ctl {
+        self.reroute = Some(super::reroute::Reroute::new(topo.clone(), &self.dir));
+        self.topo = Some(topo);
         self
     }
 
@@ -156,6 +162,11 @@ impl Ctl {
             ["ping", node, dst, rest @ ..] => self.ping(node, dst, rest),
             ["traceroute", node, dst, rest @ ..] => self.traceroute(node, dst, rest),
             ["capture", what @ ..] => self.capture(what),
+            ["graph", rest @ ..] => match &self.topo {
+                Some(topo) => super::picture::graph(self.engine.clone(), topo.clone(), rest)
+                    .unwrap_or_else(refuse),
+                None => refuse("this run has no topology to draw"),
+            },
             ["link", ends, rest @ ..] => self.link(ends, rest),
             [node, rest @ ..] => match self.dir.node(node) {
                 Some(id) => self.node(id, rest, json),

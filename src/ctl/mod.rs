@@ -16,6 +16,7 @@
 //! ```
 
 mod command;
+mod picture;
 mod reroute;
 mod server;
 mod show;
