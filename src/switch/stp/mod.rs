@@ -61,7 +61,8 @@ pub struct BridgeConfig {
     pub max_age: Duration,
     /// Forward delay (4–30 s).
     pub forward_delay: Duration,
-    /// Protocol version.
+    /// Protocol version. `Stp` behaves as an 802.1D-1998 bridge (like Linux's): it sends
+    /// configuration and TCN BPDUs only and ignores RST BPDUs.
     pub version: Version,
 }
 
@@ -278,7 +279,7 @@ impl Stp {
     /// Anything that is not a valid BPDU is counted and ignored.
     pub fn receive(&mut self, now: Instant, port: usize, frame: &[u8]) {
         self.catch_up(now);
-        let id = self.id;
+        let (id, rstp) = (self.id, self.rstp());
         let Some(p) = self.ports.get_mut(port) else {
             return;
         };
@@ -306,6 +307,12 @@ impl Stp {
         }
         if !p.enabled {
             p.counters.rx_disabled += 1;
+            return;
+        }
+        if bpdu.kind == Kind::Rst && !rstp {
+            // An 802.1D bridge does not understand RST BPDUs (the Linux bridge drops every
+            // BPDU of a version other than 0): counted, not acted on, so that the RSTP
+            // neighbour hears only 802.1D from this port and falls back.
             return;
         }
         // Port Receive machine (17.23), RECEIVE: updtBPDUVersion(), operEdge = FALSE.

@@ -1,0 +1,431 @@
+//! Spanning tree in virtual time: `Stp` instances wired by virtual links (each BPDU a bridge
+//! sends arrives at the other end of its link 1 ms later), the clock advanced to the next
+//! event. Triangles and rings converge to one blocked port per loop with the lowest bridge
+//! identifier as root; a broken link reconverges (RSTP in milliseconds by proposal and
+//! agreement, 802.1D in twice the forward delay); priorities and costs move the root and the
+//! blocked port as 802.1D-2004 says; an 802.1D-only neighbour makes a port fall back.
+
+use std::time::Duration;
+
+use shoal::switch::stp::{BridgeConfig, PortConfig, PortState, Role, Stp, Version};
+use shoal::time::Instant;
+
+const DELAY: Duration = Duration::from_millis(1);
+
+fn mac(n: usize) -> [u8; 6] {
+    [2, 0, 0, 0, 0, n as u8 + 1]
+}
+
+/// Bridges, the links between their ports, and the BPDUs in flight.
+struct Net {
+    bridges: Vec<Stp>,
+    /// (bridge, port) pairs, and whether the link is up.
+    links: Vec<((usize, usize), (usize, usize), bool)>,
+    flight: Vec<(Instant, usize, usize, Vec<u8>)>,
+    now: Instant,
+    /// When a port last changed role or state.
+    last_change: Instant,
+    snapshot: Vec<(Role, PortState)>,
+    flushes: usize,
+}
+
+impl Net {
+    fn new(
+        bridges: Vec<(BridgeConfig, Vec<PortConfig>)>,
+        links: &[((usize, usize), (usize, usize))],
+    ) -> Net {
+        let now = Instant::ZERO;
+        let mut net = Net {
+            bridges: bridges
+                .into_iter()
+                .map(|(b, p)| Stp::new(b, p, now))
+                .collect(),
+            links: links.iter().map(|&(a, b)| (a, b, true)).collect(),
+            flight: Vec::new(),
+            now,
+            last_change: now,
+            snapshot: Vec::new(),
+            flushes: 0,
+        };
+        net.snapshot = net.states();
+        net
+    }
+
+    /// `n` bridges with `ports` default ports each and default timers.
+    fn uniform(n: usize, ports: usize, links: &[((usize, usize), (usize, usize))]) -> Net {
+        Net::new(
+            (0..n)
+                .map(|i| {
+                    (
+                        BridgeConfig::new(mac(i)),
+                        vec![PortConfig::default(); ports],
+                    )
+                })
+                .collect(),
+            links,
+        )
+    }
+
+    /// A ring: bridge i's port 1 to bridge i+1's port 0.
+    fn ring(n: usize, version: Version) -> Net {
+        let links: Vec<_> = (0..n).map(|i| ((i, 1), ((i + 1) % n, 0))).collect();
+        Net::new(
+            (0..n)
+                .map(|i| {
+                    let mut b = BridgeConfig::new(mac(i));
+                    b.version = version;
+                    (b, vec![PortConfig::default(); 2])
+                })
+                .collect(),
+            &links,
+        )
+    }
+
+    fn states(&self) -> Vec<(Role, PortState)> {
+        self.bridges
+            .iter()
+            .flat_map(|b| (0..b.ports()).map(|p| (b.role(p), b.state(p))))
+            .collect()
+    }
+
+    fn peer(&self, b: usize, p: usize) -> Option<(usize, usize)> {
+        self.links.iter().find_map(|&(x, y, up)| match up {
+            true if x == (b, p) => Some(y),
+            true if y == (b, p) => Some(x),
+            _ => None,
+        })
+    }
+
+    fn observe(&mut self) {
+        let s = self.states();
+        if s != self.snapshot {
+            self.snapshot = s;
+            self.last_change = self.now;
+        }
+        for b in &mut self.bridges {
+            while b.take_flush().is_some() {
+                self.flushes += 1;
+            }
+        }
+    }
+
+    /// Run until `until`.
+    fn run_until(&mut self, until: Instant) {
+        let mut buf = [0u8; 1514];
+        loop {
+            for b in 0..self.bridges.len() {
+                while let Some((p, n)) = self.bridges[b].poll_transmit(&mut buf) {
+                    if let Some((pb, pp)) = self.peer(b, p) {
+                        self.flight
+                            .push((self.now + DELAY, pb, pp, buf[..n].to_vec()));
+                    }
+                }
+            }
+            self.observe();
+            let next = self
+                .flight
+                .iter()
+                .map(|f| f.0)
+                .chain(self.bridges.iter().filter_map(|b| b.poll_timeout()))
+                .min()
+                .expect("bridges always have a timer");
+            if next > until {
+                self.now = until;
+                return;
+            }
+            self.now = next;
+            let now = self.now;
+            let due: Vec<_> = {
+                let (due, rest) = self.flight.drain(..).partition(|f| f.0 <= now);
+                self.flight = rest;
+                due
+            };
+            for (_, b, p, frame) in due {
+                self.bridges[b].receive(now, p, &frame);
+            }
+            for b in &mut self.bridges {
+                if b.poll_timeout().is_some_and(|t| t <= now) {
+                    b.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Take link `i` down (both ends see it at once).
+    fn cut(&mut self, i: usize) {
+        let (a, b, _) = self.links[i];
+        self.links[i].2 = false;
+        let now = self.now;
+        self.bridges[a.0].set_link(now, a.1, false);
+        self.bridges[b.0].set_link(now, b.1, false);
+        self.flight.retain(|f| (f.1, f.2) != a && (f.1, f.2) != b);
+    }
+
+    /// Ports that are blocked (Alternate or Backup, discarding), as (bridge, port).
+    fn blocked(&self) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for (i, b) in self.bridges.iter().enumerate() {
+            for p in 0..b.ports() {
+                if matches!(b.role(p), Role::Alternate | Role::Backup) {
+                    assert_eq!(b.state(p), PortState::Discarding, "{}", b.status());
+                    v.push((i, p));
+                }
+            }
+        }
+        v
+    }
+
+    /// Every bridge agrees on `root`; every port on an up link is either blocked or
+    /// forwarding as Root or Designated; each non-root bridge has exactly one Root port.
+    fn assert_tree(&self, root: usize) {
+        let want = self.bridges[root].bridge_id();
+        for (i, b) in self.bridges.iter().enumerate() {
+            assert_eq!(b.root_id(), want, "bridge {i}: {}", b.status());
+            let roots = (0..b.ports()).filter(|&p| b.role(p) == Role::Root).count();
+            assert_eq!(roots, usize::from(i != root), "bridge {i}: {}", b.status());
+            for p in 0..b.ports() {
+                if self.peer(i, p).is_none() {
+                    continue;
+                }
+                match b.role(p) {
+                    Role::Root | Role::Designated => {
+                        assert_eq!(
+                            b.state(p),
+                            PortState::Forwarding,
+                            "bridge {i}: {}",
+                            b.status()
+                        )
+                    }
+                    Role::Alternate | Role::Backup => {}
+                    Role::Disabled => panic!("bridge {i} port {p} disabled on an up link"),
+                }
+            }
+        }
+    }
+
+    fn since(&self, t: Instant) -> Duration {
+        self.last_change - t
+    }
+}
+
+fn triangle() -> Net {
+    Net::uniform(
+        3,
+        2,
+        &[((0, 0), (1, 0)), ((1, 1), (2, 0)), ((2, 1), (0, 1))],
+    )
+}
+
+#[test]
+fn triangle_converges_with_one_blocked_port_in_milliseconds() {
+    let mut net = triangle();
+    net.run_for(Duration::from_secs(60));
+    net.assert_tree(0);
+    // Bridges 1 and 2 are both one hop from the root; on their link, bridge 1 (the lower
+    // identifier) is designated, so bridge 2 blocks its port towards bridge 1.
+    assert_eq!(net.blocked(), vec![(2, 0)]);
+    let t = net.since(Instant::ZERO);
+    println!("triangle converged at {t:?} (virtual)");
+    assert!(t < Duration::from_secs(1), "{t:?}");
+}
+
+#[test]
+fn ring_of_six_converges_and_reconverges_fast_after_a_link_failure() {
+    let mut net = Net::ring(6, Version::Rstp);
+    net.run_for(Duration::from_secs(60));
+    net.assert_tree(0);
+    // The loop is blocked opposite the root: bridge 3 is 3 hops away both ways and takes
+    // the path through bridge 2 (the lower identifier); on its link to bridge 4, bridge 4
+    // (2 hops) is designated, so bridge 3 blocks its port towards bridge 4.
+    assert_eq!(net.blocked(), vec![(3, 1)]);
+    println!(
+        "ring of 6 converged at {:?} (virtual)",
+        net.since(Instant::ZERO)
+    );
+    // Break the link between bridges 1 and 2: the blocked port must take over.
+    let t0 = net.now;
+    net.cut(1);
+    net.run_for(Duration::from_secs(60));
+    net.assert_tree(0);
+    assert!(net.blocked().is_empty(), "{:?}", net.blocked());
+    let t = net.since(t0);
+    println!(
+        "ring of 6 reconverged {t:?} after a link failure (virtual), {} flushes",
+        net.flushes
+    );
+    assert!(t < Duration::from_secs(1), "{t:?}");
+    assert!(net.flushes > 0);
+}
+
+#[test]
+fn stp_ring_converges_on_timers_and_reconverges_in_twice_forward_delay() {
+    let mut net = Net::ring(4, Version::Stp);
+    net.run_for(Duration::from_secs(120));
+    net.assert_tree(0);
+    assert_eq!(net.blocked().len(), 1, "{:?}", net.blocked());
+    let t = net.since(Instant::ZERO);
+    println!("802.1D ring of 4 converged at {t:?} (virtual)");
+    assert!(t >= Duration::from_secs(30), "{t:?}");
+    let t0 = net.now;
+    net.cut(0);
+    net.run_for(Duration::from_secs(120));
+    net.assert_tree(0);
+    assert!(net.blocked().is_empty());
+    let t = net.since(t0);
+    println!("802.1D ring of 4 reconverged {t:?} after a link failure (virtual)");
+    assert!(
+        t >= Duration::from_secs(29) && t <= Duration::from_secs(32),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn bridge_priority_chooses_the_root() {
+    let mut configs: Vec<_> = (0..5)
+        .map(|i| (BridgeConfig::new(mac(i)), vec![PortConfig::default(); 2]))
+        .collect();
+    configs[3].0.priority = 4096;
+    let links: Vec<_> = (0..5).map(|i| ((i, 1), ((i + 1) % 5, 0))).collect();
+    let mut net = Net::new(configs, &links);
+    net.run_for(Duration::from_secs(30));
+    net.assert_tree(3);
+    // Opposite the root in a ring of 5: bridges 0 and 1 are two hops away; bridge 0 is
+    // designated on their link (lower identifier), so bridge 1 blocks its port 0.
+    assert_eq!(net.blocked(), vec![(1, 0)]);
+    assert_eq!(net.bridges[3].status().root_port, None);
+    assert_eq!(net.bridges[1].status().root_path_cost, 40_000);
+}
+
+#[test]
+fn path_cost_moves_the_blocked_port() {
+    // The triangle again, with the link from the root to bridge 2 made expensive: bridge 2
+    // now reaches the root through bridge 1, and blocks its port towards the root.
+    let mut configs: Vec<_> = (0..3)
+        .map(|i| (BridgeConfig::new(mac(i)), vec![PortConfig::default(); 2]))
+        .collect();
+    configs[2].1[1].cost = 100_000;
+    let mut net = Net::new(
+        configs,
+        &[((0, 0), (1, 0)), ((1, 1), (2, 0)), ((2, 1), (0, 1))],
+    );
+    net.run_for(Duration::from_secs(30));
+    net.assert_tree(0);
+    assert_eq!(net.blocked(), vec![(2, 1)]);
+    assert_eq!(net.bridges[2].role(0), Role::Root);
+    assert_eq!(net.bridges[2].status().root_path_cost, 40_000);
+}
+
+#[test]
+fn port_priority_breaks_a_tie_between_parallel_links() {
+    // Two bridges joined twice: the non-root bridge's root port is the one facing the root's
+    // port with the better (lower) port identifier; raising priority on it flips the choice.
+    for (prio, want_root_port) in [(128, 0), (16, 1)] {
+        let mut configs: Vec<_> = (0..2)
+            .map(|i| (BridgeConfig::new(mac(i)), vec![PortConfig::default(); 2]))
+            .collect();
+        configs[0].1[1].priority = prio;
+        let mut net = Net::new(configs, &[((0, 0), (1, 0)), ((0, 1), (1, 1))]);
+        net.run_for(Duration::from_secs(30));
+        net.assert_tree(0);
+        assert_eq!(net.bridges[1].role(want_root_port), Role::Root);
+        assert_eq!(net.blocked(), vec![(1, 1 - want_root_port)]);
+    }
+}
+
+#[test]
+fn an_stp_neighbour_makes_the_port_fall_back() {
+    let mut configs: Vec<_> = (0..4)
+        .map(|i| (BridgeConfig::new(mac(i)), vec![PortConfig::default(); 2]))
+        .collect();
+    configs[2].0.version = Version::Stp;
+    let links: Vec<_> = (0..4).map(|i| ((i, 1), ((i + 1) % 4, 0))).collect();
+    let mut net = Net::new(configs, &links);
+    net.run_for(Duration::from_secs(60));
+    net.assert_tree(0);
+    assert_eq!(net.blocked().len(), 1);
+    let st1 = net.bridges[1].status();
+    let st3 = net.bridges[3].status();
+    assert!(
+        !st1.ports[1].rstp,
+        "bridge 1 port 1 faces the 802.1D bridge: {st1}"
+    );
+    assert!(
+        !st3.ports[0].rstp,
+        "bridge 3 port 0 faces the 802.1D bridge: {st3}"
+    );
+    assert!(st1.ports[0].rstp && st3.ports[1].rstp);
+    assert!(st1.ports[1].counters.tx_config > 0 && st1.ports[1].counters.rx_config > 0);
+    // The 802.1D bridge heard RST BPDUs before its neighbours migrated: it counted and
+    // ignored them, and stays 802.1D.
+    assert!(net.bridges[2].status().ports[0].counters.rx_rst > 0);
+    assert!(net.bridges[2].status().ports.iter().all(|p| !p.rstp));
+}
+
+#[test]
+fn edge_port_forwards_at_once_until_it_hears_a_bpdu() {
+    let mut configs: Vec<_> = (0..2)
+        .map(|i| (BridgeConfig::new(mac(i)), vec![PortConfig::default(); 2]))
+        .collect();
+    configs[1].1[1].edge = true;
+    let mut net = Net::new(configs, &[((0, 0), (1, 0))]);
+    assert_eq!(net.bridges[1].state(1), PortState::Forwarding);
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.bridges[1].state(1), PortState::Forwarding);
+    assert_eq!(net.bridges[1].role(1), Role::Designated);
+    assert!(net.bridges[1].status().ports[1].edge);
+    // A bridge appears behind the edge port: it is no longer an edge port, and it syncs.
+    net.links.push(((1, 1), (0, 1), true));
+    net.run_for(Duration::from_secs(10));
+    assert!(!net.bridges[1].status().ports[1].edge);
+    net.assert_tree(0);
+    assert_eq!(net.blocked(), vec![(1, 1)]);
+}
+
+#[test]
+fn a_port_looped_to_its_own_bridge_is_backup() {
+    // Bridge 1's ports 1 and 2 are joined to each other: port 2 hears port 1's BPDUs.
+    let mut net = Net::uniform(2, 3, &[((0, 0), (1, 0)), ((1, 1), (1, 2))]);
+    net.run_for(Duration::from_secs(30));
+    assert_eq!(net.bridges[1].role(1), Role::Designated);
+    assert_eq!(net.bridges[1].role(2), Role::Backup);
+    assert_eq!(net.blocked(), vec![(1, 2)]);
+}
+
+#[test]
+fn malformed_frames_are_counted_and_ignored() {
+    let mut net = triangle();
+    net.run_for(Duration::from_secs(10));
+    let before = net.states();
+    let now = net.now;
+    let b = &mut net.bridges[1];
+    for f in [
+        &[][..],
+        &[0x01, 0x80, 0xc2, 0, 0, 0][..],
+        &[
+            0x01, 0x80, 0xc2, 0, 0, 0, 2, 0, 0, 0, 0, 9, 0, 0x26, 0x42, 0x42, 0x03, 0, 0, 0,
+        ][..],
+        &[0xffu8; 64][..],
+    ] {
+        b.receive(now, 0, f);
+    }
+    b.receive(now, 99, &[0u8; 60]);
+    assert_eq!(b.status().ports[0].counters.rx_malformed, 4);
+    assert_eq!(net.states(), before);
+}
+
+#[test]
+fn a_lost_root_is_aged_out_when_bpdus_stop() {
+    // Bridge 1 stops hearing the root without a link-down (a one-way failure): after three
+    // hellos its information ages out and it reconverges on its own.
+    let mut net = Net::uniform(2, 1, &[((0, 0), (1, 0))]);
+    net.run_for(Duration::from_secs(10));
+    net.assert_tree(0);
+    net.links[0].2 = false; // frames stop, links stay up
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.bridges[1].root_id(), net.bridges[1].bridge_id());
+    assert_eq!(net.bridges[1].role(0), Role::Designated);
+}
