@@ -5,6 +5,8 @@
 //! agreement, 802.1D in twice the forward delay); priorities and costs move the root and the
 //! blocked port as 802.1D-2004 says; an 802.1D-only neighbour makes a port fall back.
 
+mod common;
+
 use std::time::Duration;
 
 use shoal::switch::stp::{BridgeConfig, PortConfig, PortState, Role, Stp, Version};
@@ -428,4 +430,181 @@ fn a_lost_root_is_aged_out_when_bpdus_stop() {
     net.run_for(Duration::from_secs(10));
     assert_eq!(net.bridges[1].root_id(), net.bridges[1].bridge_id());
     assert_eq!(net.bridges[1].role(0), Role::Designated);
+}
+
+/// The Linux side of the interop test: `cat` a sysfs file of br0 inside the namespace.
+fn linux(ns: &common::netns::NetNs, file: &str) -> String {
+    let out = ns
+        .run(&["cat", &format!("/sys/class/net/br0/{file}")])
+        .expect("read the Linux bridge's sysfs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Linux port states (`/sys/class/net/br0/brif/*/state`): 3 is forwarding, 4 blocking.
+const LINUX_FORWARDING: &str = "3";
+const LINUX_BLOCKING: &str = "4";
+
+/// Two shoal bridges A (root, priority 4096) and B and a Linux kernel bridge L (STP on) in a
+/// ring, each link a veth pair in one namespace; A and B run here over AF_PACKET sockets on
+/// the real clock. L's ports cost 50000, so B is designated on the B–L link and L blocks its
+/// port l1 there: the Linux bridge must understand our configuration BPDUs. Then the A–L link
+/// breaks, and L must unblock l1 (its new root port) after listening and learning.
+#[test]
+fn interop_with_the_linux_bridge_in_a_ring() {
+    use common::netns::{NetNs, skip_unless_root};
+    use common::raw::RawSocket;
+    if skip_unless_root("interop_with_the_linux_bridge_in_a_ring") {
+        return;
+    }
+    let ns = NetNs::new("stp").expect("namespace");
+    let ip = |args: &[&str]| ns.ip(args).expect("ip");
+    for (x, y) in [("a0", "b0"), ("b1", "l1"), ("a1", "l2")] {
+        ip(&["link", "add", x, "type", "veth", "peer", "name", y]);
+    }
+    ip(&[
+        "link",
+        "add",
+        "br0",
+        "type",
+        "bridge",
+        "stp_state",
+        "1",
+        "forward_delay",
+        "400",
+        "max_age",
+        "600",
+        "hello_time",
+        "200",
+    ]);
+    for dev in ["l1", "l2"] {
+        ip(&["link", "set", dev, "master", "br0"]);
+        ns.run(&["bridge", "link", "set", "dev", dev, "cost", "50000"])
+            .expect("port cost");
+    }
+    for dev in ["a0", "b0", "b1", "l1", "a1", "l2", "br0"] {
+        ns.sysctl(&format!("net.ipv6.conf.{dev}.disable_ipv6=1"))
+            .expect("sysctl");
+        ip(&["link", "set", dev, "up"]);
+    }
+    // Timers as the root advertises them and Linux adopts: hello 2 s, max age 6 s, forward
+    // delay 4 s (the smallest consistent set, 802.1D-2004 17.14).
+    let config = |n: usize, priority: u16| BridgeConfig {
+        priority,
+        max_age: Duration::from_secs(6),
+        forward_delay: Duration::from_secs(4),
+        ..BridgeConfig::new(mac(n))
+    };
+    let start = std::time::Instant::now();
+    let clock = || Instant::from_nanos(start.elapsed().as_nanos() as u64);
+    let mut bridges = [
+        Stp::new(config(0, 4096), vec![PortConfig::default(); 2], clock()),
+        Stp::new(config(1, 0x8000), vec![PortConfig::default(); 2], clock()),
+    ];
+    let socks: Vec<Vec<RawSocket>> = [["a0", "a1"], ["b0", "b1"]]
+        .iter()
+        .map(|devs| {
+            devs.iter()
+                .map(|d| RawSocket::open(&ns, d).expect("socket"))
+                .collect()
+        })
+        .collect();
+    let mut down = [[false; 2]; 2];
+    // Drive A and B until `done` holds (checked every 200 ms) or `limit` passes.
+    let drive = |bridges: &mut [Stp; 2],
+                 down: &[[bool; 2]; 2],
+                 limit: Duration,
+                 done: &dyn Fn(&[Stp; 2]) -> bool| {
+        let t0 = std::time::Instant::now();
+        let mut buf = [0u8; 1514];
+        let mut last_check = t0;
+        loop {
+            let now = clock();
+            for (b, stp) in bridges.iter_mut().enumerate() {
+                for (p, s) in socks[b].iter().enumerate() {
+                    while let Ok(Some(f)) = s.recv(Duration::ZERO) {
+                        if f.incoming
+                            && !down[b][p]
+                            && f.bytes.starts_with(&shoal::switch::stp::GROUP)
+                        {
+                            stp.receive(now, p, &f.bytes);
+                        }
+                    }
+                }
+                if stp.poll_timeout().is_some_and(|t| t <= now) {
+                    stp.handle_timeout(now);
+                }
+                while let Some((p, n)) = stp.poll_transmit(&mut buf) {
+                    if !down[b][p] {
+                        let _ = socks[b][p].send(&buf[..n]);
+                    }
+                }
+            }
+            if last_check.elapsed() >= Duration::from_millis(200) {
+                last_check = std::time::Instant::now();
+                if done(bridges) {
+                    return Some(t0.elapsed());
+                }
+            }
+            if t0.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let root = bridges[0].bridge_id().to_string();
+    let state = |dev: &str| linux(&ns, &format!("brif/{dev}/state"));
+    let converged = |b: &[Stp; 2]| {
+        linux(&ns, "bridge/root_id") == root
+            && state("l1") == LINUX_BLOCKING
+            && state("l2") == LINUX_FORWARDING
+            && (0..2).all(|i| (0..2).all(|p| b[i].state(p) == PortState::Forwarding))
+    };
+    let took = drive(&mut bridges, &down, Duration::from_secs(60), &converged);
+    let report = |b: &[Stp; 2]| {
+        format!(
+            "A: {}\nB: {}\nLinux: root {} l1 {} l2 {}",
+            b[0].status(),
+            b[1].status(),
+            linux(&ns, "bridge/root_id"),
+            state("l1"),
+            state("l2")
+        )
+    };
+    let took = took.unwrap_or_else(|| panic!("no convergence in 60 s\n{}", report(&bridges)));
+    println!(
+        "ring with the Linux bridge converged in {took:?} (wall clock)\n{}",
+        report(&bridges)
+    );
+    assert_eq!(bridges[1].role(1), Role::Designated);
+    assert!(
+        !bridges[0].status().ports[1].rstp,
+        "A's port to Linux fell back to 802.1D"
+    );
+    assert!(
+        !bridges[1].status().ports[1].rstp,
+        "B's port to Linux fell back to 802.1D"
+    );
+    assert!(bridges[0].status().ports[0].rstp, "A and B talk RSTP");
+
+    // Break the A–L link.
+    ip(&["link", "set", "a1", "down"]);
+    down[0][1] = true;
+    bridges[0].set_link(clock(), 1, false);
+    let reconverged = |b: &[Stp; 2]| {
+        linux(&ns, "bridge/root_id") == root
+            && state("l1") == LINUX_FORWARDING
+            && b[1].state(1) == PortState::Forwarding
+            && b[0].state(0) == PortState::Forwarding
+    };
+    let took = drive(&mut bridges, &down, Duration::from_secs(60), &reconverged)
+        .unwrap_or_else(|| panic!("no reconvergence in 60 s\n{}", report(&bridges)));
+    println!(
+        "after the A–L link broke, reconverged in {took:?} (wall clock)\n{}",
+        report(&bridges)
+    );
+    // root_port prints in decimal, port_no in hex.
+    let l1 = linux(&ns, "brif/l1/port_no");
+    let l1 = u16::from_str_radix(l1.trim_start_matches("0x"), 16).expect("port_no");
+    assert_eq!(linux(&ns, "bridge/root_port"), l1.to_string());
+    assert_eq!(bridges[1].role(1), Role::Designated);
 }
