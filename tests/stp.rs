@@ -12,6 +12,9 @@ use std::time::Duration;
 use shoal::switch::stp::{BridgeConfig, PortConfig, PortState, Role, Stp, Version};
 use shoal::time::Instant;
 
+/// A bridge's port: (bridge, port).
+type End = (usize, usize);
+
 const DELAY: Duration = Duration::from_millis(1);
 
 fn mac(n: usize) -> [u8; 6] {
@@ -22,7 +25,7 @@ fn mac(n: usize) -> [u8; 6] {
 struct Net {
     bridges: Vec<Stp>,
     /// (bridge, port) pairs, and whether the link is up.
-    links: Vec<((usize, usize), (usize, usize), bool)>,
+    links: Vec<(End, End, bool)>,
     flight: Vec<(Instant, usize, usize, Vec<u8>)>,
     now: Instant,
     /// When a port last changed role or state.
@@ -32,10 +35,7 @@ struct Net {
 }
 
 impl Net {
-    fn new(
-        bridges: Vec<(BridgeConfig, Vec<PortConfig>)>,
-        links: &[((usize, usize), (usize, usize))],
-    ) -> Net {
+    fn new(bridges: Vec<(BridgeConfig, Vec<PortConfig>)>, links: &[(End, End)]) -> Net {
         let now = Instant::ZERO;
         let mut net = Net {
             bridges: bridges
@@ -54,7 +54,7 @@ impl Net {
     }
 
     /// `n` bridges with `ports` default ports each and default timers.
-    fn uniform(n: usize, ports: usize, links: &[((usize, usize), (usize, usize))]) -> Net {
+    fn uniform(n: usize, ports: usize, links: &[(End, End)]) -> Net {
         Net::new(
             (0..n)
                 .map(|i| {

@@ -122,7 +122,7 @@ pub fn parse(frame: &[u8]) -> Result<Bpdu, ParseError> {
         return Err(ParseError::NotBpdu);
     }
     let len = usize::from(be16(frame, 12));
-    if len > 1500 || len < 7 || 14 + len > frame.len() || frame[14..17] != [0x42, 0x42, 0x03] {
+    if !(7..=1500).contains(&len) || 14 + len > frame.len() || frame[14..17] != [0x42, 0x42, 0x03] {
         return Err(ParseError::NotBpdu);
     }
     let b = &frame[HEADER..14 + len];

@@ -25,12 +25,12 @@ pub(super) enum Pim {
 /// Port Role Transitions machine states (17.29) that wait; the others act and return here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Prt {
-    DisablePort,
-    DisabledPort,
-    RootPort,
-    DesignatedPort,
-    AlternatePort,
-    BlockPort,
+    Disable,
+    Disabled,
+    Root,
+    Designated,
+    Alternate,
+    Block,
 }
 
 /// Topology Change machine states (17.31) that wait.
@@ -182,7 +182,7 @@ impl Port {
             tc_prop: false,
             flush: false,
             pim: Pim::Disabled,
-            prt: Prt::DisablePort,
+            prt: Prt::Disable,
             tcm: Tcm::Inactive,
             ppm: Ppm::CheckingRstp,
             counters: PortCounters::default(),

@@ -28,7 +28,7 @@ impl Stp {
         p.role = p.selected_role;
         p.learn = false;
         p.forward = false;
-        p.prt = Prt::DisablePort;
+        p.prt = Prt::Disable;
     }
 
     fn prt_disabled_port(&mut self, i: usize) {
@@ -38,20 +38,20 @@ impl Stp {
         p.t.rr_while = 0;
         p.sync = false;
         p.re_root = false;
-        p.prt = Prt::DisabledPort;
+        p.prt = Prt::Disabled;
     }
 
     fn prt_root_port(&mut self, i: usize) {
         let p = &mut self.ports[i];
         p.role = Role::Root;
         p.t.rr_while = p.designated_times.forward_delay;
-        p.prt = Prt::RootPort;
+        p.prt = Prt::Root;
     }
 
     fn prt_designated_port(&mut self, i: usize) {
         let p = &mut self.ports[i];
         p.role = Role::Designated;
-        p.prt = Prt::DesignatedPort;
+        p.prt = Prt::Designated;
     }
 
     fn prt_alternate_port(&mut self, i: usize) {
@@ -61,7 +61,7 @@ impl Stp {
         p.t.rr_while = 0;
         p.sync = false;
         p.re_root = false;
-        p.prt = Prt::AlternatePort;
+        p.prt = Prt::Alternate;
     }
 
     fn prt_block_port(&mut self, i: usize) {
@@ -69,7 +69,7 @@ impl Stp {
         p.role = p.selected_role;
         p.learn = false;
         p.forward = false;
-        p.prt = Prt::BlockPort;
+        p.prt = Prt::Block;
     }
 
     /// allSynced (17.20.3).
@@ -116,27 +116,27 @@ impl Stp {
             return true;
         }
         match p.prt {
-            Prt::DisablePort => {
+            Prt::Disable => {
                 if p.learning || p.forwarding {
                     return false;
                 }
                 self.prt_disabled_port(i);
             }
-            Prt::DisabledPort => {
+            Prt::Disabled => {
                 if p.t.fd_while == p.designated_times.max_age && !p.sync && !p.re_root && p.synced {
                     return false;
                 }
                 self.prt_disabled_port(i);
             }
-            Prt::BlockPort => {
+            Prt::Block => {
                 if p.learning || p.forwarding {
                     return false;
                 }
                 self.prt_alternate_port(i);
             }
-            Prt::RootPort => return self.prt_root(i),
-            Prt::DesignatedPort => return self.prt_designated(i),
-            Prt::AlternatePort => return self.prt_alternate(i),
+            Prt::Root => return self.prt_root(i),
+            Prt::Designated => return self.prt_designated(i),
+            Prt::Alternate => return self.prt_alternate(i),
         }
         true
     }

@@ -69,7 +69,7 @@ impl Stp {
             Tcm::Inactive if p.learn => self.tcm_learning(i),
             Tcm::Inactive => return false,
             Tcm::Learning => {
-                if !root_or_designated && !(p.learn || p.learning) && !notified {
+                if !(root_or_designated || p.learn || p.learning || notified) {
                     self.tcm_inactive(i);
                 } else if notified {
                     self.tcm_learning(i);
