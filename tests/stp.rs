@@ -365,6 +365,24 @@ fn an_stp_neighbour_makes_the_port_fall_back() {
     // ignored them, and stays 802.1D.
     assert!(net.bridges[2].status().ports[0].counters.rx_rst > 0);
     assert!(net.bridges[2].status().ports.iter().all(|p| !p.rstp));
+
+    // Break the link between bridges 0 and 1: the 802.1D bridge's Alternate port (towards
+    // bridge 3) becomes its root port after twice the forward delay, and its topology change
+    // goes to bridge 3 as a TCN, which bridge 3 acknowledges (so the TCNs stop).
+    let t0 = net.now;
+    net.cut(0);
+    net.run_for(Duration::from_secs(120));
+    net.assert_tree(0);
+    assert!(net.blocked().is_empty());
+    assert_eq!(net.bridges[2].role(1), Role::Root);
+    let t = net.since(t0);
+    println!("ring with an 802.1D bridge reconverged {t:?} after a link failure (virtual)");
+    assert!(t <= Duration::from_secs(32), "{t:?}");
+    let tcn_out = net.bridges[2].status().ports[1].counters.tx_tcn;
+    let tcn_in = net.bridges[3].status().ports[0].counters.rx_tcn;
+    assert!((1..=2).contains(&tcn_out), "{tcn_out} TCNs sent");
+    assert_eq!(tcn_in, tcn_out);
+    assert!(net.bridges.iter().all(|b| b.status().unsettled == 0));
 }
 
 #[test]
@@ -607,4 +625,23 @@ fn interop_with_the_linux_bridge_in_a_ring() {
     let l1 = u16::from_str_radix(l1.trim_start_matches("0x"), 16).expect("port_no");
     assert_eq!(linux(&ns, "bridge/root_port"), l1.to_string());
     assert_eq!(bridges[1].role(1), Role::Designated);
+}
+
+#[test]
+fn every_link_failure_in_an_rstp_ring_reconverges_in_under_a_second() {
+    let mut worst = Duration::ZERO;
+    for link in 0..6 {
+        let mut net = Net::ring(6, Version::Rstp);
+        net.run_for(Duration::from_secs(30));
+        let t0 = net.now;
+        net.cut(link);
+        net.run_for(Duration::from_secs(60));
+        net.assert_tree(0);
+        // Link 3 holds the blocked port: cutting it leaves a tree with nothing to block.
+        assert!(net.blocked().is_empty(), "link {link}: {:?}", net.blocked());
+        let t = net.since(t0);
+        assert!(t < Duration::from_secs(1), "link {link}: {t:?}");
+        worst = worst.max(t);
+    }
+    println!("ring of 6, any one link cut: reconverged within {worst:?} (virtual)");
 }

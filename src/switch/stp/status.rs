@@ -19,6 +19,9 @@ pub struct Status {
     pub root_port: Option<usize>,
     /// Some port is signalling a topology change (tcWhile running).
     pub topology_change: bool,
+    /// Times the state machines did not settle within their step bound (a safeguard that
+    /// should stay at zero).
+    pub unsettled: u64,
     /// Every port.
     pub ports: Vec<PortStatus>,
 }
@@ -47,6 +50,7 @@ impl Stp {
             root_path_cost: self.root_priority.cost,
             root_port: self.root_port,
             topology_change: self.ports.iter().any(|p| p.t.tc_while != 0),
+            unsettled: self.unsettled,
             ports: (0..self.ports.len())
                 .map(|i| {
                     let p = &self.ports[i];
