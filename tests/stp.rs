@@ -32,6 +32,8 @@ struct Net {
     last_change: Instant,
     snapshot: Vec<(Role, PortState)>,
     flushes: usize,
+    /// Moments at which the forwarding ports closed a loop (a storm would start).
+    loops: usize,
 }
 
 impl Net {
@@ -48,6 +50,7 @@ impl Net {
             last_change: now,
             snapshot: Vec::new(),
             flushes: 0,
+            loops: 0,
         };
         net.snapshot = net.states();
         net
@@ -103,12 +106,38 @@ impl Net {
         if s != self.snapshot {
             self.snapshot = s;
             self.last_change = self.now;
+            if self.forwarding_loop() {
+                self.loops += 1;
+            }
         }
         for b in &mut self.bridges {
             while b.take_flush().is_some() {
                 self.flushes += 1;
             }
         }
+    }
+
+    /// Whether the links that forward at both ends close a cycle (union-find over bridges).
+    fn forwarding_loop(&self) -> bool {
+        let mut parent: Vec<usize> = (0..self.bridges.len()).collect();
+        fn find(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                x = parent[x];
+            }
+            x
+        }
+        let fwd = |(b, p): End| self.bridges[b].state(p) == PortState::Forwarding;
+        for &(a, b, up) in &self.links {
+            if !up || !fwd(a) || !fwd(b) {
+                continue;
+            }
+            let (ra, rb) = (find(&mut parent, a.0), find(&mut parent, b.0));
+            if ra == rb {
+                return true;
+            }
+            parent[ra] = rb;
+        }
+        false
     }
 
     /// Run until `until`.
@@ -167,6 +196,15 @@ impl Net {
         self.flight.retain(|f| (f.1, f.2) != a && (f.1, f.2) != b);
     }
 
+    /// Bring link `i` back up.
+    fn heal(&mut self, i: usize) {
+        let (a, b, _) = self.links[i];
+        self.links[i].2 = true;
+        let now = self.now;
+        self.bridges[a.0].set_link(now, a.1, true);
+        self.bridges[b.0].set_link(now, b.1, true);
+    }
+
     /// Ports that are blocked (Alternate or Backup, discarding), as (bridge, port).
     fn blocked(&self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
@@ -184,6 +222,10 @@ impl Net {
     /// Every bridge agrees on `root`; every port on an up link is either blocked or
     /// forwarding as Root or Designated; each non-root bridge has exactly one Root port.
     fn assert_tree(&self, root: usize) {
+        assert_eq!(
+            self.loops, 0,
+            "the forwarding ports closed a loop at some point"
+        );
         let want = self.bridges[root].bridge_id();
         for (i, b) in self.bridges.iter().enumerate() {
             assert_eq!(b.root_id(), want, "bridge {i}: {}", b.status());
@@ -261,6 +303,15 @@ fn ring_of_six_converges_and_reconverges_fast_after_a_link_failure() {
     );
     assert!(t < Duration::from_secs(1), "{t:?}");
     assert!(net.flushes > 0);
+    // The link comes back: the loop closes again and the same port blocks.
+    let t0 = net.now;
+    net.heal(1);
+    net.run_for(Duration::from_secs(60));
+    net.assert_tree(0);
+    assert_eq!(net.blocked(), vec![(3, 1)]);
+    let t = net.since(t0);
+    println!("ring of 6 reconverged {t:?} after the link came back (virtual)");
+    assert!(t < Duration::from_secs(1), "{t:?}");
 }
 
 #[test]
