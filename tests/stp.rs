@@ -696,3 +696,178 @@ fn every_link_failure_in_an_rstp_ring_reconverges_in_under_a_second() {
     }
     println!("ring of 6, any one link cut: reconverged within {worst:?} (virtual)");
 }
+
+/// A random connected topology: bridge priorities, and links with a cost and priority for
+/// each end.
+#[derive(Debug, Clone)]
+struct Random {
+    priorities: Vec<u16>,
+    links: Vec<(usize, usize, [(u32, u8); 2])>,
+}
+
+fn random_topology() -> impl proptest::strategy::Strategy<Value = Random> {
+    use proptest::prelude::*;
+    let end = (
+        prop_oneof![Just(2_000u32), Just(20_000), Just(20_000), Just(200_000)],
+        prop_oneof![Just(128u8), Just(128), Just(64)],
+    );
+    (2usize..=6)
+        .prop_flat_map(move |n| {
+            let tree = proptest::collection::vec((0usize..n, end.clone(), end.clone()), n - 1);
+            let extra = proptest::collection::vec((0..n, 0..n, end.clone(), end.clone()), 0..=4);
+            let prio = proptest::collection::vec(
+                prop_oneof![Just(0x8000u16), Just(0x8000), Just(0x1000), Just(0x2000)],
+                n,
+            );
+            (Just(n), tree, extra, prio)
+        })
+        .prop_map(|(_, tree, extra, priorities)| {
+            let mut links = Vec::new();
+            for (j, (i, a, b)) in tree.into_iter().enumerate() {
+                // Bridge j+1 joins some bridge before it: the graph is connected.
+                links.push((i % (j + 1), j + 1, [a, b]));
+            }
+            for (i, j, a, b) in extra {
+                if i != j {
+                    links.push((i, j, [a, b]));
+                }
+            }
+            Random { priorities, links }
+        })
+}
+
+/// The roles 802.1D-2004 17.6 gives every port, computed directly: root = lowest bridge id,
+/// root path costs by shortest paths (a port's cost counts where the port receives), each
+/// bridge's root port the best (cost, designated bridge, designated port, own port), the
+/// designated end of each link the one with the better (root cost, bridge, port).
+fn reference_roles(
+    t: &Random,
+    ports: &[Vec<(u32, u8)>],
+    ends: &[[(usize, usize); 2]],
+) -> Vec<Vec<Role>> {
+    use shoal::switch::stp::BridgeId;
+    let n = t.priorities.len();
+    let id: Vec<u64> = (0..n)
+        .map(|i| BridgeId::new(t.priorities[i], mac(i)).0)
+        .collect();
+    let pid = |b: usize, p: usize| (u16::from(ports[b][p].1 & 0xf0) << 8) | (p as u16 + 1);
+    let root = (0..n).min_by_key(|&i| id[i]).expect("bridges");
+    let mut cost = vec![u64::MAX; n];
+    cost[root] = 0;
+    for _ in 0..n {
+        for e in ends {
+            for (x, y) in [(e[0], e[1]), (e[1], e[0])] {
+                if cost[y.0] != u64::MAX {
+                    let c = cost[y.0] + u64::from(ports[x.0][x.1].0);
+                    cost[x.0] = cost[x.0].min(c);
+                }
+            }
+        }
+    }
+    let mut roles: Vec<Vec<Role>> = ports
+        .iter()
+        .map(|p| vec![Role::Alternate; p.len()])
+        .collect();
+    for b in (0..n).filter(|&b| b != root) {
+        let best = ends
+            .iter()
+            .flat_map(|e| [(e[0], e[1]), (e[1], e[0])])
+            .filter(|(x, _)| x.0 == b)
+            .min_by_key(|(x, y)| {
+                (
+                    cost[y.0] + u64::from(ports[b][x.1].0),
+                    id[y.0],
+                    pid(y.0, y.1),
+                    pid(b, x.1),
+                )
+            })
+            .expect("connected");
+        roles[b][best.0.1] = Role::Root;
+    }
+    for e in ends {
+        let v = |x: (usize, usize)| (cost[x.0], id[x.0], pid(x.0, x.1));
+        let d = if v(e[0]) < v(e[1]) { e[0] } else { e[1] };
+        roles[d.0][d.1] = Role::Designated;
+    }
+    roles
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+    #[test]
+    fn random_topologies_converge_to_the_tree_802_1d_defines(
+        t in random_topology(),
+        cut in proptest::num::usize::ANY,
+    ) {
+        let n = t.priorities.len();
+        let mut ports: Vec<Vec<(u32, u8)>> = vec![Vec::new(); n];
+        let mut ends = Vec::new();
+        for &(a, b, cfg) in &t.links {
+            ports[a].push(cfg[0]);
+            ports[b].push(cfg[1]);
+            ends.push([(a, ports[a].len() - 1), (b, ports[b].len() - 1)]);
+        }
+        let configs = (0..n)
+            .map(|i| {
+                let mut b = BridgeConfig::new(mac(i));
+                b.priority = t.priorities[i];
+                let p = ports[i]
+                    .iter()
+                    .map(|&(cost, priority)| PortConfig { cost, priority, edge: false })
+                    .collect();
+                (b, p)
+            })
+            .collect();
+        let links: Vec<_> = ends.iter().map(|e| (e[0], e[1])).collect();
+        let mut net = Net::new(configs, &links);
+        net.run_for(Duration::from_secs(60));
+        let root = (0..n).min_by_key(|&i| net.bridges[i].bridge_id()).expect("bridges");
+        net.assert_tree(root);
+        let want = reference_roles(&t, &ports, &ends);
+        for (b, roles) in want.iter().enumerate() {
+            for (p, role) in roles.iter().enumerate() {
+                proptest::prop_assert_eq!(
+                    net.bridges[b].role(p), *role, "bridge {} port {}\n{}", b, p, net.bridges[b].status()
+                );
+            }
+        }
+        proptest::prop_assert!(net.since(Instant::ZERO) < Duration::from_secs(3));
+
+        // Cut one link, if the rest stays connected: the tree must reconverge to what the
+        // standard defines for the remaining links, within a second, without a loop.
+        let cut = cut % ends.len();
+        let rest: Vec<_> = ends.iter().enumerate().filter(|&(i, _)| i != cut).map(|(_, e)| *e).collect();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                x = parent[x];
+            }
+            x
+        }
+        for e in &rest {
+            let (a, b) = (find(&mut parent, e[0].0), find(&mut parent, e[1].0));
+            parent[a] = b;
+        }
+        let r0 = find(&mut parent, 0);
+        if (0..n).any(|i| find(&mut parent, i) != r0) {
+            return Ok(());
+        }
+        let t0 = net.now;
+        net.cut(cut);
+        net.run_for(Duration::from_secs(60));
+        net.assert_tree(root);
+        let mut want = reference_roles(&t, &ports, &rest);
+        for x in ends[cut] {
+            want[x.0][x.1] = Role::Disabled;
+        }
+        for (b, roles) in want.iter().enumerate() {
+            for (p, role) in roles.iter().enumerate() {
+                proptest::prop_assert_eq!(
+                    net.bridges[b].role(p), *role, "after cut {}: bridge {} port {}\n{}", cut, b, p, net.bridges[b].status()
+                );
+            }
+        }
+        proptest::prop_assert!(net.since(t0) < Duration::from_secs(1), "{:?}", net.since(t0));
+    }
+}
