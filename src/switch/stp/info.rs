@@ -1,7 +1,8 @@
 //! Port Information machine (802.1D-2004 17.27): what a port knows of the spanning tree —
 //! received from the designated bridge on its LAN, or its own as the designated port — and
 //! how each received BPDU updates it (rcvInfo, 17.21.8), with the 802.1Q-2005 corrections
-//! (recordAgreement on repeated and superior information, a TCN sets rcvdTcn).
+//! (recordAgreement on repeated and superior information, a TCN sets rcvdTcn), and one
+//! addition from 802.1D-1998: inferior designated information is answered at once.
 
 use core::cmp::Ordering;
 
@@ -157,6 +158,10 @@ impl Stp {
                 update_rcvd_info_while(p);
             }
             RcvdInfo::InferiorDesignated => {
+                // Reply at once with our better information, as an 802.1D bridge does
+                // (802.1D-1998 8.6.2.3, Linux's br_reply): the neighbour may have lost ours
+                // to a race of updates and would otherwise wait a hello time for it.
+                p.new_info = true;
                 // recordDispute (802.1Q-2005 13.26.?): a designated port that learns while
                 // we are designated too disputes our role.
                 if m.kind == Kind::Rst && m.has(flags::LEARNING) {

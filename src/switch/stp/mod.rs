@@ -386,8 +386,14 @@ impl Stp {
         }
     }
 
-    /// Queue a BPDU for `port`.
+    /// Queue a BPDU for `port`. One the driver has not taken yet for the same port is
+    /// replaced: the newer carries the port's current information, and sending the stale one
+    /// first would spread information this bridge no longer holds.
     fn send(&mut self, port: usize, bpdu: Bpdu) {
+        if let Some(queued) = self.tx.iter_mut().find(|(p, _)| *p == port) {
+            queued.1 = bpdu;
+            return;
+        }
         if self.tx.len() >= self.ports.len() * TX_QUEUE_PER_PORT {
             self.ports[port].counters.tx_dropped += 1;
             return;
