@@ -933,3 +933,37 @@ proptest::proptest! {
         check_random(&t, cut);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+    /// Garbage and hostile BPDUs (any bytes after a valid header, any port) never panic a
+    /// bridge, and the state machines always settle.
+    #[test]
+    fn random_bpdus_never_panic(
+        frames in proptest::collection::vec(
+            (0usize..3, proptest::collection::vec(proptest::num::u8::ANY, 17..64)),
+            1..20,
+        )
+    ) {
+        let mut net = triangle();
+        net.run_for(Duration::from_secs(5));
+        for (port, mut f) in frames {
+            f[..6].copy_from_slice(&shoal::switch::stp::GROUP);
+            f[12] = 0;
+            f[13] = f[13] % 48;
+            f[14..17].copy_from_slice(&[0x42, 0x42, 0x03]);
+            if f.len() > 17 {
+                f[17] = 0;
+            }
+            if f.len() > 18 {
+                f[18] = 0;
+            }
+            let now = net.now;
+            net.bridges[1].receive(now, port, &f);
+            net.run_for(Duration::from_millis(300));
+        }
+        net.run_for(Duration::from_secs(30));
+        proptest::prop_assert!(net.bridges.iter().all(|b| b.status().unsettled == 0));
+    }
+}

@@ -227,9 +227,9 @@ impl Stp {
     fn prt_alternate(&mut self, i: usize) -> bool {
         let all_synced = self.all_synced();
         let p = &mut self.ports[i];
-        if p.t.rb_while != 2 * p.designated_times.hello && p.role == Role::Backup {
+        if p.t.rb_while != p.designated_times.hello.saturating_mul(2) && p.role == Role::Backup {
             // BACKUP_PORT
-            p.t.rb_while = 2 * p.designated_times.hello;
+            p.t.rb_while = p.designated_times.hello.saturating_mul(2);
         } else if p.t.fd_while != p.forward_delay() || p.sync || p.re_root || !p.synced {
             self.prt_alternate_port(i);
         } else if p.proposed && !p.agree {
