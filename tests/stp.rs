@@ -697,6 +697,38 @@ fn interop_with_the_linux_bridge_in_a_ring() {
     let l1 = u16::from_str_radix(l1.trim_start_matches("0x"), 16).expect("port_no");
     assert_eq!(linux(&ns, "bridge/root_port"), l1.to_string());
     assert_eq!(bridges[1].role(1), Role::Designated);
+
+    // Mend it: the ring closes and Linux blocks l1 again.
+    ip(&["link", "set", "a1", "up"]);
+    down[0][1] = false;
+    bridges[0].set_link(clock(), 1, true);
+    let took = drive(&mut bridges, &down, Duration::from_secs(60), &converged)
+        .unwrap_or_else(|| panic!("no convergence after mending in 60 s\n{}", report(&bridges)));
+    println!("after the A–L link came back, converged in {took:?} (wall clock)");
+
+    // Break the A–B link instead: B's only way to the root is now through Linux, whose port
+    // l1 holds B's old information until it ages out (Max Age), then becomes designated and
+    // forwards after listening and learning; B takes it as its root port.
+    ip(&["link", "set", "a0", "down"]);
+    down[0][0] = true;
+    down[1][0] = true;
+    bridges[0].set_link(clock(), 0, false);
+    bridges[1].set_link(clock(), 0, false);
+    let rerouted = |b: &[Stp; 2]| {
+        linux(&ns, "bridge/root_id") == root
+            && state("l1") == LINUX_FORWARDING
+            && state("l2") == LINUX_FORWARDING
+            && b[1].role(1) == Role::Root
+            && b[1].state(1) == PortState::Forwarding
+            && b[0].state(1) == PortState::Forwarding
+    };
+    let took = drive(&mut bridges, &down, Duration::from_secs(60), &rerouted)
+        .unwrap_or_else(|| panic!("no reconvergence in 60 s\n{}", report(&bridges)));
+    println!(
+        "after the A–B link broke, reconverged in {took:?} (wall clock)\n{}",
+        report(&bridges)
+    );
+    assert_eq!(bridges[1].root_id(), bridges[0].bridge_id());
 }
 
 #[test]
