@@ -983,7 +983,7 @@ proptest::proptest! {
         for (port, mut f) in frames {
             f[..6].copy_from_slice(&shoal::switch::stp::GROUP);
             f[12] = 0;
-            f[13] = f[13] % 48;
+            f[13] %= 48;
             f[14..17].copy_from_slice(&[0x42, 0x42, 0x03]);
             if f.len() > 17 {
                 f[17] = 0;

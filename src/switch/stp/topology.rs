@@ -98,6 +98,9 @@ impl Stp {
                     p.rcvd_tc = false;
                     if p.role == Role::Designated {
                         p.tc_ack = true;
+                        // Towards an 802.1D bridge, acknowledge its TCN at once, as 802.1D
+                        // does, not at the next hello.
+                        p.new_info |= !p.send_rstp;
                     }
                     self.set_tc_prop_tree(i);
                 } else if p.tc_prop && !p.oper_edge {
