@@ -162,7 +162,7 @@ impl Stp {
                 // (802.1D-1998 8.6.2.3, Linux's br_reply): the neighbour may have lost ours
                 // to a race of updates and would otherwise wait a hello time for it.
                 p.new_info = true;
-                // recordDispute (802.1Q-2005 13.26.?): a designated port that learns while
+                // recordDispute (as 802.1Q-2005 has it): a designated port that learns while
                 // we are designated too disputes our role.
                 if m.kind == Kind::Rst && m.has(flags::LEARNING) {
                     p.disputed = true;

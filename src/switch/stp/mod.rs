@@ -9,13 +9,14 @@
 //! `Forwarding`, learn only in `Learning`) and requests to flush learned addresses
 //! ([`Stp::take_flush`]). It never reads a clock and makes no system call.
 //!
-//! The state machines follow clause 17 closely, one file per group: [`info`] (Port
-//! Information, 17.27), [`selection`] (Port Role Selection, 17.28), [`roles`] (Port Role
-//! Transitions and Port State Transition, 17.29–17.30), [`topology`] (Topology Change, 17.31),
-//! [`transmit`] (Port Transmit and Port Protocol Migration, 17.24 and 17.26). Timers count
+//! The state machines follow clause 17 closely, one file per group: `info` (Port
+//! Information, 17.27), `selection` (Port Role Selection, 17.28), `roles` (Port Role
+//! Transitions and Port State Transition, 17.29–17.30), `topology` (Topology Change, 17.31),
+//! `transmit` (Port Transmit and Port Protocol Migration, 17.24 and 17.26). Timers count
 //! whole seconds on a one-second tick, as the standard's do. All links are taken to be
 //! point-to-point (full duplex), which is what shoal's links are. Malformed BPDUs are counted
-//! per port and ignored; nothing here panics on frame bytes.
+//! per port and ignored; nothing here panics on frame bytes. docs/stp.md has the details,
+//! measurements and how the switch drives it.
 
 mod bpdu;
 mod info;
