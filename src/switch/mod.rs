@@ -1,0 +1,2 @@
+//! Ethernet switching: the spanning-tree protocol ([`stp`]) that keeps a switched loop free.
+pub mod stp;
