@@ -172,6 +172,8 @@ pub(crate) struct Fabric<E> {
     /// Member ends of each hub.
     pub hubs: Vec<Vec<u32>>,
     pub exits: Vec<Exit>,
+    /// Exits that had frames staged since the last flush, so a flush never scans every exit.
+    staging: Vec<u32>,
     /// Slots with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     ready: Vec<u32>,
@@ -202,6 +204,7 @@ impl<E: Env> Fabric<E> {
             ends: Vec::new(),
             hubs: Vec::new(),
             exits: Vec::new(),
+            staging: Vec::new(),
             hosts: Vec::new(),
             ready: Vec::new(),
             timers: BinaryHeap::new(),
@@ -439,11 +442,14 @@ impl<E: Env> Fabric<E> {
 
     /// Hand every staged frame to its medium.
     pub fn flush(&mut self) {
-        for x in 0..self.exits.len() {
-            if !self.exits[x].staged.is_empty() {
-                self.flush_exit(x as u32);
+        let mut staging = core::mem::take(&mut self.staging);
+        for &x in &staging {
+            if !self.exits[x as usize].staged.is_empty() {
+                self.flush_exit(x);
             }
         }
+        staging.clear();
+        self.staging = staging;
     }
 
     fn flush_exit(&mut self, x: u32) {
@@ -805,6 +811,9 @@ impl<E: Env> Fabric<E> {
             Path::Hub(h) => self.broadcast(e, h, frame),
             Path::Exit(x) => {
                 let exit = &mut self.exits[x as usize];
+                if exit.staged.is_empty() {
+                    self.staging.push(x);
+                }
                 exit.staged.push(frame);
                 if exit.staged.len() >= BATCH_MAX {
                     self.flush_exit(x);
