@@ -220,6 +220,10 @@ impl Engine {
         };
         // Should this fail, the fabrics drop their media (devices) before their pools.
         build::add_links(&mut fabrics, &links, seed, &taps, &places, &peers)?;
+        // The description is built into the fabrics: what it and a caller's dropped model
+        // held goes back to the kernel rather than staying resident in the allocator's heap.
+        drop(links);
+        sys::trim_heap();
         for (fabric, waker) in fabrics.iter_mut().zip(&wakers) {
             let media = &fabric.env.media;
             waker.size_bells(media.len());
