@@ -127,6 +127,10 @@ fn walk(adj: &[Vec<usize>], start: usize, seen: &mut [bool], order: &mut Vec<usi
 pub(super) fn place(nodes: &[NodeSpec], links: &[LinkSpec], workers: usize) -> Vec<usize> {
     let n = nodes.len();
     let workers = workers.max(1);
+    if workers == 1 {
+        // Nothing to cut: a million unlinked routers are placed without a walk.
+        return vec![0; n];
+    }
     let adj = adjacency(nodes, links);
     let weight: Vec<u64> = nodes
         .iter()

@@ -1,11 +1,11 @@
 //! A worker: one thread driving one fabric — its frame pool, the nodes placed on it, the link
 //! ends they own — on the real clock, and the media beyond the fabric's exits.
 //!
-//! The loop: take commands, receive from every medium, run the hosts' generators, run the
-//! fabric at the current time (frames due from links, nodes with frames waiting, timers), flush
-//! what was staged for media (one publish per batch per medium), and, when nothing happened,
-//! sleep until the next deadline — a node's timer, a frame due on a link, a paced flow — or a
-//! wake-up. With busy polling asked for it spins instead. A node with nothing queued and no
+//! The loop: take commands, receive from every medium (of the rings from other workers, those
+//! whose doorbell rang: see [`Waker`]), run the hosts' generators, run the fabric at the
+//! current time (frames due from links, nodes with frames waiting, timers), flush what was
+//! staged for media (one publish per batch per medium), and, when nothing happened, sleep until
+//! the next deadline — a node's timer, a frame due on a link, a paced flow — or a wake-up. With busy polling asked for it spins instead. A node with nothing queued and no
 //! timer costs nothing per iteration.
 
 use std::sync::Arc;
