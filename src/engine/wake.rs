@@ -96,3 +96,25 @@ impl Waker {
         self.sleeping.store(0, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Doorbells rung any number of times are taken once each, in exit order, and cleared.
+    #[test]
+    fn rung_doorbells_are_taken_once_in_order() {
+        let w = Waker::default();
+        w.size_bells(130);
+        assert!(!w.any_rung());
+        for x in [129, 3, 64, 3] {
+            w.ring(x);
+        }
+        assert!(w.any_rung());
+        let mut got = Vec::new();
+        w.take_rung(|x| got.push(x));
+        assert_eq!(got, [3, 64, 129]);
+        assert!(!w.any_rung());
+        w.take_rung(|x| panic!("exit {x} was taken twice"));
+    }
+}
