@@ -71,7 +71,7 @@ pub(super) fn add_replicas(
         let copies: Vec<NodeSpec> = (1..spec.workers)
             .map(|_| NodeSpec {
                 name: spec.name.clone(),
-                node: spec.node.replica(),
+                node: Box::new(spec.node.replica()),
                 core: None,
                 workers: 1,
                 links: spec.links.clone(),

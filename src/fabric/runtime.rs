@@ -76,7 +76,8 @@ pub(crate) struct Seen<'a> {
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub name: String,
-    pub node: Node,
+    /// Boxed as the network described it (see `NodeSpec::node`).
+    pub node: Box<Node>,
     /// Received frames waiting, per interface (grown on first use).
     pub rx: Vec<Vec<Frame>>,
     /// The link end of each interface, or `NO_END`.
@@ -220,7 +221,7 @@ impl<E: Env> Fabric<E> {
     }
 
     /// Add a node; returns its slot.
-    pub fn add_slot(&mut self, name: String, node: Node) -> u32 {
+    pub fn add_slot(&mut self, name: String, node: Box<Node>) -> u32 {
         let ifaces = node.iface_count();
         self.slots.push(Slot {
             name,
