@@ -2,7 +2,7 @@
 //! 10^5 hyper-matrix, 100,000 routers each — computed, built, started on the engine, traced
 //! across and flooded, with the time of each step, the routes per router, the resident memory
 //! per router (after start, and the peak, from /proc/self/status: allocator overhead and page
-//! rounding included) and the idle engine's CPU over one second. Each topology runs in a process
+//! rounding included; the model is dropped before the start, as `shoal run` drops it) and the idle engine's CPU over one second. Each topology runs in a process
 //! of its own, so peaks do not mix. A random topology of 10,000 routers (average degree 4) is
 //! timed to its routes only. Prints a table; `harness = false`. Under `cargo test` (no
 //! `--bench`) a 10×10 grid is the smoke run.
@@ -78,11 +78,13 @@ fn one(shape: Shape, wired: bool) {
     let routes: Vec<usize> = routers.iter().map(|&i| topo.nodes[i].auto.len()).collect();
     let avg = routes.iter().sum::<usize>() as f64 / routes.len().max(1) as f64;
     let max = routes.iter().max().copied().unwrap_or(0);
+    let routers = routers.len();
+    drop(routes);
     let workers = std::env::var("SHOAL_SCALE_WORKERS").unwrap_or_else(|_| "-".into());
     let head = format!(
         "{:<20} {:>8} {:>8} {avg:>6.1} {max:>4} {:>8}",
         format!("{shape} /{workers}w"),
-        routers.len(),
+        routers,
         topo.links.len(),
         secs(routed)
     );
@@ -108,6 +110,7 @@ fn one(shape: Shape, wired: bool) {
         net.add_flow(NodeId(h1 as u32), flow);
         net.add_sink(NodeId(s as u32), PORT);
     }
+    drop(topo);
     let t2 = Instant::now();
     let defaults = EngineConfig::default();
     let workers = workers.parse().unwrap_or(defaults.workers);
@@ -141,12 +144,14 @@ fn one(shape: Shape, wired: bool) {
     let flow =
         flow.unwrap_or_else(|| format!("{} sent, {} received", report.sent, report.sink.received));
     let peak = status_bytes("VmHWM");
-    let per = |b: u64| b as f64 / routers.len() as f64 / 1024.0;
+    let per = |b: u64| b as f64 / routers as f64 / 1024.0;
     eprintln!(
-        "  RSS per router: model {:.1} KiB, + network {:.1} KiB, + engine {:.1} KiB",
+        "  RSS per router: model {:.1} KiB, + network {:.1} KiB, + engine {:.1} KiB; {} links \
+         between workers",
         per(rss_model),
         per(rss_net),
-        per(rss)
+        per(rss),
+        report.cut.len()
     );
     println!(
         "{head} {:>8} {:>8} {:>9.1} {:>9.1} {:>6} ms   h1→{dst_name}: {answered}/{} hops answered{}, ping {}; flow: {flow}; load {}",

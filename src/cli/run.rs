@@ -174,6 +174,10 @@ pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Resul
         );
     }
     sys::catch_interrupts();
+    // The model's work is done: the network holds what the run, its report and the control
+    // socket need, and the model's memory goes to the engine (a quarter of a wired router's).
+    let instances = topo.nodes.len();
+    drop(topo);
     let dir = Directory::of(&net);
     let engine = Arc::new(Engine::start(net, cfg).context("starting the engine")?);
     let stop = Arc::new(AtomicBool::new(false));
@@ -184,9 +188,7 @@ pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Resul
     writeln!(
         out,
         "{}: {} instances on {} worker(s); Ctrl-C stops",
-        name,
-        topo.nodes.len(),
-        cfg.workers
+        name, instances, cfg.workers
     )?;
     let t0 = Instant::now();
     let deadline = args

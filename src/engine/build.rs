@@ -116,12 +116,16 @@ pub(super) fn add_links(
                 }
             }
             (Spec::Wire, &[a, b]) => {
-                // Between workers: a pair of shared-memory rings, each worker its end.
+                // Between workers: a pair of shared-memory rings, each worker its end, each
+                // ringing the other's doorbell for its exit there.
                 let (ea, eb) = Endpoint::pair_in_memory(LinkConfig::default())?;
-                for (k, ((w, s, iface), ep, other)) in
-                    [(a, ea, b.0), (b, eb, a.0)].into_iter().enumerate()
+                let next = |w: usize| fabrics[w].env.media.len() as u32;
+                let (xa, xb) = (next(a.0), next(b.0));
+                for (k, ((w, s, iface), ep, (other, x))) in [(a, ea, (b.0, xb)), (b, eb, (a.0, xa))]
+                    .into_iter()
+                    .enumerate()
                 {
-                    let peer = Some(peers.wakers[other].clone());
+                    let peer = Some((peers.wakers[other].clone(), x));
                     let at = ((link, k), (s as u32, iface));
                     let e = exit(
                         &mut fabrics[w],

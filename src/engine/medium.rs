@@ -50,11 +50,12 @@ pub(crate) struct Received {
 
 /// A medium beyond an exit.
 pub(crate) enum Medium {
-    /// A shared-memory ring: to another worker (`peer` wakes it after a publish) or, with no
-    /// peer, a link file to another process (whose own doorbell wakes it).
+    /// A shared-memory ring: to another worker (`peer`: its waker and the index of the
+    /// ring's exit there, whose doorbell a publish rings before it wakes the worker) or, with
+    /// no peer, a link file to another process (whose own doorbell wakes it).
     Ring {
         ep: Endpoint,
-        peer: Option<Arc<Waker>>,
+        peer: Option<(Arc<Waker>, u32)>,
     },
     /// A host device. A spread router's port tells its `siblings` of every ARP frame.
     Port {
@@ -109,8 +110,9 @@ impl Medium {
                     }
                 }
                 if sent != 0
-                    && let Some(w) = peer
+                    && let Some((w, x)) = peer
                 {
+                    w.ring(*x);
                     w.wake();
                 }
                 0
@@ -166,6 +168,15 @@ impl Medium {
         }
     }
 
+    /// Whether frames are left to receive in a ring from another worker (one receive takes
+    /// a batch at most).
+    pub fn more(&mut self) -> bool {
+        match self {
+            Medium::Ring { ep, peer: Some(_) } => ep.pending(),
+            _ => false,
+        }
+    }
+
     /// What a frame the medium has no room for counts as.
     pub fn full(&self) -> LinkDrop {
         match self {
@@ -188,15 +199,17 @@ impl Medium {
     }
 
     /// Add what to sleep on — a link file's doorbell (armed), a device's descriptor — and
-    /// say whether something is already waiting (then the worker must not sleep).
+    /// say whether something is already waiting (then the worker must not sleep). A ring from
+    /// another worker needs nothing: its doorbell is in the worker's waker.
     pub fn prepare_sleep(
         &mut self,
         waits: &mut Vec<WaitOn>,
         fds: &mut Vec<std::os::fd::RawFd>,
     ) -> bool {
         match self {
-            Medium::Ring { ep, peer } => {
-                if peer.is_none() && waits.len() < WAIT_MAX {
+            Medium::Ring { peer: Some(_), .. } => false,
+            Medium::Ring { ep, peer: None } => {
+                if waits.len() < WAIT_MAX {
                     let bell = ep.doorbell();
                     let armed = bell.arm();
                     waits.push(WaitOn::new(bell.word(), armed, true));

@@ -202,6 +202,7 @@ impl Engine {
         for _ in 0..workers {
             let env = WorkerEnv {
                 media: Vec::new(),
+                polled: Vec::new(),
                 pending: Vec::new(),
                 wall_offset,
             };
@@ -219,6 +220,17 @@ impl Engine {
         };
         // Should this fail, the fabrics drop their media (devices) before their pools.
         build::add_links(&mut fabrics, &links, seed, &taps, &places, &peers)?;
+        // The description is built into the fabrics: what it and a caller's dropped model
+        // held goes back to the kernel rather than staying resident in the allocator's heap.
+        drop(links);
+        sys::trim_heap();
+        for (fabric, waker) in fabrics.iter_mut().zip(&wakers) {
+            let media = &fabric.env.media;
+            waker.size_bells(media.len());
+            fabric.env.polled = (0..media.len() as u32)
+                .filter(|&x| media[x as usize].external())
+                .collect();
+        }
         let capture = capture
             .map(Capture::spawn)
             .transpose()
@@ -244,6 +256,7 @@ impl Engine {
             let worker = Worker {
                 fabric,
                 arrivals: Vec::with_capacity(crate::frame::BATCH_MAX),
+                rung: Vec::new(),
                 waker: wakers[w].clone(),
                 // Where io_uring is unavailable the worker parks instead.
                 sleeper: sys::Sleeper::new().ok(),

@@ -19,6 +19,18 @@ use io_uring::{IoUring, opcode, squeue, types};
 
 use crate::time::Instant;
 
+/// Give the whole pages of memory freed so far back to the kernel. glibc keeps freed blocks in
+/// its heap, resident, until the heap's top is free or it is told; after a build that freed
+/// as much as it kept (a network's description of its links, a topology model), telling it
+/// returns a few KiB per router.
+pub(crate) fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim takes no pointers; it only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// futex2 flags: 32-bit word; private to this process.
 const FUTEX2_SIZE_U32: u32 = 0x02;
 const FUTEX2_PRIVATE: u32 = 128;

@@ -1,11 +1,11 @@
 //! A worker: one thread driving one fabric — its frame pool, the nodes placed on it, the link
 //! ends they own — on the real clock, and the media beyond the fabric's exits.
 //!
-//! The loop: take commands, receive from every medium, run the hosts' generators, run the
-//! fabric at the current time (frames due from links, nodes with frames waiting, timers), flush
-//! what was staged for media (one publish per batch per medium), and, when nothing happened,
-//! sleep until the next deadline — a node's timer, a frame due on a link, a paced flow — or a
-//! wake-up. With busy polling asked for it spins instead. A node with nothing queued and no
+//! The loop: take commands, receive from every medium (of the rings from other workers, those
+//! whose doorbell rang: see [`Waker`]), run the hosts' generators, run the fabric at the
+//! current time (frames due from links, nodes with frames waiting, timers), flush what was
+//! staged for media (one publish per batch per medium), and, when nothing happened, sleep until
+//! the next deadline — a node's timer, a frame due on a link, a paced flow — or a wake-up. With busy polling asked for it spins instead. A node with nothing queued and no
 //! timer costs nothing per iteration.
 
 use std::sync::Arc;
@@ -38,6 +38,9 @@ const LINE_SPIN: Duration = Duration::from_micros(50);
 /// and the probes waiting for answers.
 pub(crate) struct WorkerEnv {
     pub media: Vec<Medium>,
+    /// The exits whose media the worker looks at on every loop and sleeps on: all but the
+    /// rings from other workers, which ring the waker's doorbells instead.
+    pub polled: Vec<u32>,
     pub pending: Vec<Pending>,
     /// Unix time less monotonic time, in nanoseconds, taken once at start (captures).
     pub wall_offset: i128,
@@ -113,6 +116,8 @@ pub(crate) struct Worker {
     pub fabric: Fabric<WorkerEnv>,
     /// Frames just received from a medium, before they are handed in.
     pub arrivals: Vec<Frame>,
+    /// Scratch list of the exits whose doorbells rang.
+    pub rung: Vec<u32>,
     /// This worker's wake word.
     pub waker: Arc<Waker>,
     /// The io_uring it sleeps in, or `None` to park instead.
@@ -238,29 +243,48 @@ impl Worker {
         n
     }
 
-    /// Take in what every medium received, a batch each, and hand it to the fabric.
+    /// Take in what every polled medium and every ring whose doorbell rang received, a batch
+    /// each, and hand it to the fabric. A ring left with frames rings its doorbell again.
     fn receive(&mut self) -> usize {
         let mut total = 0;
-        for x in 0..self.fabric.exits.len() {
-            let Fabric { env, pool, .. } = &mut self.fabric;
-            let Some(medium) = env.media.get_mut(x) else {
-                continue;
-            };
-            let got = medium.recv(pool, &mut self.arrivals);
-            total += got.frames + got.lost;
-            let e = self.fabric.exits[x].end;
-            let end = &mut self.fabric.ends[e as usize];
-            end.counters.made += (got.shared + got.unshared) as u64;
-            end.counters.out += got.shared as u64;
-            end.counters.drops[LinkDrop::ReplicaFull as usize] += got.unshared as u64;
-            end.counters.taken += got.lost as u64;
-            end.counters.drops[LinkDrop::NoBuffer as usize] += got.lost as u64;
-            self.fabric.drops += (got.unshared + got.lost) as u64;
-            if !self.arrivals.is_empty() {
-                self.fabric.arrive(e, &mut self.arrivals);
+        for k in 0..self.fabric.env.polled.len() {
+            total += self.receive_from(self.fabric.env.polled[k] as usize).0;
+        }
+        let mut rung = core::mem::take(&mut self.rung);
+        self.waker.take_rung(|x| rung.push(x));
+        for &x in &rung {
+            let (n, more) = self.receive_from(x as usize);
+            total += n;
+            if more {
+                self.waker.ring(x);
             }
         }
+        rung.clear();
+        self.rung = rung;
         total
+    }
+
+    /// Take in what the medium at exit `x` received, a batch at most, and hand it to the
+    /// fabric. Returns the frames taken and whether more are waiting in a ring.
+    fn receive_from(&mut self, x: usize) -> (usize, bool) {
+        let Fabric { env, pool, .. } = &mut self.fabric;
+        let Some(medium) = env.media.get_mut(x) else {
+            return (0, false);
+        };
+        let got = medium.recv(pool, &mut self.arrivals);
+        let more = medium.more();
+        let e = self.fabric.exits[x].end;
+        let end = &mut self.fabric.ends[e as usize];
+        end.counters.made += (got.shared + got.unshared) as u64;
+        end.counters.out += got.shared as u64;
+        end.counters.drops[LinkDrop::ReplicaFull as usize] += got.unshared as u64;
+        end.counters.taken += got.lost as u64;
+        end.counters.drops[LinkDrop::NoBuffer as usize] += got.lost as u64;
+        self.fabric.drops += (got.unshared + got.lost) as u64;
+        if !self.arrivals.is_empty() {
+            self.fabric.arrive(e, &mut self.arrivals);
+        }
+        (got.frames + got.lost, more)
     }
 
     fn publish(&mut self) {
@@ -327,9 +351,10 @@ impl Worker {
         // cost at most a second. Without io_uring, a process at the far end of a link file
         // and a device cannot wake us, nor can devices beyond the most one sleep polls: then
         // look every millisecond.
-        let media = &mut self.fabric.env.media;
-        let devices = media.iter().filter(|m| m.is_port()).count();
-        let external = media.iter().any(Medium::external);
+        let WorkerEnv { media, polled, .. } = &mut self.fabric.env;
+        let polled = || polled.iter().map(|&x| x as usize);
+        let devices = polled().filter(|&x| media[x].is_port()).count();
+        let external = polled().next().is_some();
         let unseen = devices > POLL_MAX || (external && self.sleeper.is_none());
         let cap = if unseen {
             EXTERNAL_POLL
@@ -344,9 +369,9 @@ impl Worker {
         self.waits.clear();
         self.fds.clear();
         self.waits.push(WaitOn::new(&self.waker.word, seen, false));
-        let mut pending = false;
-        for m in media.iter_mut() {
-            pending |= m.prepare_sleep(&mut self.waits, &mut self.fds);
+        let mut pending = self.waker.any_rung();
+        for x in polled() {
+            pending |= media[x].prepare_sleep(&mut self.waits, &mut self.fds);
         }
         if !pending {
             match &mut self.sleeper {
@@ -359,8 +384,8 @@ impl Worker {
                 None => std::thread::park_timeout(wait),
             }
         }
-        for m in media.iter_mut() {
-            m.after_sleep();
+        for x in polled() {
+            media[x].after_sleep();
         }
         self.waker.disarm();
         self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;

@@ -2,7 +2,7 @@
 //! stages, and what they count.
 //!
 //! Frames leaving an end pass its egress stages in order — the link's up/down state, an
-//! impairment ([`Shaper`]: loss, duplication, corruption, delay, rate, reordering, a queue
+//! impairment ([`Impairment`]: a constant delay, or netem's loss, duplication, corruption, delay, rate, reordering, a queue
 //! bound), an observer (trace or capture) — and then wait in the end's [`Line`] until they are
 //! due, or, on a perfect link, go on at once. Every frame is counted where it is: handed in by
 //! the node (`tx`), made by the link (netem duplicates, hub copies), handed out to a node
@@ -13,11 +13,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+use super::impair::Impairment;
 use super::network::LinkId;
 use super::node::IfaceId;
 use crate::capture::Tap;
 use crate::frame::Frame;
-use crate::shape::{Impair, Shaper};
+use crate::shape::Impair;
 use crate::time::Instant;
 
 crate::reasons::reasons! {
@@ -279,7 +280,7 @@ pub(crate) struct End {
     /// Administrative state of the link: a down link drops what is sent on it.
     pub up: bool,
     /// The impairment of frames leaving this end.
-    pub shaper: Option<Shaper>,
+    pub shaper: Option<Impairment>,
     /// Frames leaving this end that are not due yet.
     pub line: Line,
     /// When the line's timer is armed for (see `Fabric::lines`).
@@ -301,9 +302,9 @@ impl End {
         (link, index): (LinkId, usize),
         (node, iface): (u32, IfaceId),
         path: Path,
-        shaper: Option<Shaper>,
+        shaper: Option<Impairment>,
     ) -> End {
-        let ordered = shaper.as_ref().is_none_or(|s| s.spec().is_constant_delay());
+        let ordered = shaper.as_ref().is_none_or(Impairment::ordered);
         let mut end = End {
             link,
             index: index as u32,

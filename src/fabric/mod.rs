@@ -18,6 +18,7 @@ mod account;
 mod end;
 pub mod flow;
 pub mod histogram;
+mod impair;
 mod network;
 mod node;
 mod report;

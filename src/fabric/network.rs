@@ -98,7 +98,9 @@ pub struct NodeSpec {
     /// Unique name.
     pub name: String,
     /// The configured instance.
-    pub node: Node,
+    /// Boxed: a driver takes the box into its slot, so a router's kilobytes are written
+    /// once, where they are made, not again when a million of them start.
+    pub node: Box<Node>,
     /// Worker core to pin to, if asked.
     pub core: Option<usize>,
     /// Workers serving the node's host devices (see [`Network::spread`]).
@@ -146,7 +148,7 @@ impl Network {
         let links = vec![None; node.iface_count()];
         self.nodes.push(NodeSpec {
             name: name.to_owned(),
-            node,
+            node: Box::new(node),
             core: None,
             workers: 1,
             links,

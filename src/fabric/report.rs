@@ -100,7 +100,7 @@ impl<E: Env> Fabric<E> {
             let r = &mut link.ends[k];
             if r.name.is_empty() {
                 r.name = self.end_name(end);
-                r.netem = end.shaper.as_ref().map(|s| describe(s.spec()));
+                r.netem = end.shaper.as_ref().map(|s| describe(&s.spec()));
                 r.impaired = end
                     .shaper
                     .as_ref()

@@ -76,7 +76,8 @@ pub(crate) struct Seen<'a> {
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub name: String,
-    pub node: Node,
+    /// Boxed as the network described it (see `NodeSpec::node`).
+    pub node: Box<Node>,
     /// Received frames waiting, per interface (grown on first use).
     pub rx: Vec<Vec<Frame>>,
     /// The link end of each interface, or `NO_END`.
@@ -172,6 +173,8 @@ pub(crate) struct Fabric<E> {
     /// Member ends of each hub.
     pub hubs: Vec<Vec<u32>>,
     pub exits: Vec<Exit>,
+    /// Exits that had frames staged since the last flush, so a flush never scans every exit.
+    staging: Vec<u32>,
     /// Slots with generators or a sink, so per-iteration work never scans every node.
     pub hosts: Vec<u32>,
     ready: Vec<u32>,
@@ -202,6 +205,7 @@ impl<E: Env> Fabric<E> {
             ends: Vec::new(),
             hubs: Vec::new(),
             exits: Vec::new(),
+            staging: Vec::new(),
             hosts: Vec::new(),
             ready: Vec::new(),
             timers: BinaryHeap::new(),
@@ -217,7 +221,7 @@ impl<E: Env> Fabric<E> {
     }
 
     /// Add a node; returns its slot.
-    pub fn add_slot(&mut self, name: String, node: Node) -> u32 {
+    pub fn add_slot(&mut self, name: String, node: Box<Node>) -> u32 {
         let ifaces = node.iface_count();
         self.slots.push(Slot {
             name,
@@ -439,11 +443,14 @@ impl<E: Env> Fabric<E> {
 
     /// Hand every staged frame to its medium.
     pub fn flush(&mut self) {
-        for x in 0..self.exits.len() {
-            if !self.exits[x].staged.is_empty() {
-                self.flush_exit(x as u32);
+        let mut staging = core::mem::take(&mut self.staging);
+        for &x in &staging {
+            if !self.exits[x as usize].staged.is_empty() {
+                self.flush_exit(x);
             }
         }
+        staging.clear();
+        self.staging = staging;
     }
 
     fn flush_exit(&mut self, x: u32) {
@@ -805,6 +812,9 @@ impl<E: Env> Fabric<E> {
             Path::Hub(h) => self.broadcast(e, h, frame),
             Path::Exit(x) => {
                 let exit = &mut self.exits[x as usize];
+                if exit.staged.is_empty() {
+                    self.staging.push(x);
+                }
                 exit.staged.push(frame);
                 if exit.staged.len() >= BATCH_MAX {
                     self.flush_exit(x);

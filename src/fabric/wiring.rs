@@ -4,10 +4,11 @@
 //! seeded the same way in every driver, so a link behaves the same under both.
 
 use super::end::{End, LinkDrop, Path};
+use super::impair::Impairment;
 use super::network::{Egress, LinkId};
 use super::node::IfaceId;
 use super::runtime::{Env, Fabric};
-use crate::shape::{Netem, Shaper};
+use crate::shape::Netem;
 
 /// Where an end of a link is inside one fabric: slot and interface.
 pub(crate) type Place = (u32, IfaceId);
@@ -21,8 +22,8 @@ pub(crate) fn end_seed(seed: u64, link: LinkId, k: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-fn shaper(egress: &Egress, seed: u64) -> Option<Shaper> {
-    egress.netem.as_ref().map(|n| Shaper::new(n, seed))
+fn shaper(egress: &Egress, seed: u64) -> Option<Impairment> {
+    egress.netem.as_ref().map(|n| Impairment::new(n, seed))
 }
 
 impl<E: Env> Fabric<E> {
@@ -95,7 +96,7 @@ impl<E: Env> Fabric<E> {
     /// already in flight keep their times.
     pub fn reshape(&mut self, e: u32, netem: Option<&Netem>, seed: u64) {
         let end = &mut self.ends[e as usize];
-        end.shaper = netem.map(|n| Shaper::new(n, seed));
+        end.shaper = netem.map(|n| Impairment::new(n, seed));
         let ordered = netem.is_none_or(Netem::is_constant_delay);
         end.line.set_ordered(ordered);
         end.replan();

@@ -235,10 +235,10 @@ impl Sim {
 
     /// Add a node around an already configured instance.
     pub fn add_router(&mut self, name: &str, router: Router) -> NodeId {
-        self.add(name, Node::Router(router))
+        self.add(name, Box::new(Node::Router(router)))
     }
 
-    fn add(&mut self, name: &str, node: Node) -> NodeId {
+    fn add(&mut self, name: &str, node: Box<Node>) -> NodeId {
         self.fabric.env.inboxes.push(Vec::new());
         NodeId(self.fabric.add_slot(name.to_owned(), node))
     }
@@ -263,14 +263,14 @@ impl Sim {
     /// # Panics
     /// If the node is not a router (every node is, today).
     pub fn router(&self, id: NodeId) -> &Router {
-        match &self.fabric.slots[id.0 as usize].node {
+        match &*self.fabric.slots[id.0 as usize].node {
             Node::Router(r) => r,
         }
     }
 
     /// A node's router, for configuration.
     pub fn router_mut(&mut self, id: NodeId) -> &mut Router {
-        match &mut self.fabric.slots[id.0 as usize].node {
+        match &mut *self.fabric.slots[id.0 as usize].node {
             Node::Router(r) => r,
         }
     }

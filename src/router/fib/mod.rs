@@ -15,6 +15,7 @@ pub mod lpm;
 mod multipath;
 pub mod rule;
 mod rule_syntax;
+mod sorted;
 mod syntax;
 mod table;
 mod words;

@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 use super::lpm::Lpm;
 use super::multipath::Group;
 use super::rule::FlowKey;
+use super::sorted::SortedMap;
 use super::{NextHop, RouteKind};
 use crate::router::iface::mask;
 
@@ -125,7 +126,8 @@ const SCAN_MAX: usize = 32;
 #[derive(Clone, Default)]
 pub struct Table {
     lpm: Lpm,
-    routes: FxHashMap<(u32, u8), Slot>,
+    /// Routes by prefix and length, in order (a sorted array: small tables stay small).
+    routes: SortedMap<(u32, u8), Slot>,
     /// Distinct next hops with their reference counts; a count of 0 marks a free id.
     nexthops: Vec<(NextHop, u32)>,
     /// Next hop to id, kept only once there are more than [`SCAN_MAX`] next hops: below, a
@@ -217,8 +219,9 @@ impl Table {
     pub fn extend(&mut self, routes: impl IntoIterator<Item = Route>) -> Result<(), RouteError> {
         let routes = routes.into_iter();
         let mut touched: Vec<(u32, u8)> = Vec::with_capacity(routes.size_hint().0);
-        // Sized once: a router's tables are made in one go each.
-        self.routes.reserve(routes.size_hint().0);
+        // Prefixes the table does not hold yet, in the order given: merged in one pass at the
+        // end, so that thousands of routes cost a sort, not a shift of the array each.
+        let mut fresh: Vec<((u32, u8), Slot)> = Vec::new();
         let mut result = Ok(());
         for route in routes {
             if route.len > 32 {
@@ -236,7 +239,7 @@ impl Table {
             let replaced = match self.routes.get_mut(&key) {
                 Some(slot) => slot.upsert(route.metric, id),
                 None => {
-                    self.routes.insert(key, Slot::One((route.metric, id)));
+                    fresh.push((key, Slot::One((route.metric, id))));
                     None
                 }
             };
@@ -245,6 +248,22 @@ impl Table {
             }
             touched.push(key);
         }
+        // A prefix given twice: the later routes go into the first one's slot, in order, as
+        // repeated inserts would put them.
+        fresh.sort_by_key(|(key, _)| *key);
+        let mut merged: Vec<((u32, u8), Slot)> = Vec::with_capacity(fresh.len());
+        for (key, slot) in fresh {
+            match merged.last_mut() {
+                Some((last, first)) if *last == key => {
+                    let (metric, id) = slot.best();
+                    if let Some(old) = first.upsert(metric, id) {
+                        self.release(old);
+                    }
+                }
+                _ => merged.push((key, slot)),
+            }
+        }
+        self.routes.merge(merged);
         // Every touched prefix still has a route (nothing was removed): one rebuild.
         let best = touched
             .iter()
@@ -362,7 +381,8 @@ impl Table {
             .find(|&len| self.routes.contains_key(&(dst & mask(len), len)))
     }
 
-    /// Every route, preferred first within a prefix; prefixes in no particular order.
+    /// Every route, preferred first within a prefix; prefixes in order of address, then
+    /// length.
     pub fn routes(&self) -> impl Iterator<Item = Route> + '_ {
         self.routes.iter().flat_map(move |(&(prefix, len), slot)| {
             slot.as_slice().iter().map(move |&(metric, id)| Route {
@@ -388,7 +408,7 @@ impl Table {
             })
             .sum();
         self.lpm.mem_bytes()
-            + map(self.routes.capacity(), size_of::<((u32, u8), Slot)>())
+            + self.routes.capacity() * size_of::<((u32, u8), Slot)>()
             + many
             + self.nexthops.capacity() * size_of::<(NextHop, u32)>()
             + map(self.nexthop_ids.capacity(), size_of::<(NextHop, u16)>())
