@@ -174,15 +174,18 @@ pub(super) fn run_plugged(args: RunArgs, plugged: Option<&str>) -> anyhow::Resul
         );
     }
     sys::catch_interrupts();
-    // The model's work is done: the network holds what the run, its report and the control
-    // socket need, and the model's memory goes to the engine (a quarter of a wired router's).
+    // The network holds what the run and its report need. The control socket keeps the model
+    // to recompute routes and draw pictures, of networks small enough for that; a bigger one's
+    // model goes, its memory to the engine (a quarter of a wired router's).
     let instances = topo.nodes.len();
-    drop(topo);
+    let model = (instances <= shoal::ctl::MAX_MODEL_NODES).then(|| Arc::new(topo));
     let dir = Directory::of(&net);
     let engine = Arc::new(Engine::start(net, cfg).context("starting the engine")?);
     let stop = Arc::new(AtomicBool::new(false));
-    let topo = Arc::new(topo);
-    let ctl = Ctl::new(engine.clone(), dir, stop.clone()).with_topology(topo.clone());
+    let mut ctl = Ctl::new(engine.clone(), dir, stop.clone());
+    if let Some(model) = model {
+        ctl = ctl.with_topology(model);
+    }
     let ctl = Arc::new(ctl);
     let server = open_control(&args, ctl)?;
     writeln!(

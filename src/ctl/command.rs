@@ -165,7 +165,11 @@ impl Ctl {
             ["graph", rest @ ..] => match &self.topo {
                 Some(topo) => super::picture::graph(self.engine.clone(), topo.clone(), rest)
                     .unwrap_or_else(refuse),
-                None => refuse("this run has no topology to draw"),
+                None => refuse(format!(
+                    "a network of more than {} nodes is not drawn live: draw its file with \
+                     shoal graph",
+                    super::MAX_MODEL_NODES
+                )),
             },
             ["link", ends, rest @ ..] => self.link(ends, rest),
             [node, rest @ ..] => match self.dir.node(node) {

@@ -31,6 +31,10 @@ pub use server::Server;
 
 use crate::fabric::{IfaceId, Kind, LinkId, Medium, Network, NodeId};
 
+/// The largest network (in nodes) whose model the control socket keeps, to recompute its
+/// routes when links go down or up and to draw it (`graph`); a bigger one's model is freed.
+pub const MAX_MODEL_NODES: usize = 5_000;
+
 /// The longest command line a client may send.
 pub const MAX_LINE: usize = 64 * 1024;
 

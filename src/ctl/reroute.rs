@@ -6,8 +6,8 @@
 //! took and how many routers changed, so traffic visibly reroutes around a failure.
 //!
 //! The computation is the topology's own (`Topology::auto_routes_without`), O(routers ×
-//! (routers + links)); networks of more than [`MAX_ROUTERS`] routers keep their routes and
-//! are told so.
+//! (routers + links)); networks of more than [`super::MAX_MODEL_NODES`] nodes keep their
+//! routes (`shoal run` does not keep their model).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -19,9 +19,6 @@ use crate::fabric::{IfaceId, LinkId, NodeId};
 use crate::router::Route;
 use crate::router::fib::TABLE_MAIN;
 use crate::topo::{AutoRoutes, Topology};
-
-/// The most routers whose routes a change recomputes.
-pub const MAX_ROUTERS: usize = 5_000;
 
 /// What reconverging needs: the model, where its links run, and what is installed.
 pub struct Reroute {
@@ -89,11 +86,6 @@ impl Reroute {
         let routers = self.topo.nodes.iter().filter(|n| n.auto_routes).count();
         if routers == 0 {
             return None;
-        }
-        if routers > MAX_ROUTERS {
-            return Some(format!(
-                "routes = \"auto\": not recomputed ({routers} routers, more than {MAX_ROUTERS})\n"
-            ));
         }
         let t0 = Instant::now();
         let down: Vec<bool> = (self.topo.links.iter().enumerate())
