@@ -68,8 +68,10 @@ pub enum Pace {
 pub const WINDOW: u32 = 1024;
 
 /// How long a windowed flow waits for progress before it gives up on the datagrams on their
-/// way (they were lost) and sends again.
-pub const WINDOW_TIMEOUT: Duration = Duration::from_millis(20);
+/// way (they were lost) and sends again. Long against a worker's hiccups (descheduled for tens
+/// of milliseconds on a loaded host, its queues still holding the window): giving up on
+/// datagrams that are only late would send a second window into a full ring.
+pub const WINDOW_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// How soon a flow whose window is full looks again.
 const WINDOW_RECHECK: Duration = Duration::from_micros(20);
@@ -129,8 +131,8 @@ pub struct Generator {
     /// The reason changed since [`Generator::news`] last looked.
     news: bool,
     /// For a windowed flow: what its sink received, and the window's base (datagrams given
-    /// up on are added to it) and when it last moved.
-    window: Option<(Arc<Windows>, u64, Instant)>,
+    /// up on are added to it), when it last moved and what it had received then.
+    window: Option<(Arc<Windows>, u64, Instant, u64)>,
     /// The window was full at the last poll.
     blocked: bool,
     payload: Vec<u8>,
@@ -162,7 +164,7 @@ impl Generator {
     /// Read what the flow's sink received from `windows` (a windowed flow's only way to
     /// know how many of its datagrams are on their way).
     pub fn watch(&mut self, windows: Arc<Windows>) {
-        self.window = Some((windows, 0, Instant::ZERO));
+        self.window = Some((windows, 0, Instant::ZERO, 0));
     }
 
     /// The flow's id (in its datagrams' stamps).
@@ -214,7 +216,7 @@ impl Generator {
         let Pace::Window(window) = self.spec.pace else {
             return usize::MAX;
         };
-        let Some((windows, base, moved)) = &mut self.window else {
+        let Some((windows, base, moved, seen)) = &mut self.window else {
             return usize::MAX;
         };
         let received = windows.received(self.id);
@@ -222,8 +224,10 @@ impl Generator {
         // The window opens as datagrams arrive, from one: the first crosses the path alone
         // and resolves its next hops, so none waits in a queue for ARP behind it.
         let window = u64::from(window).min(1 + received);
-        if out < window {
+        // Progress: room in the window, or a datagram arrived since the last look.
+        if out < window || received != *seen {
             *moved = now;
+            *seen = received;
         } else if now.saturating_since(*moved) > WINDOW_TIMEOUT {
             // Nothing arrived for a while with the window full: what is out was lost.
             *base += out;
