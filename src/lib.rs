@@ -35,6 +35,7 @@ pub mod rig;
 pub mod router;
 pub mod shape;
 pub mod sim;
+pub mod switch;
 pub mod time;
 pub mod topo;
 pub mod vde;
