@@ -231,6 +231,7 @@ impl Ctl {
     ) -> Reply {
         let answer = self.engine.inspect(id, move |n| match n {
             Node::Router(r) => f(r),
+            Node::Switch(_) => Err("a switch has no IP stack".into()),
         });
         Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
     }
@@ -243,6 +244,7 @@ impl Ctl {
     ) -> Reply {
         let answer = self.engine.change(id, move |n, pool| match n {
             Node::Router(r) => f(r, pool),
+            Node::Switch(_) => Err("a switch has no IP stack".into()),
         });
         match answer {
             Some(Ok(())) => done(""),
@@ -254,11 +256,10 @@ impl Ctl {
     fn table_id(&self, id: NodeId, t: &str) -> Result<u32, String> {
         let t = t.to_owned();
         let answer = self.engine.inspect(id, move |n| match n {
-            Node::Router(r) => r.fib().names().resolve(&t),
+            Node::Router(r) => r.fib().names().resolve(&t).map_err(|e| e.to_string()),
+            Node::Switch(_) => Err("a switch has no routing tables".to_owned()),
         });
-        answer
-            .ok_or("the node's worker did not answer")?
-            .map_err(|e| e.to_string())
+        answer.ok_or("the node's worker did not answer")?
     }
 
     fn route_get(&self, id: NodeId, w: &[&str]) -> Reply {
