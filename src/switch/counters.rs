@@ -49,6 +49,18 @@ impl Default for Counters {
 }
 
 impl Counters {
+    /// The counts in a router's shape, for reports with a row per node: frames received and
+    /// sent, forwarded (to one port or flooded), drops by reason.
+    pub fn summary(&self) -> crate::router::Counters {
+        crate::router::Counters {
+            rx_frames: self.rx_frames,
+            tx_frames: self.tx_frames,
+            forwarded: self.forwarded + self.flooded,
+            drops: self.drops,
+            ..crate::router::Counters::default()
+        }
+    }
+
     /// Drops counted for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]
