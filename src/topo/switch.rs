@@ -10,6 +10,7 @@ use super::doc::{PortDoc, SwitchDoc};
 use super::validate::{Cx, attach, netem, parse_mac};
 use super::{AutoRoutes, DEFAULT_TTL, Iface, Kind, Node, TopoError, Warning};
 use crate::frame::MAX_DATA;
+use crate::port::PortSpec;
 use crate::switch::{
     Config, DEFAULT_AGEING, DEFAULT_FDB_MAX, Mirror, PortConfig, Static, StpConfig, StpPortConfig,
     VlanSet,
@@ -50,7 +51,12 @@ pub(super) fn node(
             mac: ethernet::Address([0x02, a, b, c, i as u8, 0]),
             link: None,
             link_file: None,
-            attach: attach(cx, pd.attach.as_ref(), false, &key)?.map(Box::new),
+            attach: attach(cx, pd.attach.as_ref(), false, &key)?.map(|spec| {
+                Box::new(PortSpec {
+                    every_frame: true,
+                    ..spec
+                })
+            }),
             vde: None,
             group: 0,
             netem: (pd.netem.as_ref())

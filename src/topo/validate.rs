@@ -429,6 +429,7 @@ pub(super) fn attach(
         dev: name(&a.dev, "dev")?,
         mode,
         tap: name(&a.tap, "tap")?,
+        every_frame: false,
     };
     if spec.dev.is_none() && mode != Mode::Tap {
         let msg = "AF_XDP binds to an existing device: give its name (dev = \"eth1\")".into();
