@@ -23,6 +23,7 @@ mod route;
 mod segment;
 mod subnet;
 mod switch;
+pub mod switched;
 mod validate;
 
 use core::time::Duration;
