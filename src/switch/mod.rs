@@ -62,6 +62,14 @@ pub struct Switch {
     egress: Vec<u16>,
 }
 
+/// What the frames of one batch so far told [`Switch::input`]: the last source learned and
+/// the last destination looked up, as (VLAN, MAC[, port]).
+#[derive(Default)]
+struct Memo {
+    src: Option<(u16, Address)>,
+    dst: Option<(u16, Address, Option<u16>)>,
+}
+
 /// The link-local group prefix 01:80:C2:00:00:0x.
 const LINK_LOCAL: [u8; 5] = [0x01, 0x80, 0xc2, 0x00, 0x00];
 
@@ -177,8 +185,9 @@ impl Switch {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
+        let mut memo = Memo::default();
         for frame in batch.drain() {
-            self.input(now, iface.0, frame, pool, out);
+            self.input(now, iface.0, frame, pool, out, &mut memo);
         }
     }
 
@@ -191,7 +200,7 @@ impl Switch {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
-        self.input(now, iface.0, frame, pool, out);
+        self.input(now, iface.0, frame, pool, out, &mut Memo::default());
     }
 
     /// When the switch next needs [`Switch::handle_timeout`]: the FDB's next sweep.
@@ -221,6 +230,7 @@ impl Switch {
         frame: Frame,
         pool: &mut Pool,
         out: &mut Vec<Action>,
+        memo: &mut Memo,
     ) {
         self.counters.rx_frames += 1;
         let p = usize::from(port);
@@ -282,18 +292,32 @@ impl Switch {
         } else {
             (0, false)
         };
-        match self.fdb.learn(now, vid, src, port) {
-            Learned::New => self.counters.learned += 1,
-            Learned::Moved => self.counters.moved += 1,
-            Learned::Full => self.counters.fdb_full += 1,
-            Learned::Refreshed => {}
+        // A batch's frames share one ingress port and one `now`: a source just learned needs
+        // no second look, and a destination just looked up is where it was, unless learning
+        // changed the table since.
+        if memo.src != Some((vid, src)) {
+            match self.fdb.learn(now, vid, src, port) {
+                Learned::New => self.counters.learned += 1,
+                Learned::Moved => self.counters.moved += 1,
+                Learned::Full => self.counters.fdb_full += 1,
+                Learned::Refreshed => {}
+            }
+            memo.src = Some((vid, src));
+            memo.dst = None;
         }
         if !state.forwards() {
             return self.drop(frame, DropReason::PortBlocked, out);
         }
-        if !dst.is_multicast()
-            && let Some(q) = self.fdb.lookup(now, vid, dst)
-        {
+        let known = match memo.dst {
+            Some((v, a, q)) if v == vid && a == dst => q,
+            _ if dst.is_multicast() => None,
+            _ => {
+                let q = self.fdb.lookup(now, vid, dst);
+                memo.dst = Some((vid, dst, q));
+                q
+            }
+        };
+        if let Some(q) = known {
             if q == port {
                 return self.drop(frame, DropReason::SamePort, out);
             }

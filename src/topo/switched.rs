@@ -13,7 +13,9 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, PortDoc, Routes, SwitchDoc};
+use super::generate::{FLOOD_PORT, Flood};
 use super::{TopoError, Topology};
+use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, NodeId, Pace};
 
 /// Most hosts a generated LAN holds (a /16 less the router and the network's ends).
 pub const MAX_HOSTS: usize = 65_000;
@@ -196,6 +198,53 @@ pub fn leafspine(leaves: usize, spines: usize, hosts: usize) -> Result<Topology,
         }
     }
     Topology::from_doc(doc)
+}
+
+/// `switches` switches in a line (ports `a` towards `h1`, `b` towards `h2`) between hosts `h1`
+/// (10.0.0.1/24) and `h2` (10.0.0.2/24), links without delay, a flow of `frame_len`-byte UDP
+/// datagrams from `h1` to `h2` at `pace`, sunk at `h2`: the chain bench's switch rows.
+pub fn chain_flood(switches: usize, frame_len: usize, pace: Pace) -> Result<Flood, TopoError> {
+    if switches == 0 || switches > 4096 {
+        return Err(too_big(&format!("{switches} switches: give 1 to 4096")));
+    }
+    let mut doc = Doc::default();
+    for (k, a) in [(1, "10.0.0.1/24"), (2, "10.0.0.2/24")] {
+        doc.hosts.push(node(
+            &format!("h{k}"),
+            vec![iface("eth0", Some(a.into()))],
+            None,
+        ));
+    }
+    let mut prev = "h1:eth0".to_owned();
+    for k in 1..=switches {
+        let ports = vec![port("a".into(), false), port("b".into(), false)];
+        doc.switches.push(switch(&format!("s{k}"), ports, None));
+        doc.links.push(link(&prev, &format!("s{k}:a")));
+        prev = format!("s{k}:b");
+    }
+    doc.links.push(link(&prev, "h2:eth0"));
+    let t = Topology::from_doc(doc)?;
+    let mut network = t.network()?;
+    for l in 0..network.links().len() {
+        network.set_delay(LinkId(l as u32), core::time::Duration::ZERO);
+    }
+    let (h1, h2) = (NodeId(0), NodeId(1));
+    let h2_addr = Ipv4Addr::new(10, 0, 0, 2);
+    let flow = FlowSpec {
+        dst: h2_addr,
+        port: FLOOD_PORT,
+        frame_len: frame_len.max(MIN_FRAME),
+        pace,
+        sources: 1,
+    };
+    network.add_flow(h1, flow);
+    network.add_sink(h2, FLOOD_PORT);
+    Ok(Flood {
+        network,
+        h1,
+        h2,
+        h2_addr,
+    })
 }
 
 #[cfg(test)]
