@@ -247,12 +247,18 @@ impl Switch {
         if self.mirror_to == Some(port) {
             return self.drop(frame, DropReason::MirrorPort, out);
         }
-        if self.config.hub {
-            return self.flood(frame, port, 0, false, pool, out);
-        }
         let d = pool.data(&frame);
-        let dst = Address([d[0], d[1], d[2], d[3], d[4], d[5]]);
-        let src = Address([d[6], d[7], d[8], d[9], d[10], d[11]]);
+        let tci = vlan::tci(d);
+        // What the MTU bounds: the frame past its header and tag.
+        let payload = frame.len() - HEADER_LEN - if tci.is_some() { VLAN_TAG_LEN } else { 0 };
+        if self.config.hub {
+            return self.flood(frame, port, (0, false), payload, pool, out);
+        }
+        let Some(h) = d.first_chunk::<12>() else {
+            return self.drop(frame, DropReason::EthernetTruncated, out);
+        };
+        let dst = Address([h[0], h[1], h[2], h[3], h[4], h[5]]);
+        let src = Address([h[6], h[7], h[8], h[9], h[10], h[11]]);
         if src.is_multicast() || src.0 == [0; 6] {
             return self.drop(frame, DropReason::BadSourceMac, out);
         }
@@ -270,7 +276,7 @@ impl Switch {
         }
         let (vid, tagged) = if self.config.vlan_filtering {
             let pc = &self.config.ports[p];
-            let (vid, tagged) = match vlan::tci(d) {
+            let (vid, tagged) = match tci {
                 Some(t) if t & 0x0fff != 0 => (t & 0x0fff, true),
                 Some(_) => match pc.pvid {
                     // Priority-tagged: the PVID's, priority kept (br_allowed_ingress).
@@ -324,14 +330,14 @@ impl Switch {
             if !self.carries(q, vid) {
                 return self.drop(frame, DropReason::EgressFiltered, out);
             }
-            if !self.fits(q, &frame, pool) {
+            if !self.fits(q, payload) {
                 self.ports[usize::from(q)].mtu_exceeded += 1;
                 return self.drop(frame, DropReason::MtuExceeded, out);
             }
             self.counters.forwarded += 1;
             return self.send(q, frame, vid, tagged, pool, out);
         }
-        self.flood(frame, port, vid, tagged, pool, out)
+        self.flood(frame, port, (vid, tagged), payload, pool, out)
     }
 
     /// STP hook: a BPDU received on `port` while spanning tree runs. With the `stp` module
@@ -350,24 +356,20 @@ impl Switch {
             && (!self.config.vlan_filtering || self.config.ports[i].vlans.contains(vid))
     }
 
-    /// Whether the frame's payload (past its header and tag, if any) fits port `q`'s MTU.
+    /// Whether a frame's payload (past its header and tag, if any) fits port `q`'s MTU.
     #[inline]
-    fn fits(&self, q: u16, frame: &Frame, pool: &Pool) -> bool {
-        let tag = if vlan::tci(pool.data(frame)).is_some() {
-            VLAN_TAG_LEN
-        } else {
-            0
-        };
-        frame.len() - HEADER_LEN - tag <= usize::from(self.config.ports[usize::from(q)].mtu)
+    fn fits(&self, q: u16, payload: usize) -> bool {
+        payload <= usize::from(self.config.ports[usize::from(q)].mtu)
     }
 
-    /// Send a copy to every port but `from` that carries `vid` and fits the frame.
+    /// Send a copy to every port but `from` that carries the frame's VLAN `vid` (`tagged`:
+    /// whether the frame holds a tag now) and fits its `payload`.
     fn flood(
         &mut self,
         frame: Frame,
         from: u16,
-        vid: u16,
-        tagged: bool,
+        (vid, tagged): (u16, bool),
+        payload: usize,
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
@@ -384,7 +386,7 @@ impl Switch {
             if !ok {
                 continue;
             }
-            if !self.fits(q, &frame, pool) {
+            if !self.fits(q, payload) {
                 self.ports[usize::from(q)].mtu_exceeded += 1;
                 too_big = true;
                 continue;
