@@ -151,3 +151,71 @@ fn topology_errors_name_switch_keys() {
     let e = bad("10.0.20.12/24", "10.0.10.11/24");
     assert!(e.contains("already used"), "{e}");
 }
+
+#[test]
+fn switch_keys_build_a_mirror_static_entries_and_a_hub() {
+    let text = r#"
+[[switch]]
+name = "sw"
+ageing_s = 60
+fdb_max = 100
+fdb = [{ mac = "02:00:00:00:00:09", port = "p2", vlan = 1 }]
+mirror = { from = ["p1"], to = "p3", dir = "rx" }
+iface = [{ name = "p1" }, { name = "p2", mtu = 1778 }, { name = "p3" }]
+[[switch]]
+name = "hub"
+hub = true
+iface = [{ name = "a" }, { name = "b" }]
+[[host]]
+name = "a"
+iface = { name = "eth0", addr = "10.1.0.1/24" }
+[[host]]
+name = "b"
+iface = { name = "eth0", addr = "10.1.0.2/24" }
+[[host]]
+name = "tap"
+iface = { name = "eth0", addr = "10.1.0.3/24" }
+[[link]]
+ends = ["a:eth0", "sw:p1"]
+[[link]]
+ends = ["sw:p2", "hub:a"]
+[[link]]
+ends = ["hub:b", "b:eth0"]
+[[link]]
+ends = ["sw:p3", "tap:eth0"]
+"#;
+    let t = Topology::parse("keys.toml", text).unwrap();
+    let c = t.nodes[t.node_index("sw").unwrap()]
+        .switch
+        .as_deref()
+        .unwrap();
+    assert_eq!(c.ageing, Duration::from_secs(60));
+    assert_eq!((c.fdb_max, c.fdb.len(), c.ports[1].mtu), (100, 1, 1778));
+    let mut sim = t.build_sim().unwrap();
+    assert!(matches!(
+        ping(&mut sim, "a", ip("10.1.0.2")),
+        PingReply::Echo { .. }
+    ));
+    let sw = sim.switch(sim.node("sw").unwrap());
+    // Everything a sent (ARP request, echo request) was copied to p3; nothing p2 received was.
+    assert_eq!(sw.counters().mirrored, sw.port_counters()[0].rx_frames);
+    assert!(sw.counters().mirrored >= 2);
+    assert_eq!(
+        sw.fdb().len(),
+        3,
+        "the static entry and a's and b's addresses"
+    );
+    let hub = sim.switch(sim.node("hub").unwrap());
+    assert!(hub.fdb().is_empty() && hub.counters().flooded > 0);
+    let e = Topology::parse("keys.toml", &text.replace(r#"to = "p3""#, r#"to = "p1""#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("switch.mirror: p1 cannot mirror to itself"),
+        "{e}"
+    );
+    let e = Topology::parse("keys.toml", &text.replace("fdb_max = 100", "fdb_max = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("keys.toml:5: switch.fdb_max"), "{e}");
+}
