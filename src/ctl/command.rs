@@ -58,6 +58,7 @@ NODE ip route get ADDR [from ADDR] [iif IFACE]
 NODE ip route add|del ROUTE      (the topology file's syntax)
 NODE ip rule add|del RULE
 NODE ip neigh flush
+SWITCH fdb | SWITCH vlan        (as bridge fdb show | bridge vlan show)
 NODE link set IFACE up|down
 link NODE:IFACE[,NODE:IFACE] netem \"SPEC\"|none
 link NODE:IFACE[,NODE:IFACE] up|down
@@ -210,6 +211,8 @@ impl Ctl {
                 self.ask(id, |r| Ok(show::neigh(r)))
             }
             ["counters"] => self.ask(id, |r| Ok(show::counters(r))),
+            ["fdb"] | ["fdb", "show"] => self.ask_switch(id, crate::switch::show::fdb),
+            ["vlan"] | ["vlan", "show"] => self.ask_switch(id, crate::switch::show::vlans),
             ["link", "set", iface, state @ ("up" | "down")] => {
                 let Some(i) = self.dir.iface(id, iface) else {
                     return refuse(format!("{} has no interface {iface:?}", self.dir.name(id)));
@@ -232,6 +235,15 @@ impl Ctl {
         let answer = self.engine.inspect(id, move |n| match n {
             Node::Router(r) => f(r),
             Node::Switch(_) => Err("a switch has no IP stack".into()),
+        });
+        Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
+    }
+
+    /// Show something of a switch.
+    fn ask_switch(&self, id: NodeId, f: fn(&crate::switch::Switch) -> String) -> Reply {
+        let answer = self.engine.inspect(id, move |n| match n {
+            Node::Switch(s) => Ok(f(s)),
+            Node::Router(_) => Err("not a switch".to_owned()),
         });
         Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
     }

@@ -27,6 +27,7 @@
 mod config;
 mod counters;
 pub mod fdb;
+pub mod show;
 #[cfg(test)]
 mod tests;
 pub mod vlan;
