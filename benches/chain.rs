@@ -2,13 +2,15 @@
 //! 64-byte UDP datagrams from one host to the other, on 1 and then 2 workers, flat out (an open
 //! loop: what the path cannot carry is dropped and counted) and windowed (`max`: as fast as the
 //! path delivers, at most 1,024 on their way). Prints a table; `harness = false`. The same chain
-//! as `shoal demo`.
+//! as `shoal demo`. Rows marked `switches` run the same flood through a chain of switches
+//! (one LAN): switch hops per second against router hops per second.
 
 use std::time::{Duration, Instant};
 
 use shoal::engine::{Engine, EngineConfig};
 use shoal::fabric::{Pace, WINDOW};
 use shoal::topo::generate::chain_flood;
+use shoal::topo::switched;
 
 fn main() {
     // `cargo bench` passes --bench; under `cargo test` this is a quick smoke run.
@@ -17,22 +19,36 @@ fn main() {
     println!("chain: h1 - N routers - h2, 64-byte UDP for {secs} s per row");
     println!(
         "{:>8} {:>8} {:>9} {:>14} {:>18} {:>16} {:>8}  busy",
-        "routers", "workers", "flood", "Mpps e2e", "M router-hops/s", "per core", "loss %"
+        "nodes", "workers", "flood", "Mpps e2e", "M node-hops/s", "per core", "loss %"
     );
     let (flat, max) = (Pace::Flat, Pace::Window(WINDOW));
-    let rows: &[(usize, usize, Pace)] = if full {
+    // (nodes, workers, pace, switches instead of routers)
+    let rows: &[(usize, usize, Pace, bool)] = if full {
         &[
-            (254, 1, flat),
-            (254, 2, flat),
-            (254, 1, max),
-            (254, 2, max),
-            (16, 1, flat),
+            (254, 1, flat, false),
+            (254, 1, flat, true),
+            (254, 2, flat, false),
+            (254, 2, flat, true),
+            (254, 1, max, false),
+            (254, 1, max, true),
+            (254, 2, max, false),
+            (254, 2, max, true),
+            (16, 1, flat, false),
+            (16, 1, flat, true),
         ]
     } else {
-        &[(16, 2, flat), (16, 2, max)]
+        &[
+            (16, 2, flat, false),
+            (16, 2, flat, true),
+            (16, 2, max, true),
+        ]
     };
-    for &(routers, workers, pace) in rows {
-        let flood = chain_flood(routers, 64, pace).expect("valid chain");
+    for &(routers, workers, pace, switches) in rows {
+        let flood = if switches {
+            switched::chain_flood(routers, 64, pace).expect("valid switch chain")
+        } else {
+            chain_flood(routers, 64, pace).expect("valid chain")
+        };
         let (net, h1, h2) = (flood.network, flood.h1, flood.h2_addr);
         let cfg = EngineConfig {
             workers,
@@ -60,8 +76,10 @@ fn main() {
             .map(|w| format!("{:.0}%", 100.0 * w.busy))
             .collect();
         let mode = if pace == flat { "flat" } else { "max" };
+        let kind = if switches { "sw" } else { "r" };
         println!(
-            "{routers:>8} {workers:>8} {mode:>9} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}  {}",
+            "{:>8} {workers:>8} {mode:>9} {:>14.3} {hops:>18.1} {:>16.1} {:>8.3}  {}",
+            format!("{routers}{kind}"),
             (end.received - start.received) as f64 / elapsed / 1e6,
             hops / workers as f64,
             100.0 * lost,

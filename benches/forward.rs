@@ -3,6 +3,8 @@
 //! incremental checksum, MAC rewrite, transmit action. 64-byte UDP frames, batches of 32, a
 //! 10-route table — see `shoal::rig` for what one round includes.
 //!
+//! `switch/*`: a switch forwarding the same frames to a destination its FDB has learned.
+//!
 //! `policy/*`: the same with 10 or 100 policy rules ahead of `main` that no packet matches, and
 //! with a mark classifier entry; `policy/new_flows_*` with a new source address per frame, so
 //! the per-flow decision cache never helps. Also prints the memory of an idle router with 4 interfaces and
@@ -13,6 +15,7 @@ use std::net::Ipv4Addr;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use shoal::rig::ForwardRig;
+use shoal::rig_switch::SwitchRig;
 use shoal::router::{Config, IfAddr, Router};
 use shoal::wire::ethernet;
 
@@ -22,6 +25,20 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("udp64_10routes_batch{batch}"), |b| {
             let mut rig = ForwardRig::new(10, batch);
+            b.iter(|| black_box(rig.round()));
+        });
+    }
+    group.finish();
+}
+
+/// The same batches through a switch to a learned destination: the cost of an L2 hop, against
+/// the router's `forward/*` above.
+fn switch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("switch");
+    for batch in [1usize, 32, 64] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("learned_unicast64_batch{batch}"), |b| {
+            let mut rig = SwitchRig::new(batch);
             b.iter(|| black_box(rig.round()));
         });
     }
@@ -94,5 +111,5 @@ fn memory(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, pipeline, policy, memory);
+criterion_group!(benches, pipeline, switch, policy, memory);
 criterion_main!(benches);

@@ -2,7 +2,8 @@
 /*
  * shoal's XDP program: frames addressed to the port (its MAC, broadcast or multicast) go to the
  * AF_XDP socket bound to the receive queue they arrived on; everything else, and every frame of
- * a queue without a socket, goes on to the kernel's stack (XDP_PASS).
+ * a queue without a socket, goes on to the kernel's stack (XDP_PASS). A switch's port takes
+ * every frame (`every_frame`): a bridge port is promiscuous.
  *
  * `port_mac` is read-only data set by the loader before the program is loaded, so the verifier
  * sees a constant and each device gets its own copy of the program.
@@ -19,6 +20,7 @@ struct {
 } xsks SEC(".maps");
 
 const volatile __u8 port_mac[6] = { 0 };
+const volatile __u8 every_frame = 0;
 
 SEC("xdp")
 int shoal_xdp(struct xdp_md *ctx)
@@ -29,7 +31,7 @@ int shoal_xdp(struct xdp_md *ctx)
 	if (dst + 14 > end)
 		return XDP_PASS;
 	/* The group bit covers broadcast and multicast. */
-	if (!(dst[0] & 1)) {
+	if (!every_frame && !(dst[0] & 1)) {
 		for (int i = 0; i < 6; i++)
 			if (dst[i] != port_mac[i])
 				return XDP_PASS;

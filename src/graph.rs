@@ -111,6 +111,7 @@ pub fn dot(topo: &Topology, notes: &Notes) -> String {
         let style = match n.kind {
             Kind::Router => "shape=box, style=\"rounded,filled\", fillcolor=\"#dbe9f6\"",
             Kind::Host => "shape=ellipse, style=filled, fillcolor=\"#e6f2dc\"",
+            Kind::Switch => "shape=box, style=filled, fillcolor=\"#f6e7c8\"",
         };
         let tip: Vec<String> = n
             .ifaces

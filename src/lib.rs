@@ -32,6 +32,7 @@ pub mod port;
 pub mod probe;
 mod reasons;
 pub mod rig;
+pub mod rig_switch;
 pub mod router;
 pub mod shape;
 pub mod sim;

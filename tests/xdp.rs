@@ -264,7 +264,7 @@ fn shards_split_the_queues_and_share_one_program() {
         Pool::new(1024).unwrap(),
         Pool::new(1024).unwrap(),
     );
-    match XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1, &mut p2]) {
+    match XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1, &mut p2], false) {
         Err(e @ PortError::TooFewQueues { .. }) => {
             let text = e.to_string();
             assert!(
@@ -275,7 +275,8 @@ fn shards_split_the_queues_and_share_one_program() {
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("three shards on two queues"),
     }
-    let mut ports = XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1]).expect("open shards");
+    let mut ports =
+        XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1], false).expect("open shards");
     assert_eq!(ports.len(), 2);
     for (q, port) in ports.iter().enumerate() {
         let want = format!("queue {q} of 2");
@@ -317,7 +318,7 @@ fn shards_split_the_queues_and_share_one_program() {
     // More queues than shards: each shard takes every other queue.
     let p = pair(&["numrxqueues", "4", "numtxqueues", "4"]);
     p.a_ns.enter().expect("setns");
-    let ports = XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1]).expect("open shards");
+    let ports = XdpPort::open_shards(&p.a, &mut [&mut p0, &mut p1], false).expect("open shards");
     let described: Vec<String> = ports.iter().map(XdpPort::describe).collect();
     assert!(described[0].ends_with("queues 0,2 of 4"), "{described:?}");
     assert!(described[1].ends_with("queues 1,3 of 4"), "{described:?}");

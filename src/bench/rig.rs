@@ -464,6 +464,7 @@ fn start_traffic(ns: &NetNs, run: &Run, dst: Ipv4Addr) -> anyhow::Result<Engine>
             dev: Some(dev.to_owned()),
             mode: Mode::AfXdp,
             tap: None,
+            every_frame: false,
         };
         net.attach_port((id, iface), spec)?;
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use shoal::topo::{Topology, generate};
+use shoal::topo::{Topology, generate, switched};
 
 /// Options of `shoal gen`.
 #[derive(Debug, clap::Args)]
@@ -49,6 +49,25 @@ enum Shape {
         #[arg(default_value_t = 1)]
         seed: u64,
     },
+    /// One switch with N hosts on it and a router (`gw`) to the outside (a host `ext`).
+    Star {
+        /// Number of hosts (1 or more).
+        #[arg(value_parser = at_least_one)]
+        hosts: usize,
+    },
+    /// A leaf–spine fabric: every leaf switch joined to every spine, H hosts on each leaf,
+    /// a router on leaf 1. The redundant links need spanning tree (the switches have
+    /// `stp = true`).
+    Leafspine {
+        /// Leaf switches (1 or more).
+        #[arg(value_parser = at_least_one)]
+        leaves: usize,
+        /// Spine switches (1 or more).
+        #[arg(value_parser = at_least_one)]
+        spines: usize,
+        /// Hosts on each leaf.
+        hosts: usize,
+    },
 }
 
 fn parse_grid(s: &str) -> Result<(usize, usize), String> {
@@ -77,6 +96,12 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
             degree,
             seed,
         } => generate::random(routers, degree, seed)?,
+        Shape::Star { hosts } => switched::star(hosts)?,
+        Shape::Leafspine {
+            leaves,
+            spines,
+            hosts,
+        } => switched::leafspine(leaves, spines, hosts)?,
     };
     let text = topo.expanded_toml()?;
     match args.output {

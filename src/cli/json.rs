@@ -77,6 +77,15 @@ pub fn report(report: &Report, local: &dyn Fn(&FlowReport) -> bool) -> Value {
                 "dropped": reasons(c.nonzero_drops().map(|(r, k)| (r.name().to_owned(), k))),
                 "sent_on_no_link": n.unlinked,
                 "queued": n.queued,
+                "switch": n.switch.as_ref().map(|s| json!({
+                    "unicast": s.forwarded,
+                    "flooded": s.flooded,
+                    "learned": s.learned,
+                    "moved": s.moved,
+                    "fdb_full": s.fdb_full,
+                    "mirrored": s.mirrored,
+                    "copy_failed": s.copy_failed,
+                })),
             })
         })
         .collect();

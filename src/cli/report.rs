@@ -78,6 +78,12 @@ fn nodes(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         if n.queued != 0 {
             reasons.push(format!("(still queued {})", n.queued));
         }
+        if let Some(s) = &n.switch {
+            reasons.push(format!(
+                "(switch: unicast {} flooded {} learned {} fdb-full {} mirrored {})",
+                s.forwarded, s.flooded, s.learned, s.fdb_full, s.mirrored
+            ));
+        }
         writeln!(
             out,
             "{:<16} {:>12} {:>12} {:>12} {:>10} {:>6} {:>12}  {}",

@@ -62,6 +62,7 @@ NODE ip route get ADDR [from ADDR] [iif IFACE]
 NODE ip route add|del ROUTE      (the topology file's syntax)
 NODE ip rule add|del RULE
 NODE ip neigh flush
+SWITCH fdb | SWITCH vlan        (as bridge fdb show | bridge vlan show)
 NODE link set IFACE up|down
 link NODE:IFACE[,NODE:IFACE] netem \"SPEC\"|none
 link NODE:IFACE[,NODE:IFACE] up|down
@@ -235,6 +236,8 @@ impl Ctl {
                 self.ask(id, |r| Ok(show::neigh(r)))
             }
             ["counters"] => self.ask(id, |r| Ok(show::counters(r))),
+            ["fdb"] | ["fdb", "show"] => self.ask_switch(id, crate::switch::show::fdb),
+            ["vlan"] | ["vlan", "show"] => self.ask_switch(id, crate::switch::show::vlans),
             ["link", "set", iface, state @ ("up" | "down")] => {
                 let Some(i) = self.dir.iface(id, iface) else {
                     return refuse(format!("{} has no interface {iface:?}", self.dir.name(id)));
@@ -262,6 +265,16 @@ impl Ctl {
     ) -> Reply {
         let answer = self.engine.inspect(id, move |n| match n {
             Node::Router(r) => f(r),
+            Node::Switch(_) => Err("a switch has no IP stack".into()),
+        });
+        Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
+    }
+
+    /// Show something of a switch.
+    fn ask_switch(&self, id: NodeId, f: fn(&crate::switch::Switch) -> String) -> Reply {
+        let answer = self.engine.inspect(id, move |n| match n {
+            Node::Switch(s) => Ok(f(s)),
+            Node::Router(_) => Err("not a switch".to_owned()),
         });
         Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
     }
@@ -274,6 +287,7 @@ impl Ctl {
     ) -> Reply {
         let answer = self.engine.change(id, move |n, pool| match n {
             Node::Router(r) => f(r, pool),
+            Node::Switch(_) => Err("a switch has no IP stack".into()),
         });
         match answer {
             Some(Ok(())) => done(""),
@@ -285,11 +299,10 @@ impl Ctl {
     fn table_id(&self, id: NodeId, t: &str) -> Result<u32, String> {
         let t = t.to_owned();
         let answer = self.engine.inspect(id, move |n| match n {
-            Node::Router(r) => r.fib().names().resolve(&t),
+            Node::Router(r) => r.fib().names().resolve(&t).map_err(|e| e.to_string()),
+            Node::Switch(_) => Err("a switch has no routing tables".to_owned()),
         });
-        answer
-            .ok_or("the node's worker did not answer")?
-            .map_err(|e| e.to_string())
+        answer.ok_or("the node's worker did not answer")?
     }
 
     fn route_get(&self, id: NodeId, w: &[&str]) -> Reply {

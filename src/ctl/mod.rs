@@ -91,6 +91,7 @@ impl Directory {
                 kind: match spec.node.kind() {
                     Kind::Router => "router",
                     Kind::Host => "host",
+                    Kind::Switch => "switch",
                 },
                 ifaces,
                 addr: addrs.clone().next(),

@@ -16,8 +16,11 @@ use crate::router::Counters;
 pub struct NodeReport {
     /// Its name.
     pub name: String,
-    /// The node's own counters (a spread router's summed over its replicas).
+    /// The node's own counters (a spread router's summed over its replicas; a switch's as
+    /// [`crate::switch::Counters::summary`] gives them).
     pub counters: Counters,
+    /// A switch's own counters.
+    pub switch: Option<crate::switch::Counters>,
     /// Frames it sent on interfaces on no link (dropped).
     pub unlinked: u64,
     /// Frames still waiting in its receive queues when the engine stopped.
@@ -167,11 +170,12 @@ fn node_report(f: &Fabric<WorkerEnv>, slot: u32) -> NodeReport {
     let s = &f.slots[slot as usize];
     NodeReport {
         name: s.name.clone(),
-        counters: s
-            .node
-            .router()
-            .map(|r| r.counters().clone())
-            .unwrap_or_default(),
+        counters: match (s.node.router(), s.node.switch()) {
+            (Some(r), _) => r.counters().clone(),
+            (None, Some(sw)) => sw.counters().summary(),
+            (None, None) => Counters::default(),
+        },
+        switch: s.node.switch().map(|sw| sw.counters().clone()),
         unlinked: s.unlinked,
         queued: s.rx.iter().map(|q| q.len() as u64).sum(),
     }

@@ -209,6 +209,7 @@ impl Worker {
                                     .send_udp(now, dst, sport, dport, &[0; 32], opts, pool, out),
                             }
                         }
+                        Node::Switch(_) => Err(crate::router::SendError::NoStack),
                     });
                     if sent.is_ok() {
                         self.fabric.env.pending.push(Pending {
@@ -238,6 +239,8 @@ impl Worker {
             }
             self.fabric.originate(node, |n, pool, out| match n {
                 Node::Router(r) => r.absorb_arp(now, iface, &frame, pool, out),
+                // Only a spread router's replicas share ARP; a switch is never spread.
+                Node::Switch(_) => {}
             });
         }
         n

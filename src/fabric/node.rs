@@ -3,12 +3,13 @@
 //! Every kind is sans-IO and speaks the same contract — a batch of frames received on an
 //! interface in, [`Action`]s out (transmit on an interface, deliver to the application, drop
 //! with a counted reason), timers through `poll_timeout` / `handle_timeout` — so the drivers
-//! (the simulator and the engine's workers) never look inside a node. Routers are the only kind
-//! today; a host is a router with forwarding off (Linux's `ip_forward = 0`). The enum is where a
-//! switch joins them.
+//! (the simulator and the engine's workers) never look inside a node. A host is a router with
+//! forwarding off (Linux's `ip_forward = 0`); a switch ([`crate::switch`]) is a learning bridge
+//! or a hub, which never delivers to an application and originates nothing.
 
 use crate::frame::{Batch, Frame, Pool};
 use crate::router::{Action, Router};
+use crate::switch::Switch;
 use crate::time::Instant;
 
 pub use crate::router::IfaceId;
@@ -20,13 +21,26 @@ pub enum Kind {
     Router,
     /// An IPv4 end system: a router that does not forward.
     Host,
+    /// An Ethernet switch or hub.
+    Switch,
 }
 
 /// One instance of a network.
+// Routers are most nodes, and a network's nodes sit in one vector: boxing them to save a
+// switch the difference would add a pointer chase to every router's every batch.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Node {
     /// An IPv4 router or host.
     Router(Router),
+    /// An Ethernet switch or hub.
+    Switch(Switch),
+}
+
+impl From<Switch> for Node {
+    fn from(s: Switch) -> Node {
+        Node::Switch(s)
+    }
 }
 
 impl From<Router> for Node {
@@ -36,11 +50,12 @@ impl From<Router> for Node {
 }
 
 impl Node {
-    /// Router or host.
+    /// Router, host or switch.
     pub fn kind(&self) -> Kind {
         match self {
             Node::Router(r) if r.config().forwarding => Kind::Router,
             Node::Router(_) => Kind::Host,
+            Node::Switch(_) => Kind::Switch,
         }
     }
 
@@ -56,6 +71,7 @@ impl Node {
     ) {
         match self {
             Node::Router(r) => r.process(now, iface, batch, pool, out),
+            Node::Switch(s) => s.process(now, iface, batch, pool, out),
         }
     }
 
@@ -70,6 +86,7 @@ impl Node {
     ) {
         match self {
             Node::Router(r) => r.process_frame(now, iface, frame, pool, out),
+            Node::Switch(s) => s.process_frame(now, iface, frame, pool, out),
         }
     }
 
@@ -77,6 +94,7 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Node::Router(r) => r.poll_timeout(),
+            Node::Switch(s) => s.poll_timeout(),
         }
     }
 
@@ -84,6 +102,7 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
         match self {
             Node::Router(r) => r.handle_timeout(now, pool, out),
+            Node::Switch(s) => s.handle_timeout(now, pool, out),
         }
     }
 
@@ -91,6 +110,7 @@ impl Node {
     pub fn iface_count(&self) -> usize {
         match self {
             Node::Router(r) => r.ifaces().len(),
+            Node::Switch(s) => s.port_count(),
         }
     }
 
@@ -98,6 +118,7 @@ impl Node {
     pub fn iface_name(&self, iface: IfaceId) -> Option<&str> {
         match self {
             Node::Router(r) => r.iface(iface).map(|i| i.name()),
+            Node::Switch(s) => s.port_name(iface),
         }
     }
 
@@ -106,6 +127,7 @@ impl Node {
     pub fn replica(&self) -> Node {
         match self {
             Node::Router(r) => Node::Router(r.replica()),
+            Node::Switch(s) => Node::Switch(s.replica()),
         }
     }
 
@@ -113,6 +135,7 @@ impl Node {
     pub fn router(&self) -> Option<&Router> {
         match self {
             Node::Router(r) => Some(r),
+            Node::Switch(_) => None,
         }
     }
 
@@ -120,6 +143,15 @@ impl Node {
     pub fn router_mut(&mut self) -> Option<&mut Router> {
         match self {
             Node::Router(r) => Some(r),
+            Node::Switch(_) => None,
+        }
+    }
+
+    /// The switch, if the node is one.
+    pub fn switch(&self) -> Option<&Switch> {
+        match self {
+            Node::Switch(s) => Some(s),
+            Node::Router(_) => None,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct PortSpec {
     pub mode: Mode,
     /// Name of the TAP in TAP mode or for the fallback of `Auto`.
     pub tap: Option<String>,
+    /// Take every frame the device receives, whatever its destination (a switch's port);
+    /// otherwise AF_XDP takes only the device's own address, broadcast and multicast.
+    pub every_frame: bool,
 }
 
 /// Longest name a network device may have (IFNAMSIZ less the terminating NUL).
@@ -200,7 +203,7 @@ impl Port {
             Ok(ports.into_iter().map(Port::Tap).collect())
         };
         let xdp = |dev: &str, pools: &mut [&mut Pool]| {
-            let ports = xdp::XdpPort::open_shards(dev, pools)?;
+            let ports = xdp::XdpPort::open_shards(dev, pools, spec.every_frame)?;
             Ok::<_, PortError>(ports.into_iter().map(Port::Xdp).collect())
         };
         match (spec.mode, spec.dev.as_deref()) {

@@ -12,7 +12,7 @@ crate::reasons::reasons! {
         OtherHost => "other-host",
         /// Shorter than an Ethernet header.
         EthernetTruncated => "ethernet-truncated",
-        /// Carries an 802.1Q tag; router interfaces are untagged.
+        /// Carries an 802.1Q tag for a VLAN no sub-interface of the interface has.
         VlanTagged => "vlan-tagged",
         /// EtherType other than IPv4 and ARP.
         UnsupportedEtherType => "unsupported-ethertype",
@@ -97,8 +97,30 @@ crate::reasons::reasons! {
         NeighQueueFull => "neigh-queue-full",
         /// The next hop did not answer ARP.
         NeighFailed => "neigh-failed",
-        /// No free buffer for a fragment or generated packet.
+        /// No free buffer for a fragment or generated packet (or a switch's flooded copy).
         PoolExhausted => "pool-exhausted",
+        /// Switch: source MAC is multicast or zero (Linux's `is_valid_ether_addr`).
+        BadSourceMac => "bad-source-mac",
+        /// Switch: to a link-local group (01:80:C2:00:00:0x) a bridge does not forward.
+        LinkLocal => "link-local",
+        /// Switch: a spanning-tree BPDU, handed to spanning tree.
+        Bpdu => "bpdu",
+        /// Switch: received on a port spanning tree has discarding, disabled or learning.
+        PortBlocked => "port-blocked",
+        /// Switch: VLAN ingress filtering (VID not on the port, or untagged with no PVID).
+        VlanFiltered => "vlan-filtered",
+        /// Switch: the destination's port does not carry the frame's VLAN or is blocked.
+        EgressFiltered => "egress-filtered",
+        /// Switch: the destination is behind the port the frame came in on.
+        SamePort => "same-port",
+        /// Switch: larger than the egress port's MTU.
+        MtuExceeded => "mtu-exceeded",
+        /// Switch: flooded, but no other port could take it.
+        NoEgress => "no-egress",
+        /// Switch: no headroom left to push an 802.1Q tag into.
+        NoHeadroom => "no-headroom",
+        /// Switch: received on a mirror port, which only sends copies.
+        MirrorPort => "mirror-port",
     }
 }
 

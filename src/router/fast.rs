@@ -117,7 +117,7 @@ impl Router {
     #[inline]
     pub(crate) fn fast_path_mac(&self, ingress: IfaceId) -> Option<ethernet::Address> {
         self.iface(ingress)
-            .filter(|i| i.up && self.fast_path && self.config.forwarding)
+            .filter(|i| i.up && self.fast_path && self.config.forwarding && !self.has_vlans)
             .map(|i| i.mac)
     }
 

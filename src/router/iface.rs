@@ -81,6 +81,9 @@ pub struct Iface {
     pub(crate) up: bool,
     pub(crate) addrs: Vec<IfAddr>,
     pub(crate) counters: IfaceCounters,
+    /// A VLAN sub-interface: its parent and VLAN id. It sends and receives through the parent,
+    /// tagged.
+    pub(crate) vlan: Option<(IfaceId, u16)>,
 }
 
 impl Iface {
@@ -92,6 +95,7 @@ impl Iface {
             up: true,
             addrs: Vec::new(),
             counters: IfaceCounters::default(),
+            vlan: None,
         }
     }
 
@@ -118,6 +122,11 @@ impl Iface {
     /// Addresses, primary first.
     pub fn addrs(&self) -> &[IfAddr] {
         &self.addrs
+    }
+
+    /// The parent and VLAN id of a VLAN sub-interface.
+    pub fn vlan(&self) -> Option<(IfaceId, u16)> {
+        self.vlan
     }
 
     /// Tallies.

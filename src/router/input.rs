@@ -55,7 +55,13 @@ impl options::Context for OptionsContext<'_> {
 impl Router {
     /// Everything a received frame goes through, first to last.
     #[inline]
-    pub(crate) fn input(&mut self, now: Instant, id: IfaceId, mut frame: Frame, io: &mut Io<'_>) {
+    pub(crate) fn input(
+        &mut self,
+        now: Instant,
+        mut id: IfaceId,
+        mut frame: Frame,
+        io: &mut Io<'_>,
+    ) {
         self.counters.rx_frames += 1;
         let Some(iface) = self.ifaces.get_mut(usize::from(id.0)).filter(|i| i.up) else {
             return self.drop_frame(io, frame, DropReason::IfaceDown);
@@ -91,7 +97,28 @@ impl Router {
                     }
                     ethertype = ethernet::EtherType::from(inner);
                 }
-                _ => return self.drop_frame(io, frame, DropReason::VlanTagged),
+                Some((tci, inner)) => {
+                    // A VLAN sub-interface of this one takes the frame, untagged (Linux's
+                    // vlan_do_receive).
+                    let vid = tci & 0x0fff;
+                    let sub = self
+                        .ifaces
+                        .iter()
+                        .position(|f| f.vlan == Some((id, vid)) && f.up);
+                    let Some(sub) = sub else {
+                        return self.drop_frame(io, frame, DropReason::VlanTagged);
+                    };
+                    io.pool.copy_within(&frame, 0..12, 4);
+                    if frame.pull_head(4).is_err() {
+                        return self.drop_frame(io, frame, DropReason::EthernetTruncated);
+                    }
+                    id = IfaceId(sub as u16);
+                    let f = &mut self.ifaces[sub];
+                    f.counters.rx_frames += 1;
+                    f.counters.rx_bytes += frame.len() as u64;
+                    ethertype = ethernet::EtherType::from(inner);
+                }
+                None => return self.drop_frame(io, frame, DropReason::VlanTagged),
             }
         }
         match ethertype {

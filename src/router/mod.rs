@@ -138,6 +138,9 @@ pub enum ConfigError {
     /// MTU below the IPv4 minimum of 68 or above what a frame buffer holds.
     #[error("MTU {0} is outside 68..={max}", max = crate::frame::MAX_DATA - ethernet::HEADER_LEN)]
     BadMtu(u16),
+    /// A VLAN id outside 1..=4094, or a sub-interface of a sub-interface.
+    #[error("VLAN {0} is outside 1..=4094 or its parent is a VLAN sub-interface")]
+    BadVlan(u16),
     /// Interface MAC must be unicast.
     #[error("interface address {0} is not unicast")]
     BadMac(ethernet::Address),
@@ -185,6 +188,8 @@ pub struct Router {
     events: Vec<Event>,
     /// Whether `process` may take the fast path (off only to test it against the general one).
     fast_path: bool,
+    /// Some interface is a VLAN sub-interface: the fast path, which does not tag, stays off.
+    has_vlans: bool,
 }
 
 /// The pool and the action list, passed down the pipeline together.
@@ -214,6 +219,7 @@ impl Router {
             next_ident: 0,
             events: Vec::new(),
             fast_path: true,
+            has_vlans: false,
         }
     }
 
@@ -238,6 +244,7 @@ impl Router {
             udp_ports: self.udp_ports.clone(),
             next_ident: self.next_ident,
             fast_path: self.fast_path,
+            has_vlans: self.has_vlans,
             ..Router::new(self.config)
         }
     }
@@ -266,6 +273,28 @@ impl Router {
         let id = u16::try_from(self.ifaces.len()).map_err(|_| ConfigError::TooManyIfaces)?;
         self.ifaces.push(Iface::new(name, mac, mtu));
         Ok(IfaceId(id))
+    }
+
+    /// Make `iface` a VLAN sub-interface of `parent` for VLAN `vid` (1 to 4094): it receives
+    /// `parent`'s frames tagged `vid`, untagged, and sends through `parent`, tagged.
+    pub fn set_vlan(
+        &mut self,
+        iface: IfaceId,
+        parent: IfaceId,
+        vid: u16,
+    ) -> Result<(), ConfigError> {
+        let n = self.ifaces.len();
+        let bad = |i: IfaceId| usize::from(i.0) >= n;
+        if bad(iface) || bad(parent) || iface == parent {
+            return Err(ConfigError::NoSuchIface(format!("{}", iface.0)));
+        }
+        if !(1..=4094).contains(&vid) || self.ifaces[usize::from(parent.0)].vlan.is_some() {
+            return Err(ConfigError::BadVlan(vid));
+        }
+        self.ifaces[usize::from(iface.0)].vlan = Some((parent, vid));
+        self.has_vlans = true;
+        self.ifaces_generation += 1;
+        Ok(())
     }
 
     /// An interface by id.

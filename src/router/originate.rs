@@ -26,6 +26,9 @@ pub enum SendError {
     /// Headers and payload do not fit one frame buffer.
     #[error("payload of {0} bytes does not fit a frame")]
     TooBig(usize),
+    /// The node is a switch: it has no IP stack to send from.
+    #[error("a switch sends no packets of its own")]
+    NoStack,
 }
 
 /// The IP-level choices of an originated packet.

@@ -204,7 +204,7 @@ impl Router {
         egress: IfaceId,
         dst: ethernet::Address,
         ethertype: ethernet::EtherType,
-        frame: Frame,
+        mut frame: Frame,
         io: &mut Io<'_>,
     ) {
         let iface = &mut self.ifaces[usize::from(egress.0)];
@@ -215,11 +215,16 @@ impl Router {
         }
         iface.counters.tx_frames += 1;
         iface.counters.tx_bytes += frame.len() as u64;
+        let mut wire = egress;
+        if let Some((parent, vid)) = iface.vlan {
+            // A VLAN sub-interface sends through its parent, tagged.
+            if !crate::switch::vlan::push(io.pool, &mut frame, vid) {
+                return self.drop_frame(io, frame, DropReason::NoHeadroom);
+            }
+            wire = parent;
+        }
         self.counters.tx_frames += 1;
-        io.out.push(Action::Transmit {
-            iface: egress,
-            frame,
-        });
+        io.out.push(Action::Transmit { iface: wire, frame });
     }
 
     /// Ask who has `target` on `egress`: broadcast, or unicast to a known address when probing.

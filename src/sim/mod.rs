@@ -28,6 +28,7 @@ pub use crate::fabric::{EndCounters, LinkReport, NodeId};
 pub use crate::probe::{Hop, PingReply, TRACEROUTE_PORT};
 use crate::router::{Config, ConfigError, IfAddr, Router, SendError, SendOptions};
 use crate::shape::Netem;
+use crate::switch::Switch;
 use crate::time::Instant;
 use crate::wire::ethernet;
 
@@ -69,6 +70,14 @@ pub enum SimError {
         node: String,
         /// What it refused.
         source: ConfigError,
+    },
+    /// A switch refused its configuration.
+    #[error("{node}: {source}")]
+    Switch {
+        /// Node name.
+        node: String,
+        /// What it refused.
+        source: crate::switch::ConfigError,
     },
     /// A link could not be made.
     #[error(transparent)]
@@ -261,18 +270,40 @@ impl Sim {
     /// A node's router.
     ///
     /// # Panics
-    /// If the node is not a router (every node is, today).
+    /// If the node is a switch.
     pub fn router(&self, id: NodeId) -> &Router {
         match &*self.fabric.slots[id.0 as usize].node {
             Node::Router(r) => r,
+            Node::Switch(_) => panic!("{} is a switch, not a router", self.name(id)),
         }
     }
 
     /// A node's router, for configuration.
+    ///
+    /// # Panics
+    /// If the node is a switch.
     pub fn router_mut(&mut self, id: NodeId) -> &mut Router {
+        let name = self.name(id).to_owned();
         match &mut *self.fabric.slots[id.0 as usize].node {
             Node::Router(r) => r,
+            Node::Switch(_) => panic!("{name} is a switch, not a router"),
         }
+    }
+
+    /// A node's switch.
+    ///
+    /// # Panics
+    /// If the node is a router or host.
+    pub fn switch(&self, id: NodeId) -> &Switch {
+        match &*self.fabric.slots[id.0 as usize].node {
+            Node::Switch(s) => s,
+            Node::Router(_) => panic!("{} is not a switch", self.name(id)),
+        }
+    }
+
+    /// Add a switch.
+    pub fn add_switch(&mut self, name: &str, switch: Switch) -> NodeId {
+        self.add(name, Box::new(Node::Switch(switch)))
     }
 
     /// Every link's totals by end, with what is in flight now (link ids in the order the links
@@ -462,6 +493,7 @@ impl Sim {
         let now = self.now();
         self.fabric.originate(node.0, |n, pool, out| match n {
             Node::Router(r) => r.send_echo_request(now, dst, ident, seq, payload, opts, pool, out),
+            Node::Switch(_) => Err(SendError::NoStack),
         })
     }
 
@@ -477,6 +509,7 @@ impl Sim {
         let now = self.now();
         self.fabric.originate(node.0, |n, pool, out| match n {
             Node::Router(r) => r.send_udp(now, dst, ports.0, ports.1, payload, opts, pool, out),
+            Node::Switch(_) => Err(SendError::NoStack),
         })
     }
 

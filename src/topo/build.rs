@@ -8,29 +8,37 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::engine::EngineError;
-use crate::fabric::{Network, NodeId};
+use crate::fabric::{Network, Node as Instance, NodeId};
 use crate::router::fib::TABLE_MAIN;
 use crate::router::{Config, ConfigError, IfaceId, Router};
 use crate::sim::{Sim, SimError};
+use crate::switch::Switch;
 
 use super::{Kind, Link, Node, Progress, Quiet, TopoError, Topology};
 
 impl Topology {
-    /// Every node as a configured instance, in model order.
+    /// Every router and host as a configured instance, in model order (switches left out).
     pub fn routers(&self) -> Result<Vec<Router>, TopoError> {
-        self.routers_with(&Quiet)
+        Ok(self
+            .instances_with(&Quiet)?
+            .into_iter()
+            .filter_map(|n| match n {
+                Instance::Router(r) => Some(r),
+                Instance::Switch(_) => None,
+            })
+            .collect())
     }
 
-    /// [`Topology::routers`], configured on every core (they are independent), reporting
-    /// `routers` done as it goes.
-    pub fn routers_with(&self, progress: &dyn Progress) -> Result<Vec<Router>, TopoError> {
+    /// Every node as a configured instance (router, host or switch), in model order,
+    /// configured on every core (they are independent), reporting `routers` done as it goes.
+    pub fn instances_with(&self, progress: &dyn Progress) -> Result<Vec<Instance>, TopoError> {
         let total = self.nodes.len();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = total.div_ceil(threads).max(4096);
         let done = AtomicUsize::new(0);
         let mut shares = self.nodes.chunks(chunk);
         let first = shares.next().unwrap_or(&[]);
-        let parts: Vec<Result<Vec<Router>, TopoError>> = std::thread::scope(|scope| {
+        let parts: Vec<Result<Vec<Instance>, TopoError>> = std::thread::scope(|scope| {
             let done = &done;
             let handles: Vec<_> =
                 (shares.map(|s| scope.spawn(move || configure(s, done, None)))).collect();
@@ -59,8 +67,8 @@ impl Topology {
     /// [`Topology::network`], reporting the routers configured (`routers`) as it goes.
     pub fn network_with(&self, progress: &dyn Progress) -> Result<Network, TopoError> {
         let mut net = Network::new();
-        for (node, router) in self.nodes.iter().zip(self.routers_with(progress)?) {
-            let id = net.add(&node.name, router);
+        for (node, instance) in self.nodes.iter().zip(self.instances_with(progress)?) {
+            let id = net.add_node(&node.name, instance);
             if let Some(core) = node.core {
                 net.pin(id, core as usize);
             }
@@ -134,12 +142,22 @@ fn ends(link: &Link) -> impl Iterator<Item = (usize, IfaceId)> + '_ {
     link.ends.iter().map(|&(n, i)| (n, IfaceId(i as u16)))
 }
 
-/// One node as a configured instance: interfaces and addresses, computed routes in one
-/// rebuild of `main`, then the file's routes, rules and marks.
-fn node_router(node: &Node) -> Result<Router, TopoError> {
-    let config = match node.kind {
-        Kind::Router => Config::default(),
-        Kind::Host => Config::host(),
+/// One node as a configured instance: a switch from its configuration; a router or host
+/// with interfaces and addresses, computed routes in one rebuild of `main`, then the file's
+/// routes, rules and marks.
+fn node_instance(node: &Node) -> Result<Instance, TopoError> {
+    let config = match (node.kind, &node.switch) {
+        (_, Some(c)) => {
+            let s = Switch::new((**c).clone()).map_err(|e| {
+                TopoError::from(SimError::Switch {
+                    node: node.name.clone(),
+                    source: e,
+                })
+            })?;
+            return Ok(Instance::Switch(s));
+        }
+        (Kind::Router, None) => Config::default(),
+        (Kind::Host | Kind::Switch, None) => Config::host(),
     };
     let config = Config {
         default_ttl: node.ttl,
@@ -160,6 +178,9 @@ fn node_router(node: &Node) -> Result<Router, TopoError> {
         let i = r.add_iface(&f.name, f.mac, f.mtu).map_err(wrap)?;
         addrs.extend(f.addrs.iter().map(|&a| (i, a)));
         r.set_group(i, f.group).map_err(wrap)?;
+        if let Some((parent, vid)) = f.vlan {
+            r.set_vlan(i, IfaceId(parent as u16), vid).map_err(wrap)?;
+        }
     }
     r.add_addrs(&addrs).map_err(wrap)?;
     r.add_routes(TABLE_MAIN, node.auto.fib_routes())
@@ -173,7 +194,7 @@ fn node_router(node: &Node) -> Result<Router, TopoError> {
     for mark in &node.marks {
         r.add_mark_str(mark).map_err(wrap)?;
     }
-    Ok(r)
+    Ok(Instance::Router(r))
 }
 
 /// Configure `nodes` in order, counting them in `done` (and reporting, on the calling thread).
@@ -181,10 +202,10 @@ fn configure(
     nodes: &[Node],
     done: &AtomicUsize,
     report: Option<(&dyn Progress, usize)>,
-) -> Result<Vec<Router>, TopoError> {
+) -> Result<Vec<Instance>, TopoError> {
     let mut out = Vec::with_capacity(nodes.len());
     for (k, node) in nodes.iter().enumerate() {
-        out.push(node_router(node)?);
+        out.push(node_instance(node)?);
         if k % 4096 == 4095 {
             let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
             if let Some((progress, total)) = report {

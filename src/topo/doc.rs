@@ -28,9 +28,111 @@ pub struct Doc {
     /// `[[host]]` tables.
     #[serde(default, rename = "host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<NodeDoc>,
+    /// `[[switch]]` tables.
+    #[serde(default, rename = "switch", skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<SwitchDoc>,
     /// `[[link]]` tables.
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkDoc>,
+}
+
+/// A `[[switch]]` table: an Ethernet switch (or hub) whose interfaces are its ports.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchDoc {
+    /// Unique among all nodes.
+    pub name: Spanned<String>,
+    /// Worker core to pin the switch to (kept for the engine; the simulator ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<u32>,
+    /// A hub: flood everything, learn nothing, ignore VLANs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<bool>,
+    /// Seconds a learned address lives (300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ageing_s: Option<Spanned<u64>>,
+    /// Most FDB entries (8192).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fdb_max: Option<Spanned<u64>>,
+    /// Linux's `vlan_filtering` (on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_filtering: Option<bool>,
+    /// `{ from = ["p1"], to = "p9", dir = "both" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Spanned<MirrorDoc>>,
+    /// Static FDB entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fdb: Vec<Spanned<FdbDoc>>,
+    /// Run spanning tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stp: Option<bool>,
+    /// Spanning-tree bridge priority (32768; a multiple of 4096 up to 61440).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Spanned<u32>>,
+    /// Ports: an array of tables, or one inline table.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub iface: OneOrMany<PortDoc>,
+}
+
+/// A switch port.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortDoc {
+    /// Unique within its switch.
+    pub name: Spanned<String>,
+    /// Largest payload, 1500 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Spanned<u16>>,
+    /// VLAN of untagged frames (1; 0 for none), an untagged member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvid: Option<Spanned<u16>>,
+    /// Tagged memberships, `"10,20-30"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlans: Option<Spanned<String>>,
+    /// Untagged memberships (the PVID when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untagged: Option<Spanned<String>>,
+    /// A host device to bind to (instead of a `[[link]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<Spanned<AttachDoc>>,
+    /// Impairment of the frames leaving the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netem: Option<Spanned<String>>,
+    /// Spanning-tree path cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Spanned<u32>>,
+    /// Spanning-tree port priority (128; a multiple of 16 up to 240).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_priority: Option<Spanned<u32>>,
+    /// A spanning-tree edge port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<bool>,
+}
+
+/// `mirror = { from = [...], to = ..., dir = ... }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorDoc {
+    /// Ports whose traffic is copied.
+    pub from: Vec<String>,
+    /// The port the copies leave by.
+    pub to: String,
+    /// "rx", "tx" or "both" (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+/// A static FDB entry: `{ mac = "02:…", port = "p1", vlan = 10 }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FdbDoc {
+    /// The address.
+    pub mac: String,
+    /// Its port.
+    pub port: String,
+    /// Its VLAN (1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
 }
 
 /// `[generate]`: a topology made by a generator, as `shoal gen` makes it.
@@ -112,7 +214,8 @@ pub struct IfaceDoc {
     /// Unique within its node.
     pub name: Spanned<String>,
     /// One address ("10.0.0.1/24") or several. The span covers the whole value: TOML hands a
-    /// lone string over without one.
+    /// lone string over without one. Only the parent of VLAN sub-interfaces may have none.
+    #[serde(default = "no_addr", skip_serializing_if = "no_addrs")]
     pub addr: Spanned<OneOrMany<String>>,
     /// IP MTU, 1500 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +239,14 @@ pub struct IfaceDoc {
     /// Impairment of the frames leaving the interface, in `tc qdisc … netem` syntax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netem: Option<Spanned<String>>,
+}
+
+fn no_addr() -> Spanned<OneOrMany<String>> {
+    Spanned::new(0..0, OneOrMany::default())
+}
+
+fn no_addrs(a: &Spanned<OneOrMany<String>>) -> bool {
+    a.get_ref().is_empty()
 }
 
 /// `attach = { dev = "eth1", mode = "auto" }`: an interface bound to a host device; or

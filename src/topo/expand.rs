@@ -98,6 +98,7 @@ impl Topology {
             },
             routers: routers.into_iter().map(node).collect(),
             hosts: hosts.into_iter().map(node).collect(),
+            switches: Vec::new(),
             links,
         }
     }

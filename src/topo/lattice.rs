@@ -241,6 +241,7 @@ impl Lattice {
             marks: Vec::new(),
             gateway: None,
             ttl,
+            switch: None,
         };
         let iface = |name: String, a: u32, mac| Iface {
             name,
@@ -253,6 +254,7 @@ impl Lattice {
             vde: None,
             group: 0,
             netem: None,
+            vlan: None,
         };
         let mut nodes: Vec<Node> = Vec::with_capacity(routers);
         for i in 0..routers {

@@ -20,7 +20,10 @@ pub mod generate; // `gen` is a reserved word in edition 2024
 mod lattice;
 mod ortc;
 mod route;
+mod segment;
 mod subnet;
+mod switch;
+pub mod switched;
 mod validate;
 
 use core::time::Duration;
@@ -98,13 +101,15 @@ impl Progress for Quiet {
     fn report(&self, _: &str, _: usize, _: usize) {}
 }
 
-/// A router or a host.
+/// A router, a host or a switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Forwards packets.
     Router,
     /// Does not forward; reaches the world through its gateway.
     Host,
+    /// An Ethernet switch or hub: its interfaces are ports, without addresses.
+    Switch,
 }
 
 /// A validated node.
@@ -137,6 +142,9 @@ pub struct Node {
     pub gateway: Option<Ipv4Addr>,
     /// TTL of the packets it originates.
     pub ttl: u8,
+    /// A switch's configuration (its ports are [`Node::ifaces`], in the same order); boxed,
+    /// as most nodes are not switches.
+    pub switch: Option<Box<crate::switch::Config>>,
 }
 
 /// A validated interface.
@@ -163,6 +171,9 @@ pub struct Iface {
     pub group: u32,
     /// Impairment of the frames leaving it, if the file gives one on the interface.
     pub netem: Option<Box<Netem>>,
+    /// A VLAN sub-interface (`eth0.10`): (index of its parent interface, VLAN id). It sends
+    /// and receives through its parent, tagged.
+    pub vlan: Option<(usize, u16)>,
 }
 
 /// A validated link.

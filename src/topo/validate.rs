@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::auto;
-use super::doc::{Doc, IfaceDoc, NodeDoc, Routes};
+use super::doc::{AttachDoc, Doc, IfaceDoc, NodeDoc, Routes};
 use super::subnet::{Subnet, subnet, subnets_of};
 use super::{
     AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, Progress,
@@ -26,7 +26,7 @@ use crate::vde::VdeSpec;
 use crate::wire::ethernet;
 
 /// Error construction with the file's name and text at hand.
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     file: &'a str,
     /// Where each line after the first starts: a value's line is a binary search, so that
     /// validating a file stays linear in its size (a line counted from the top for each of a
@@ -35,7 +35,12 @@ struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    fn err(&self, span: core::ops::Range<usize>, key: &str, message: String) -> TopoError {
+    pub(super) fn err(
+        &self,
+        span: core::ops::Range<usize>,
+        key: &str,
+        message: String,
+    ) -> TopoError {
         TopoError::Invalid {
             file: self.file.to_owned(),
             line: self.line(span),
@@ -53,7 +58,7 @@ impl<'a> Cx<'a> {
     }
 
     /// 1-based line of a byte offset.
-    fn line(&self, span: core::ops::Range<usize>) -> usize {
+    pub(super) fn line(&self, span: core::ops::Range<usize>) -> usize {
         self.newlines.partition_point(|&n| n < span.start) + 1
     }
 }
@@ -93,7 +98,7 @@ pub(super) fn validate(
         };
         let routes = nd.routes.as_ref().or(match kind {
             Kind::Router => doc.settings.routes.as_ref(),
-            Kind::Host => None,
+            Kind::Host | Kind::Switch => None,
         });
         let tables = table_names(&cx, nd, &key("tables"))?;
         let (mut list, auto) = match routes.map(|r| (r, r.get_ref())) {
@@ -143,13 +148,38 @@ pub(super) fn validate(
             marks,
             gateway,
             ttl,
+            switch: None,
         });
+    }
+    let mut switch_warnings = Vec::new();
+    for sd in &doc.switches {
+        let name = sd.name.get_ref();
+        if name.is_empty() || name.contains(':') || name.contains(char::is_whitespace) {
+            let msg = format!("{name:?} is not a node name (no ':' or spaces, not empty)");
+            return Err(cx.err(sd.name.span(), "switch.name", msg));
+        }
+        if let Some(&first) = names.get(name.as_str()) {
+            let msg = format!("duplicate node name {name:?} (first at line {first})");
+            return Err(cx.err(sd.name.span(), "switch.name", msg));
+        }
+        names.insert(name, cx.line(sd.name.span()));
+        let index = nodes.len();
+        nodes.push(super::switch::node(&cx, sd, index, &mut switch_warnings)?);
     }
     vde_unique(&cx, &doc, &nodes)?;
     let links = links(&cx, &doc, &mut nodes)?;
-    let warnings = check_subnets(&cx, &doc, &nodes, &links)?;
+    let segments = super::segment::segments(&nodes, &links);
+    if segments.is_some() {
+        vlans_carried(&cx, &doc, &nodes, &links)?;
+    }
+    let (l3_nodes, l3_links, first) = match &segments {
+        Some(s) => (&s.nodes[..], &s.links[..], Some(&s.first[..])),
+        None => (&nodes[..], &links[..], None),
+    };
+    let mut warnings = check_subnets(&cx, &doc, l3_nodes, l3_links, first)?;
+    warnings.extend(switch_warnings);
     let aggregates = aggregates(&cx, &doc)?;
-    let computed = auto::compute(&nodes, &links, &aggregates, progress);
+    let computed = auto::compute(l3_nodes, l3_links, &aggregates, progress);
     for (node, routes) in nodes.iter_mut().zip(computed) {
         if node.auto_routes {
             // Computed routes go in first: a gateway's default route is the fallback after them.
@@ -201,7 +231,7 @@ fn ttl(cx: &Cx, t: Option<&Spanned<u32>>, key: &str) -> Result<Option<u8>, TopoE
 }
 
 /// A `netem` key, parsed (the error quotes the spec and names the offending word).
-fn netem(cx: &Cx, n: &Spanned<String>, key: &str) -> Result<Netem, TopoError> {
+pub(super) fn netem(cx: &Cx, n: &Spanned<String>, key: &str) -> Result<Netem, TopoError> {
     n.get_ref()
         .parse()
         .map_err(|e: NetemError| cx.err(n.span(), key, format!("{:?}: {e}", n.get_ref())))
@@ -211,6 +241,32 @@ fn section(kind: Kind) -> &'static str {
     match kind {
         Kind::Router => "router",
         Kind::Host => "host",
+        Kind::Switch => "switch",
+    }
+}
+
+/// Whether interface `name` is a VLAN sub-interface (`PARENT.VID`) of one of `before`:
+/// (parent index, VLAN id). A numeric suffix after an interface's name must be a VLAN id.
+fn sub_iface(name: &str, before: &[Iface]) -> Result<Option<(usize, u16)>, String> {
+    let Some((parent, vid)) = name.rsplit_once('.') else {
+        return Ok(None);
+    };
+    let Ok(vid) = vid.parse::<u32>() else {
+        return Ok(None);
+    };
+    let Some(p) = before.iter().position(|f| f.name == parent) else {
+        return Err(format!(
+            "{name:?} looks like a VLAN sub-interface, but no interface {parent:?} comes before it"
+        ));
+    };
+    if before[p].vlan.is_some() {
+        return Err(format!(
+            "{name:?}: {parent:?} is a sub-interface itself (no QinQ)"
+        ));
+    }
+    match u16::try_from(vid) {
+        Ok(v) if (1..=4094).contains(&v) => Ok(Some((p, v))),
+        _ => Err(format!("{name:?}: VLAN {vid} is outside 1..=4094")),
     }
 }
 
@@ -234,7 +290,25 @@ fn ifaces(
             let msg = format!("{name:?} is not an interface name (1 to 15 bytes, no ':')");
             return Err(cx.err(id.name.span(), &key("name"), msg));
         }
-        let addr_err = |m: String| cx.err(id.addr.span(), &key("addr"), m);
+        let vlan = sub_iface(name, &out).map_err(|m| cx.err(id.name.span(), &key("name"), m))?;
+        if vlan.is_some() {
+            let rides = [
+                ("link_file", id.link_file.is_some()),
+                ("attach", id.attach.is_some()),
+                ("vde", id.vde.is_some()),
+                ("netem", id.netem.is_some()),
+            ];
+            if let Some((k, _)) = rides.iter().find(|r| r.1) {
+                let msg = format!("{name} is a VLAN sub-interface: give {k} on its parent");
+                return Err(cx.err(id.name.span(), &key(k), msg));
+            }
+        }
+        let addr_span = if id.addr.span().is_empty() {
+            id.name.span()
+        } else {
+            id.addr.span()
+        };
+        let addr_err = |m: String| cx.err(addr_span.clone(), &key("addr"), m);
         let mut addrs = Vec::new();
         for text in &id.addr.get_ref().0 {
             let a = parse_ifaddr(text).map_err(|m| addr_err(format!("{text:?}: {m}")))?;
@@ -247,19 +321,26 @@ fn ifaces(
             owners.insert(a.addr, cx.line(id.addr.span()));
             addrs.push(a);
         }
-        if addrs.is_empty() {
-            return Err(addr_err("an interface needs at least one address".into()));
+        if addrs.is_empty() && vlan.is_some() {
+            return Err(addr_err(
+                "a VLAN sub-interface needs at least one address".into(),
+            ));
         }
-        let max_mtu = (MAX_DATA - ethernet::HEADER_LEN) as u16;
+        let max_mtu = super::switch::MAX_MTU;
         let mtu = match &id.mtu {
-            None => 1500,
+            None => vlan.map_or(1500, |(p, _)| out[p].mtu),
             Some(m) if (68..=max_mtu).contains(m.get_ref()) => *m.get_ref(),
             Some(m) => {
-                let msg = format!("{} is outside 68..={max_mtu}", m.get_ref());
+                let msg = format!(
+                    "{} is outside 68..={max_mtu} (a frame buffer holds {MAX_DATA} bytes)",
+                    m.get_ref()
+                );
                 return Err(cx.err(m.span(), &key("mtu"), msg));
             }
         };
         let mac = match &id.mac {
+            // Linux gives a VLAN device its parent's address.
+            None if vlan.is_some() => vlan.map_or(ethernet::Address([0; 6]), |(p, _)| out[p].mac),
             None => {
                 let [_, a, b, c] = (node as u32).to_be_bytes();
                 ethernet::Address([0x02, a, b, c, i as u8, 0])
@@ -273,7 +354,9 @@ fn ifaces(
             })?,
         };
         let span = id.mac.as_ref().map_or(id.name.span(), Spanned::span);
-        if let Some(&line) = macs.get(&mac) {
+        // A sub-interface's inherited address was checked with its parent.
+        let inherited = vlan.is_some() && id.mac.is_none();
+        if !inherited && let Some(&line) = macs.get(&mac) {
             return Err(cx.err(
                 span,
                 &key("mac"),
@@ -288,7 +371,7 @@ fn ifaces(
             mac,
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
-            attach: attach(cx, id, &key)?.map(Box::new),
+            attach: attach(cx, id.attach.as_ref(), id.link_file.is_some(), &key)?.map(Box::new),
             vde: vde(cx, id, &key)?.map(Box::new),
             group: id.group.unwrap_or(0),
             netem: id
@@ -296,19 +379,29 @@ fn ifaces(
                 .as_ref()
                 .map(|n| netem(cx, n, &key("netem")).map(Box::new))
                 .transpose()?,
+            vlan,
         });
+    }
+    for (f, id) in out.iter().zip(&nd.iface.0) {
+        let parent = |g: &Iface| g.vlan.is_some_and(|(p, _)| out[p].name == f.name);
+        if f.addrs.is_empty() && !out.iter().any(parent) {
+            let msg = "an interface needs at least one address (only the parent of VLAN \
+                       sub-interfaces may have none)";
+            return Err(cx.err(id.name.span(), &key("addr"), msg.into()));
+        }
     }
     Ok(out)
 }
 
 /// An interface's `attach` table, checked: a known mode, valid device names, a device where
 /// AF_XDP needs one, and no `link_file` besides.
-fn attach(
+pub(super) fn attach(
     cx: &Cx,
-    id: &IfaceDoc,
+    table: Option<&Spanned<AttachDoc>>,
+    link_file: bool,
     key: &dyn Fn(&str) -> String,
 ) -> Result<Option<PortSpec>, TopoError> {
-    let Some(doc) = id.attach.as_ref().filter(|a| a.get_ref().vde.is_none()) else {
+    let Some(doc) = table.filter(|a| a.get_ref().vde.is_none()) else {
         return Ok(None);
     };
     if let Some(p) = &doc.get_ref().port {
@@ -336,12 +429,13 @@ fn attach(
         dev: name(&a.dev, "dev")?,
         mode,
         tap: name(&a.tap, "tap")?,
+        every_frame: false,
     };
     if spec.dev.is_none() && mode != Mode::Tap {
         let msg = "AF_XDP binds to an existing device: give its name (dev = \"eth1\")".into();
         return Err(cx.err(doc.span(), &key("attach.dev"), msg));
     }
-    if id.link_file.is_some() {
+    if link_file {
         let msg = "an interface is bound to a device or a link file, not both".into();
         return Err(cx.err(doc.span(), &key("attach"), msg));
     }
@@ -484,7 +578,7 @@ pub(super) fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
     Ok(a)
 }
 
-fn parse_mac(text: &str) -> Option<ethernet::Address> {
+pub(super) fn parse_mac(text: &str) -> Option<ethernet::Address> {
     let mut out = [0u8; 6];
     let mut parts = text.split(':');
     for b in &mut out {
@@ -661,11 +755,11 @@ fn spread_workers(
 
 fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError> {
     let default_delay = doc.settings.delay_us.unwrap_or(DEFAULT_DELAY_US);
-    // Names are unique (checked with the nodes), and nodes are the document's routers, then
-    // its hosts: one map makes resolving every end linear in the file.
-    let by_name: HashMap<&str, usize> = (doc.routers.iter().chain(&doc.hosts))
-        .enumerate()
-        .map(|(i, n)| (n.name.get_ref().as_str(), i))
+    // Names are unique (checked with the nodes): one map makes resolving every end linear in
+    // the file.
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let by_name: HashMap<&str, usize> = (names.iter().enumerate())
+        .map(|(i, n)| (n.as_str(), i))
         .collect();
     let mut out = Vec::new();
     for (index, ld) in doc.links.iter().enumerate() {
@@ -685,6 +779,13 @@ fn links(cx: &Cx, doc: &Doc, nodes: &mut [Node]) -> Result<Vec<Link>, TopoError>
                 .position(|x| x.name == i)
                 .ok_or_else(|| fail(format!("{n} has no interface {i:?}")))?;
             let f = &nodes[node].ifaces[iface];
+            if let Some((parent, _)) = f.vlan {
+                let msg = format!(
+                    "{n}:{i} is a VLAN sub-interface: put its parent {} on the link",
+                    nodes[node].ifaces[parent].name
+                );
+                return Err(fail(msg));
+            }
             if nodes[node].workers > 1 {
                 let msg = format!(
                     "{n} is spread over {} workers, so its interfaces are attached to host \
@@ -769,17 +870,69 @@ fn last((net, len): Subnet) -> u64 {
 
 /// Ends of a link share a subnet; subnets of one link are equal or disjoint; subnets of
 /// different links (and of interfaces on no link, which also earn a warning) are disjoint.
+/// A VLAN sub-interface's VLAN must reach it: the switch port on its parent's link carries
+/// the VLAN tagged. An untagged interface with addresses on a switch port needs a PVID there.
+fn vlans_carried(cx: &Cx, doc: &Doc, nodes: &[Node], links: &[Link]) -> Result<(), TopoError> {
+    for (n, nd) in doc.routers.iter().chain(&doc.hosts).enumerate() {
+        let node = &nodes[n];
+        for (i, f) in node.ifaces.iter().enumerate() {
+            let (carrier, vid) = f.vlan.unwrap_or((i, 0));
+            let Some(l) = node.ifaces[carrier].link else {
+                continue;
+            };
+            if f.addrs.is_empty() {
+                continue;
+            }
+            for &(m, j) in &links[l].ends {
+                let Some(c) = nodes[m].switch.as_deref() else {
+                    continue;
+                };
+                if c.hub || !c.vlan_filtering {
+                    continue;
+                }
+                let port = &c.ports[j];
+                let at = format!("{}:{}", nodes[m].name, port.name);
+                let msg = if vid == 0 && port.pvid.is_none() {
+                    format!(
+                        "{}:{} sends untagged frames, but {at} has no PVID",
+                        node.name, f.name
+                    )
+                } else if vid != 0 && (!port.vlans.contains(vid) || port.untagged.contains(vid)) {
+                    let now = if port.vlans.contains(vid) {
+                        "sends it untagged"
+                    } else {
+                        "does not carry it"
+                    };
+                    format!(
+                        "{}:{} is in VLAN {vid}, tagged, but {at} {now} (vlans = \"{}\")",
+                        node.name, f.name, port.vlans
+                    )
+                } else {
+                    continue;
+                };
+                let key = format!("{}.iface.name", section(node.kind));
+                return Err(cx.err(nd.iface.0[i].name.span(), &key, msg));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Subnets over segments: `links` are the physical links, or the segments switches and VLANs
+/// make, each first met on physical link `first[s]`.
 fn check_subnets(
     cx: &Cx,
     doc: &Doc,
     nodes: &[Node],
     links: &[Link],
+    first: Option<&[usize]>,
 ) -> Result<Vec<Warning>, TopoError> {
     let mut warnings = Vec::new();
     // (subnet, owner, line, key): the owner is a link index, or links.len() + n for stubs.
     let mut all: Vec<(Subnet, usize, usize, &str)> = Vec::new();
     for (l, link) in links.iter().enumerate() {
-        let span = doc.links[l].ends.first().map_or(0..0, Spanned::span);
+        let phys = first.map_or(l, |f| f[l]);
+        let span = doc.links[phys].ends.first().map_or(0..0, Spanned::span);
         let line = cx.line(span.clone());
         let subnets = subnets_of(&link.ends, nodes);
         let shared = subnets.iter().any(|s| {
@@ -793,7 +946,12 @@ fn check_subnets(
                 .iter()
                 .map(|&(n, i)| format!("{}:{}", nodes[n].name, nodes[n].ifaces[i].name))
                 .collect();
-            let msg = format!("{} share no subnet", names.join(", "));
+            let through = if first.is_some() {
+                " (one segment through switches)"
+            } else {
+                ""
+            };
+            let msg = format!("{} share no subnet{through}", names.join(", "));
             return Err(cx.err(span, "link.ends", msg));
         }
         for (j, &a) in subnets.iter().enumerate() {
@@ -807,14 +965,16 @@ fn check_subnets(
     let mut stub = links.len();
     for (n, nd) in doc.routers.iter().chain(&doc.hosts).enumerate() {
         for (i, f) in nodes[n].ifaces.iter().enumerate() {
-            if f.link.is_some() {
+            if f.link.is_some() || f.addrs.is_empty() {
                 continue;
             }
-            let external = f.link_file.is_some() || f.attach.is_some() || f.vde.is_some();
+            let carrier = f.vlan.map_or(f, |(parent, _)| &nodes[n].ifaces[parent]);
+            let external =
+                carrier.link_file.is_some() || carrier.attach.is_some() || carrier.vde.is_some();
             let span = nd.iface.0[i].name.span();
             let key = match nodes[n].kind {
                 Kind::Router => "router.iface.name",
-                Kind::Host => "host.iface.name",
+                Kind::Host | Kind::Switch => "host.iface.name",
             };
             if !external {
                 warnings.push(Warning {

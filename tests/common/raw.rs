@@ -167,4 +167,99 @@ impl RawSocket {
             incoming: addr.sll_pkttype != libc::PACKET_OUTGOING,
         }))
     }
+
+    /// Have the kernel say which VLAN tag it took off each received frame (it strips 802.1Q
+    /// tags before packet sockets see the frame), for [`RawSocket::recv_tagged`].
+    pub fn keep_tags(&self) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: the option value is a c_int that outlives the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_AUXDATA,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Like [`RawSocket::recv`] (without waiting), with the VLAN tag the kernel took off put
+    /// back where it was on the wire. Needs [`RawSocket::keep_tags`].
+    pub fn recv_tagged(&self) -> io::Result<Option<Received>> {
+        let mut buf = vec![0u8; 65536];
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut control = [0u64; 16];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: an all-zero msghdr is valid; its pointers are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&raw mut addr).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&control);
+        // SAFETY: msg points at buffers valid for the lengths it gives.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        buf.truncate(n as usize);
+        // SAFETY: the control buffer was filled by recvmsg; CMSG_* walk it within its length.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+        while !cmsg.is_null() {
+            // SAFETY: cmsg points at a header inside the control buffer.
+            let h = unsafe { &*cmsg };
+            if h.cmsg_level == libc::SOL_PACKET && h.cmsg_type == PACKET_AUXDATA {
+                // SAFETY: a PACKET_AUXDATA message carries a tpacket_auxdata.
+                let aux: Auxdata =
+                    unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+                if aux.status & TP_STATUS_VLAN_VALID != 0 && buf.len() >= 12 {
+                    let tpid = if aux.status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                        aux.vlan_tpid
+                    } else {
+                        0x8100
+                    };
+                    let mut tag = tpid.to_be_bytes().to_vec();
+                    tag.extend_from_slice(&aux.vlan_tci.to_be_bytes());
+                    buf.splice(12..12, tag);
+                }
+            }
+            // SAFETY: as above.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
+        }
+        Ok(Some(Received {
+            bytes: buf,
+            incoming: addr.sll_pkttype != libc::PACKET_OUTGOING,
+        }))
+    }
+}
+
+const PACKET_AUXDATA: libc::c_int = 8;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+/// `struct tpacket_auxdata`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Auxdata {
+    status: u32,
+    len: u32,
+    snaplen: u32,
+    mac: u16,
+    net: u16,
+    vlan_tci: u16,
+    vlan_tpid: u16,
 }

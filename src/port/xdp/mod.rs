@@ -146,7 +146,7 @@ impl XdpPort {
     /// load and attach the XDP program, open one socket per receive queue, post receive
     /// buffers. [`XdpPort::open_shards`] with one pool.
     pub fn open(dev: &str, pool: &mut Pool) -> Result<XdpPort, PortError> {
-        let mut ports = XdpPort::open_shards(dev, &mut [pool])?;
+        let mut ports = XdpPort::open_shards(dev, &mut [pool], false)?;
         // One pool makes exactly one port; the error is never taken.
         ports.pop().ok_or(PortError::NoDevice(dev.to_string()))
     }
@@ -155,14 +155,20 @@ impl XdpPort {
     /// each port on its share of the receive queues: port `s` of `n` binds queues `s, s + n,
     /// …`, registers pool `s` (which must outlive it) as its UMEM and transmits on its first
     /// queue. One XDP program serves them all; it leaves the device when the last port is
-    /// dropped. The device needs at least as many queues as there are pools.
+    /// dropped. The device needs at least as many queues as there are pools. With
+    /// `every_frame` the program takes frames to any address, not only the device's own and
+    /// groups (a switch port).
     ///
     /// Fails with [`PortError::ForeignProgram`] if another XDP program is on the device, with
     /// [`PortError::Permission`] naming the missing capability, [`PortError::NoDevice`] if there
     /// is no such device, [`PortError::TooFewQueues`] if it has fewer queues than pools. A
     /// stale shoal program attached the legacy way is removed (and said so on stderr); one held
     /// by another running shoal is an error.
-    pub fn open_shards(dev: &str, pools: &mut [&mut Pool]) -> Result<Vec<XdpPort>, PortError> {
+    pub fn open_shards(
+        dev: &str,
+        pools: &mut [&mut Pool],
+        every_frame: bool,
+    ) -> Result<Vec<XdpPort>, PortError> {
         let ifindex = sys::ifindex(dev).map_err(|_| PortError::NoDevice(dev.to_string()))?;
         let mac = Mac(sys::hw_addr(dev).map_err(|e| match e.raw_os_error() {
             Some(libc::ENODEV) => PortError::NoDevice(dev.to_string()),
@@ -181,7 +187,7 @@ impl XdpPort {
             });
         }
         prog::clear_stale(dev, ifindex)?;
-        let mut prog = Prog::load(dev, mac.0, count)?;
+        let mut prog = Prog::load(dev, mac.0, every_frame, count)?;
         let log = |fallback: &str, why: String| eprintln!("shoal: {dev}: {fallback} ({why})");
 
         let mut chosen = None;

@@ -79,14 +79,21 @@ fn load_error(dev: &str, e: libbpf_rs::Error) -> PortError {
 }
 
 impl Prog {
-    /// Load the program for a device with MAC `mac` and `queues` receive queues.
-    pub fn load(dev: &str, mac: [u8; 6], queues: u32) -> Result<Prog, PortError> {
+    /// Load the program for a device with MAC `mac` and `queues` receive queues; with
+    /// `every_frame` it takes frames to any address (a switch port).
+    pub fn load(
+        dev: &str,
+        mac: [u8; 6],
+        every_frame: bool,
+        queues: u32,
+    ) -> Result<Prog, PortError> {
         let mut storage = MaybeUninit::uninit();
         let mut open = skel::ShoalXdpSkelBuilder::default()
             .open(&mut storage)
             .map_err(|e| load_error(dev, e))?;
         if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
             rodata.port_mac = mac;
+            rodata.every_frame = u8::from(every_frame);
         }
         open.maps
             .xsks

@@ -1,0 +1,221 @@
+//! Switches in the simulator: learning and flooding across a switched LAN, VLAN isolation,
+//! a router on a stick between VLANs, and topology errors about switches and VLANs.
+
+use core::time::Duration;
+use std::net::Ipv4Addr;
+
+use shoal::router::{DropReason, SendOptions};
+use shoal::sim::{NodeId, PingReply, Sim};
+use shoal::topo::Topology;
+
+const CAMPUS: &str = include_str!("../examples/campus.toml");
+
+fn ping(sim: &mut Sim, from: &str, to: Ipv4Addr) -> PingReply {
+    let from = sim.node(from).unwrap();
+    sim.ping(
+        from,
+        to,
+        1,
+        56,
+        SendOptions::default(),
+        Duration::from_secs(2),
+    )
+    .unwrap()
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn campus_hosts_reach_each_other_across_vlans_and_the_server() {
+    let t = Topology::parse("campus.toml", CAMPUS).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    for (from, to, ttl) in [
+        ("h10a", "10.0.10.12", 64),
+        ("h10a", "10.0.20.12", 63),
+        ("h20b", "10.0.10.11", 63),
+        ("h10b", "192.0.2.10", 62),
+    ] {
+        match ping(&mut sim, from, ip(to)) {
+            PingReply::Echo { ttl: got, .. } => assert_eq!(got, ttl, "{from} -> {to}"),
+            other => panic!("{from} -> {to}: {other:?}"),
+        }
+    }
+    let h = sim.node("h10a").unwrap();
+    let hops = sim
+        .traceroute(h, ip("192.0.2.10"), 10, Duration::from_secs(2))
+        .unwrap();
+    let from: Vec<_> = hops.iter().map(|h| h.from.unwrap()).collect();
+    assert_eq!(from, [ip("10.0.10.1"), ip("10.0.0.2"), ip("192.0.2.10")]);
+    let sw1 = sim.switch(sim.node("sw1").unwrap());
+    let c = sw1.counters();
+    assert!(c.forwarded > 0 && c.flooded > 0 && c.learned >= 4, "{c:?}");
+    assert_eq!(c.rx_frames, c.forwarded + c.flooded + c.total_drops());
+}
+
+#[test]
+fn vlans_isolate_hosts_with_no_router_between() {
+    // h10a and h20a share a /16 but sit in different VLANs: ARP never crosses.
+    let text = r#"
+[[switch]]
+name = "sw"
+iface = [{ name = "p1", pvid = 10 }, { name = "p2", pvid = 20 }, { name = "p3", pvid = 10 }]
+[[host]]
+name = "a"
+iface = { name = "eth0", addr = "10.1.0.1/16" }
+[[host]]
+name = "b"
+iface = { name = "eth0", addr = "10.1.0.2/16" }
+[[host]]
+name = "c"
+iface = { name = "eth0", addr = "10.2.0.3/16" }
+[[link]]
+ends = ["a:eth0", "sw:p1"]
+[[link]]
+ends = ["b:eth0", "sw:p2"]
+[[link]]
+ends = ["c:eth0", "sw:p3"]
+"#;
+    // b is alone in VLAN 20; a and c share VLAN 10 but not a subnet: refused.
+    let e = Topology::parse("v.toml", text).unwrap_err().to_string();
+    assert!(
+        e.contains("share no subnet (one segment through switches)"),
+        "{e}"
+    );
+    // One subnet in two VLANs is two segments with one subnet: refused.
+    let text = text.replace("10.2.0.3/16", "10.1.0.3/16");
+    let e = Topology::parse("v.toml", &text).unwrap_err().to_string();
+    assert!(e.contains("overlaps 10.1.0.0/16 of another link"), "{e}");
+    let text = text.replace("10.1.0.2/16", "10.2.0.2/16");
+    let t = Topology::parse("v.toml", &text).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            ping(&mut sim, "a", ip("10.1.0.3")),
+            PingReply::Echo { .. }
+        ));
+    }
+    let sw = sim.switch(NodeId(t.node_index("sw").unwrap() as u32));
+    // a's ARP broadcast floods to p3 only: nothing of VLAN 10 leaves p2.
+    assert_eq!(sw.port_counters()[1].tx_frames, 0);
+    assert_eq!(sw.counters().dropped(DropReason::VlanFiltered), 0);
+}
+
+#[test]
+fn topology_errors_name_switch_keys() {
+    let bad = |from: &str, to: &str| {
+        assert!(CAMPUS.contains(from), "{from}");
+        match Topology::parse("campus.toml", &CAMPUS.replacen(from, to, 1)) {
+            Ok(_) => panic!("{to:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = bad(
+        r#"{ name = "p8", pvid = 0, vlans = "10,20" }"#,
+        r#"{ name = "p8", pvid = 0, vlans = "10" }"#,
+    );
+    assert!(
+        e.contains("gw:eth0.20 is in VLAN 20, tagged, but sw1:p8 does not carry it"),
+        "{e}"
+    );
+    assert!(e.starts_with("campus.toml:"), "{e}");
+    let e = bad(
+        r#"vlans = "10,20" },
+    { name = "p9""#,
+        r#"vlans = "10,5000" },
+    { name = "p9""#,
+    );
+    assert!(
+        e.contains("switch.iface.vlans") && e.contains("4094"),
+        "{e}"
+    );
+    let e = bad(
+        r#"{ name = "p1", pvid = 10 },"#,
+        r#"{ name = "p1", pvid = 10, mtu = 9000 },"#,
+    );
+    assert!(
+        e.contains("switch.iface.mtu: 9000 is outside 68..=1778"),
+        "{e}"
+    );
+    let e = bad(r#"{ name = "eth0" },"#, r#"{ name = "eth1" },"#);
+    assert!(e.contains("no interface \"eth0\" comes before it"), "{e}");
+    let e = bad(
+        r#"ends = ["gw:eth0", "sw1:p8"]"#,
+        r#"ends = ["gw:eth0.10", "sw1:p8"]"#,
+    );
+    assert!(
+        e.contains("is a VLAN sub-interface: put its parent eth0 on the link"),
+        "{e}"
+    );
+    let e = bad("10.0.20.12/24", "10.0.10.11/24");
+    assert!(e.contains("already used"), "{e}");
+}
+
+#[test]
+fn switch_keys_build_a_mirror_static_entries_and_a_hub() {
+    let text = r#"
+[[switch]]
+name = "sw"
+ageing_s = 60
+fdb_max = 100
+fdb = [{ mac = "02:00:00:00:00:09", port = "p2", vlan = 1 }]
+mirror = { from = ["p1"], to = "p3", dir = "rx" }
+iface = [{ name = "p1" }, { name = "p2", mtu = 1778 }, { name = "p3" }]
+[[switch]]
+name = "hub"
+hub = true
+iface = [{ name = "a" }, { name = "b" }]
+[[host]]
+name = "a"
+iface = { name = "eth0", addr = "10.1.0.1/24" }
+[[host]]
+name = "b"
+iface = { name = "eth0", addr = "10.1.0.2/24" }
+[[host]]
+name = "tap"
+iface = { name = "eth0", addr = "10.1.0.3/24" }
+[[link]]
+ends = ["a:eth0", "sw:p1"]
+[[link]]
+ends = ["sw:p2", "hub:a"]
+[[link]]
+ends = ["hub:b", "b:eth0"]
+[[link]]
+ends = ["sw:p3", "tap:eth0"]
+"#;
+    let t = Topology::parse("keys.toml", text).unwrap();
+    let c = t.nodes[t.node_index("sw").unwrap()]
+        .switch
+        .as_deref()
+        .unwrap();
+    assert_eq!(c.ageing, Duration::from_secs(60));
+    assert_eq!((c.fdb_max, c.fdb.len(), c.ports[1].mtu), (100, 1, 1778));
+    let mut sim = t.build_sim().unwrap();
+    assert!(matches!(
+        ping(&mut sim, "a", ip("10.1.0.2")),
+        PingReply::Echo { .. }
+    ));
+    let sw = sim.switch(sim.node("sw").unwrap());
+    // Everything a sent (ARP request, echo request) was copied to p3; nothing p2 received was.
+    assert_eq!(sw.counters().mirrored, sw.port_counters()[0].rx_frames);
+    assert!(sw.counters().mirrored >= 2);
+    assert_eq!(
+        sw.fdb().len(),
+        3,
+        "the static entry and a's and b's addresses"
+    );
+    let hub = sim.switch(sim.node("hub").unwrap());
+    assert!(hub.fdb().is_empty() && hub.counters().flooded > 0);
+    let e = Topology::parse("keys.toml", &text.replace(r#"to = "p3""#, r#"to = "p1""#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("switch.mirror: p1 cannot mirror to itself"),
+        "{e}"
+    );
+    let e = Topology::parse("keys.toml", &text.replace("fdb_max = 100", "fdb_max = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("keys.toml:5: switch.fdb_max"), "{e}");
+}
