@@ -235,12 +235,22 @@ iface = [
     }
 }
 
+/// Whether a frame is one of the cases' (their sources are 02:00:00:00:00:xx, or bad ones),
+/// not something the kernel sent of its own (an IGMP report the Linux bridge floods when it
+/// comes up, say).
+fn crafted(frame: &[u8]) -> bool {
+    match frame.get(6..12) {
+        Some(src) => src[..5] == [2, 0, 0, 0, 0] || src[0] & 1 == 1 || src == [0; 6],
+        None => true,
+    }
+}
+
 /// What left each port after one case: (port, frame), sorted.
 fn collect(side: &Side) -> Vec<(usize, Vec<u8>)> {
     let mut out = Vec::new();
     for (p, s) in side.socks.iter().enumerate() {
         while let Some(r) = s.recv_tagged().expect("recv") {
-            if r.incoming {
+            if r.incoming && crafted(&r.bytes) {
                 out.push((p, r.bytes));
             }
         }

@@ -112,8 +112,8 @@ fn topology_errors_name_switch_keys() {
         }
     };
     let e = bad(
-        r#"{ name = "p8", pvid = 0, vlans = "10,20" }"#,
-        r#"{ name = "p8", pvid = 0, vlans = "10" }"#,
+        r#"{ name = "p8", pvid = 0, vlans = "10,20", edge = true }"#,
+        r#"{ name = "p8", pvid = 0, vlans = "10", edge = true }"#,
     );
     assert!(
         e.contains("gw:eth0.20 is in VLAN 20, tagged, but sw1:p8 does not carry it"),
@@ -121,9 +121,9 @@ fn topology_errors_name_switch_keys() {
     );
     assert!(e.starts_with("campus.toml:"), "{e}");
     let e = bad(
-        r#"vlans = "10,20" },
+        r#"vlans = "10,20", edge = true },
     { name = "p9""#,
-        r#"vlans = "10,5000" },
+        r#"vlans = "10,5000", edge = true },
     { name = "p9""#,
     );
     assert!(
@@ -131,8 +131,8 @@ fn topology_errors_name_switch_keys() {
         "{e}"
     );
     let e = bad(
-        r#"{ name = "p1", pvid = 10 },"#,
-        r#"{ name = "p1", pvid = 10, mtu = 9000 },"#,
+        r#"{ name = "p1", pvid = 10, edge = true },"#,
+        r#"{ name = "p1", pvid = 10, edge = true, mtu = 9000 },"#,
     );
     assert!(
         e.contains("switch.iface.mtu: 9000 is outside 68..=1778"),
@@ -218,4 +218,112 @@ ends = ["sw:p3", "tap:eth0"]
         .unwrap_err()
         .to_string();
     assert!(e.contains("keys.toml:5: switch.fdb_max"), "{e}");
+}
+
+/// Spanning tree on the campus's two trunks: sw1 (priority 4096) is the root, sw2's second
+/// trunk p7 is its alternate and discards, the other ports forward, hosts still reach each
+/// other, and nothing storms: over ten seconds the switches see only BPDUs and the pings.
+#[test]
+fn spanning_tree_blocks_the_campus_redundant_trunk() {
+    let t = Topology::parse("campus.toml", CAMPUS).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    sim.run_for(Duration::from_secs(5));
+    let (sw1, sw2) = (sim.node("sw1").unwrap(), sim.node("sw2").unwrap());
+    let port = |sim: &Sim, sw: NodeId, name: &str| {
+        let s = sim.switch(sw);
+        let i = (0..s.port_count() as u16)
+            .find(|&i| s.port_name(shoal::router::IfaceId(i)) == Some(name))
+            .unwrap();
+        s.port_state(i).unwrap()
+    };
+    use shoal::switch::PortState::{Discarding, Forwarding};
+    assert_eq!(port(&sim, sw2, "p7"), Discarding);
+    for (sw, p) in [
+        (sw1, "p7"),
+        (sw1, "p9"),
+        (sw2, "p9"),
+        (sw2, "p1"),
+        (sw1, "p8"),
+    ] {
+        assert_eq!(port(&sim, sw, p), Forwarding, "{p}");
+    }
+    let status = sim.switch(sw2).stp().unwrap().status().to_string();
+    assert!(status.contains("root 1000."), "{status}");
+    for (from, to) in [("h10a", "10.0.10.12"), ("h20b", "10.0.20.11")] {
+        assert!(
+            matches!(ping(&mut sim, from, ip(to)), PingReply::Echo { .. }),
+            "{from} -> {to}"
+        );
+    }
+    sim.run_for(Duration::from_secs(10));
+    for sw in [sw1, sw2] {
+        let c = sim.switch(sw).counters();
+        assert!(c.rx_frames < 200, "a storm: {c:?}");
+        assert!(c.dropped(DropReason::Bpdu) > 5, "{c:?}");
+    }
+}
+
+/// A generated leaf-spine (every leaf on every spine: loops) converges and carries pings.
+#[test]
+fn a_leaf_spine_converges_and_carries_pings() {
+    let t = shoal::topo::switched::leafspine(3, 2, 2).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    sim.run_for(Duration::from_secs(5));
+    let hosts: Vec<_> = t.hosts().collect();
+    let far = t.first_addr(*hosts.last().unwrap()).unwrap();
+    let from = t.nodes[hosts[0]].name.clone();
+    assert!(matches!(ping(&mut sim, &from, far), PingReply::Echo { .. }));
+    let blocked: usize = (0..t.nodes.len())
+        .filter(|&n| t.nodes[n].kind == shoal::topo::Kind::Switch)
+        .map(|n| {
+            let s = sim.switch(NodeId(n as u32));
+            (0..s.port_count() as u16)
+                .filter(|&p| s.port_state(p) == Some(shoal::switch::PortState::Discarding))
+                .count()
+        })
+        .sum();
+    // Three leaves on two spines: six links among five switches, so two are blocked.
+    assert_eq!(blocked, 2);
+}
+
+/// The same on the engine: no storm, and the flow balances although switches flood copies
+/// of its datagrams (copies are counted with the flow, so every one ends somewhere).
+#[test]
+fn a_leaf_spine_runs_on_the_engine_and_its_flow_balances() {
+    let dir = std::env::temp_dir().join(format!("shoal-leafspine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ls.toml");
+    let shoal = env!("CARGO_BIN_EXE_shoal");
+    let made = std::process::Command::new(shoal)
+        .args(["gen", "leafspine", "2", "2", "1", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let run = std::process::Command::new(shoal)
+        .arg("run")
+        .arg(&file)
+        .args(["--flow", "h1:h2:500", "--seconds", "3", "--ctl"])
+        .arg(dir.join("ctl.sock"))
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(run.status.success(), "{err}");
+    assert!(!err.contains("BUG") && !out.contains("BUG"), "{out}{err}");
+    let flows = out.lines().find(|l| l.starts_with("flows: sent")).unwrap();
+    let received: u64 = flows
+        .split(", received ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(received > 500, "{out}");
+    assert!(out.contains("bpdu"), "{out}");
 }

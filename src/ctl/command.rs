@@ -63,6 +63,7 @@ NODE ip route add|del ROUTE      (the topology file's syntax)
 NODE ip rule add|del RULE
 NODE ip neigh flush
 SWITCH fdb | SWITCH vlan        (as bridge fdb show | bridge vlan show)
+SWITCH stp                      (spanning tree: root, roles and states by port)
 NODE link set IFACE up|down
 link NODE:IFACE[,NODE:IFACE] netem \"SPEC\"|none
 link NODE:IFACE[,NODE:IFACE] up|down
@@ -238,6 +239,7 @@ impl Ctl {
             ["counters"] => self.ask(id, |r| Ok(show::counters(r))),
             ["fdb"] | ["fdb", "show"] => self.ask_switch(id, crate::switch::show::fdb),
             ["vlan"] | ["vlan", "show"] => self.ask_switch(id, crate::switch::show::vlans),
+            ["stp"] | ["stp", "show"] => self.ask_switch(id, crate::switch::show::stp),
             ["link", "set", iface, state @ ("up" | "down")] => {
                 let Some(i) = self.dir.iface(id, iface) else {
                     return refuse(format!("{} has no interface {iface:?}", self.dir.name(id)));

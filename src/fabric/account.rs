@@ -63,6 +63,9 @@ pub(crate) struct FlowBook {
     /// By flow id: (place, cause, frames). A flow meets few places and causes, so a short list
     /// searched in order is enough; it is made on a flow's first drop.
     flows: Vec<Vec<(Spot, Cause, u64)>>,
+    /// By flow id: copies made on the way (a switch flooding or mirroring, a hub, netem's
+    /// `duplicate`), each of which ends somewhere as the original does.
+    copies: Vec<u64>,
 }
 
 impl FlowBook {
@@ -86,6 +89,28 @@ impl FlowBook {
             Some(entry) => entry.2 += 1,
             None => list.push((spot, cause, 1)),
         }
+    }
+
+    /// `n` copies of `frame` were made: count them if it is a flow's.
+    #[inline]
+    pub fn copied(&mut self, frame: &[u8], n: u64) {
+        if let Some((id, false)) = flow_of(frame) {
+            let id = usize::from(id);
+            if self.copies.len() <= id {
+                self.copies.resize(id + 1, 0);
+            }
+            self.copies[id] += n;
+        }
+    }
+
+    /// Copies made of flow `id`'s datagrams.
+    pub fn copies(&self, id: u16) -> u64 {
+        self.copies.get(usize::from(id)).copied().unwrap_or(0)
+    }
+
+    /// Flow ids with copies.
+    pub fn copied_flows(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..self.copies.len() as u16).filter(|&id| self.copies(id) > 0)
     }
 
     /// A frame handed to a node's application: if it is an ICMP error quoting a flow's

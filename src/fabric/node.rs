@@ -98,6 +98,17 @@ impl Node {
         }
     }
 
+    /// The copies the node made in its last call, as (index in its action list of one copy,
+    /// number of copies), for flow accounting; `None` for kinds that never copy. Drained by
+    /// the caller.
+    #[inline]
+    pub fn copies(&mut self) -> Option<&mut Vec<(u32, u32)>> {
+        match self {
+            Node::Router(_) => None,
+            Node::Switch(s) => Some(s.copies_mut()).filter(|c| !c.is_empty()),
+        }
+    }
+
     /// Run the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
         match self {

@@ -163,6 +163,9 @@ pub struct FlowReport {
     /// Datagrams still on the way when counted: on links, in receive queues, waiting for a
     /// next hop.
     pub in_flight: u64,
+    /// Copies made on the way (switches flooding or mirroring, hubs, netem's `duplicate`):
+    /// each ends as a datagram does, received, dropped or in flight.
+    pub copies: u64,
 }
 
 impl FlowReport {
@@ -178,6 +181,7 @@ impl FlowReport {
             arrived: FlowTally::default(),
             dropped: Vec::new(),
             in_flight: 0,
+            copies: 0,
         }
     }
 
@@ -186,11 +190,11 @@ impl FlowReport {
         self.dropped.iter().map(|d| d.2).sum()
     }
 
-    /// Datagrams made and not refused less those received, dropped or in flight: zero when
-    /// every datagram is accounted for (meaningful when the flow's sink is in this run).
+    /// Datagrams made and not refused, and copies made of them, less those received,
+    /// dropped or in flight: zero when every datagram is accounted for (meaningful when the
+    /// flow's sink is in this run).
     pub fn imbalance(&self) -> i128 {
-        i128::from(self.made)
-            - i128::from(self.refused)
+        i128::from(self.made) - i128::from(self.refused) + i128::from(self.copies)
             - i128::from(self.arrived.received)
             - i128::from(self.total_dropped())
             - i128::from(self.in_flight)
@@ -228,6 +232,9 @@ impl<E: Env> Fabric<E> {
                     at(flows, id).arrived.merge(tally);
                 }
             }
+        }
+        for id in self.book.copied_flows() {
+            at(flows, id).copies += self.book.copies(id);
         }
         for (id, spot, cause, n) in self.book.entries() {
             let place = match spot {

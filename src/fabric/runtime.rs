@@ -524,6 +524,7 @@ impl<E: Env> Fabric<E> {
                         &mut self.pool,
                         &mut self.actions,
                     );
+                    self.note_copies(i);
                     self.apply(i);
                 }
             }
@@ -573,6 +574,21 @@ impl<E: Env> Fabric<E> {
     }
 
     /// Carry out what node `i` asked for.
+    /// Count the copies node `i` made in its last call (a switch flooding or mirroring) for
+    /// their flows: each copy's action is named by its place in the action list.
+    fn note_copies(&mut self, i: u32) {
+        let Some(copies) = self.slots[i as usize].node.copies() else {
+            return;
+        };
+        for (at, n) in copies.drain(..) {
+            if let Some(Action::Transmit { frame, .. } | Action::Drop { frame, .. }) =
+                self.actions.get(at as usize)
+            {
+                self.book.copied(self.pool.data(frame), u64::from(n));
+            }
+        }
+    }
+
     fn apply(&mut self, i: u32) {
         let mut actions = core::mem::take(&mut self.actions);
         // A batch's transmissions mostly leave through one interface: look its end up once
@@ -735,6 +751,7 @@ impl<E: Env> Fabric<E> {
             && let Some(copy) = self.pool.duplicate(&frame)
         {
             self.ends[e as usize].counters.made += 1;
+            self.book.copied(self.pool.data(&copy), 1);
             self.schedule(e, copy, fate, now);
         }
         self.schedule(e, frame, admission.first, now);
@@ -863,6 +880,9 @@ impl<E: Env> Fabric<E> {
                 let copy = frame.as_ref().and_then(|f| self.pool.duplicate(f));
                 let sender = &mut self.ends[from as usize];
                 sender.counters.made += 1;
+                if let Some(f) = &frame {
+                    self.book.copied(self.pool.data(f), 1);
+                }
                 if copy.is_none() {
                     sender.drop(LinkDrop::NoBuffer);
                     self.drops += 1;

@@ -130,6 +130,9 @@ pub struct StpConfig {
     pub enabled: bool,
     /// Bridge priority (32768 by default; a multiple of 4096).
     pub priority: u16,
+    /// The bridge address (the bridge identifier's low part, the source of its BPDUs): the
+    /// lowest of its ports' addresses, as Linux picks.
+    pub mac: Address,
     /// Per port, in port order.
     pub ports: Vec<StpPortConfig>,
 }

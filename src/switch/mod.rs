@@ -16,9 +16,9 @@
 //!   its port (never back out of the receiving one), anything else is flooded to every other
 //!   port that carries the VLAN.
 //!
-//! Spanning tree (`crate::switch::stp`, 802.1D-2004 RSTP) plugs in through [`PortState`],
-//! which gates learning and forwarding per port, [`Switch::set_port_state`],
-//! [`Switch::flush`], and the two places marked "STP hook" below: BPDUs received and timers.
+//! Spanning tree ([`stp`], 802.1D-2004 RSTP with 802.1D fallback) runs when the
+//! configuration asks (`spanning.rs` drives it): it takes the BPDUs received, sends its own,
+//! and sets each port's [`PortState`], which gates learning and forwarding.
 //!
 //! No allocation per frame: flooding copies frames through the pool (a copy the pool cannot
 //! give is counted in [`Counters::copy_failed`]), the list of egress ports is a reused buffer,
@@ -28,6 +28,7 @@ mod config;
 mod counters;
 pub mod fdb;
 pub mod show;
+mod spanning;
 pub mod stp;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,11 @@ pub struct Switch {
     mirror_to: Option<u16>,
     /// Egress ports of the frame being flooded (reused).
     egress: Vec<u16>,
+    /// Spanning tree, once started (`config.stp.enabled`; see `spanning.rs`).
+    stp: Option<Box<stp::Stp>>,
+    /// Copies the last call made: (index in the action list of one of them, how many), so
+    /// that flows through the switch balance.
+    copies: Vec<(u32, u32)>,
 }
 
 /// What the frames of one batch so far told [`Switch::input`]: the last source learned and
@@ -110,13 +116,22 @@ impl Switch {
         }
         Ok(Switch {
             fdb,
-            state: vec![PortState::Forwarding; n],
+            // Under spanning tree, ports discard until it says otherwise.
+            state: vec![
+                match config.stp.enabled {
+                    true => PortState::Discarding,
+                    false => PortState::Forwarding,
+                };
+                n
+            ],
             counters: Counters::default(),
             ports: vec![PortCounters::default(); n],
             mirror_rx,
             mirror_tx,
             mirror_to: config.mirror.as_ref().map(|m| m.to),
             egress: Vec::with_capacity(n),
+            stp: None,
+            copies: Vec::new(),
             config,
         })
     }
@@ -144,6 +159,12 @@ impl Switch {
     /// The forwarding database.
     pub fn fdb(&self) -> &Fdb {
         &self.fdb
+    }
+
+    /// The copies the last call to `process` or `process_frame` made: (index in its action
+    /// list of a transmission or drop of one, how many).
+    pub fn copies_mut(&mut self) -> &mut Vec<(u32, u32)> {
+        &mut self.copies
     }
 
     /// Number of ports.
@@ -187,6 +208,7 @@ impl Switch {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
+        self.copies.clear();
         let mut memo = Memo::default();
         for frame in batch.drain() {
             self.input(now, iface.0, frame, pool, out, &mut memo);
@@ -202,21 +224,23 @@ impl Switch {
         pool: &mut Pool,
         out: &mut Vec<Action>,
     ) {
+        self.copies.clear();
         self.input(now, iface.0, frame, pool, out, &mut Memo::default());
     }
 
-    /// When the switch next needs [`Switch::handle_timeout`]: the FDB's next sweep.
+    /// When the switch next needs [`Switch::handle_timeout`]: the FDB's next sweep, or
+    /// spanning tree's next tick.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        // STP hook: the earlier of this and `stp.poll_timeout()`.
-        self.fdb.poll_timeout()
+        match (self.fdb.poll_timeout(), self.stp_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Run the timers due at `now`: aged FDB entries go.
-    pub fn handle_timeout(&mut self, now: Instant, _pool: &mut Pool, _out: &mut Vec<Action>) {
-        // STP hook: `stp.handle_timeout(now)`, then send what `stp.poll_transmit` gives (a
-        // frame from `_pool`, a transmit action in `_out`), apply `stp.take_flush()` with
-        // `flush` and copy `stp.state(p)` into `set_port_state`.
+    /// Run the timers due at `now`: aged FDB entries go; spanning tree ticks.
+    pub fn handle_timeout(&mut self, now: Instant, pool: &mut Pool, out: &mut Vec<Action>) {
         self.fdb.handle_timeout(now);
+        self.stp_timeout(now, pool, out);
     }
 
     fn drop(&mut self, frame: Frame, reason: DropReason, out: &mut Vec<Action>) {
@@ -266,7 +290,7 @@ impl Switch {
         }
         if dst.0[..5] == LINK_LOCAL && dst.0[5] & 0xf0 == 0 {
             if dst.0[5] == 0 && self.config.stp.enabled {
-                return self.bpdu(now, port, frame, out);
+                return self.bpdu(now, port, frame, pool, out);
             }
             if dst.0[5] != 0 {
                 return self.drop(frame, DropReason::LinkLocal, out);
@@ -342,13 +366,6 @@ impl Switch {
         self.flood(frame, port, (vid, tagged), payload, pool, out)
     }
 
-    /// STP hook: a BPDU received on `port` while spanning tree runs. With the `stp` module
-    /// this hands `pool.data(&frame)` to `stp.receive(now, port, …)`; the frame is consumed
-    /// either way, as Linux's bridge consumes BPDUs it processes.
-    fn bpdu(&mut self, _now: Instant, _port: u16, frame: Frame, out: &mut Vec<Action>) {
-        self.drop(frame, DropReason::Bpdu, out);
-    }
-
     /// Whether port `q` may send a frame of `vid` (a hub's ports always may).
     #[inline]
     fn carries(&self, q: u16, vid: u16) -> bool {
@@ -406,13 +423,20 @@ impl Switch {
             }
             Some((&last, rest)) => {
                 self.counters.flooded += 1;
+                let (at, mut made) = (out.len() as u32, 0);
                 for &q in rest {
                     match pool.duplicate(&frame) {
-                        Some(copy) => self.send(q, copy, vid, tagged, pool, out),
+                        Some(copy) => {
+                            self.send(q, copy, vid, tagged, pool, out);
+                            made += 1;
+                        }
                         None => self.counters.copy_failed += 1,
                     }
                 }
                 self.send(last, frame, vid, tagged, pool, out);
+                if made > 0 {
+                    self.copies.push((at, made));
+                }
             }
         }
         self.egress = egress;
@@ -459,6 +483,7 @@ impl Switch {
         self.counters.mirrored += 1;
         self.counters.tx_frames += 1;
         self.ports[usize::from(to)].tx_frames += 1;
+        self.copies.push((out.len() as u32, 1));
         out.push(Action::Transmit {
             iface: IfaceId(to),
             frame: copy,

@@ -45,6 +45,31 @@ pub fn vlans(sw: &Switch) -> String {
     out
 }
 
+/// `SWITCH stp`: spanning tree's view, as `mstpctl showbridge` and `showport` would give it in
+/// a line per port (role, state, BPDUs in and out as RST/config/TCN), ports by name.
+pub fn stp(sw: &Switch) -> String {
+    let Some(stp) = sw.stp() else {
+        return match sw.config().stp.enabled {
+            true => "spanning tree starting\n".into(),
+            false => "spanning tree is off (stp = true turns it on)\n".into(),
+        };
+    };
+    let mut out = String::new();
+    for (i, line) in stp.status().to_string().lines().enumerate() {
+        let named = line.strip_prefix("  port ").and_then(|rest| {
+            let (n, tail) = rest.split_once(':')?;
+            let name = sw.port_name(crate::router::IfaceId(n.parse().ok()?))?;
+            Some(format!("  {name}:{tail}"))
+        });
+        match (i, named) {
+            (0, _) | (_, None) => out.push_str(line),
+            (_, Some(l)) => out.push_str(&l),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

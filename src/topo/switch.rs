@@ -1,6 +1,6 @@
 //! Validating a `[[switch]]` table into a [`Node`] of kind [`Kind::Switch`] with its
 //! [`crate::switch::Config`]: ports (interfaces without addresses) with their MTU, PVID and
-//! VLAN memberships, mirroring, static FDB entries, and the spanning-tree keys, kept as data.
+//! VLAN memberships, mirroring, static FDB entries, and spanning-tree settings.
 
 use core::time::Duration;
 
@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::doc::{PortDoc, SwitchDoc};
 use super::validate::{Cx, attach, netem, parse_mac};
-use super::{AutoRoutes, DEFAULT_TTL, Iface, Kind, Node, TopoError, Warning};
+use super::{AutoRoutes, DEFAULT_TTL, Iface, Kind, Node, TopoError};
 use crate::frame::MAX_DATA;
 use crate::port::PortSpec;
 use crate::switch::{
@@ -21,12 +21,7 @@ use crate::wire::ethernet;
 pub(super) const MAX_MTU: u16 = (MAX_DATA - ethernet::HEADER_LEN) as u16;
 
 /// The switch `sd`, node `index` of the topology.
-pub(super) fn node(
-    cx: &Cx,
-    sd: &SwitchDoc,
-    index: usize,
-    warnings: &mut Vec<Warning>,
-) -> Result<Node, TopoError> {
+pub(super) fn node(cx: &Cx, sd: &SwitchDoc, index: usize) -> Result<Node, TopoError> {
     let name = sd.name.get_ref();
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut ports = Vec::new();
@@ -161,18 +156,9 @@ pub(super) fn node(
     let stp = StpConfig {
         enabled: sd.stp.unwrap_or(false),
         priority,
+        mac: ifaces.iter().map(|f| f.mac).min().unwrap_or_default(),
         ports: stp_ports,
     };
-    if stp.enabled {
-        warnings.push(Warning {
-            line: cx.line(sd.name.span()),
-            key: "switch.stp".into(),
-            message: format!(
-                "{name}: spanning tree is not in this build yet: BPDUs are consumed and every \
-                 port forwards, so a loop storms"
-            ),
-        });
-    }
     let config = Config {
         hub: sd.hub.unwrap_or(false),
         ageing,

@@ -151,7 +151,6 @@ pub(super) fn validate(
             switch: None,
         });
     }
-    let mut switch_warnings = Vec::new();
     for sd in &doc.switches {
         let name = sd.name.get_ref();
         if name.is_empty() || name.contains(':') || name.contains(char::is_whitespace) {
@@ -164,7 +163,7 @@ pub(super) fn validate(
         }
         names.insert(name, cx.line(sd.name.span()));
         let index = nodes.len();
-        nodes.push(super::switch::node(&cx, sd, index, &mut switch_warnings)?);
+        nodes.push(super::switch::node(&cx, sd, index)?);
     }
     vde_unique(&cx, &doc, &nodes)?;
     let links = links(&cx, &doc, &mut nodes)?;
@@ -176,8 +175,7 @@ pub(super) fn validate(
         Some(s) => (&s.nodes[..], &s.links[..], Some(&s.first[..])),
         None => (&nodes[..], &links[..], None),
     };
-    let mut warnings = check_subnets(&cx, &doc, l3_nodes, l3_links, first)?;
-    warnings.extend(switch_warnings);
+    let warnings = check_subnets(&cx, &doc, l3_nodes, l3_links, first)?;
     let aggregates = aggregates(&cx, &doc)?;
     let computed = auto::compute(l3_nodes, l3_links, &aggregates, progress);
     for (node, routes) in nodes.iter_mut().zip(computed) {

@@ -103,18 +103,8 @@ impl Default for PortConfig {
     }
 }
 
-/// A port's state as the forwarding process sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortState {
-    /// The link is down.
-    Disabled,
-    /// Neither learns nor forwards (also 802.1D's blocking and listening).
-    Discarding,
-    /// Learns source addresses, does not forward.
-    Learning,
-    /// Learns and forwards.
-    Forwarding,
-}
+/// A port's state as the forwarding process sees it (the switch's own type).
+pub use super::PortState;
 
 /// A port's role in the spanning tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
