@@ -831,3 +831,47 @@ fn two_shoal_processes_joined_by_a_dpipe_cable() {
         "{text}"
     );
 }
+
+/// A switch port listening for VDE clients (`vde = { listen = … }` on a `[[switch]]` port):
+/// a vde_plug host on it reaches a router on another port of the switch, its VLAN settings
+/// applying like any port's (an access port in VLAN 10, the router's port untagged in 10).
+#[test]
+fn vde_plug_hosts_join_a_switch_port() {
+    let test = "swport";
+    if !have(test, &["vde_plug"]) {
+        return;
+    }
+    let dir = Scratch::new(test);
+    let lan = dir.join("sw.vde");
+    let text = format!(
+        r#"
+[[switch]]
+name = "sw"
+iface = [
+  {{ name = "p1", pvid = 10 }},
+  {{ name = "v", pvid = 10, vde = {{ listen = "{}" }} }},
+]
+[[router]]
+name = "r1"
+iface = {{ name = "eth0", addr = "10.0.0.1/24", mac = "02:00:00:00:00:01" }}
+[[link]]
+ends = ["r1:eth0", "sw:p1"]
+"#,
+        lan.display()
+    );
+    let t = Topology::parse("sw.toml", &text).expect("topology");
+    let engine = Engine::start(t.network().expect("network"), one_worker()).unwrap();
+    let r1_ip = [10, 0, 0, 1];
+    let me = ([2, 0, 0, 0, 1, 7], [10, 0, 0, 107]);
+    let mut p = Plug::new(&lan);
+    let mac = p
+        .arp(me.0, me.1, r1_ip)
+        .expect("r1 answers ARP through the switch");
+    assert_eq!(mac, [2, 0, 0, 0, 0, 1]);
+    assert!(plug_pings(&mut p, me, (mac, r1_ip), 3));
+    let report = engine.stop().unwrap();
+    for l in &report.links {
+        assert_eq!(l.imbalance(), 0, "{l:?}");
+    }
+    assert!(p.proc.exits_within(Duration::from_secs(3)), "unplugged");
+}

@@ -95,6 +95,9 @@ pub struct PortDoc {
     /// A host device to bind to (instead of a `[[link]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<Spanned<AttachDoc>>,
+    /// Be a VDE switch of this port's own: libvdeplug clients at `listen` share the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vde: Option<Spanned<VdeDoc>>,
     /// Impairment of the frames leaving the port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netem: Option<Spanned<String>>,

@@ -7,7 +7,7 @@ use core::time::Duration;
 use toml::Spanned;
 
 use super::doc::{PortDoc, SwitchDoc};
-use super::validate::{Cx, attach, netem, parse_mac};
+use super::validate::{Cx, attach, netem, parse_mac, vde};
 use super::{AutoRoutes, DEFAULT_TTL, Iface, Kind, Node, TopoError};
 use crate::frame::MAX_DATA;
 use crate::port::PortSpec;
@@ -52,7 +52,7 @@ pub(super) fn node(cx: &Cx, sd: &SwitchDoc, index: usize) -> Result<Node, TopoEr
                     ..spec
                 })
             }),
-            vde: None,
+            vde: vde(cx, pd.attach.as_ref(), pd.vde.as_ref(), false, &key)?.map(Box::new),
             group: 0,
             netem: (pd.netem.as_ref())
                 .map(|n| netem(cx, n, &key("netem")).map(Box::new))

@@ -78,6 +78,7 @@ fn port(name: String, edge: bool) -> PortDoc {
         vlans: None,
         untagged: None,
         attach: None,
+        vde: None,
         netem: None,
         cost: None,
         port_priority: None,

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::auto;
-use super::doc::{AttachDoc, Doc, IfaceDoc, NodeDoc, Routes};
+use super::doc::{AttachDoc, Doc, NodeDoc, Routes, VdeDoc};
 use super::subnet::{Subnet, subnet, subnets_of};
 use super::{
     AutoRoutes, DEFAULT_DELAY_US, DEFAULT_SEED, DEFAULT_TTL, Iface, Kind, Link, Node, Progress,
@@ -370,7 +370,14 @@ fn ifaces(
             link: None,
             link_file: id.link_file.as_ref().map(|f| f.get_ref().into()),
             attach: attach(cx, id.attach.as_ref(), id.link_file.is_some(), &key)?.map(Box::new),
-            vde: vde(cx, id, &key)?.map(Box::new),
+            vde: vde(
+                cx,
+                id.attach.as_ref(),
+                id.vde.as_ref(),
+                id.link_file.is_some(),
+                &key,
+            )?
+            .map(Box::new),
             group: id.group.unwrap_or(0),
             netem: id
                 .netem
@@ -448,7 +455,15 @@ const VDE_PATH_MAX: usize = 90;
 /// stream on standard input and output) or `vde = { listen = PATH }` (be a switch), checked:
 /// a path that leaves room for the sockets' names, a port only for a switch plugged into, no
 /// device, link file or the other form besides.
-fn vde(cx: &Cx, id: &IfaceDoc, key: &dyn Fn(&str) -> String) -> Result<Option<VdeSpec>, TopoError> {
+/// How an interface (or a switch port) joins VDE, from its `attach` table and `vde` key;
+/// `link_file`: it also names a link file.
+pub(super) fn vde(
+    cx: &Cx,
+    attach: Option<&Spanned<AttachDoc>>,
+    listen: Option<&Spanned<VdeDoc>>,
+    link_file: bool,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<VdeSpec>, TopoError> {
     let path = |p: &Spanned<String>, k: &str| -> Result<std::path::PathBuf, TopoError> {
         let text = p.get_ref();
         if text.is_empty() || text.contains('\0') || text.len() > VDE_PATH_MAX {
@@ -460,11 +475,8 @@ fn vde(cx: &Cx, id: &IfaceDoc, key: &dyn Fn(&str) -> String) -> Result<Option<Vd
         }
         Ok(text.into())
     };
-    let plug = id
-        .attach
-        .as_ref()
-        .and_then(|a| a.get_ref().vde.as_ref().map(|v| (a, v)));
-    match (plug, &id.vde) {
+    let plug = attach.and_then(|a| a.get_ref().vde.as_ref().map(|v| (a, v)));
+    match (plug, listen) {
         (None, None) => Ok(None),
         (Some(_), Some(l)) => {
             let msg = "an interface plugs into a VDE switch (attach.vde) or is one (vde.listen), \
@@ -480,7 +492,7 @@ fn vde(cx: &Cx, id: &IfaceDoc, key: &dyn Fn(&str) -> String) -> Result<Option<Vd
                     .into();
                 return Err(cx.err(a.span(), &key("attach.vde"), msg));
             }
-            if id.link_file.is_some() {
+            if link_file {
                 let msg = "an interface plugs into VDE or joins a link file, not both".into();
                 return Err(cx.err(a.span(), &key("attach.vde"), msg));
             }
@@ -503,7 +515,7 @@ fn vde(cx: &Cx, id: &IfaceDoc, key: &dyn Fn(&str) -> String) -> Result<Option<Vd
             Ok(Some(VdeSpec::Plug { dir, port }))
         }
         (None, Some(l)) => {
-            if id.link_file.is_some() || id.attach.is_some() {
+            if link_file || attach.is_some() {
                 let msg = "a listening VDE interface has its clients: no link_file or attach \
                            besides"
                     .into();
