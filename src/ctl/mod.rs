@@ -133,7 +133,12 @@ impl Directory {
         let (node, iface) = text.split_once(':')?;
         let n = self.node(node)?;
         let i = self.iface(n, iface)?;
-        self.ends.get(&(n.0 as usize, i.0)).copied()
+        self.end_at(n, i)
+    }
+
+    /// Interface `iface` of `node`'s link and which end of it.
+    pub fn end_at(&self, node: NodeId, iface: IfaceId) -> Option<(LinkId, usize)> {
+        self.ends.get(&(node.0 as usize, iface.0)).copied()
     }
 
     /// The link ends `NODE:IFACE` or `NODE` (all its interfaces on links) names.

@@ -43,9 +43,8 @@ impl Reroute {
         let links = (topo.links.iter())
             .map(|l| {
                 let &(n, i) = l.ends.first()?;
-                let node = topo.nodes.get(n)?;
-                let end = format!("{}:{}", node.name, node.ifaces.get(i)?.name);
-                dir.end(&end).map(|(link, _)| link)
+                let end = dir.end_at(NodeId(n as u32), IfaceId(i as u16))?;
+                Some(end.0)
             })
             .collect();
         let state = State {

@@ -252,26 +252,47 @@ pub fn chain_flood(routers: usize, frame_len: usize, pace: Pace) -> Result<Flood
         })
     };
     let ((h1, _), (h2, h2_addr)) = (host("h1")?, host("h2")?);
-    let mut network = t.network()?;
-    for l in 0..network.links().len() {
-        network.set_delay(LinkId(l as u32), core::time::Duration::ZERO);
-    }
-    let (h1, h2) = (NodeId(h1 as u32), NodeId(h2 as u32));
-    let flow = FlowSpec {
-        dst: h2_addr,
-        port: FLOOD_PORT,
-        frame_len: frame_len.max(MIN_FRAME),
-        pace,
-        sources: 1,
-    };
-    network.add_flow(h1, flow);
-    network.add_sink(h2, FLOOD_PORT);
-    Ok(Flood {
-        network,
-        h1,
-        h2,
+    Flood::of(
+        &t,
+        NodeId(h1 as u32),
+        NodeId(h2 as u32),
         h2_addr,
-    })
+        frame_len,
+        pace,
+    )
+}
+
+impl Flood {
+    /// `t` as a network whose links have no delay, with a flow of `frame_len`-byte UDP
+    /// datagrams from `h1` to `h2` at `h2_addr` (port [`FLOOD_PORT`]) at `pace`, sunk at `h2`.
+    pub(super) fn of(
+        t: &Topology,
+        h1: NodeId,
+        h2: NodeId,
+        h2_addr: Ipv4Addr,
+        frame_len: usize,
+        pace: Pace,
+    ) -> Result<Flood, TopoError> {
+        let mut network = t.network()?;
+        for l in 0..network.links().len() {
+            network.set_delay(LinkId(l as u32), core::time::Duration::ZERO);
+        }
+        let flow = FlowSpec {
+            dst: h2_addr,
+            port: FLOOD_PORT,
+            frame_len: frame_len.max(MIN_FRAME),
+            pace,
+            sources: 1,
+        };
+        network.add_flow(h1, flow);
+        network.add_sink(h2, FLOOD_PORT);
+        Ok(Flood {
+            network,
+            h1,
+            h2,
+            h2_addr,
+        })
+    }
 }
 
 /// `rows` × `cols` routers `r{row}_{col}` (1-based), each linked to its neighbours (interfaces

@@ -13,9 +13,9 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::doc::{Doc, IfaceDoc, LinkDoc, NodeDoc, OneOrMany, PortDoc, Routes, SwitchDoc};
-use super::generate::{FLOOD_PORT, Flood};
+use super::generate::Flood;
 use super::{TopoError, Topology};
-use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, NodeId, Pace};
+use crate::fabric::{NodeId, Pace};
 
 /// Most hosts a generated LAN holds (a /16 less the router and the network's ends).
 pub const MAX_HOSTS: usize = 65_000;
@@ -225,27 +225,9 @@ pub fn chain_flood(switches: usize, frame_len: usize, pace: Pace) -> Result<Floo
     }
     doc.links.push(link(&prev, "h2:eth0"));
     let t = Topology::from_doc(doc)?;
-    let mut network = t.network()?;
-    for l in 0..network.links().len() {
-        network.set_delay(LinkId(l as u32), core::time::Duration::ZERO);
-    }
-    let (h1, h2) = (NodeId(0), NodeId(1));
+    // No routers: the hosts are the first nodes of the model, h1 then h2.
     let h2_addr = Ipv4Addr::new(10, 0, 0, 2);
-    let flow = FlowSpec {
-        dst: h2_addr,
-        port: FLOOD_PORT,
-        frame_len: frame_len.max(MIN_FRAME),
-        pace,
-        sources: 1,
-    };
-    network.add_flow(h1, flow);
-    network.add_sink(h2, FLOOD_PORT);
-    Ok(Flood {
-        network,
-        h1,
-        h2,
-        h2_addr,
-    })
+    Flood::of(&t, NodeId(0), NodeId(1), h2_addr, frame_len, pace)
 }
 
 #[cfg(test)]

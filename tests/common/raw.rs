@@ -153,15 +153,10 @@ impl RawSocket {
                 &raw mut len,
             )
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
-        }
-        buf.truncate(n as usize);
+        let Some(n) = received(n)? else {
+            return Ok(None);
+        };
+        buf.truncate(n);
         Ok(Some(Received {
             bytes: buf,
             incoming: addr.sll_pkttype != libc::PACKET_OUTGOING,
@@ -208,15 +203,10 @@ impl RawSocket {
         msg.msg_controllen = size_of_val(&control);
         // SAFETY: msg points at buffers valid for the lengths it gives.
         let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
-        }
-        buf.truncate(n as usize);
+        let Some(n) = received(n)? else {
+            return Ok(None);
+        };
+        buf.truncate(n);
         // SAFETY: the control buffer was filled by recvmsg; CMSG_* walk it within its length.
         let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
         while !cmsg.is_null() {
@@ -262,4 +252,17 @@ struct Auxdata {
     net: u16,
     vlan_tci: u16,
     vlan_tpid: u16,
+}
+
+/// A non-blocking receive's return value: its length, `None` when nothing was waiting, or the
+/// error.
+fn received(n: isize) -> io::Result<Option<usize>> {
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    let e = io::Error::last_os_error();
+    match e.kind() {
+        io::ErrorKind::WouldBlock => Ok(None),
+        _ => Err(e),
+    }
 }
