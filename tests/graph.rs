@@ -89,8 +89,21 @@ fn every_generator_and_every_external_end_draws_cleanly() {
         ("hypercube 2 4", generate::hypercube(2, 4).unwrap()),
         ("hypercube 4 2", generate::hypercube(4, 2).unwrap()),
         ("every end", Topology::parse("t.toml", EVERY_END).unwrap()),
+        ("star 4", shoal::topo::switched::star(4).unwrap()),
+        (
+            "leafspine 3 2 2",
+            shoal::topo::switched::leafspine(3, 2, 2).unwrap(),
+        ),
+        (
+            "campus",
+            Topology::parse("campus.toml", include_str!("../examples/campus.toml")).unwrap(),
+        ),
     ];
     for (name, topo) in &shapes {
+        let mut notes = notes.clone();
+        for (n, f) in shoal::graph::blocked_ports(topo).unwrap() {
+            notes.block(n, f);
+        }
         let text = dot(topo, &notes);
         let svg = render(name, &text);
         // Every node is in the picture.

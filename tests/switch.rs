@@ -150,6 +150,49 @@ fn topology_errors_name_switch_keys() {
     );
     let e = bad("10.0.20.12/24", "10.0.10.11/24");
     assert!(e.contains("already used"), "{e}");
+    let e = bad(
+        "priority = 4096
+",
+        "priority = 4096
+forward_delay = 4
+",
+    );
+    assert!(
+        e.contains("switch.forward_delay: max age 20 s must lie between"),
+        "{e}"
+    );
+    assert!(e.starts_with("campus.toml:26:"), "{e}");
+    let e = bad(
+        "priority = 4096
+",
+        "priority = 4096
+hello_time = 0
+",
+    );
+    assert!(e.contains("hello time 0 s is outside 1..=10"), "{e}");
+    let fast = "priority = 4096
+hello_time = 1
+max_age = 6
+forward_delay = 4
+";
+    let t = Topology::parse(
+        "campus.toml",
+        &CAMPUS.replacen(
+            "priority = 4096
+",
+            fast,
+            1,
+        ),
+    );
+    let sw1 = t
+        .unwrap()
+        .nodes
+        .into_iter()
+        .find(|n| n.name == "sw1")
+        .unwrap();
+    let timers = sw1.switch.unwrap().stp.timers;
+    assert_eq!(timers.forward_delay, Duration::from_secs(4));
+    assert_eq!(timers.hello, Duration::from_secs(1));
 }
 
 #[test]
@@ -261,6 +304,63 @@ fn spanning_tree_blocks_the_campus_redundant_trunk() {
         assert!(c.rx_frames < 200, "a storm: {c:?}");
         assert!(c.dropped(DropReason::Bpdu) > 5, "{c:?}");
     }
+}
+
+/// Taking the campus's forwarding trunk down is a carrier loss both switches see at once:
+/// RSTP makes the blocked trunk sw2's root port without waiting for anything to age out, sw2
+/// forgets what it learned on the dead port, and pings cross the other trunk within
+/// milliseconds of virtual time. Bringing it back blocks p7 again.
+#[test]
+fn a_trunk_taken_down_fails_over_to_the_blocked_one_at_once() {
+    let t = Topology::parse("campus.toml", CAMPUS).unwrap();
+    let mut sim = t.build_sim().unwrap();
+    sim.run_for(Duration::from_secs(5));
+    assert!(matches!(
+        ping(&mut sim, "h10a", ip("10.0.10.12")),
+        PingReply::Echo { .. }
+    ));
+    let (sw1, sw2) = (sim.node("sw1").unwrap(), sim.node("sw2").unwrap());
+    let port = |sim: &Sim, sw: NodeId, name: &str| {
+        let s = sim.switch(sw);
+        (0..s.port_count() as u16)
+            .find(|&i| s.port_name(shoal::router::IfaceId(i)) == Some(name))
+            .unwrap()
+    };
+    let (p9, p7) = (port(&sim, sw1, "p9"), port(&sim, sw2, "p7"));
+    let learned_on = |sim: &Sim, sw: NodeId, p: u16| {
+        let fdb = sim.switch(sw).fdb();
+        fdb.entries().iter().filter(|(_, _, e)| e.port == p).count()
+    };
+    let sw2_p9 = port(&sim, sw2, "p9");
+    assert!(learned_on(&sim, sw2, sw2_p9) > 0);
+    use shoal::switch::PortState::{Discarding, Forwarding};
+    assert!(sim.set_link_up((sw1, shoal::router::IfaceId(p9)), false));
+    assert_eq!(learned_on(&sim, sw2, sw2_p9), 0, "flushed with the carrier");
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.switch(sw2).port_state(p7), Some(Forwarding));
+    let status = sim.switch(sw2).stp().unwrap().status().to_string();
+    assert!(status.contains("root 1000."), "{status}");
+    for (from, to) in [("h10a", "10.0.10.12"), ("h20b", "10.0.20.11")] {
+        assert!(
+            matches!(ping(&mut sim, from, ip(to)), PingReply::Echo { .. }),
+            "{from} -> {to} over p7"
+        );
+    }
+    assert!(sim.set_link_up((sw1, shoal::router::IfaceId(p9)), true));
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.switch(sw2).port_state(p7), Some(Discarding));
+    let stp = |sw| sim.switch(sw).stp().unwrap().status().to_string();
+    assert_eq!(
+        sim.switch(sw1).port_state(p9),
+        Some(Forwarding),
+        "{}\n{}",
+        stp(sw1),
+        stp(sw2)
+    );
+    assert!(matches!(
+        ping(&mut sim, "h10a", ip("10.0.10.12")),
+        PingReply::Echo { .. }
+    ));
 }
 
 /// A generated leaf-spine (every leaf on every spine: loops) converges and carries pings.

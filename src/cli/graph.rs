@@ -1,13 +1,14 @@
 //! `shoal graph TOPO [-o FILE]`: draw a topology file (or, with `-`, what `shoal gen` writes
 //! to a pipe) as Graphviz DOT, or as a picture when FILE ends in `.svg`, `.png` or `.pdf`
-//! (through Graphviz's `dot`, which must then be installed).
+//! (through Graphviz's `dot`, which must then be installed). Switches running spanning tree
+//! are simulated until it settles, so that the ports it blocks are drawn blocked.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use shoal::graph::{Notes, dot};
+use shoal::graph::{Notes, blocked_ports, dot};
 use shoal::topo::Topology;
 
 /// Options of `shoal graph`.
@@ -34,7 +35,11 @@ pub fn run(args: GraphArgs) -> anyhow::Result<()> {
     } else {
         Topology::load(&args.topo)?
     };
-    let text = dot(&topo, &Notes::new());
+    let mut notes = Notes::new();
+    for (node, iface) in blocked_ports(&topo)? {
+        notes.block(node, iface);
+    }
+    let text = dot(&topo, &notes);
     let Some(out) = args.output else {
         std::io::stdout().write_all(text.as_bytes())?;
         return Ok(());

@@ -236,7 +236,13 @@ impl Ctl {
             ["ip", "neigh" | "n"] | ["ip", "neigh" | "n", "show"] => {
                 self.ask(id, |r| Ok(show::neigh(r)))
             }
-            ["counters"] => self.ask(id, |r| Ok(show::counters(r))),
+            ["counters"] => {
+                let answer = self.engine.inspect(id, |n| match n {
+                    Node::Router(r) => show::counters(r),
+                    Node::Switch(s) => crate::switch::show::counters(s),
+                });
+                Reply::Done(answer.ok_or_else(|| "the node's worker did not answer".into()))
+            }
             ["fdb"] | ["fdb", "show"] => self.ask_switch(id, crate::switch::show::fdb),
             ["vlan"] | ["vlan", "show"] => self.ask_switch(id, crate::switch::show::vlans),
             ["stp"] | ["stp", "show"] => self.ask_switch(id, crate::switch::show::stp),

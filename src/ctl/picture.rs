@@ -1,13 +1,14 @@
 //! `graph [SECONDS]`: the running network as Graphviz DOT (the picture `shoal graph` draws of
 //! its topology file), each link noted with what it carried over SECONDS (default 1): frames a
-//! second into it, the frames it dropped, and `down` for a link taken down.
+//! second into it, the frames it dropped, and `down` for a link taken down; the switch ports
+//! spanning tree blocks at that moment are drawn blocked.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::command::{Job, Reply};
 use crate::engine::Engine;
-use crate::fabric::{LinkId, LinkReport};
+use crate::fabric::{LinkId, LinkReport, Node, NodeId};
 use crate::graph::{Notes, dot, edge_of};
 use crate::topo::Topology;
 
@@ -34,6 +35,19 @@ pub fn graph(engine: Arc<Engine>, topo: Arc<Topology>, args: &[&str]) -> Result<
                 continue;
             };
             notes.add(edge, note(before.get(l), now, dt));
+        }
+        for (n, node) in topo.nodes.iter().enumerate() {
+            if node.switch.as_deref().is_none_or(|c| !c.stp.enabled) {
+                continue;
+            }
+            let id = NodeId(n as u32);
+            let ports = engine.inspect(id, |node| match node {
+                Node::Switch(s) => s.blocked_ports(),
+                Node::Router(_) => Vec::new(),
+            });
+            for p in ports.unwrap_or_default() {
+                notes.block(n, usize::from(p));
+            }
         }
         send(dot(&topo, &notes).as_bytes());
     });

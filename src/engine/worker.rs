@@ -72,12 +72,15 @@ impl Env for WorkerEnv {
         if self.pending.is_empty() {
             return;
         }
+        // The newest probe it answers: an older one alike (a ping of the same sequence number
+        // whose asker gave up) must not take the answer from the asker still waiting.
         let answered = self
             .pending
             .iter()
-            .position(|p| p.node == node && p.probe.answer(frame).is_some());
+            .rposition(|p| p.node == node && p.probe.answer(frame).is_some());
         if let Some(k) = answered {
-            let p = self.pending.swap_remove(k);
+            // In order of sending, so that the newest stays last.
+            let p = self.pending.remove(k);
             if let Some(answer) = p.probe.answer(frame) {
                 // The asker may have given up; that is not the worker's problem.
                 let _ = p.reply.send((answer, at.saturating_since(p.sent)));

@@ -306,10 +306,19 @@ impl Generator {
 
 /// The flow a frame (Ethernet header first) belongs to: a stamped UDP datagram of it, or an
 /// ICMP error quoting one (a router answered it instead of passing it on). Reads a few bytes at
-/// fixed offsets; `None` for anything else. The Ethernet header is not read: a frame waiting
-/// for its next hop to resolve has none written yet.
+/// fixed offsets; `None` for anything else. The Ethernet header is not trusted — a frame
+/// waiting for its next hop to resolve has none written yet — so the IP header is looked for
+/// right after an untagged header first, and after an 802.1Q tag (a frame on a trunk) when
+/// that finds nothing and the frame says it is tagged.
 pub fn flow_of(frame: &[u8]) -> Option<(u16, bool)> {
-    let ip = frame.get(ethernet::HEADER_LEN..)?;
+    flow_in(frame.get(ethernet::HEADER_LEN..)?).or_else(|| {
+        ethernet::Frame::new_checked(frame).ok()?.vlan()?;
+        flow_in(frame.get(ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN..)?)
+    })
+}
+
+/// [`flow_of`] for the IPv4 header at the start of `ip`.
+fn flow_in(ip: &[u8]) -> Option<(u16, bool)> {
     let stamped = |ip: &[u8]| -> Option<u16> {
         let ihl = usize::from(ip.first()? & 0x0f) * 4;
         if ip.first()? >> 4 != 4 || *ip.get(9)? != UDP {
@@ -373,5 +382,16 @@ mod tests {
         other[HEADERS + 2] ^= 1;
         assert_eq!(flow_of(&other), None);
         assert_eq!(flow_of(&[0; 10]), None);
+    }
+
+    #[test]
+    fn a_flow_s_frames_are_recognised_when_802_1q_tagged() {
+        let plain = datagram(5);
+        let mut tagged = plain[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 10]);
+        tagged.extend_from_slice(&plain[12..]);
+        assert_eq!(flow_of(&tagged), Some((5, false)));
+        tagged[12..14].copy_from_slice(&[0x08, 0x06]); // not tagged after all
+        assert_eq!(flow_of(&tagged), None);
     }
 }

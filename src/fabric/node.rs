@@ -117,6 +117,23 @@ impl Node {
         }
     }
 
+    /// Interface `iface`'s carrier came (`up`) or went at `now`: a switch forgets what it
+    /// learned on the port and tells spanning tree; a router's interfaces keep their
+    /// administrative state (`link set` changes that).
+    pub fn set_carrier(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        up: bool,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        match self {
+            Node::Router(_) => {}
+            Node::Switch(s) => s.set_carrier(now, iface.0, up, pool, out),
+        }
+    }
+
     /// Number of interfaces (their ids are `0..count`).
     pub fn iface_count(&self) -> usize {
         match self {

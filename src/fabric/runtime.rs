@@ -318,9 +318,11 @@ impl<E: Env> Fabric<E> {
     }
 
     /// Bring a link end up or down (a down end drops what is sent on it, and what was in
-    /// flight on it).
+    /// flight on it). The node behind the end sees its carrier come or go, as a device sees a
+    /// cable pulled (a switch flushes the port and tells spanning tree).
     pub fn set_up(&mut self, e: u32, up: bool) {
         let end = &mut self.ends[e as usize];
+        let changed = end.up != up;
         end.up = up;
         end.replan();
         if !up {
@@ -329,6 +331,15 @@ impl<E: Env> Fabric<E> {
                 self.drops += 1;
                 self.pool.free(frame);
             }
+        }
+        let (i, iface) = (end.node, end.iface);
+        if changed {
+            let now = self.env.now();
+            let slot = &mut self.slots[i as usize];
+            slot.node
+                .set_carrier(now, iface, up, &mut self.pool, &mut self.actions);
+            self.apply(i);
+            self.note_timer(i);
         }
     }
 
@@ -573,7 +584,6 @@ impl<E: Env> Fabric<E> {
         }
     }
 
-    /// Carry out what node `i` asked for.
     /// Count the copies node `i` made in its last call (a switch flooding or mirroring) for
     /// their flows: each copy's action is named by its place in the action list.
     fn note_copies(&mut self, i: u32) {
@@ -589,6 +599,7 @@ impl<E: Env> Fabric<E> {
         }
     }
 
+    /// Carry out what node `i` asked for.
     fn apply(&mut self, i: u32) {
         let mut actions = core::mem::take(&mut self.actions);
         // A batch's transmissions mostly leave through one interface: look its end up once

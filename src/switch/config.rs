@@ -124,7 +124,7 @@ pub struct Static {
 }
 
 /// Spanning-tree settings of a switch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StpConfig {
     /// Run spanning tree.
     pub enabled: bool,
@@ -135,6 +135,74 @@ pub struct StpConfig {
     pub mac: Address,
     /// Per port, in port order.
     pub ports: Vec<StpPortConfig>,
+    /// Hello time, max age and forward delay this bridge advertises when it is the root
+    /// (every bridge runs on the root's).
+    pub timers: StpTimers,
+}
+
+impl Default for StpConfig {
+    /// Off; priority 32768 and 802.1D's timers when turned on.
+    fn default() -> StpConfig {
+        StpConfig {
+            enabled: false,
+            priority: 32768,
+            mac: Address::default(),
+            ports: Vec::new(),
+            timers: StpTimers::default(),
+        }
+    }
+}
+
+/// Spanning tree's timers, whole seconds as BPDUs carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StpTimers {
+    /// Between BPDUs a designated port sends (2 s).
+    pub hello: Duration,
+    /// How long information received lives without being refreshed (20 s).
+    pub max_age: Duration,
+    /// Time in each of 802.1D's listening and learning states (15 s).
+    pub forward_delay: Duration,
+}
+
+impl Default for StpTimers {
+    fn default() -> StpTimers {
+        StpTimers {
+            hello: Duration::from_secs(2),
+            max_age: Duration::from_secs(20),
+            forward_delay: Duration::from_secs(15),
+        }
+    }
+}
+
+impl StpTimers {
+    /// Timers as 802.1D-2004 (17.14) bounds them — hello 1 to 2 s (Linux allows up to 10),
+    /// max age 6 to 40 s, forward delay 4 to 30 s, and 2 × (forward delay − 1) ≥ max age ≥
+    /// 2 × (hello + 1) — or why not.
+    pub fn new(hello: u64, max_age: u64, forward_delay: u64) -> Result<StpTimers, String> {
+        if !(1..=10).contains(&hello) {
+            return Err(format!("hello time {hello} s is outside 1..=10"));
+        }
+        if !(6..=40).contains(&max_age) {
+            return Err(format!("max age {max_age} s is outside 6..=40"));
+        }
+        if !(4..=30).contains(&forward_delay) {
+            return Err(format!("forward delay {forward_delay} s is outside 4..=30"));
+        }
+        if max_age > 2 * (forward_delay - 1) || max_age < 2 * (hello + 1) {
+            return Err(format!(
+                "max age {max_age} s must lie between 2 × (hello + 1) = {} s and \
+                 2 × (forward delay - 1) = {} s",
+                2 * (hello + 1),
+                2 * (forward_delay - 1)
+            ));
+        }
+        let s = Duration::from_secs;
+        Ok(StpTimers {
+            hello: s(hello),
+            max_age: s(max_age),
+            forward_delay: s(forward_delay),
+        })
+    }
 }
 
 /// Spanning-tree settings of a port.

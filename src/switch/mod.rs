@@ -36,7 +36,7 @@ pub mod vlan;
 
 pub use config::{
     Config, ConfigError, DEFAULT_AGEING, DEFAULT_FDB_MAX, Mirror, PortConfig, PortState, Static,
-    StpConfig, StpPortConfig,
+    StpConfig, StpPortConfig, StpTimers,
 };
 pub use counters::{Counters, PortCounters};
 pub use fdb::Fdb;

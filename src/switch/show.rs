@@ -1,5 +1,6 @@
 //! A switch's tables as iproute2's `bridge` prints them: `bridge fdb show` and `bridge vlan
-//! show`, for `shoal ctl SWITCH fdb` and `SWITCH vlan`.
+//! show`, for `shoal ctl SWITCH fdb` and `SWITCH vlan`; its counters and spanning tree's view
+//! for `SWITCH counters` and `SWITCH stp`.
 
 use core::fmt::Write;
 
@@ -41,6 +42,35 @@ pub fn vlans(sw: &Switch) -> String {
             }
             out.push('\n');
         }
+    }
+    out
+}
+
+/// `SWITCH counters`: the switch's counts, its drops by reason, then each port's frames in
+/// and out (and those too big for it).
+pub fn counters(sw: &Switch) -> String {
+    let c = sw.counters();
+    let mut out = format!(
+        "received {}\nsent {}\nforwarded {}\nflooded {}\nlearned {} (moved {}, refused \
+         fdb-full {})\nmirrored {}\ncopies failed {}\n",
+        c.rx_frames,
+        c.tx_frames,
+        c.forwarded,
+        c.flooded,
+        c.learned,
+        c.moved,
+        c.fdb_full,
+        c.mirrored,
+        c.copy_failed
+    );
+    let drops: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
+    let _ = writeln!(out, "dropped {}: {}", c.total_drops(), drops.join(", "));
+    for (p, pc) in sw.config().ports.iter().zip(sw.port_counters()) {
+        let _ = write!(out, "  {}: rx {} tx {}", p.name, pc.rx_frames, pc.tx_frames);
+        if pc.mtu_exceeded > 0 {
+            let _ = write!(out, " mtu-exceeded {}", pc.mtu_exceeded);
+        }
+        out.push('\n');
     }
     out
 }

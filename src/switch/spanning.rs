@@ -4,12 +4,13 @@
 //! driver's clock); until then every port discards. BPDUs received go to it and are consumed
 //! (counted as `bpdu`); after every call into it, the BPDUs it wants sent leave their ports
 //! (whatever the port's state, as 802.1D requires), the flushes it asks for empty the FDB, and
-//! each port takes the state it gives. A port's link going down is noticed as a neighbour
-//! falling silent (RSTP ages its information out after three hellos), as on a link without
-//! carrier detection.
+//! each port takes the state it gives. A link taken down (`shoal ctl link … down`) reaches
+//! the switch as its carrier going, and spanning tree hears of it at once; a neighbour that
+//! merely falls silent (a device port's cable pulled far away) is noticed when its
+//! information ages out (three hellos in RSTP, max age in 802.1D).
 
-use super::stp::{BridgeConfig, PortConfig, Stp};
-use super::{StpConfig, Switch};
+use super::stp::{BridgeConfig, PortConfig, Role, Stp};
+use super::{PortState, StpConfig, Switch};
 use crate::frame::{Frame, Pool};
 use crate::router::{Action, DropReason, IfaceId};
 use crate::time::Instant;
@@ -21,6 +22,9 @@ const DEFAULT_COST: u32 = 20_000;
 fn entity(config: &StpConfig, now: Instant) -> Stp {
     let bridge = BridgeConfig {
         priority: config.priority,
+        hello: config.timers.hello,
+        max_age: config.timers.max_age,
+        forward_delay: config.timers.forward_delay,
         ..BridgeConfig::new(config.mac.0)
     };
     let ports = (config.ports.iter())
@@ -56,6 +60,29 @@ impl Switch {
             .get_or_insert_with(|| Box::new(entity(config, now)));
         stp.handle_timeout(now);
         self.stp_sync(pool, out);
+    }
+
+    /// Port `port`'s carrier came (`up`) or went at `now`: a port losing it forgets what it
+    /// learned (as Linux's bridge does), and spanning tree hears of it at once instead of
+    /// from the neighbour's silence.
+    pub fn set_carrier(
+        &mut self,
+        now: Instant,
+        port: u16,
+        up: bool,
+        pool: &mut Pool,
+        out: &mut Vec<Action>,
+    ) {
+        if usize::from(port) >= self.ports.len() {
+            return;
+        }
+        if !up {
+            self.fdb.flush(Some(port), None);
+        }
+        if let Some(stp) = self.stp.as_deref_mut() {
+            stp.set_link(now, usize::from(port), up);
+            self.stp_sync(pool, out);
+        }
     }
 
     /// A BPDU received on `port`: spanning tree's, consumed here.
@@ -103,5 +130,31 @@ impl Switch {
     /// Spanning tree's view, if it runs: `Display`s as `shoal ctl SWITCH stp` shows it.
     pub fn stp(&self) -> Option<&Stp> {
         self.stp.as_deref()
+    }
+
+    /// Ports spanning tree keeps discarding to break a loop (alternate and backup roles).
+    pub fn blocked_ports(&self) -> Vec<u16> {
+        let Some(stp) = self.stp.as_deref() else {
+            return Vec::new();
+        };
+        (0..stp.ports())
+            .filter(|&p| matches!(stp.role(p), Role::Alternate | Role::Backup))
+            .map(|p| p as u16)
+            .collect()
+    }
+
+    /// Whether spanning tree has settled: running, and every root and designated port
+    /// forwarding (true when it is off).
+    pub fn stp_settled(&self) -> bool {
+        if !self.config.stp.enabled {
+            return true;
+        }
+        let Some(stp) = self.stp.as_deref() else {
+            return false;
+        };
+        (0..stp.ports()).all(|p| {
+            !matches!(stp.role(p), Role::Root | Role::Designated)
+                || stp.state(p) == PortState::Forwarding
+        })
     }
 }

@@ -69,6 +69,15 @@ pub struct SwitchDoc {
     /// Spanning-tree bridge priority (32768; a multiple of 4096 up to 61440).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Spanned<u32>>,
+    /// Spanning-tree hello time, seconds (2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hello_time: Option<Spanned<u64>>,
+    /// Spanning-tree max age, seconds (20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Spanned<u64>>,
+    /// Spanning-tree forward delay, seconds (15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_delay: Option<Spanned<u64>>,
     /// Ports: an array of tables, or one inline table.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub iface: OneOrMany<PortDoc>,

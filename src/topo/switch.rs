@@ -13,7 +13,7 @@ use crate::frame::MAX_DATA;
 use crate::port::PortSpec;
 use crate::switch::{
     Config, DEFAULT_AGEING, DEFAULT_FDB_MAX, Mirror, PortConfig, Static, StpConfig, StpPortConfig,
-    VlanSet,
+    StpTimers, VlanSet,
 };
 use crate::wire::ethernet;
 
@@ -158,6 +158,7 @@ pub(super) fn node(cx: &Cx, sd: &SwitchDoc, index: usize) -> Result<Node, TopoEr
         priority,
         mac: ifaces.iter().map(|f| f.mac).min().unwrap_or_default(),
         ports: stp_ports,
+        timers: stp_timers(cx, sd)?,
     };
     let config = Config {
         hub: sd.hub.unwrap_or(false),
@@ -235,6 +236,26 @@ fn port(cx: &Cx, pd: &PortDoc) -> Result<PortConfig, TopoError> {
 }
 
 /// A port's spanning-tree keys.
+/// `hello_time`, `max_age`, `forward_delay`: each defaults to 802.1D's, and together they
+/// must be consistent; an error points at the first one given.
+fn stp_timers(cx: &Cx, sd: &SwitchDoc) -> Result<StpTimers, TopoError> {
+    let d = StpTimers::default();
+    let given = [
+        ("switch.hello_time", &sd.hello_time, d.hello),
+        ("switch.max_age", &sd.max_age, d.max_age),
+        ("switch.forward_delay", &sd.forward_delay, d.forward_delay),
+    ];
+    let [hello, max_age, forward_delay] =
+        given.map(|(_, v, default)| v.as_ref().map_or(default.as_secs(), |v| *v.get_ref()));
+    StpTimers::new(hello, max_age, forward_delay).map_err(|msg| {
+        let (key, span) = given
+            .iter()
+            .find_map(|(k, v, _)| v.as_ref().map(|v| (*k, v.span())))
+            .unwrap_or(("switch", sd.name.span()));
+        cx.err(span, key, msg)
+    })
+}
+
 fn stp_port(cx: &Cx, pd: &PortDoc) -> Result<StpPortConfig, TopoError> {
     let cost = match &pd.cost {
         None => None,

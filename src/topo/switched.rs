@@ -98,6 +98,9 @@ fn switch(name: &str, ports: Vec<PortDoc>, stp: Option<u32>) -> SwitchDoc {
         fdb: Vec::new(),
         stp: stp.map(|_| true),
         priority: stp.map(spanned),
+        hello_time: None,
+        max_age: None,
+        forward_delay: None,
         iface: OneOrMany(ports),
     }
 }

@@ -18,13 +18,19 @@
 //! `neato` with overlaps removed. The `layout` attribute carries the choice, so a plain
 //! `dot -Tsvg` draws every picture as intended.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use crate::fabric::LinkId;
 use crate::shape::Netem;
 use crate::topo::{Kind, Topology};
 use crate::vde::VdeSpec;
+
+mod layout;
+mod spanning;
+
+use layout::Layout;
+pub use spanning::blocked_ports;
 
 /// A line of a picture that [`dot`] can add a note to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,10 +65,12 @@ pub fn edge_of(topo: &Topology, id: LinkId) -> Option<Edge> {
     (l < topo.links.len()).then_some(Edge::Link(l))
 }
 
-/// Notes to print on edges (a live rate, drops), each under the edge's own label.
+/// Notes to print on edges (a live rate, drops), each under the edge's own label, and the
+/// switch ports spanning tree blocks.
 #[derive(Debug, Default, Clone)]
 pub struct Notes {
     notes: HashMap<Edge, String>,
+    blocked: HashSet<(usize, usize)>,
 }
 
 impl Notes {
@@ -76,15 +84,15 @@ impl Notes {
         self.notes.insert(edge, text.into());
     }
 
+    /// Draw interface `iface` of node `node` (a switch port) blocked by spanning tree.
+    pub fn block(&mut self, node: usize, iface: usize) {
+        self.blocked.insert((node, iface));
+    }
+
     fn get(&self, edge: Edge) -> Option<&str> {
         self.notes.get(&edge).map(String::as_str)
     }
 }
-
-/// Inches between neighbouring routers of a pinned layout, across and down.
-const STEP: (f64, f64) = (1.6, 1.2);
-/// How far a host sits from its router in a pinned layout.
-const HOST_OUT: f64 = 1.0;
 
 /// The topology as a Graphviz graph (DOT), with `notes` under the edges' labels.
 pub fn dot(topo: &Topology, notes: &Notes) -> String {
@@ -158,13 +166,14 @@ pub fn dot(topo: &Topology, notes: &Notes) -> String {
         if let [a, b] = link.ends[..] {
             let _ = writeln!(
                 g,
-                "  {} -- {} [label={}, taillabel={}, headlabel={}, tooltip={}];",
+                "  {} -- {} [label={}, taillabel={}, headlabel={}, tooltip={}{}];",
                 node_id(a.0),
                 node_id(b.0),
                 quote(&label),
-                quote(&end(a).name),
-                quote(&end(b).name),
-                quote(&format!("{} — {}", end_text(topo, a), end_text(topo, b)))
+                quote(&port_text(topo, notes, a)),
+                quote(&port_text(topo, notes, b)),
+                quote(&format!("{} — {}", end_text(topo, a), end_text(topo, b))),
+                blocked_style(notes, [a, b])
             );
         } else {
             let hub = format!("hub{l}");
@@ -176,10 +185,11 @@ pub fn dot(topo: &Topology, notes: &Notes) -> String {
             for &e in &link.ends {
                 let _ = writeln!(
                     g,
-                    "  {} -- {hub} [taillabel={}, tooltip={}];",
+                    "  {} -- {hub} [taillabel={}, tooltip={}{}];",
                     node_id(e.0),
-                    quote(&end(e).name),
-                    quote(&end_text(topo, e))
+                    quote(&port_text(topo, notes, e)),
+                    quote(&end_text(topo, e)),
+                    blocked_style(notes, [e])
                 );
             }
         }
@@ -273,6 +283,66 @@ fn beyond(iface: &crate::topo::Iface) -> Option<(String, String, &'static str)> 
     }
 }
 
+/// The label at an end of an edge: the interface's name, then the VLANs a switch port
+/// carries (`vlan 10` for an access port; `untagged 1 tagged 10,20` otherwise) or the VLANs of
+/// an interface's sub-interfaces (`.10 .20`), and `blocked` for a port spanning tree blocks.
+fn port_text(topo: &Topology, notes: &Notes, (n, f): (usize, usize)) -> String {
+    let node = &topo.nodes[n];
+    let mut text = node.ifaces[f].name.clone();
+    let port = node
+        .switch
+        .as_deref()
+        .filter(|c| c.vlan_filtering && !c.hub);
+    if let Some(p) = port.and_then(|c| c.ports.get(f)) {
+        let tagged: Vec<u16> = p
+            .vlans
+            .iter()
+            .filter(|&v| !p.untagged.contains(v))
+            .collect();
+        let untagged: Vec<u16> = p.untagged.iter().collect();
+        let list = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+        let access =
+            tagged.is_empty() && untagged.len() == 1 && p.pvid == untagged.first().copied();
+        if access && p.pvid != Some(1) {
+            let _ = write!(text, "\nvlan {}", list(&untagged));
+        } else if !access {
+            if !untagged.is_empty() {
+                let _ = write!(text, "\nuntagged {}", list(&untagged));
+            }
+            if !tagged.is_empty() {
+                let _ = write!(text, "\ntagged {}", list(&tagged));
+            }
+        }
+    }
+    let subs: Vec<String> = (node.ifaces.iter())
+        .filter_map(|s| s.vlan.filter(|&(parent, _)| parent == f))
+        .map(|(_, vid)| format!(".{vid}"))
+        .collect();
+    if !subs.is_empty() {
+        let _ = write!(text, "\n{}", subs.join(" "));
+    }
+    if notes.blocked.contains(&(n, f)) {
+        text.push_str("\nblocked");
+    }
+    text
+}
+
+/// Extra attributes of an edge with blocked ports among `ends` (its tail, then its head): drawn
+/// dashed in red, a bar at each blocked end.
+fn blocked_style<const N: usize>(notes: &Notes, ends: [(usize, usize); N]) -> String {
+    let blocked = ends.map(|e| notes.blocked.contains(&e));
+    let (tail, head) = (blocked[0], N == 2 && blocked[N - 1]);
+    if !tail && !head {
+        return String::new();
+    }
+    let dir = match (tail, head) {
+        (true, true) => "both",
+        (true, false) => "back",
+        _ => "forward",
+    };
+    format!(", style=dashed, color=\"#c0392b\", dir={dir}, arrowtail=tee, arrowhead=tee")
+}
+
 /// `node:iface addr…` of an end.
 fn end_text(topo: &Topology, (n, f): (usize, usize)) -> String {
     let node = &topo.nodes[n];
@@ -314,145 +384,6 @@ fn quote(s: &str) -> String {
     q
 }
 
-/// How a topology is laid out.
-enum Layout {
-    /// Left to right.
-    Chain,
-    /// Each node at a position, in inches (`None`: left to the layout).
-    Pinned(Vec<Option<(f64, f64)>>),
-    /// Left to neato.
-    Free,
-}
-
-impl Layout {
-    fn of(topo: &Topology) -> Layout {
-        let routers: Vec<usize> = (0..topo.nodes.len())
-            .filter(|&i| topo.nodes[i].kind == Kind::Router)
-            .collect();
-        // Router neighbours of each router, over point-to-point links.
-        let mut degree = vec![0usize; topo.nodes.len()];
-        for l in &topo.links {
-            if let [a, b] = l.ends[..]
-                && topo.nodes[a.0].kind == Kind::Router
-                && topo.nodes[b.0].kind == Kind::Router
-            {
-                degree[a.0] += 1;
-                degree[b.0] += 1;
-            }
-        }
-        let hubs = topo.links.iter().any(|l| l.ends.len() > 2);
-        if !hubs && routers.iter().all(|&r| degree[r] <= 2) {
-            return Layout::Chain;
-        }
-        match coordinates(topo, &routers) {
-            Some(pos) => Layout::Pinned(pos),
-            None => Layout::Free,
-        }
-    }
-}
-
-/// Positions from routers' names when every router is named by coordinates of the same
-/// number (two or more) of dimensions, `r{c0}_{c1}…`; hosts pushed outwards from the router
-/// they hang on.
-fn coordinates(topo: &Topology, routers: &[usize]) -> Option<Vec<Option<(f64, f64)>>> {
-    let coords: Vec<Vec<usize>> = routers
-        .iter()
-        .map(|&r| {
-            let name = topo.nodes[r].name.strip_prefix('r')?;
-            name.split('_').map(|c| c.parse().ok()).collect()
-        })
-        .collect::<Option<_>>()?;
-    let dims = coords.first()?.len();
-    if dims < 2 || coords.iter().any(|c| c.len() != dims) {
-        return None;
-    }
-    // Counted from 0 (the grid generator counts from 1); extent along each dimension.
-    // Dimensions beyond the first two nest the grid of the lower ones in a grid of its
-    // copies, with a gap between copies.
-    let low: Vec<usize> = (0..dims)
-        .map(|d| coords.iter().map(|c| c[d]).min().unwrap_or(0))
-        .collect();
-    let coords: Vec<Vec<usize>> = coords
-        .iter()
-        .map(|c| c.iter().zip(&low).map(|(v, l)| v - l).collect())
-        .collect();
-    let extent: Vec<usize> = (0..dims)
-        .map(|d| coords.iter().map(|c| c[d]).max().unwrap_or(0) + 1)
-        .collect();
-    // Dimension 0 runs down (a grid's rows), 1 across (its columns), 2 down again around
-    // whole copies of the first two, and so on.
-    let axis = |d: usize| 1 - d % 2;
-    let mut step = [vec![0.0; dims], vec![0.0; dims]];
-    for d in 0..dims {
-        let base = if axis(d) == 0 { STEP.0 } else { STEP.1 };
-        step[axis(d)][d] = if d < 2 {
-            base
-        } else {
-            step[axis(d)][d - 2] * extent[d - 2] as f64 + base
-        };
-    }
-    let mut pos = vec![None; topo.nodes.len()];
-    for (&r, c) in routers.iter().zip(&coords) {
-        let x: f64 = (0..dims).map(|d| step[0][d] * c[d] as f64).sum();
-        let y: f64 = (0..dims).map(|d| step[1][d] * c[d] as f64).sum();
-        pos[r] = Some((x, -y));
-    }
-    // A host goes beside its router, on the side away from the router's neighbours, or
-    // wherever nearest that side it touches no other node (touching nodes make Graphviz
-    // give up routing edges around nodes).
-    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); topo.nodes.len()];
-    for l in &topo.links {
-        if let [a, b] = l.ends[..] {
-            neighbours[a.0].push(b.0);
-            neighbours[b.0].push(a.0);
-        }
-    }
-    for host in 0..topo.nodes.len() {
-        if topo.nodes[host].kind != Kind::Host {
-            continue;
-        }
-        let Some(&router) = neighbours[host].iter().find(|&&r| pos[r].is_some()) else {
-            continue;
-        };
-        let Some((x, y)) = pos[router] else { continue };
-        let (mut ax, mut ay) = (0.0, 0.0);
-        for &o in &neighbours[router] {
-            if let Some((ox, oy)) = pos[o] {
-                let (dx, dy) = (ox - x, oy - y);
-                let len = (dx * dx + dy * dy).sqrt().max(1e-9);
-                (ax, ay) = (ax - dx / len, ay - dy / len);
-            }
-        }
-        let away = (ax * ax + ay * ay).sqrt();
-        let diagonal = std::f64::consts::FRAC_1_SQRT_2;
-        let mut sides = vec![(-diagonal, diagonal)];
-        if away > 1e-6 {
-            sides.insert(0, (ax / away, ay / away));
-        }
-        sides.extend([
-            (-1.0, 0.0),
-            (1.0, 0.0),
-            (0.0, 1.0),
-            (0.0, -1.0),
-            (diagonal, diagonal),
-            (-diagonal, -diagonal),
-            (diagonal, -diagonal),
-        ]);
-        let clear = |(hx, hy): (f64, f64)| {
-            pos.iter()
-                .flatten()
-                .all(|&(px, py)| (px - hx).abs() >= 0.9 || (py - hy).abs() >= 0.65)
-        };
-        let spot = sides
-            .iter()
-            .map(|&(ux, uy)| (x + ux * HOST_OUT, y + uy * HOST_OUT))
-            .find(|&p| clear(p));
-        // Crowded all round: leave the host to neato.
-        pos[host] = spot;
-    }
-    Some(pos)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,7 +423,7 @@ mod tests {
             (x.parse::<f64>().unwrap(), y.parse::<f64>().unwrap())
         };
         assert_eq!(at("r1_1"), (0.0, 0.0));
-        assert_eq!(at("r2_3"), (2.0 * STEP.0, -STEP.1));
+        assert_eq!(at("r2_3"), (2.0 * layout::STEP.0, -layout::STEP.1));
         // h1 hangs on r1_1, up and to the left of it.
         let h1 = at("h1");
         assert!(h1.0 < 0.0 && h1.1 > 0.0, "{h1:?}");
@@ -542,6 +473,28 @@ iface = { name = "eth0", addr = "10.0.1.3/24" }
 [[link]]
 ends = ["r1:a", "r2:a", "h:eth0"]
 "#;
+
+    #[test]
+    fn vlans_and_blocked_ports_are_drawn_at_their_ends() {
+        let text = include_str!("../../examples/campus.toml");
+        let t = Topology::parse("campus.toml", text).unwrap();
+        let mut notes = Notes::new();
+        for (n, f) in blocked_ports(&t).unwrap() {
+            notes.block(n, f);
+        }
+        let g = dot(&t, &notes);
+        assert!(g.contains("\"p1\\nvlan 10\""), "{g}");
+        assert!(g.contains("\"p8\\ntagged 10,20\""), "{g}");
+        assert!(g.contains("\"eth0\\n.10 .20\""), "{g}");
+        let blocked: Vec<&str> = g.lines().filter(|l| l.contains("blocked")).collect();
+        assert_eq!(blocked.len(), 1, "{g}");
+        assert!(
+            blocked[0].contains("\"p7\\ntagged 10,20\\nblocked\""),
+            "{g}"
+        );
+        assert!(blocked[0].contains("style=dashed"), "{g}");
+        assert!(blocked[0].contains("arrowhead=tee") || blocked[0].contains("arrowtail=tee"));
+    }
 
     #[test]
     fn impairments_external_ends_and_hubs_are_drawn() {
