@@ -1,5 +1,6 @@
 //! A fixed piece of work for instruction counts: the 254-router chain of `shoal demo` on one
-//! worker, flooded for S seconds (default 1), printing how many router hops the worker did.
+//! worker (or, with a second argument `switches`, the chain bench's 254 switches between two
+//! hosts), flooded for S seconds (default 1), printing how many node hops the worker did.
 //! Under `valgrind --tool=callgrind --toggle-collect='*Worker*run*'`, instructions per hop is
 //! the collected count over the hops printed — a figure no load on the machine moves.
 
@@ -13,7 +14,10 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1.0);
-    let flood = shoal::topo::generate::chain_flood(254, 64, Pace::Flat)?;
+    let flood = match std::env::args().nth(2).as_deref() {
+        Some("switches") => shoal::topo::switched::chain_flood(254, 64, Pace::Flat)?,
+        _ => shoal::topo::generate::chain_flood(254, 64, Pace::Flat)?,
+    };
     let cfg = EngineConfig {
         workers: 1,
         flows_at_start: false,

@@ -6,6 +6,10 @@
 //! never used even before the sweep that frees it. Static entries never age and never move.
 //! The table is bounded: when it holds `max` entries a new address is refused (counted by the
 //! caller), so a MAC flood cannot take memory — Linux's `fdb_max_learned`.
+//!
+//! Every change to what a lookup would answer — an entry added, moved, removed, or refreshed
+//! after it had aged — advances the table's generation, so a caller may keep an answer while
+//! the generation stands (and, for a learned entry, until [`Fdb::lookup`] says it lapses).
 
 use core::time::Duration;
 
@@ -46,6 +50,8 @@ pub struct Fdb {
     max: usize,
     /// When the next sweep of aged entries is due (none while no learned entry exists).
     sweep: Option<Instant>,
+    /// Advanced by every change to what a lookup answers.
+    generation: u64,
 }
 
 #[inline]
@@ -71,14 +77,34 @@ impl Fdb {
             ageing,
             max,
             sweep: None,
+            generation: 0,
         }
     }
 
     /// The port `mac` is behind in `vid`, if known and not aged out at `now`.
     #[inline]
     pub fn lookup(&self, now: Instant, vid: u16, mac: Address) -> Option<u16> {
-        let e = self.map.get(&key(vid, mac))?;
-        (e.fixed || now.saturating_since(e.seen) < self.ageing).then_some(e.port)
+        self.answer(now, vid, mac).0
+    }
+
+    /// [`Fdb::lookup`], and the moment its answer lapses unless the generation changes first
+    /// (`None`: it does not).
+    #[inline]
+    pub fn answer(&self, now: Instant, vid: u16, mac: Address) -> (Option<u16>, Option<Instant>) {
+        match self.map.get(&key(vid, mac)) {
+            Some(e) if e.fixed => (Some(e.port), None),
+            Some(e) if now.saturating_since(e.seen) < self.ageing => {
+                (Some(e.port), Some(e.seen + self.ageing))
+            }
+            // Unknown, or aged: so until it is learned (again), which changes the generation.
+            _ => (None, None),
+        }
+    }
+
+    /// The generation: it changes whenever what [`Fdb::lookup`] answers may have.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// A frame from `mac` in `vid` arrived on `port` at `now`.
@@ -88,16 +114,21 @@ impl Fdb {
         match self.map.get_mut(&key(vid, mac)) {
             Some(e) if e.fixed => Learned::Refreshed,
             Some(e) => {
+                if now.saturating_since(e.seen) >= self.ageing {
+                    self.generation += 1;
+                }
                 e.seen = now;
                 if e.port == port {
                     Learned::Refreshed
                 } else {
                     e.port = port;
+                    self.generation += 1;
                     Learned::Moved
                 }
             }
             None if full => Learned::Full,
             None => {
+                self.generation += 1;
                 let fixed = false;
                 self.map.insert(
                     key(vid, mac),
@@ -125,6 +156,7 @@ impl Fdb {
             fixed: true,
         };
         self.map.insert(k, e);
+        self.generation += 1;
         true
     }
 
@@ -134,7 +166,7 @@ impl Fdb {
         let before = self.map.len();
         self.map
             .retain(|_, e| e.fixed || Some(e.port) == except || port.is_some_and(|p| e.port != p));
-        before - self.map.len()
+        self.removed(before)
     }
 
     /// When [`Fdb::handle_timeout`] should next run.
@@ -155,7 +187,16 @@ impl Fdb {
             .filter(|e| !e.fixed)
             .map(|e| e.seen + ageing)
             .min();
-        before - self.map.len()
+        self.removed(before)
+    }
+
+    /// How many entries went since the table held `before`, advancing the generation if any.
+    fn removed(&mut self, before: usize) -> usize {
+        let gone = before - self.map.len();
+        if gone > 0 {
+            self.generation += 1;
+        }
+        gone
     }
 
     /// Entries held (aged ones included until swept).

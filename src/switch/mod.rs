@@ -57,6 +57,9 @@ pub struct Switch {
     state: Vec<PortState>,
     counters: Counters,
     ports: Vec<PortCounters>,
+    /// Per port: in VLAN 1 alone, its PVID and untagged (a Linux bridge port's default), so an
+    /// untagged frame needs no VLAN set consulted on its way in or out.
+    plain: Vec<bool>,
     /// Per port: copy what it receives / sends to the mirror port.
     mirror_rx: Vec<bool>,
     mirror_tx: Vec<bool>,
@@ -68,15 +71,50 @@ pub struct Switch {
     /// Copies the last call made: (index in the action list of one of them, how many), so
     /// that flows through the switch balance.
     copies: Vec<(u32, u32)>,
+    /// What the last frames told `input` (see [`Memo`]).
+    memo: Memo,
 }
 
-/// What the frames of one batch so far told [`Switch::input`]: the last source learned and
-/// the last destination looked up, as (VLAN, MAC[, port]).
-#[derive(Default)]
+/// What recent frames told [`Switch::input`], kept while the FDB's generation stands: the last
+/// source learned on port `port`, as (VLAN, MAC), and when its entry's time was last written;
+/// the last destination looked up, as (VLAN, MAC, port), and when that answer lapses. Checked
+/// once per batch ([`Memo::check`]: a batch's frames share their port and `now`), so a frame
+/// pays two compares for what it shares with the one before.
+#[derive(Debug, Clone, Copy, Default)]
 struct Memo {
+    generation: u64,
+    port: u16,
     src: Option<(u16, Address)>,
+    written: Instant,
     dst: Option<(u16, Address, Option<u16>)>,
+    lapses: Option<Instant>,
 }
+
+impl Memo {
+    /// Forget what no longer holds for a batch from `port` at `now` with the FDB at
+    /// `generation`.
+    #[inline]
+    fn check(&mut self, generation: u64, port: u16, now: Instant) {
+        if self.generation != generation {
+            *self = Memo {
+                generation,
+                ..Memo::default()
+            };
+        }
+        if self.port != port || now.saturating_since(self.written) >= REWRITE {
+            self.port = port;
+            self.src = None;
+        }
+        if self.lapses.is_some_and(|t| now >= t) {
+            self.dst = None;
+        }
+    }
+}
+
+/// How long a source's entry may go without its time being rewritten while frames from it keep
+/// coming: a millisecond, Linux's resolution at HZ=1000 (`br_fdb_update` writes `updated`
+/// only when the jiffy changed). An entry ages at most this much early.
+const REWRITE: core::time::Duration = core::time::Duration::from_millis(1);
 
 /// The link-local group prefix 01:80:C2:00:00:0x.
 const LINK_LOCAL: [u8; 5] = [0x01, 0x80, 0xc2, 0x00, 0x00];
@@ -114,8 +152,15 @@ impl Switch {
                 return Err(ConfigError::FdbFull);
             }
         }
+        let plain = (config.ports.iter())
+            .map(|p| {
+                let one = VlanSet::of(1);
+                p.pvid == Some(1) && p.vlans == one && p.untagged == one
+            })
+            .collect();
         Ok(Switch {
             fdb,
+            plain,
             // Under spanning tree, ports discard until it says otherwise.
             state: vec![
                 match config.stp.enabled {
@@ -132,6 +177,7 @@ impl Switch {
             egress: Vec::with_capacity(n),
             stp: None,
             copies: Vec::new(),
+            memo: Memo::default(),
             config,
         })
     }
@@ -209,10 +255,12 @@ impl Switch {
         out: &mut Vec<Action>,
     ) {
         self.copies.clear();
-        let mut memo = Memo::default();
+        let mut memo = self.memo;
+        memo.check(self.fdb.generation(), iface.0, now);
         for frame in batch.drain() {
             self.input(now, iface.0, frame, pool, out, &mut memo);
         }
+        self.memo = memo;
     }
 
     /// Process one received frame.
@@ -225,7 +273,10 @@ impl Switch {
         out: &mut Vec<Action>,
     ) {
         self.copies.clear();
-        self.input(now, iface.0, frame, pool, out, &mut Memo::default());
+        let mut memo = self.memo;
+        memo.check(self.fdb.generation(), iface.0, now);
+        self.input(now, iface.0, frame, pool, out, &mut memo);
+        self.memo = memo;
     }
 
     /// When the switch next needs [`Switch::handle_timeout`]: the FDB's next sweep, or
@@ -248,7 +299,7 @@ impl Switch {
         out.push(Action::Drop { frame, reason });
     }
 
-    #[inline]
+    #[inline(always)]
     fn input(
         &mut self,
         now: Instant,
@@ -290,7 +341,9 @@ impl Switch {
         }
         if dst.0[..5] == LINK_LOCAL && dst.0[5] & 0xf0 == 0 {
             if dst.0[5] == 0 && self.config.stp.enabled {
-                return self.bpdu(now, port, frame, pool, out);
+                self.bpdu(now, port, frame, pool, out);
+                // Spanning tree may have flushed the table.
+                return memo.check(self.fdb.generation(), port, now);
             }
             if dst.0[5] != 0 {
                 return self.drop(frame, DropReason::LinkLocal, out);
@@ -300,7 +353,11 @@ impl Switch {
         if !state.learns() {
             return self.drop(frame, DropReason::PortBlocked, out);
         }
-        let (vid, tagged) = if self.config.vlan_filtering {
+        let (vid, tagged) = if !self.config.vlan_filtering {
+            (0, false)
+        } else if tci.is_none() && self.plain[p] {
+            (1, false)
+        } else {
             let pc = &self.config.ports[p];
             let (vid, tagged) = match tci {
                 Some(t) if t & 0x0fff != 0 => (t & 0x0fff, true),
@@ -321,12 +378,10 @@ impl Switch {
                 return self.drop(frame, DropReason::VlanFiltered, out);
             }
             (vid, tagged)
-        } else {
-            (0, false)
         };
-        // A batch's frames share one ingress port and one `now`: a source just learned needs
-        // no second look, and a destination just looked up is where it was, unless learning
-        // changed the table since.
+        // Frames of a stream share their ingress port, source and destination: a source just
+        // learned needs no second look within a millisecond, and a destination just looked up
+        // is where it was, while the table is unchanged and the answer has not lapsed.
         if memo.src != Some((vid, src)) {
             match self.fdb.learn(now, vid, src, port) {
                 Learned::New => self.counters.learned += 1,
@@ -334,8 +389,12 @@ impl Switch {
                 Learned::Full => self.counters.fdb_full += 1,
                 Learned::Refreshed => {}
             }
+            if memo.generation != self.fdb.generation() {
+                memo.generation = self.fdb.generation();
+                memo.dst = None;
+            }
             memo.src = Some((vid, src));
-            memo.dst = None;
+            memo.written = now;
         }
         if !state.forwards() {
             return self.drop(frame, DropReason::PortBlocked, out);
@@ -344,8 +403,9 @@ impl Switch {
             Some((v, a, q)) if v == vid && a == dst => q,
             _ if dst.is_multicast() => None,
             _ => {
-                let q = self.fdb.lookup(now, vid, dst);
+                let (q, lapses) = self.fdb.answer(now, vid, dst);
                 memo.dst = Some((vid, dst, q));
+                memo.lapses = lapses;
                 q
             }
         };
@@ -367,12 +427,17 @@ impl Switch {
     }
 
     /// Whether port `q` may send a frame of `vid` (a hub's ports always may).
-    #[inline]
+    #[inline(always)]
     fn carries(&self, q: u16, vid: u16) -> bool {
         let i = usize::from(q);
         self.state[i].forwards()
             && self.mirror_to != Some(q)
-            && (!self.config.vlan_filtering || self.config.ports[i].vlans.contains(vid))
+            && (!self.config.vlan_filtering
+                || if self.plain[i] {
+                    vid == 1
+                } else {
+                    self.config.ports[i].vlans.contains(vid)
+                })
     }
 
     /// Whether a frame's payload (past its header and tag, if any) fits port `q`'s MTU.
@@ -443,7 +508,7 @@ impl Switch {
     }
 
     /// Send on port `q`, tagged or not as the port carries `vid`.
-    #[inline]
+    #[inline(always)]
     fn send(
         &mut self,
         q: u16,
@@ -454,7 +519,8 @@ impl Switch {
         out: &mut Vec<Action>,
     ) {
         let i = usize::from(q);
-        if self.config.vlan_filtering && !self.config.hub {
+        // A plain port carries VLAN 1 only, untagged: an untagged frame leaves as it is.
+        if self.config.vlan_filtering && !self.config.hub && (tagged || !self.plain[i]) {
             let want = !self.config.ports[i].untagged.contains(vid);
             if tagged && !want {
                 vlan::pop(pool, &mut frame);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::router::{Action, DropReason};
+use core::time::Duration;
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
@@ -45,14 +46,19 @@ impl T {
 
     /// Send `bytes` in on `port`: (port, bytes) sent, drop reasons.
     fn rx(&mut self, port: u16, bytes: &[u8]) -> (Vec<(u16, Vec<u8>)>, Vec<DropReason>) {
+        self.rx_at(Instant::ZERO, port, bytes)
+    }
+
+    /// [`T::rx`] at `now`.
+    fn rx_at(
+        &mut self,
+        now: Instant,
+        port: u16,
+        bytes: &[u8],
+    ) -> (Vec<(u16, Vec<u8>)>, Vec<DropReason>) {
         let f = self.pool.alloc_from(bytes).unwrap();
-        self.sw.process_frame(
-            Instant::ZERO,
-            IfaceId(port),
-            f,
-            &mut self.pool,
-            &mut self.out,
-        );
+        self.sw
+            .process_frame(now, IfaceId(port), f, &mut self.pool, &mut self.out);
         let (mut sent, mut dropped) = (Vec::new(), Vec::new());
         for a in self.out.drain(..) {
             match a {
@@ -350,4 +356,69 @@ fn ageing_forgets_and_timer_sweeps() {
     assert_eq!(at, Instant::ZERO + DEFAULT_AGEING);
     t.sw.handle_timeout(at, &mut t.pool, &mut t.out);
     assert!(t.sw.fdb().is_empty() && t.sw.poll_timeout().is_none());
+}
+
+/// What the switch remembers from one frame to the next (the source just learned, the
+/// destination just looked up) never outlives a change of the table: a destination that moves,
+/// ages out, comes back after ageing, or is flushed is looked up afresh.
+#[test]
+fn remembered_answers_follow_every_change_of_the_table() {
+    let mut t = T::ports(3);
+    let ms = |m: u64| Instant::from_millis(m);
+    let ports_out = |t: &mut T, at: Instant, port: u16, bytes: &[u8]| -> Vec<u16> {
+        t.rx_at(at, port, bytes)
+            .0
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    };
+    let a_to_b = frame(B, A, None, 50);
+    let b_to_a = frame(A, B, None, 50);
+    assert_eq!(
+        ports_out(&mut t, ms(0), 1, &b_to_a),
+        [0, 2],
+        "B learned on 1"
+    );
+    assert_eq!(ports_out(&mut t, ms(1), 0, &a_to_b), [1]);
+    assert_eq!(ports_out(&mut t, ms(2), 0, &a_to_b), [1], "remembered");
+    // B moves to port 2.
+    assert_eq!(ports_out(&mut t, ms(3), 2, &b_to_a), [0]);
+    assert_eq!(ports_out(&mut t, ms(4), 0, &a_to_b), [2], "moved");
+    // B falls silent and ages out (300 s), though A keeps sending to it.
+    let aged = ms(3 + 300_000);
+    assert_eq!(ports_out(&mut t, ms(299_000), 0, &a_to_b), [2]);
+    assert_eq!(ports_out(&mut t, aged, 0, &a_to_b), [1, 2], "aged: flooded");
+    // B speaks again before the sweep freed its entry: known again at once.
+    assert_eq!(t.sw.fdb().len(), 2, "not swept yet");
+    assert_eq!(
+        ports_out(&mut t, aged + Duration::from_millis(1), 2, &b_to_a),
+        [0]
+    );
+    let later = aged + Duration::from_millis(2);
+    assert_eq!(ports_out(&mut t, later, 0, &a_to_b), [2], "relearned");
+    // A flush forgets it.
+    assert_eq!(t.sw.flush(Some(2), None), 1);
+    assert_eq!(
+        ports_out(&mut t, later, 0, &a_to_b),
+        [1, 2],
+        "flushed: flooded"
+    );
+}
+
+/// A source's entry time is rewritten at least every millisecond (`REWRITE`) while its frames
+/// keep coming, so it ages at most that much before its last frame's age.
+#[test]
+fn a_source_ages_from_within_a_millisecond_of_its_last_frame() {
+    let mut t = T::ports(3);
+    let a_to_b = frame(B, A, None, 50);
+    let b_to_a = frame(A, B, None, 50);
+    // A frame from A every 0.4 ms for 10 ms.
+    for k in 0..=25u64 {
+        t.rx_at(Instant::from_nanos(400_000 * k), 0, &a_to_b);
+    }
+    let last = Instant::from_millis(10);
+    let ageing = Duration::from_secs(300);
+    let mut ports = |at| -> Vec<u16> { t.rx_at(at, 1, &b_to_a).0.iter().map(|s| s.0).collect() };
+    assert_eq!(ports(last + (ageing - REWRITE)), [0], "still known");
+    assert_eq!(ports(last + ageing), [0, 2], "aged: flooded");
 }
