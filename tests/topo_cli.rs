@@ -120,6 +120,37 @@ fn generated_topologies_without_files() {
     assert_eq!(out.status.code(), Some(2));
     let out = shoal(&["ping", "--gen", "grid", "2by2", "h1", "h2"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // The switched generators too: a leaf-spine (spanning tree converges, in virtual time,
+    // before the pings get through) and a star, from --gen and from a block.
+    let out = shoal(&[
+        "ping",
+        "--gen",
+        "leafspine",
+        "2",
+        "2",
+        "1",
+        "h1",
+        "h2",
+        "-c",
+        "3",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(" 0 received"), "{text}");
+    std::fs::write(file, "[generate]\nshape = \"star 3\"\n").unwrap();
+    assert_eq!(
+        text_of(&["traceroute", file, "h1", "198.18.0.2"]),
+        text_of(&["traceroute", "--gen", "star", "3", "h1", "198.18.0.2"])
+    );
+    assert!(text_of(&["traceroute", file, "h1", "198.18.0.2"]).contains(" 1  gw (10.0.0.1)"));
+    std::fs::write(file, "# star\n[generate]\nshape = \"star 0\"\n").unwrap();
+    let out = shoal(&["ping", file, "h1", "h2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("block.toml:3: generate.shape: 0 hosts"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

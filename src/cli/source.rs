@@ -14,7 +14,8 @@ use super::Usage;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GenArg {
     /// Generate the topology instead of reading a file: `--gen grid 316x316`, `--gen hypercube
-    /// 10 5`, `--gen chain 254`, `--gen random 10000 4 [SEED]` (as `shoal gen` makes them).
+    /// 10 5`, `--gen chain 254`, `--gen random 10000 4 [SEED]`, `--gen star 24`, `--gen
+    /// leafspine 4 2 8` (as `shoal gen` makes them).
     #[arg(long = "gen", value_name = "SHAPE")]
     pub shape: Option<String>,
 }
@@ -54,8 +55,9 @@ fn arity(name: &str, rest: &[OsString]) -> usize {
             .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
     };
     match name {
-        "grid" | "chain" => 1,
+        "grid" | "chain" | "star" => 1,
         "hypercube" => 2,
+        "leafspine" => 3,
         "random" if numeric(2) => 3,
         "random" => 2,
         _ => 0,

@@ -24,7 +24,8 @@ use crate::fabric::{FlowSpec, LinkId, MIN_FRAME, Network, NodeId, Pace};
 pub const MAX_LINKS: usize = 1 << 22;
 
 /// A generator and its arguments, as `[generate] shape` and `--gen` write them:
-/// `chain 254`, `grid 316x316`, `hypercube 10 5`, `random 10000 4 [SEED]`.
+/// `chain 254`, `grid 316x316`, `hypercube 10 5`, `random 10000 4 [SEED]`, and the switched
+/// `star 24` and `leafspine 4 2 8` (`switched.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// [`chain`].
@@ -35,6 +36,10 @@ pub enum Shape {
     Hypercube(usize, usize),
     /// [`random`]: routers, average degree, seed.
     Random(usize, usize, u64),
+    /// [`super::switched::star`]: hosts.
+    Star(usize),
+    /// [`super::switched::leafspine`]: leaves, spines, hosts per leaf.
+    LeafSpine(usize, usize, usize),
 }
 
 impl FromStr for Shape {
@@ -46,8 +51,8 @@ impl FromStr for Shape {
             w.parse::<usize>()
                 .map_err(|_| format!("{w:?} is not a number"))
         };
-        let usage =
-            "give \"chain N\", \"grid MxN\", \"hypercube M N\" or \"random N DEGREE [SEED]\"";
+        let usage = "give \"chain N\", \"grid MxN\", \"hypercube M N\", \"random N DEGREE [SEED]\", \
+                     \"star HOSTS\" or \"leafspine LEAVES SPINES HOSTS\"";
         match words[..] {
             ["chain", n] => Ok(Shape::Chain(num(n)?)),
             ["grid", size] => {
@@ -59,6 +64,8 @@ impl FromStr for Shape {
             ["hypercube", m, n] => Ok(Shape::Hypercube(num(m)?, num(n)?)),
             ["random", n, d] => Ok(Shape::Random(num(n)?, num(d)?, 1)),
             ["random", n, d, seed] => Ok(Shape::Random(num(n)?, num(d)?, num(seed)? as u64)),
+            ["star", n] => Ok(Shape::Star(num(n)?)),
+            ["leafspine", l, s, h] => Ok(Shape::LeafSpine(num(l)?, num(s)?, num(h)?)),
             _ => Err(format!("{text:?}: {usage}")),
         }
     }
@@ -71,6 +78,8 @@ impl fmt::Display for Shape {
             Shape::Grid(m, n) => write!(f, "grid {m}x{n}"),
             Shape::Hypercube(m, n) => write!(f, "hypercube {m} {n}"),
             Shape::Random(n, d, seed) => write!(f, "random {n} {d} {seed}"),
+            Shape::Star(n) => write!(f, "star {n}"),
+            Shape::LeafSpine(l, s, h) => write!(f, "leafspine {l} {s} {h}"),
         }
     }
 }
@@ -103,7 +112,11 @@ pub(super) fn expand(
         return Err(error(file, text, 0..0, "generate", "no shape".into()));
     };
     let fail = |key: &str, m: String| error(file, text, g.span(), key, m);
-    if !(doc.routers.is_empty() && doc.hosts.is_empty() && doc.links.is_empty()) {
+    if !(doc.routers.is_empty()
+        && doc.hosts.is_empty()
+        && doc.switches.is_empty()
+        && doc.links.is_empty())
+    {
         return Err(fail(
             "generate",
             "a file with [generate] holds nothing else but [settings] (write the topology out \
@@ -146,13 +159,20 @@ pub(super) fn expand(
             ));
         }
         Shape::Hypercube(m, n) => (vec![m.max(1); n.max(1)], Style::Cube),
-        Shape::Chain(_) | Shape::Random(..) => {
+        Shape::Chain(_) | Shape::Random(..) | Shape::Star(_) | Shape::LeafSpine(..) => {
             // Written out and validated like a file, with the file's settings.
-            let mut expanded = match shape {
-                Shape::Chain(n) => chain_doc(n)?,
-                Shape::Random(n, d, seed) => random_doc(n, d, seed)?,
+            let expanded = match shape {
+                Shape::Chain(n) => chain_doc(n),
+                Shape::Random(n, d, seed) => random_doc(n, d, seed),
+                Shape::Star(n) => super::switched::star_doc(n),
+                Shape::LeafSpine(l, s, h) => super::switched::leafspine_doc(l, s, h),
                 _ => unreachable!("lattices are handled above"),
             };
+            // A shape out of range is the file's error, at its shape.
+            let mut expanded = expanded.map_err(|e| match e {
+                TopoError::Invalid { message, .. } => fail("generate.shape", message),
+                other => other,
+            })?;
             let e = &mut expanded.settings;
             e.delay_us = s.delay_us.or(e.delay_us);
             e.seed = s.seed.or(e.seed);

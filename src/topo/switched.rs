@@ -150,6 +150,11 @@ fn host(doc: &mut Doc, k: usize, len: u8, end: &str) {
 
 /// One switch `sw`: port `up` to the router `gw`, ports `p1`…`pN` to hosts `h1`…`hN`.
 pub fn star(hosts: usize) -> Result<Topology, TopoError> {
+    Topology::from_doc(star_doc(hosts)?)
+}
+
+/// [`star`] as a document.
+pub(super) fn star_doc(hosts: usize) -> Result<Doc, TopoError> {
     if hosts == 0 || hosts > MAX_HOSTS {
         return Err(too_big(&format!("{hosts} hosts: give 1 to {MAX_HOSTS}")));
     }
@@ -162,12 +167,17 @@ pub fn star(hosts: usize) -> Result<Topology, TopoError> {
     for k in 1..=hosts {
         host(&mut doc, k, len, &format!("sw:p{k}"));
     }
-    Topology::from_doc(doc)
+    Ok(doc)
 }
 
 /// `spines` spine switches, `leaves` leaf switches each joined to every spine, `hosts` hosts
 /// on each leaf, and the router `gw` on leaf 1. Every switch runs spanning tree.
 pub fn leafspine(leaves: usize, spines: usize, hosts: usize) -> Result<Topology, TopoError> {
+    Topology::from_doc(leafspine_doc(leaves, spines, hosts)?)
+}
+
+/// [`leafspine`] as a document.
+pub(super) fn leafspine_doc(leaves: usize, spines: usize, hosts: usize) -> Result<Doc, TopoError> {
     let total = leaves.saturating_mul(hosts);
     if leaves == 0 || spines == 0 || total > MAX_HOSTS || leaves + spines > 4096 {
         return Err(too_big(&format!(
@@ -201,7 +211,7 @@ pub fn leafspine(leaves: usize, spines: usize, hosts: usize) -> Result<Topology,
             host(&mut doc, (l - 1) * hosts + k, len, &format!("leaf{l}:p{k}"));
         }
     }
-    Topology::from_doc(doc)
+    Ok(doc)
 }
 
 /// `switches` switches in a line (ports `a` towards `h1`, `b` towards `h2`) between hosts `h1`
