@@ -42,6 +42,16 @@ const OUT_BUFFER: usize = 64 * 1024;
 /// Copies the capture thread writes between two returns of buffers to the producers.
 const THREAD_BATCH: usize = 64;
 
+/// While copies keep coming (one within [`LINGER`]), the capture thread looks for more every
+/// `POLL` instead of sleeping on the queue: a producer then never finds it asleep, so recording
+/// a copy never costs the forwarding thread a wake-up (a futex call, several microseconds on a
+/// VM, which would add to the delay of every frame behind it).
+const POLL: Duration = Duration::from_millis(1);
+
+/// How long after the last copy the capture thread goes on polling before it sleeps until
+/// woken: an idle capture costs nothing.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// One declared interface, as the consumer sees it.
 #[derive(Debug)]
 struct Interface {
@@ -200,15 +210,26 @@ impl Capture {
         }
     }
 
-    /// The capture thread's loop: block while idle, write batches while busy, flush when
-    /// written data has waited `FLUSH_EVERY`, until told to stop.
+    /// The capture thread's loop: block while idle, poll and write batches while busy, flush
+    /// when written data has waited `FLUSH_EVERY`, until told to stop.
     fn run(mut self) -> io::Result<CaptureTotals> {
         let mut dirty = false;
         let mut last_flush = Instant::now();
+        let mut last_copy: Option<Instant> = None;
         loop {
-            let wait = dirty.then(|| FLUSH_EVERY.saturating_sub(last_flush.elapsed()));
-            let stop = match self.queue.recv(wait) {
+            let msg = if last_copy.is_some_and(|t| t.elapsed() < LINGER) {
+                let msg = self.queue.try_recv();
+                if msg.is_none() {
+                    std::thread::sleep(POLL);
+                }
+                msg
+            } else {
+                let wait = dirty.then(|| FLUSH_EVERY.saturating_sub(last_flush.elapsed()));
+                self.queue.recv(wait)
+            };
+            let stop = match msg {
                 Some(Msg::Copy(copy)) => {
+                    last_copy = Some(Instant::now());
                     dirty |= self.put(copy);
                     let (written, stop) = self.pump(THREAD_BATCH);
                     dirty |= written > 0;

@@ -11,8 +11,9 @@
 //! - it never blocks: the channel is only ever `try_send`-ed, and the free list is taken with
 //!   `try_lock` a bounded number of times (a copy that still finds it contended is dropped and
 //!   counted like one that finds the queue full). The one lock a producer can wait on is inside
-//!   std's channel, taken only to wake a consumer asleep in `recv` (one futex wake); nothing
-//!   holds it across a copy or a write;
+//!   std's channel, taken only to wake a consumer asleep in `recv` (one futex wake; while
+//!   copies keep coming the consumer polls instead of sleeping there, so a steady stream pays
+//!   none); nothing holds it across a copy or a write;
 //! - it allocates nothing once each buffer has held a frame of the largest size seen (buffers
 //!   start empty and are sized on first use to at least [`FRAME_SIZE`]);
 //! - no lock is held while copying or writing: the free list's lock covers one `pop` or one

@@ -151,7 +151,10 @@ impl Worker {
             // Read before looking for work: a wake-up after this read makes the sleep return.
             let seen = self.waker.word.load(Ordering::Acquire);
             let now = super::sys::monotonic();
-            let mut work = self.control(now);
+            // Frames whose time on a link is up go first: commands, devices and new datagrams
+            // handled before them would add their time to the links' delays.
+            let mut work = self.fabric.release(now);
+            work += self.control(now);
             work += self.receive();
             if self.flows_on {
                 work += self.fabric.generate(now);

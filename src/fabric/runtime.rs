@@ -482,8 +482,10 @@ impl<E: Env> Fabric<E> {
         self.refused = refused;
     }
 
-    /// Release every frame due at `now` from the links.
-    fn release(&mut self, now: Instant) -> usize {
+    /// Release every frame due at `now` from the links (also the first step of
+    /// [`Fabric::run`]; a driver calls it on its own first, so that nothing it does before
+    /// running the fabric delays a frame whose time on a link is up).
+    pub fn release(&mut self, now: Instant) -> usize {
         let mut released = 0;
         while let Some(&Reverse((t, e))) = self.lines.peek() {
             if t > now {
