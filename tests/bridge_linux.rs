@@ -14,10 +14,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use common::netns::{NetNs, skip_unless_root};
 use common::raw::RawSocket;
@@ -191,40 +189,9 @@ iface = [
     );
     let path = dir.join("switch.toml");
     std::fs::write(&path, topo).expect("topology file");
-    let mut child = b
-        .command(env!("CARGO_BIN_EXE_shoal"))
-        .args(["run", path.to_str().expect("utf-8"), "--workers", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shoal run");
-    let (tx, rx) = mpsc::channel();
-    let out = Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>;
-    for pipe in [out, Box::new(child.stderr.take().expect("stderr"))] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains("Ctrl-C stops") => break,
-            Ok(l) => seen.push(l),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("shoal did not start: {seen:#?}");
-            }
-        }
-    }
-    // Keep draining its standard error so that it never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
+    let mut cmd = b.command(env!("CARGO_BIN_EXE_shoal"));
+    cmd.args(["run", path.to_str().expect("utf-8"), "--workers", "1"]);
+    let child = common::netns::start_shoal(cmd);
     let socks = sockets(&t);
     Side {
         name: "shoal",

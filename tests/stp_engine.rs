@@ -13,9 +13,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::netns::{NetNs, skip_unless_root};
@@ -80,40 +78,10 @@ impl Shoal {
         let topo = dir.join("ring.toml");
         std::fs::write(&topo, TOPOLOGY).expect("topology file");
         let sock = dir.join("ctl.sock");
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_shoal"))
-            .args(["run", topo.to_str().expect("utf-8"), "--seconds", "300"])
-            .args(["--ctl", sock.to_str().expect("utf-8")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("shoal run");
-        let (tx, rx) = mpsc::channel();
-        let out = Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>;
-        for pipe in [out, Box::new(child.stderr.take().expect("stderr"))] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.contains("Ctrl-C stops") => break,
-                Ok(l) => seen.push(l),
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("shoal did not start: {seen:#?}");
-                }
-            }
-        }
-        // Keep draining its output so that it never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let mut cmd = ns.command(env!("CARGO_BIN_EXE_shoal"));
+        cmd.args(["run", topo.to_str().expect("utf-8"), "--seconds", "300"])
+            .args(["--ctl", sock.to_str().expect("utf-8")]);
+        let child = common::netns::start_shoal(cmd);
         Shoal { child, sock, dir }
     }
 
@@ -166,11 +134,19 @@ fn linux(ns: &NetNs, file: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Wait until `done` holds (checked every 100 ms), at most `limit`; how long it took.
-fn wait_for(what: &str, limit: Duration, done: &dyn Fn() -> bool) -> Duration {
+/// Wait until `done` holds (checked every 100 ms), at most `limit`; how long it took, or a
+/// panic naming `what` with `report()`.
+fn wait_for(
+    what: &str,
+    limit: Duration,
+    done: &dyn Fn() -> bool,
+    report: &dyn Fn() -> String,
+) -> Duration {
     let t0 = Instant::now();
     while !done() {
-        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        if t0.elapsed() >= limit {
+            panic!("{what}: not within {limit:?}\n{}", report());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     t0.elapsed()
@@ -210,9 +186,13 @@ fn shoal_switches_on_the_engine_and_a_linux_bridge_share_one_tree() {
 
     let t0 = Instant::now();
     let shoal = Shoal::start(&ns);
-    wait_for("A's spanning tree", Duration::from_secs(5), &|| {
-        shoal.ctl(&["A", "stp"]).starts_with("bridge ")
-    });
+    let started = || shoal.ctl(&["A", "stp"]).starts_with("bridge ");
+    wait_for(
+        "A's spanning tree",
+        Duration::from_secs(5),
+        &started,
+        &String::new,
+    );
     let a_id = shoal.ctl(&["A", "stp"]);
     let a_id = a_id
         .split_whitespace()
@@ -244,13 +224,9 @@ fn shoal_switches_on_the_engine_and_a_linux_bridge_share_one_tree() {
                 .starts_with("al: Designated Forwarding")
     };
     let limit = Duration::from_secs(60);
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for("the first tree", limit, &converged)
-    }))
-    .is_err()
-    {
-        panic!("no convergence in {limit:?}\n{}", report());
-    }
+    let settle =
+        |what: &str, limit: Duration, done: &dyn Fn() -> bool| wait_for(what, limit, done, &report);
+    settle("the first tree", limit, &converged);
     println!(
         "ring of two shoal switches (engine) and Linux converged {:?} after start\n{}",
         t0.elapsed(),
@@ -278,7 +254,7 @@ fn shoal_switches_on_the_engine_and_a_linux_bridge_share_one_tree() {
             && shoal.pings("hB", "10.9.0.3")
             && shoal.pings("hA", "10.9.0.3")
     };
-    wait_for(
+    settle(
         "pings around the first tree",
         Duration::from_secs(10),
         &all_reach,
@@ -292,15 +268,9 @@ fn shoal_switches_on_the_engine_and_a_linux_bridge_share_one_tree() {
             && state("l1") == LINUX_FORWARDING
             && shoal.port("B", "bl").starts_with("bl: Root Forwarding")
     };
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for("the tree through Linux", limit, &rerouted)
-    }))
-    .is_err()
-    {
-        panic!("no reconvergence in {limit:?}\n{}", report());
-    }
+    settle("the tree through Linux", limit, &rerouted);
     let took = cut.elapsed();
-    let crossing = wait_for(
+    let crossing = settle(
         "hB reaches hA through Linux",
         Duration::from_secs(10),
         &|| shoal.pings("hB", "10.9.0.1"),
@@ -325,18 +295,12 @@ fn shoal_switches_on_the_engine_and_a_linux_bridge_share_one_tree() {
     // Bring it back: the first tree again, Linux blocking l1.
     let mended = Instant::now();
     shoal.ctl(&["link", "A:ab", "up"]);
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for("the first tree again", limit, &converged)
-    }))
-    .is_err()
-    {
-        panic!("no convergence after mending in {limit:?}\n{}", report());
-    }
+    settle("the first tree again", limit, &converged);
     println!(
         "after the A–B link came back: first tree in {:?}",
         mended.elapsed()
     );
-    wait_for(
+    settle(
         "pings around the first tree again",
         Duration::from_secs(10),
         &all_reach,

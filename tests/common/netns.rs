@@ -46,3 +46,43 @@ fn all_cpus_mask() -> String {
         .collect();
     words.join(",")
 }
+
+/// Start `shoal` as `cmd` says (its output piped) and wait, at most 30 s, for the line saying
+/// the network runs; then keep draining its output on a thread so that it never blocks on a
+/// full pipe. Panics with what it printed if it does not start.
+pub fn start_shoal(mut cmd: std::process::Command) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shoal run");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>;
+    for pipe in [out, Box::new(child.stderr.take().expect("stderr"))] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) if l.contains("Ctrl-C stops") => break,
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("shoal did not start: {seen:#?}");
+            }
+        }
+    }
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    child
+}
