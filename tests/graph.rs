@@ -48,30 +48,7 @@ fn render(name: &str, text: &str) -> String {
     svg
 }
 
-const EVERY_END: &str = r#"
-[[router]]
-name = "r1"
-iface = [
-  { name = "a", addr = "10.0.1.1/24", netem = "delay 10ms loss 1%" },
-  { name = "b", addr = "10.0.2.1/24", link_file = "/dev/shm/x.link" },
-  { name = "c", addr = "10.0.3.1/24", attach = { dev = "eth1", mode = "afxdp" } },
-  { name = "d", addr = "10.0.4.1/24", attach = { vde = "/tmp/sw", port = 2 } },
-  { name = "e", addr = "10.0.5.1/24", vde = { listen = "/tmp/lan" } },
-  { name = "f", addr = "10.0.6.1/24", attach = { vde = "-" } },
-  { name = "g", addr = "10.0.7.1/24", attach = { mode = "tap", tap = "shoal-g" } },
-]
-[[router]]
-name = "r2"
-iface = [
-  { name = "a", addr = "10.0.1.2/24" },
-  { name = "d", addr = "10.0.44.1/24", attach = { vde = "/tmp/sw" } },
-]
-[[host]]
-name = "h"
-iface = { name = "eth0", addr = "10.0.1.3/24" }
-[[link]]
-ends = ["r1:a", "r2:a", "h:eth0"]
-"#;
+const EVERY_END: &str = include_str!("fixtures/every_end.toml");
 
 #[test]
 fn every_generator_and_every_external_end_draws_cleanly() {

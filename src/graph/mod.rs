@@ -450,29 +450,7 @@ mod tests {
         assert_eq!(edge_of(&t, LinkId(net.links().len() as u32)), None);
     }
 
-    const EVERY_END: &str = r#"
-[[router]]
-name = "r1"
-iface = [
-  { name = "a", addr = "10.0.1.1/24", netem = "delay 10ms loss 1%" },
-  { name = "b", addr = "10.0.2.1/24", link_file = "/dev/shm/x.link" },
-  { name = "c", addr = "10.0.3.1/24", attach = { dev = "eth1", mode = "afxdp" } },
-  { name = "d", addr = "10.0.4.1/24", attach = { vde = "/tmp/sw" } },
-  { name = "e", addr = "10.0.5.1/24", vde = { listen = "/tmp/lan" } },
-  { name = "f", addr = "10.0.6.1/24", attach = { vde = "-" } },
-]
-[[router]]
-name = "r2"
-iface = [
-  { name = "a", addr = "10.0.1.2/24" },
-  { name = "d", addr = "10.0.44.1/24", attach = { vde = "/tmp/sw" } },
-]
-[[host]]
-name = "h"
-iface = { name = "eth0", addr = "10.0.1.3/24" }
-[[link]]
-ends = ["r1:a", "r2:a", "h:eth0"]
-"#;
+    const EVERY_END: &str = include_str!("../../tests/fixtures/every_end.toml");
 
     #[test]
     fn vlans_and_blocked_ports_are_drawn_at_their_ends() {
