@@ -27,6 +27,24 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
+/// The index of switch `sw`'s port `name`.
+fn port_index(sim: &Sim, sw: NodeId, name: &str) -> u16 {
+    let s = sim.switch(sw);
+    (0..s.port_count() as u16)
+        .find(|&i| s.port_name(shoal::router::IfaceId(i)) == Some(name))
+        .unwrap()
+}
+
+/// The campus's hosts reach each other across the trunks in both VLANs (`how` names the case).
+fn campus_hosts_ping_across(sim: &mut Sim, how: &str) {
+    for (from, to) in [("h10a", "10.0.10.12"), ("h20b", "10.0.20.11")] {
+        assert!(
+            matches!(ping(sim, from, ip(to)), PingReply::Echo { .. }),
+            "{from} -> {to}{how}"
+        );
+    }
+}
+
 #[test]
 fn campus_hosts_reach_each_other_across_vlans_and_the_server() {
     let t = Topology::parse("campus.toml", CAMPUS).unwrap();
@@ -273,11 +291,9 @@ fn spanning_tree_blocks_the_campus_redundant_trunk() {
     sim.run_for(Duration::from_secs(5));
     let (sw1, sw2) = (sim.node("sw1").unwrap(), sim.node("sw2").unwrap());
     let port = |sim: &Sim, sw: NodeId, name: &str| {
-        let s = sim.switch(sw);
-        let i = (0..s.port_count() as u16)
-            .find(|&i| s.port_name(shoal::router::IfaceId(i)) == Some(name))
-            .unwrap();
-        s.port_state(i).unwrap()
+        sim.switch(sw)
+            .port_state(port_index(sim, sw, name))
+            .unwrap()
     };
     use shoal::switch::PortState::{Discarding, Forwarding};
     assert_eq!(port(&sim, sw2, "p7"), Discarding);
@@ -292,12 +308,7 @@ fn spanning_tree_blocks_the_campus_redundant_trunk() {
     }
     let status = sim.switch(sw2).stp().unwrap().status().to_string();
     assert!(status.contains("root 1000."), "{status}");
-    for (from, to) in [("h10a", "10.0.10.12"), ("h20b", "10.0.20.11")] {
-        assert!(
-            matches!(ping(&mut sim, from, ip(to)), PingReply::Echo { .. }),
-            "{from} -> {to}"
-        );
-    }
+    campus_hosts_ping_across(&mut sim, "");
     sim.run_for(Duration::from_secs(10));
     for sw in [sw1, sw2] {
         let c = sim.switch(sw).counters();
@@ -320,18 +331,12 @@ fn a_trunk_taken_down_fails_over_to_the_blocked_one_at_once() {
         PingReply::Echo { .. }
     ));
     let (sw1, sw2) = (sim.node("sw1").unwrap(), sim.node("sw2").unwrap());
-    let port = |sim: &Sim, sw: NodeId, name: &str| {
-        let s = sim.switch(sw);
-        (0..s.port_count() as u16)
-            .find(|&i| s.port_name(shoal::router::IfaceId(i)) == Some(name))
-            .unwrap()
-    };
-    let (p9, p7) = (port(&sim, sw1, "p9"), port(&sim, sw2, "p7"));
+    let (p9, p7) = (port_index(&sim, sw1, "p9"), port_index(&sim, sw2, "p7"));
     let learned_on = |sim: &Sim, sw: NodeId, p: u16| {
         let fdb = sim.switch(sw).fdb();
         fdb.entries().iter().filter(|(_, _, e)| e.port == p).count()
     };
-    let sw2_p9 = port(&sim, sw2, "p9");
+    let sw2_p9 = port_index(&sim, sw2, "p9");
     assert!(learned_on(&sim, sw2, sw2_p9) > 0);
     use shoal::switch::PortState::{Discarding, Forwarding};
     assert!(sim.set_link_up((sw1, shoal::router::IfaceId(p9)), false));
@@ -340,12 +345,7 @@ fn a_trunk_taken_down_fails_over_to_the_blocked_one_at_once() {
     assert_eq!(sim.switch(sw2).port_state(p7), Some(Forwarding));
     let status = sim.switch(sw2).stp().unwrap().status().to_string();
     assert!(status.contains("root 1000."), "{status}");
-    for (from, to) in [("h10a", "10.0.10.12"), ("h20b", "10.0.20.11")] {
-        assert!(
-            matches!(ping(&mut sim, from, ip(to)), PingReply::Echo { .. }),
-            "{from} -> {to} over p7"
-        );
-    }
+    campus_hosts_ping_across(&mut sim, " over p7");
     assert!(sim.set_link_up((sw1, shoal::router::IfaceId(p9)), true));
     sim.run_for(Duration::from_millis(50));
     assert_eq!(sim.switch(sw2).port_state(p7), Some(Discarding));

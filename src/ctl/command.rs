@@ -18,6 +18,9 @@ use crate::probe::PingReply;
 use crate::router::Router;
 use crate::shape::Netem;
 
+/// What a command answers when the node's worker did not (within the engine's job timeout).
+const NO_ANSWER: &str = "the node's worker did not answer";
+
 /// Where a long answer puts its chunks: `false` once the client has gone.
 pub type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> bool;
 
@@ -236,13 +239,12 @@ impl Ctl {
             ["ip", "neigh" | "n"] | ["ip", "neigh" | "n", "show"] => {
                 self.ask(id, |r| Ok(show::neigh(r)))
             }
-            ["counters"] => {
-                let answer = self.engine.inspect(id, |n| match n {
+            ["counters"] => self.inspect(id, |n| {
+                Ok(match n {
                     Node::Router(r) => show::counters(r),
                     Node::Switch(s) => crate::switch::show::counters(s),
-                });
-                Reply::Done(answer.ok_or_else(|| "the node's worker did not answer".into()))
-            }
+                })
+            }),
             ["fdb"] | ["fdb", "show"] => self.ask_switch(id, crate::switch::show::fdb),
             ["vlan"] | ["vlan", "show"] => self.ask_switch(id, crate::switch::show::vlans),
             ["stp"] | ["stp", "show"] => self.ask_switch(id, crate::switch::show::stp),
@@ -265,26 +267,34 @@ impl Ctl {
         }
     }
 
+    /// Run a read-only job on a node (its first replica).
+    fn inspect(
+        &self,
+        id: NodeId,
+        f: impl FnOnce(&Node) -> Result<String, String> + Send + 'static,
+    ) -> Reply {
+        let answer = self.engine.inspect(id, f);
+        Reply::Done(answer.unwrap_or_else(|| Err(NO_ANSWER.into())))
+    }
+
     /// Run a read-only job on a node's router.
     fn ask(
         &self,
         id: NodeId,
         f: impl FnOnce(&Router) -> Result<String, String> + Send + 'static,
     ) -> Reply {
-        let answer = self.engine.inspect(id, move |n| match n {
+        self.inspect(id, move |n| match n {
             Node::Router(r) => f(r),
             Node::Switch(_) => Err("a switch has no IP stack".into()),
-        });
-        Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
+        })
     }
 
     /// Show something of a switch.
     fn ask_switch(&self, id: NodeId, f: fn(&crate::switch::Switch) -> String) -> Reply {
-        let answer = self.engine.inspect(id, move |n| match n {
+        self.inspect(id, move |n| match n {
             Node::Switch(s) => Ok(f(s)),
             Node::Router(_) => Err("not a switch".to_owned()),
-        });
-        Reply::Done(answer.unwrap_or_else(|| Err("the node's worker did not answer".into())))
+        })
     }
 
     /// Change a node's router on every replica (refused whole if the first refuses).
@@ -300,7 +310,7 @@ impl Ctl {
         match answer {
             Some(Ok(())) => done(""),
             Some(Err(e)) => refuse(e),
-            None => refuse("the node's worker did not answer"),
+            None => refuse(NO_ANSWER),
         }
     }
 
@@ -310,7 +320,7 @@ impl Ctl {
             Node::Router(r) => r.fib().names().resolve(&t).map_err(|e| e.to_string()),
             Node::Switch(_) => Err("a switch has no routing tables".to_owned()),
         });
-        answer.ok_or("the node's worker did not answer")?
+        answer.ok_or(NO_ANSWER)?
     }
 
     fn route_get(&self, id: NodeId, w: &[&str]) -> Reply {

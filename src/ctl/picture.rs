@@ -37,7 +37,7 @@ pub fn graph(engine: Arc<Engine>, topo: Arc<Topology>, args: &[&str]) -> Result<
             notes.add(edge, note(before.get(l), now, dt));
         }
         for (n, node) in topo.nodes.iter().enumerate() {
-            if node.switch.as_deref().is_none_or(|c| !c.stp.enabled) {
+            if !node.runs_stp() {
                 continue;
             }
             let id = NodeId(n as u32);

@@ -262,8 +262,10 @@ pub fn counters(r: &Router) -> String {
         c.icmp_rate_limited,
         c.fragments
     );
-    let drops: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
-    let _ = writeln!(out, "dropped {}: {}", c.total_drops(), drops.join(", "));
+    out.push_str(&crate::router::drops_line(
+        c.total_drops(),
+        c.nonzero_drops(),
+    ));
     out
 }
 

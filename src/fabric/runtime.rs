@@ -332,8 +332,8 @@ impl<E: Env> Fabric<E> {
                 self.pool.free(frame);
             }
         }
-        let (i, iface) = (end.node, end.iface);
         if changed {
+            let (i, iface) = (end.node, end.iface);
             let now = self.env.now();
             let slot = &mut self.slots[i as usize];
             slot.node

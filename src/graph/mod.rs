@@ -1,9 +1,11 @@
 //! Pictures of a topology: Graphviz DOT, for `shoal graph` (and, with live notes on each link,
 //! for a picture of a running network).
 //!
-//! Nodes are drawn by kind — a router a rounded box, a host an ellipse — and links as edges
-//! labelled with what shapes them (a delay, a netem spec; an interface's own impairment as
-//! `→ r2: loss 1%`), with the interface names at their ends. A link of three or more ends is
+//! Nodes are drawn by kind — a router a rounded box, a host an ellipse, a switch a plain box —
+//! and links as edges labelled with what shapes them (a delay, a netem spec; an interface's own
+//! impairment as `→ r2: loss 1%`), with the interface names at their ends, a switch port's
+//! VLANs and an interface's VLAN sub-interfaces under them, and a port spanning tree blocks
+//! marked (`spanning.rs` finds those of a file). A link of three or more ends is
 //! a hub, a point every member is joined to. What lies outside the topology is drawn as an
 //! external end: a link file (a note), a host device (a component), a VDE switch plugged
 //! into (a 3-D box, shared by every interface plugged into the same switch, so two routers

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::topo::{Kind, TopoError, Topology};
+use crate::topo::{TopoError, Topology};
 
 /// How far in virtual time the simulation looks for spanning tree to settle: past the slowest
 /// timers a file can set (802.1D's 40 s max age and 30 s forward delay, twice).
@@ -19,10 +19,7 @@ const STABLE: u32 = 3;
 /// when no switch runs it.
 pub fn blocked_ports(topo: &Topology) -> Result<Vec<(usize, usize)>, TopoError> {
     let spanning: Vec<usize> = (0..topo.nodes.len())
-        .filter(|&n| {
-            let node = &topo.nodes[n];
-            node.kind == Kind::Switch && node.switch.as_deref().is_some_and(|c| c.stp.enabled)
-        })
+        .filter(|&n| topo.nodes[n].runs_stp())
         .collect();
     if spanning.is_empty() {
         return Ok(Vec::new());

@@ -124,6 +124,13 @@ crate::reasons::reasons! {
     }
 }
 
+/// `dropped TOTAL: reason n, reason n` — the drops line of a node's counters (router or
+/// switch) as `shoal ctl NODE counters` prints it.
+pub fn drops_line(total: u64, drops: impl Iterator<Item = (DropReason, u64)>) -> String {
+    let drops: Vec<String> = drops.map(|(r, n)| format!("{r} {n}")).collect();
+    format!("dropped {total}: {}\n", drops.join(", "))
+}
+
 impl core::fmt::Display for DropReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())

@@ -37,7 +37,7 @@ mod output;
 mod ratelimit;
 mod reasm;
 
-pub use counters::{Counters, DropReason};
+pub use counters::{Counters, DropReason, drops_line};
 pub use fib::{Fib, NextHop, Route, RouteError, RouteKind, TableId};
 pub use iface::{IfAddr, Iface, IfaceCounters, IfaceId, mask};
 pub use neigh::NeighConfig;

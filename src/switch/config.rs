@@ -165,11 +165,13 @@ pub struct StpTimers {
 }
 
 impl Default for StpTimers {
+    /// 802.1D's, as the spanning-tree entity takes them by default.
     fn default() -> StpTimers {
+        let b = super::stp::BridgeConfig::new([0; 6]);
         StpTimers {
-            hello: Duration::from_secs(2),
-            max_age: Duration::from_secs(20),
-            forward_delay: Duration::from_secs(15),
+            hello: b.hello,
+            max_age: b.max_age,
+            forward_delay: b.forward_delay,
         }
     }
 }

@@ -63,8 +63,10 @@ pub fn counters(sw: &Switch) -> String {
         c.mirrored,
         c.copy_failed
     );
-    let drops: Vec<String> = c.nonzero_drops().map(|(r, n)| format!("{r} {n}")).collect();
-    let _ = writeln!(out, "dropped {}: {}", c.total_drops(), drops.join(", "));
+    out.push_str(&crate::router::drops_line(
+        c.total_drops(),
+        c.nonzero_drops(),
+    ));
     for (p, pc) in sw.config().ports.iter().zip(sw.port_counters()) {
         let _ = write!(out, "  {}: rx {} tx {}", p.name, pc.rx_frames, pc.tx_frames);
         if pc.mtu_exceeded > 0 {

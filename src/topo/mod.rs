@@ -227,6 +227,13 @@ pub const DEFAULT_SEED: u64 = 1;
 /// TTL of originated packets when neither the node nor `[settings]` gives one (Linux's).
 pub const DEFAULT_TTL: u8 = 64;
 
+impl Node {
+    /// A switch running spanning tree.
+    pub fn runs_stp(&self) -> bool {
+        self.switch.as_deref().is_some_and(|c| c.stp.enabled)
+    }
+}
+
 impl Topology {
     /// Parse and validate TOML text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Topology, TopoError> {
