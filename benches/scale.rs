@@ -1,11 +1,13 @@
 //! Wired routers at scale: generated topologies with `routes = "auto"` — a 316×316 grid and the
 //! 10^5 hyper-matrix, 100,000 routers each — computed, built, started on the engine, traced
 //! across and flooded, with the time of each step, the routes per router, the resident memory
-//! per router (after start, and the peak, from /proc/self/status: allocator overhead and page
-//! rounding included; the model is dropped before the start, as `shoal run` drops it) and the idle engine's CPU over one second. Each topology runs in a process
-//! of its own, so peaks do not mix. A random topology of 10,000 routers (average degree 4) is
-//! timed to its routes only. Prints a table; `harness = false`. Under `cargo test` (no
-//! `--bench`) a 10×10 grid is the smoke run.
+//! per router (after start, and the peak of the whole run, the stop's report included, from
+//! /proc/self/status: allocator overhead and page rounding included; the model is dropped
+//! before the start, as `shoal run` drops it; the detail line adds the peak through the start)
+//! and the idle engine's CPU over one second. Each topology runs in a process of its own, so
+//! peaks do not mix. A random topology of 10,000 routers (average degree 4) is timed to its
+//! routes only. Prints a table; `harness = false`. Under `cargo test` (no `--bench`) a 10×10
+//! grid is the smoke run.
 
 #[path = "common/procfs.rs"]
 mod procfs;
@@ -122,6 +124,7 @@ fn one(shape: Shape, wired: bool) {
     };
     let engine = Engine::start(net, cfg).expect("the engine starts");
     let started = t2.elapsed();
+    let peak_started = status_bytes("VmHWM");
     std::thread::sleep(Duration::from_millis(300));
     let rss = procfs::rss_bytes().saturating_sub(rss0);
     let ticks = procfs::cpu_ticks();
@@ -146,11 +149,13 @@ fn one(shape: Shape, wired: bool) {
     let peak = status_bytes("VmHWM");
     let per = |b: u64| b as f64 / routers as f64 / 1024.0;
     eprintln!(
-        "  RSS per router: model {:.1} KiB, + network {:.1} KiB, + engine {:.1} KiB; {} links \
-         between workers",
+        "  RSS per router: model {:.1} KiB, + network {:.1} KiB, + engine {:.1} KiB; peak {:.1} \
+         KiB through the start, {:.1} KiB with the stop's report; {} links between workers",
         per(rss_model),
         per(rss_net),
         per(rss),
+        per(peak_started),
+        per(peak),
         report.cut.len()
     );
     println!(

@@ -60,7 +60,7 @@ fn one_worker() -> EngineConfig {
 /// No link lost a frame, and every link's frames add up.
 fn assert_links_lossless(report: &shoal::engine::Report) {
     for l in &report.links {
-        assert_eq!(l.imbalance(), 0, "{} does not balance", l.name);
+        assert_eq!(l.imbalance(), 0, "{} does not balance", l.name());
         for e in &l.ends {
             let drops: Vec<_> = e.counters.nonzero_drops().collect();
             assert!(drops.is_empty(), "{}: {drops:?}", e.name);
@@ -320,7 +320,7 @@ fn under_overload_on_two_workers_every_link_balances() {
     let report = run(net, cfg, Duration::from_millis(500));
     assert!(report.sent > 10_000, "sent {}", report.sent);
     for l in &report.links {
-        assert_eq!(l.imbalance(), 0, "{} does not balance: {l:#?}", l.name);
+        assert_eq!(l.imbalance(), 0, "{} does not balance: {l:#?}", l.name());
     }
     assert!(
         report.links.iter().any(|l| l.medium == "ring"),

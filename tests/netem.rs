@@ -211,10 +211,10 @@ fn impairment_drops_are_counted_by_reason_and_every_link_balances() {
     let links = sim.links();
     assert_eq!(links.len(), 3);
     for l in &links {
-        assert_eq!(l.imbalance(), 0, "{} does not balance: {l:#?}", l.name);
+        assert_eq!(l.imbalance(), 0, "{} does not balance: {l:#?}", l.name());
     }
     let middle = &links[1];
-    assert_eq!(middle.name, "r1:eth1 — r2:eth0");
+    assert_eq!(middle.name(), "r1:eth1 — r2:eth0");
     let dropped: u64 = middle
         .ends
         .iter()

@@ -27,7 +27,7 @@ fn link(l: &LinkReport) -> Value {
         })
         .collect();
     json!({
-        "link": l.name,
+        "link": l.name(),
         "medium": l.medium,
         "in_ring": l.in_ring(),
         "imbalance": l.imbalance().to_string(),

@@ -27,7 +27,7 @@ pub fn print(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     for (link, missing) in report.unbalanced() {
         eprintln!(
             "shoal: BUG: link {} does not balance: {missing} frame(s) unaccounted for",
-            link.name
+            link.name()
         );
     }
     Ok(())
@@ -140,7 +140,7 @@ fn links(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 out,
                 "{:<32} {:>6} {:>12} {:>12} {:>10} {:>9}  {}",
                 e.name,
-                if k == 0 { l.medium.as_str() } else { "" },
+                if k == 0 { l.medium } else { "" },
                 c.tx_frames,
                 c.rx_frames,
                 c.total_drops(),

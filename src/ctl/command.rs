@@ -425,7 +425,7 @@ impl Ctl {
                                    "in_flight": e.in_flight, "impairment": e.netem})
                         })
                         .collect();
-                    json!({"link": l.name, "medium": l.medium, "ends": ends})
+                    json!({"link": l.name(), "medium": l.medium, "ends": ends})
                 })
                 .collect();
             return done(Value::Array(v).to_string() + "\n");
@@ -437,7 +437,7 @@ impl Ctl {
             } else {
                 "DOWN"
             };
-            out += &format!("{}  {}  {state}\n", l.name, l.medium);
+            out += &format!("{}  {}  {state}\n", l.name(), l.medium);
             for e in &l.ends {
                 let c = &e.counters;
                 let drops: Vec<String> =

@@ -80,10 +80,12 @@ pub(super) fn add_nodes(
     }
 }
 
-/// Wire every link into the fabrics.
+/// Wire every link into the fabrics, consuming the description: each link's parts are freed
+/// once it is built, so the allocator reuses them for the fabrics' and the two are never
+/// resident in full at once.
 pub(super) fn add_links(
     fabrics: &mut [Fabric<WorkerEnv>],
-    links: &[LinkSpec],
+    links: Vec<LinkSpec>,
     seed: u64,
     taps: &[Vec<Option<Tap>>],
     places: &Places<'_>,
@@ -96,7 +98,7 @@ pub(super) fn add_links(
             fabrics[w].capture(e, t.clone());
         }
     };
-    for (l, spec) in links.iter().enumerate() {
+    for (l, spec) in links.into_iter().enumerate() {
         let link = LinkId(l as u32);
         let ends: Vec<(usize, usize, IfaceId)> = spec
             .ends
@@ -167,7 +169,7 @@ pub(super) fn add_links(
                 add_port(
                     fabrics,
                     link,
-                    spec,
+                    &spec,
                     port,
                     (node.0 as usize, iface),
                     seed,

@@ -172,6 +172,9 @@ impl Engine {
             capture,
             taps,
         } = net.into_parts().map_err(EngineError::Capture)?;
+        // What a caller freed before the start (a topology model) leaves the resident set
+        // before the fabrics are allocated, so the two are never resident at once.
+        sys::trim_heap();
         let originals = nodes.len();
         let replicas = place::add_replicas(&mut nodes, &links, workers)?;
         let mut placement = place::place(&nodes, &links, workers);
@@ -219,10 +222,9 @@ impl Engine {
             inboxes: &inboxes,
         };
         // Should this fail, the fabrics drop their media (devices) before their pools.
-        build::add_links(&mut fabrics, &links, seed, &taps, &places, &peers)?;
-        // The description is built into the fabrics: what it and a caller's dropped model
-        // held goes back to the kernel rather than staying resident in the allocator's heap.
-        drop(links);
+        build::add_links(&mut fabrics, links, seed, &taps, &places, &peers)?;
+        // The description is built into the fabrics (and freed as it was): what it held goes
+        // back to the kernel rather than staying resident in the allocator's heap.
         sys::trim_heap();
         for (fabric, waker) in fabrics.iter_mut().zip(&wakers) {
             let media = &fabric.env.media;

@@ -19,8 +19,9 @@ pub struct NodeReport {
     /// The node's own counters (a spread router's summed over its replicas; a switch's as
     /// [`crate::switch::Counters::summary`] gives them).
     pub counters: Counters,
-    /// A switch's own counters.
-    pub switch: Option<crate::switch::Counters>,
+    /// A switch's own counters (boxed: most nodes are routers, and a report may hold
+    /// hundreds of thousands of them).
+    pub switch: Option<Box<crate::switch::Counters>>,
     /// Frames it sent on interfaces on no link (dropped).
     pub unlinked: u64,
     /// Frames still waiting in its receive queues when the engine stopped.
@@ -175,7 +176,7 @@ fn node_report(f: &Fabric<WorkerEnv>, slot: u32) -> NodeReport {
             (None, Some(sw)) => sw.counters().summary(),
             (None, None) => Counters::default(),
         },
-        switch: s.node.switch().map(|sw| sw.counters().clone()),
+        switch: s.node.switch().map(|sw| Box::new(sw.counters().clone())),
         unlinked: s.unlinked,
         queued: s.rx.iter().map(|q| q.len() as u64).sum(),
     }

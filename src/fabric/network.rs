@@ -76,9 +76,20 @@ pub enum Medium {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Egress {
     /// netem-style impairment of the frames this end sends; `None` for a perfect link.
-    pub netem: Option<Netem>,
+    /// Boxed: most ends have none, and a network describes hundreds of thousands of them.
+    pub netem: Option<Box<Netem>>,
     /// Frames crossing this end, both ways, are copied into the network's capture.
     pub capture: bool,
+}
+
+impl Egress {
+    /// The stages of a plain end of one-way `delay` (none for zero), not captured.
+    pub fn delayed(delay: core::time::Duration) -> Egress {
+        Egress {
+            netem: (!delay.is_zero()).then(|| Box::new(Netem::delay(delay))),
+            capture: false,
+        }
+    }
 }
 
 /// A link as described.
@@ -143,12 +154,14 @@ impl Network {
         self.add_node(name, Node::Router(router))
     }
 
-    /// Add a node (its interfaces already configured).
-    pub fn add_node(&mut self, name: &str, node: Node) -> NodeId {
+    /// Add a node (its interfaces already configured), inline or already boxed (a box is kept
+    /// as it is: the instance is not copied).
+    pub fn add_node(&mut self, name: &str, node: impl Into<Box<Node>>) -> NodeId {
+        let node = node.into();
         let links = vec![None; node.iface_count()];
         self.nodes.push(NodeSpec {
             name: name.to_owned(),
-            node: Box::new(node),
+            node,
             core: None,
             workers: 1,
             links,
@@ -309,7 +322,7 @@ impl Network {
         let spec = &mut self.links[link.0 as usize];
         match spec.ends.iter().position(|&e| e == end) {
             Some(k) => {
-                spec.egress[k].netem = Some(netem);
+                spec.egress[k].netem = Some(Box::new(netem));
                 true
             }
             None => false,
@@ -320,7 +333,7 @@ impl Network {
     pub fn impair_link(&mut self, link: LinkId, netem: &Netem) {
         if let Some(spec) = self.links.get_mut(link.0 as usize) {
             for e in &mut spec.egress {
-                e.netem = Some(netem.clone());
+                e.netem = Some(Box::new(netem.clone()));
             }
         }
     }
@@ -330,7 +343,7 @@ impl Network {
     pub fn set_delay(&mut self, link: LinkId, delay: core::time::Duration) {
         if let Some(spec) = self.links.get_mut(link.0 as usize) {
             for e in &mut spec.egress {
-                e.netem = (!delay.is_zero()).then(|| Netem::delay(delay));
+                e.netem = Egress::delayed(delay).netem;
             }
         }
     }

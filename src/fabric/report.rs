@@ -31,17 +31,22 @@ pub struct EndReport {
 /// A link's totals.
 #[derive(Debug, Clone, Default)]
 pub struct LinkReport {
-    /// Its ends, `a:eth0 — b:eth1`.
-    pub name: String,
     /// What carried it: `wire` (a hand-off inside one worker or the simulator), `ring`
     /// (between workers), `hub`, `file` (to another process), `port` (a host device), or
     /// `none` (a device or link file the simulator does not run).
-    pub medium: String,
+    pub medium: &'static str,
     /// Its ends, in link order.
     pub ends: Vec<EndReport>,
 }
 
 impl LinkReport {
+    /// Its ends' names, `a:eth0 — b:eth1` (made when asked: a report of half a million links
+    /// does not keep a second copy of every end's name).
+    pub fn name(&self) -> String {
+        let names: Vec<&str> = self.ends.iter().map(|e| e.name.as_str()).collect();
+        names.join(" — ")
+    }
+
     /// Frames that entered the link (sent by its nodes, made by it, taken from media beyond)
     /// less frames that left it (handed to nodes or media, dropped, still in flight): zero
     /// when every frame is accounted for. Frames in a ring between two workers count as
@@ -87,12 +92,20 @@ impl<E: Env> Fabric<E> {
     /// Add what this fabric's link ends counted into `links`, indexed by link id (grown as
     /// needed).
     pub fn report_links(&self, links: &mut Vec<LinkReport>) {
+        // Every row sized once, before it is filled: a report of half a million links grown
+        // end by end would leave as much again in the allocator's holes.
+        let Some(last) = self.ends.iter().map(|e| e.link.0 as usize).max() else {
+            return;
+        };
+        if links.len() <= last {
+            links.resize_with(last + 1, LinkReport::default);
+        }
         for end in &self.ends {
-            let l = end.link.0 as usize;
-            if links.len() <= l {
-                links.resize_with(l + 1, LinkReport::default);
-            }
-            let link = &mut links[l];
+            let ends = &mut links[end.link.0 as usize].ends;
+            ends.reserve_exact((end.index as usize + 1).saturating_sub(ends.len()));
+        }
+        for end in &self.ends {
+            let link = &mut links[end.link.0 as usize];
             let k = end.index as usize;
             if link.ends.len() <= k {
                 link.ends.resize_with(k + 1, EndReport::default);
@@ -110,14 +123,8 @@ impl<E: Env> Fabric<E> {
             r.counters += &end.counters;
             r.in_flight += end.line.len() as u64;
             if link.medium.is_empty() || link.medium == "wire" {
-                link.medium = self.medium(end).to_owned();
+                link.medium = self.medium(end);
             }
-            link.name = link
-                .ends
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" — ");
         }
     }
 

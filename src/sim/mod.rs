@@ -363,7 +363,7 @@ impl Sim {
     /// Connect two interfaces with a link of one-way `delay`.
     pub fn link(&mut self, a: Endpoint, b: Endpoint, delay: Duration) -> Result<(), SimError> {
         self.check_unlinked(&[a, b])?;
-        let egress = delayed(delay);
+        let egress = Egress::delayed(delay);
         let link = self.next_link();
         let ends = [(a.0.0, a.1), (b.0.0, b.1)];
         self.fabric
@@ -377,7 +377,7 @@ impl Sim {
     /// counted, as on a congested segment).
     pub fn hub(&mut self, members: &[Endpoint], delay: Duration) -> Result<(), SimError> {
         self.check_unlinked(members)?;
-        let egress = vec![delayed(delay); members.len()];
+        let egress = vec![Egress::delayed(delay); members.len()];
         let link = self.next_link();
         let at: Vec<_> = members.iter().map(|&(n, i)| (n.0, i)).collect();
         self.fabric.wire_hub(link, &at, &egress, self.seed);
@@ -572,13 +572,5 @@ impl Sim {
     fn advance(&mut self, t: Instant) {
         let env = &mut self.fabric.env;
         env.now = env.now.max(t);
-    }
-}
-
-/// The stages of a plain link end of one-way `delay`.
-fn delayed(delay: Duration) -> Egress {
-    Egress {
-        netem: (!delay.is_zero()).then(|| Netem::delay(delay)),
-        capture: false,
     }
 }

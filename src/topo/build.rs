@@ -22,7 +22,7 @@ impl Topology {
         Ok(self
             .instances_with(&Quiet)?
             .into_iter()
-            .filter_map(|n| match n {
+            .filter_map(|n| match *n {
                 Instance::Router(r) => Some(r),
                 Instance::Switch(_) => None,
             })
@@ -31,14 +31,16 @@ impl Topology {
 
     /// Every node as a configured instance (router, host or switch), in model order,
     /// configured on every core (they are independent), reporting `routers` done as it goes.
-    pub fn instances_with(&self, progress: &dyn Progress) -> Result<Vec<Instance>, TopoError> {
+    /// Each is boxed where it is configured: the network keeps that box, so an instance's
+    /// pages are touched once, by the core that built it.
+    pub fn instances_with(&self, progress: &dyn Progress) -> Result<Vec<Box<Instance>>, TopoError> {
         let total = self.nodes.len();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = total.div_ceil(threads).max(4096);
         let done = AtomicUsize::new(0);
         let mut shares = self.nodes.chunks(chunk);
         let first = shares.next().unwrap_or(&[]);
-        let parts: Vec<Result<Vec<Instance>, TopoError>> = std::thread::scope(|scope| {
+        let parts: Vec<Result<Vec<Box<Instance>>, TopoError>> = std::thread::scope(|scope| {
             let done = &done;
             let handles: Vec<_> =
                 (shares.map(|s| scope.spawn(move || configure(s, done, None)))).collect();
@@ -198,14 +200,16 @@ fn node_instance(node: &Node) -> Result<Instance, TopoError> {
 }
 
 /// Configure `nodes` in order, counting them in `done` (and reporting, on the calling thread).
+// Boxed on purpose: the network keeps each box, so the instance is written once, here.
+#[allow(clippy::vec_box)]
 fn configure(
     nodes: &[Node],
     done: &AtomicUsize,
     report: Option<(&dyn Progress, usize)>,
-) -> Result<Vec<Instance>, TopoError> {
+) -> Result<Vec<Box<Instance>>, TopoError> {
     let mut out = Vec::with_capacity(nodes.len());
     for (k, node) in nodes.iter().enumerate() {
-        out.push(node_instance(node)?);
+        out.push(Box::new(node_instance(node)?));
         if k % 4096 == 4095 {
             let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
             if let Some((progress, total)) = report {
