@@ -424,7 +424,7 @@ impl Engine {
         let elapsed = self.started.elapsed();
         let capture = self.capture.map(CaptureThread::stop);
         let stopped = report::Stopped {
-            fabrics: &fabrics,
+            fabrics: &mut fabrics,
             placement: &self.placement,
             replica_of: &self.replica_of,
         };

@@ -92,30 +92,19 @@ impl Report {
 
 /// What the report is made from: the stopped workers' fabrics and where everything was.
 pub(super) struct Stopped<'a> {
-    pub fabrics: &'a [Fabric<WorkerEnv>],
+    /// Their link ends are released once reported (see [`build`]).
+    pub fabrics: &'a mut [Fabric<WorkerEnv>],
     /// Worker and slot of each node, in network order (replicas last).
     pub placement: &'a [(usize, u32)],
     /// For each replica (network index past the originals), the node it copies.
     pub replica_of: &'a [usize],
 }
 
-/// Build the report.
+/// Build the report: links, ports and flows from each fabric, then — the link ends released,
+/// since at half a million links they are as large as their rows — the nodes.
 pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
-    let originals = s.placement.len() - s.replica_of.len();
-    let mut nodes: Vec<NodeReport> = s.placement[..originals]
-        .iter()
-        .map(|&(w, l)| node_report(&s.fabrics[w], l))
-        .collect();
-    for (k, &of) in s.replica_of.iter().enumerate() {
-        let (w, l) = s.placement[originals + k];
-        let r = node_report(&s.fabrics[w], l);
-        let n = &mut nodes[of];
-        n.counters += &r.counters;
-        n.unlinked += r.unlinked;
-        n.queued += r.queued;
-    }
     let mut report = Report {
-        nodes,
+        nodes: Vec::new(),
         links: Vec::new(),
         sink: Sink::default(),
         sent: 0,
@@ -149,7 +138,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         f.report_flows(&mut report.flows);
     }
     // Frames still in rings between workers were in flight when the workers stopped.
-    for f in s.fabrics {
+    for f in s.fabrics.iter() {
         for m in &f.env.media {
             m.peek(|frame| {
                 if let Some((id, _)) = flow_of(frame)
@@ -164,6 +153,23 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
     report
         .flows
         .retain(|f| !f.from.is_empty() || f.arrived.received != 0);
+    for f in s.fabrics.iter_mut() {
+        f.release_ends();
+    }
+    let fabrics = &*s.fabrics;
+    let originals = s.placement.len() - s.replica_of.len();
+    report.nodes = s.placement[..originals]
+        .iter()
+        .map(|&(w, l)| node_report(&fabrics[w], l))
+        .collect();
+    for (k, &of) in s.replica_of.iter().enumerate() {
+        let (w, l) = s.placement[originals + k];
+        let r = node_report(&fabrics[w], l);
+        let n = &mut report.nodes[of];
+        n.counters += &r.counters;
+        n.unlinked += r.unlinked;
+        n.queued += r.queued;
+    }
     report
 }
 

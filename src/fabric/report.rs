@@ -128,6 +128,12 @@ impl<E: Env> Fabric<E> {
         }
     }
 
+    /// Free the link ends of a fabric that has stopped and been reported: what they held is
+    /// in the report now, and a report of half a million links is made beside them.
+    pub fn release_ends(&mut self) {
+        self.ends = Vec::new();
+    }
+
     fn end_name(&self, end: &End) -> String {
         let slot = &self.slots[end.node as usize];
         match slot.node.iface_name(end.iface) {
