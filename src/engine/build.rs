@@ -98,6 +98,7 @@ pub(super) fn add_links(
             fabrics[w].capture(e, t.clone());
         }
     };
+    reserve(fabrics, &links, &at);
     for (l, spec) in links.into_iter().enumerate() {
         let link = LinkId(l as u32);
         let ends: Vec<(usize, usize, IfaceId)> = spec
@@ -203,6 +204,35 @@ pub(super) fn add_links(
         }
     }
     Ok(())
+}
+
+/// Give each fabric room for the link ends and exits it will hold: an end per link end placed
+/// on it, an exit for each of those whose link leaves it (a ring to another worker, a file, a
+/// device, VDE; a spread router's device adds a few more, which grow the arrays as usual).
+fn reserve(
+    fabrics: &mut [Fabric<WorkerEnv>],
+    links: &[LinkSpec],
+    at: &dyn Fn(usize) -> (usize, u32),
+) {
+    let mut ends = vec![0usize; fabrics.len()];
+    let mut exits = vec![0usize; fabrics.len()];
+    for spec in links {
+        let first = spec.ends.first().map(|&(n, _)| at(n.0 as usize).0);
+        let local = spec.medium == Spec::Wire
+            && spec
+                .ends
+                .iter()
+                .all(|&(n, _)| Some(at(n.0 as usize).0) == first);
+        for &(n, _) in &spec.ends {
+            let w = at(n.0 as usize).0;
+            ends[w] += 1;
+            exits[w] += usize::from(!local);
+        }
+    }
+    for ((f, e), x) in fabrics.iter_mut().zip(ends).zip(exits) {
+        f.reserve_links(e, x);
+        f.env.media.reserve_exact(x);
+    }
 }
 
 /// Open the device of a port link once, as one port per worker serving its node (one for each

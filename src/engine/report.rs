@@ -100,8 +100,8 @@ pub(super) struct Stopped<'a> {
     pub replica_of: &'a [usize],
 }
 
-/// Build the report: links, ports and flows from each fabric, then — the link ends released,
-/// since at half a million links they are as large as their rows — the nodes.
+/// Build the report: links, ports and flows from each fabric, its link ends released once
+/// reported (at half a million links they are as large as their rows), then the nodes.
 pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
     let mut report = Report {
         nodes: Vec::new(),
@@ -115,7 +115,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
         workers: Vec::new(),
         cut: Vec::new(),
     };
-    for (worker, f) in s.fabrics.iter().enumerate() {
+    for (worker, f) in s.fabrics.iter_mut().enumerate() {
         f.report_links(&mut report.links);
         for m in &f.env.media {
             if let Some((node, iface, describe, stats)) = m.port() {
@@ -136,6 +136,7 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
             }
         }
         f.report_flows(&mut report.flows);
+        f.release_ends();
     }
     // Frames still in rings between workers were in flight when the workers stopped.
     for f in s.fabrics.iter() {
@@ -153,9 +154,6 @@ pub(super) fn build(s: Stopped<'_>, elapsed: std::time::Duration) -> Report {
     report
         .flows
         .retain(|f| !f.from.is_empty() || f.arrived.received != 0);
-    for f in s.fabrics.iter_mut() {
-        f.release_ends();
-    }
     let fabrics = &*s.fabrics;
     let originals = s.placement.len() - s.replica_of.len();
     report.nodes = s.placement[..originals]

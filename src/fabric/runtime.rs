@@ -260,6 +260,13 @@ impl<E: Env> Fabric<E> {
     }
 
     /// Add a link end; the interface's frames go through it from now on. Returns its index.
+    /// Room for `ends` more link ends and `exits` more exits, so that wiring a large network
+    /// allocates each array once rather than doubling it.
+    pub fn reserve_links(&mut self, ends: usize, exits: usize) {
+        self.ends.reserve_exact(ends);
+        self.exits.reserve_exact(exits);
+    }
+
     pub fn add_end(&mut self, end: End) -> u32 {
         let e = self.ends.len() as u32;
         if let Some(o) = self.slots[end.node as usize]
@@ -291,7 +298,8 @@ impl<E: Env> Fabric<E> {
     pub fn add_exit(&mut self, end: u32, (kind, full): (&'static str, LinkDrop)) -> u32 {
         self.exits.push(Exit {
             end,
-            staged: Vec::with_capacity(BATCH_MAX),
+            // Grows on first use, to a batch: an exit that never carries a frame costs nothing.
+            staged: Vec::new(),
             kind,
             full,
         });
