@@ -10,6 +10,7 @@
 
 mod build;
 mod control;
+mod lateness;
 mod live;
 mod medium;
 mod place;
@@ -273,6 +274,7 @@ impl Engine {
                 told: 0,
                 idle_ns: 0,
                 worked: crate::time::Instant::ZERO,
+                lateness: lateness::Lateness::default(),
             };
             let core = cores.get(cfg.first_core + w).copied();
             let handle = std::thread::Builder::new()
@@ -285,6 +287,7 @@ impl Engine {
                     {
                         pinned.core.store(core.id as i64, Ordering::Relaxed);
                     }
+                    sys::tight_timers();
                     worker.run()
                 })
                 .map_err(EngineError::Spawn)?;

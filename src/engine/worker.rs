@@ -14,6 +14,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use super::control::{Command, PROBE_MEMORY, Pending};
+use super::lateness::Lateness;
 use super::medium::{Medium, SharedArp};
 use super::sys::{POLL_MAX, Sleeper, WaitOn};
 use super::wake::Waker;
@@ -29,10 +30,6 @@ const EXTERNAL_POLL: Duration = Duration::from_millis(1);
 
 /// How long a worker with media keeps looking for work after its last before it sleeps.
 const KEEP_POLLING: Duration = Duration::from_micros(100);
-
-/// How long before a frame is due on a link the worker stops sleeping and spins: more than a
-/// wake-up from io_uring takes on a busy virtual machine (tens of microseconds).
-const LINE_SPIN: Duration = Duration::from_micros(50);
 
 /// A worker's side of its fabric: the real clock, the media beyond the exits (index = exit),
 /// and the probes waiting for answers.
@@ -138,6 +135,8 @@ pub(crate) struct Worker {
     pub flows_on: bool,
     /// The trouble last published.
     pub told: u64,
+    /// How late its wake-ups come: how long before a frame is due it stops sleeping.
+    pub lateness: Lateness,
     /// Nanoseconds spent idle so far.
     pub idle_ns: u64,
     /// When the worker last found work.
@@ -329,9 +328,10 @@ impl Worker {
     }
 
     /// Nothing to do: spin (busy polling) or sleep until the next deadline or a wake-up. A
-    /// frame due on a link is waited for to the microsecond: the worker sleeps until
-    /// [`LINE_SPIN`] before it and spins the rest, so a wake-up's latency does not become the
-    /// link's delay error. Only frames in flight cost that; an idle worker sleeps.
+    /// frame due on a link is waited for to the microsecond: the worker sleeps until its
+    /// wake-ups' 99th-percentile lateness before it ([`Lateness`], learned from every timed
+    /// sleep) and spins the rest, so a wake-up's latency does not become the link's delay
+    /// error. Only frames in flight cost that; an idle worker sleeps.
     fn idle(&mut self, seen: u32) {
         if self.busy_poll {
             std::hint::spin_loop();
@@ -345,8 +345,9 @@ impl Worker {
         let deadlines = self.fabric.next_deadlines();
         // The loop's own time is as old as its work: measure the wait from now.
         let now = super::sys::monotonic();
+        let spin = self.lateness.spin_window();
         if let Some(line) = deadlines.line
-            && line.saturating_since(now) <= LINE_SPIN
+            && line.saturating_since(now) <= spin
         {
             self.spin_until(line, seen);
             self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
@@ -354,7 +355,7 @@ impl Worker {
         }
         let line = deadlines
             .line
-            .map(|t| Instant::from_nanos(t.as_nanos().saturating_sub(LINE_SPIN.as_nanos() as u64)));
+            .map(|t| Instant::from_nanos(t.as_nanos().saturating_sub(spin.as_nanos() as u64)));
         let next = [deadlines.timer, line, due].into_iter().flatten().min();
         // Sleep until the next deadline or a wake-up; cap it so that even a lost wake-up would
         // cost at most a second. Without io_uring, a process at the far end of a link file
@@ -397,7 +398,16 @@ impl Worker {
             media[x].after_sleep();
         }
         self.waker.disarm();
-        self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
+        let woke = super::sys::monotonic();
+        // A sleep that ran to its deadline tells how late a wake-up comes (one cut short by
+        // a wake-up or capped at the poll interval tells nothing).
+        if let Some(t) = next
+            && woke >= t
+            && t.saturating_since(now) == wait
+        {
+            self.lateness.observe(woke.saturating_since(t));
+        }
+        self.idle_ns += woke.saturating_since(now).as_nanos() as u64;
     }
 
     /// Whether to look for work again at once rather than sleep: for a moment after the last
