@@ -102,41 +102,33 @@ mod tests {
         );
     }
 
+    /// The window after `l` has observed `samples`.
+    fn window_after(l: &mut Lateness, samples: Vec<Duration>) -> Duration {
+        for s in samples {
+            l.observe(s);
+        }
+        l.spin_window()
+    }
+
     #[test]
     fn a_rare_stall_does_not_become_the_window() {
         // 10 µs wake-ups, one in a thousand a 5 ms stall: the window stays near 10 µs.
-        let mut l = Lateness::default();
-        for s in samples(100_000, |u| if u < 0.001 { 5_000_000 } else { 10_000 }) {
-            l.observe(s);
-        }
-        assert!(
-            l.spin_window() < Duration::from_micros(40),
-            "{:?}",
-            l.spin_window()
-        );
+        let stalls = samples(100_000, |u| if u < 0.001 { 5_000_000 } else { 10_000 });
+        let w = window_after(&mut Lateness::default(), stalls);
+        assert!(w < Duration::from_micros(40), "{w:?}");
     }
 
     #[test]
     fn follows_the_machine_up_and_back_down() {
         // Wake-ups 2-4 ms late for a while (a busy host), then 5-10 µs late again.
         let mut l = Lateness::default();
-        for s in samples(2_000, |u| 2_000_000 + (u * 2_000_000.0) as u64) {
-            l.observe(s);
-        }
-        assert!(
-            l.spin_window() > Duration::from_millis(3),
-            "{:?}",
-            l.spin_window()
-        );
+        let busy = samples(2_000, |u| 2_000_000 + (u * 2_000_000.0) as u64);
+        let w = window_after(&mut l, busy);
+        assert!(w > Duration::from_millis(3), "{w:?}");
         // Ten thousand wake-ups: five seconds of a 2,000 pps flow.
-        for s in samples(10_000, |u| 5_000 + (u * 5_000.0) as u64) {
-            l.observe(s);
-        }
-        assert!(
-            l.spin_window() < Duration::from_micros(40),
-            "{:?}",
-            l.spin_window()
-        );
+        let quiet = samples(10_000, |u| 5_000 + (u * 5_000.0) as u64);
+        let w = window_after(&mut l, quiet);
+        assert!(w < Duration::from_micros(40), "{w:?}");
     }
 
     #[test]
