@@ -351,11 +351,11 @@ impl Worker {
         {
             // Up to the frame, or to a flow's next datagram or a node's timer if sooner: a
             // long window must not hold back what else falls due inside it.
-            let first = [Some(line), due, deadlines.timer]
+            let first = [due, deadlines.timer]
                 .into_iter()
                 .flatten()
-                .min();
-            self.spin_until(first.unwrap_or(line), seen);
+                .fold(line, Ord::min);
+            self.spin_until(first, seen);
             self.idle_ns += super::sys::monotonic().saturating_since(now).as_nanos() as u64;
             return;
         }
