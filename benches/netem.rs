@@ -74,15 +74,17 @@ fn pair(netem: &str, frame: usize, pps: u64, memory: Option<&Memory>) -> Network
 }
 
 fn start(net: Network) -> Engine {
-    start_with(net, false)
+    start_with(net, false, true)
 }
 
 /// The engine on one worker; `busy_poll`: spinning when idle (`shoal run --busy-poll`) instead
-/// of sleeping until the next frame is due.
-fn start_with(net: Network, busy_poll: bool) -> Engine {
+/// of sleeping until the next frame is due; `flows_at_start`: false holds the flows until
+/// [`Engine::set_flows`].
+fn start_with(net: Network, busy_poll: bool, flows_at_start: bool) -> Engine {
     let cfg = EngineConfig {
         workers: 1,
         busy_poll,
+        flows_at_start,
         ..EngineConfig::default()
     };
     Engine::start(net, cfg).expect("engine starts")
@@ -169,16 +171,7 @@ fn machine_row(secs: f64) {
 fn delay_error(ms: u64, secs: f64, busy_poll: bool) {
     let memory = Memory::default();
     let net = pair(&format!("delay {ms}ms"), 64, 2_000, Some(&memory));
-    let engine = Engine::start(
-        net,
-        EngineConfig {
-            workers: 1,
-            busy_poll,
-            flows_at_start: false,
-            ..EngineConfig::default()
-        },
-    )
-    .expect("engine starts");
+    let engine = start_with(net, busy_poll, false);
     let name = match busy_poll {
         true => format!("delay {ms}ms: error, busy-poll"),
         false => format!("delay {ms}ms: error"),

@@ -83,13 +83,19 @@ mod tests {
             .collect()
     }
 
+    /// The window after `l` has observed `samples`.
+    fn window_after(l: &mut Lateness, samples: Vec<Duration>) -> Duration {
+        for s in samples {
+            l.observe(s);
+        }
+        l.spin_window()
+    }
+
     #[test]
     fn settles_on_the_99th_percentile() {
         // Uniform 0..200 µs: the 99th percentile is 198 µs.
         let mut l = Lateness::default();
-        for s in samples(200_000, |u| (u * 200_000.0) as u64) {
-            l.observe(s);
-        }
+        window_after(&mut l, samples(200_000, |u| (u * 200_000.0) as u64));
         let p99 = l.p99_ns as f64;
         assert!(
             (p99 - 198_000.0).abs() < 0.06 * 198_000.0,
@@ -100,14 +106,6 @@ mod tests {
             Duration::from_nanos(l.p99_ns) + MARGIN,
             "inside the bounds the window is the estimate and the margin"
         );
-    }
-
-    /// The window after `l` has observed `samples`.
-    fn window_after(l: &mut Lateness, samples: Vec<Duration>) -> Duration {
-        for s in samples {
-            l.observe(s);
-        }
-        l.spin_window()
     }
 
     #[test]
